@@ -1,0 +1,194 @@
+"""Base classes a plugin subclasses: Strategy, Workload, RetryPolicy, and the Option and TaskProfile they declare."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from orchbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from orchbench.harness.cache import ResourceCache
+    from orchbench.harness.task import Task
+    from orchbench.types import Outcome, RunSpec
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """A named, typed setting of a strategy, workload or retry policy, given on the CLI as ``--set key=value``."""
+
+    type: type = int
+    default: Any = None
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+
+    def parse(self, name: str, raw: Any) -> Any:
+        """Convert and check a raw value; a bad one raises UsageError naming the option."""
+        if raw is None:
+            return None
+        try:
+            if self.type is bool and isinstance(raw, str):
+                lowered = raw.strip().lower()
+                if lowered not in _TRUE | _FALSE:
+                    raise ValueError(raw)
+                value: Any = lowered in _TRUE
+            else:
+                value = self.type(raw)
+        except (TypeError, ValueError):
+            raise UsageError(f"option {name}={raw!r} is not a valid {self.type.__name__}") from None
+        if self.min is not None and value < self.min:
+            raise UsageError(f"option {name}={raw!r} is below its minimum {self.min:g}")
+        if self.max is not None and value > self.max:
+            raise UsageError(f"option {name}={raw!r} is above its maximum {self.max:g}")
+        return value
+
+
+def resolve_options(declared: dict[str, Option], given: dict[str, Any], owner: str) -> dict[str, Any]:
+    """Defaults overlaid with the given values, each parsed; an unknown key is a UsageError."""
+    from orchbench.suggest import did_you_mean
+
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        hint = did_you_mean(unknown[0], declared)
+        known = ", ".join(sorted(declared)) or "none"
+        raise UsageError(f"{owner} has no option {unknown[0]!r}{hint} (its options: {known})")
+    values = {name: opt.default for name, opt in declared.items()}
+    for name, raw in given.items():
+        values[name] = declared[name].parse(name, raw)
+    return values
+
+
+@dataclass(frozen=True)
+class TaskProfile:
+    """How the harness makes one task slow or flaky: latency before the result, fault rates per attempt, CPU cost."""
+
+    latency_s: float = 0.0
+    fault_rate: float = 0.0
+    hang_rate: float = 0.0
+    crash_rate: float = 0.0
+    cpu_ms: float = 0.0
+
+
+class Strategy:
+    """How items are executed. Subclass it, set ``name``/``description``/``options``, implement :meth:`map`.
+
+    ``self.options`` holds the resolved option values. ``start`` is timed apart from the run (e.g. a cluster
+    start-up); everything in ``map`` counts toward wall time.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    options: ClassVar[dict[str, Option]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        self.options = resolve_options(type(self).options, options, f"strategy {self.name!r}")
+
+    def start(self, spec: RunSpec) -> None:
+        """Acquire long-lived resources; its time is reported as start-up, not as wall time."""
+
+    def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
+        """Run ``task`` on every item; return one Outcome per item, in input order."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Release what ``start`` acquired. Always called, also after an error."""
+
+
+class Workload:
+    """Input → items → one value per item → output, plus the reference output and the time limit.
+
+    A workload instance is built from the RunSpec in every process that needs it; ``resources`` is that
+    process's cache for expensive, read-only things (e.g. a dictionary).
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    unit: ClassVar[str] = "items"
+    cases: ClassVar[dict[str, str]] = {}
+    default_case: ClassVar[str | None] = None
+    scenarios: ClassVar[dict[str, str]] = {"none": "no latency, no faults"}
+    default_scenario: ClassVar[str] = "none"
+    options: ClassVar[dict[str, Option]] = {}
+    map_task: ClassVar[str] = "map"
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+
+    def __init__(self, spec: RunSpec, resources: ResourceCache) -> None:
+        self.spec = spec
+        self.resources = resources
+        self.options = resolve_options(type(self).options, spec.workload_options, f"workload {self.name!r}")
+
+    def task_profiles(self, scenario: str) -> dict[str, TaskProfile]:
+        """The latency and fault profile of each task under ``scenario`` (before command-line overrides)."""
+        return {}
+
+    def load_input(self) -> Any:
+        """Read the raw input from ``spec.case`` or ``spec.input_path``; raise UsageError when unusable."""
+        raise NotImplementedError
+
+    def start(self) -> dict[str, Any]:
+        """Start what the run needs (e.g. a server); return workload options that workers must see."""
+        return {}
+
+    def stop(self) -> None:
+        """Stop what ``start`` started. Always called."""
+
+    def stats(self) -> dict[str, Any]:
+        """Figures the workload gathered during the run (e.g. what a server saw)."""
+        return {}
+
+    def prepare(self, raw: Any, stage: Any) -> list[Any]:
+        """Turn the raw input into items. ``stage(task_name, fn, arg)`` runs a prepare task under faults/retry."""
+        return list(raw)
+
+    def item_key(self, item: Any) -> Any:
+        """Items with equal keys have equal values (used to run duplicates once)."""
+        return item
+
+    def map_item(self, item: Any) -> Any:
+        """Compute one item's value (sync form)."""
+        raise NotImplementedError
+
+    async def amap_item(self, item: Any) -> Any:
+        """Compute one item's value (async form); by default the sync form, for CPU-light work."""
+        return self.map_item(item)
+
+    def reduce(self, values: list[Any]) -> Any:
+        """Combine the values of every item, in input order, into the output."""
+        return values
+
+    def reference(self, raw: Any) -> Any:
+        """The expected output, computed independently of the tasks and without faults."""
+        raise NotImplementedError
+
+    def limit_s(self, raw: Any, items: list[Any], profiles: dict[str, TaskProfile]) -> float | None:
+        """The best possible wall time for this input, or None when unknown."""
+        return None
+
+
+class RetryPolicy:
+    """One attempt loop: when to stop, how long to wait, which per-attempt timeout. Built on tenacity."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    options: ClassVar[dict[str, Option]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        self.options = resolve_options(type(self).options, options, f"retry policy {self.name!r}")
+
+    @property
+    def timeout_s(self) -> float | None:
+        """Per-attempt timeout in seconds, or None."""
+        return self.options.get("timeout")
+
+    def stop(self) -> Any:
+        """A tenacity stop condition."""
+        raise NotImplementedError
+
+    def wait(self) -> Any:
+        """A tenacity wait strategy."""
+        raise NotImplementedError

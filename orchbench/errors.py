@@ -1,0 +1,23 @@
+"""Errors with a meaning for the user or the harness."""
+
+from __future__ import annotations
+
+
+class UsageError(Exception):
+    """Bad input or a bad option: the CLI prints this as one line and exits with status 2."""
+
+
+class InjectedFault(Exception):
+    """A transient failure injected by the harness's fault model."""
+
+
+class AttemptTimeout(TimeoutError):
+    """An attempt ran past the retry policy's per-attempt timeout."""
+
+
+class TransientError(Exception):
+    """Raise (or subclass) from a task for a failure worth retrying; ``retry_after`` asks for a minimum wait."""
+
+    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,50 @@
+"""The plugin contract. A plugin is a module (or object) with functions marked ``@orchbench.hookimpl``.
+
+Register it under the ``orchbench`` entry-point group of your distribution::
+
+    [project.entry-points.orchbench]
+    myplugin = "my_package.plugin"
+
+Each hook returns a list; orchbench gathers the lists of every plugin. Names must be unique across all
+plugins: a second plugin supplying a taken name is reported (naming both sources) and skipped.
+
+Hook API version: ``HOOK_API_VERSION``. It changes only when a hook's meaning changes; adding a hook does not.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from orchbench.api import RetryPolicy, Strategy, Workload
+
+PROJECT = "orchbench"
+HOOK_API_VERSION = 1
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def orchbench_strategies() -> list[type[Strategy]]:
+    """Return the strategy classes this plugin supplies.
+
+    A strategy decides only *how* items run: :meth:`orchbench.Strategy.map` receives a ready task (faults,
+    retry policy and caches already applied) and returns one :class:`orchbench.Outcome` per item, in order.
+    """
+
+
+@hookspec
+def orchbench_workloads() -> list[type[Workload]]:
+    """Return the workload classes this plugin supplies.
+
+    A workload turns an input into items, maps one item to a value, reduces values to an output, and computes
+    the reference output independently (see :class:`orchbench.Workload`).
+    """
+
+
+@hookspec
+def orchbench_retry_policies() -> list[type[RetryPolicy]]:
+    """Return the retry policy classes this plugin supplies (see :class:`orchbench.RetryPolicy`)."""

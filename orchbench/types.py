@@ -1,0 +1,130 @@
+"""Plain-data records that cross process boundaries: RunSpec in, Outcome per item, RunResult out.
+
+Everything here is JSON-able (``to_dict``/``from_dict``) and picklable, so a run can be described once in the
+parent and rebuilt in any worker process, and its result stored and re-read without pickle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+RESULT_SCHEMA = "orchbench.run/1"
+
+
+@dataclass
+class RunSpec:
+    """Everything needed to rebuild one run in a fresh process: what to run, on what, under which faults."""
+
+    strategy: str
+    workload: str = "anagrams"
+    case: str | None = None
+    input_path: str | None = None
+    scenario: str | None = None
+    seed: int = 0
+    fault_rate: float | None = None
+    hang_rate: float | None = None
+    crash_rate: float | None = None
+    latency_scale: float | None = None
+    cpu_ms: float | None = None
+    retry: str = "exponential"
+    retry_options: dict[str, Any] = field(default_factory=dict)
+    cache: bool = True
+    memo: bool = True
+    strategy_options: dict[str, Any] = field(default_factory=dict)
+    workload_options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def replace(self, **changes: Any) -> RunSpec:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Outcome:
+    """What happened to one item: its value, or the error it finally failed with; never both."""
+
+    index: int
+    value: Any = None
+    error: str | None = None
+    attempts: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class RunResult:
+    """The measured account of one run. Times in seconds, memory in bytes."""
+
+    spec: dict[str, Any]
+    items: int = 0
+    unique_items: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    complete: bool = False
+    correct: bool | None = None
+    output_digest: str | None = None
+    reference_digest: str | None = None
+    wall_s: float = 0.0
+    startup_s: float = 0.0
+    prepare_s: float = 0.0
+    limit_s: float | None = None
+    attempts: int = 0
+    retries: int = 0
+    give_ups: int = 0
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+    latency_p99_s: float | None = None
+    cpu_s: float | None = None
+    cpu_percent: float | None = None
+    peak_rss: int | None = None
+    peak_uss: int | None = None
+    sample_period_s: float | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    workload_stats: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    output: Any = None
+    schema: str = RESULT_SCHEMA
+
+    @property
+    def success_rate(self) -> float:
+        return self.succeeded / self.items if self.items else 0.0
+
+    @property
+    def throughput(self) -> float:
+        return self.items / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def efficiency(self) -> float | None:
+        if self.limit_s is None or self.wall_s <= 0:
+            return None
+        return self.limit_s / self.wall_s
+
+    @property
+    def ok(self) -> bool:
+        """A run counts only when it finished, every item has a value and the output equals the reference."""
+        return self.error is None and self.complete and self.correct is True
+
+    def to_dict(self, *, with_output: bool = False) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if not with_output:
+            data.pop("output")
+        data["success_rate"] = self.success_rate
+        data["throughput"] = self.throughput
+        data["efficiency"] = self.efficiency
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
