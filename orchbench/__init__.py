@@ -1,0 +1,39 @@
+"""orchbench: benchmark pipeline orchestration strategies with the same workload, faults and verification.
+
+The public API for plugin authors is what this module exports; nothing else is promised.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from orchbench.api import Option, RetryPolicy, Strategy, TaskProfile, Workload
+from orchbench.errors import TransientError, UsageError
+from orchbench.hookspecs import HOOK_API_VERSION, hookimpl
+from orchbench.types import Outcome, RunResult, RunSpec
+
+__all__ = [
+    "HOOK_API_VERSION",
+    "Option",
+    "Outcome",
+    "RetryPolicy",
+    "RunResult",
+    "RunSpec",
+    "Strategy",
+    "Task",
+    "TaskProfile",
+    "TransientError",
+    "UsageError",
+    "Workload",
+    "__version__",
+    "hookimpl",
+    "task_for",
+]
+
+
+def __getattr__(name: str):  # the harness's Task is imported on first use, to keep start-up light
+    if name in ("Task", "task_for"):
+        from orchbench.harness import task
+
+        return getattr(task, name)
+    raise AttributeError(f"module 'orchbench' has no attribute {name!r}")

@@ -1,0 +1,158 @@
+"""What the run-like commands share: their options, and turning those options into checked RunSpecs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import typer
+
+from orchbench.api import resolve_options
+from orchbench.errors import UsageError
+from orchbench.plugins import Registry, get_registry
+from orchbench.presets import PRESETS
+from orchbench.suggest import did_you_mean
+from orchbench.types import RunSpec
+
+Workload = Annotated[str, typer.Option("--workload", "-w", help="Workload to run (see `orchbench list`).")]
+TestCase = Annotated[str | None, typer.Option("--test-case", "-t", help="Test case of the workload.")]
+InputFile = Annotated[str | None, typer.Option("--input", "-i", help="Read the input from this UTF-8 file ('-': stdin).")]
+Scenario = Annotated[str | None, typer.Option("--scenario", help="Latency and fault scenario (workload's default).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the deterministic faults.")]
+FaultRate = Annotated[float | None, typer.Option("--fault-rate", help="Override: chance an attempt raises (0-1).")]
+HangRate = Annotated[float | None, typer.Option("--hang-rate", help="Override: chance an attempt hangs (0-1).")]
+CrashRate = Annotated[float | None, typer.Option("--crash-rate", help="Override: chance an attempt kills its worker process (0-1).")]
+LatencyScale = Annotated[float | None, typer.Option("--latency-scale", help="Override: multiply every task latency.")]
+CpuMs = Annotated[float | None, typer.Option("--cpu-ms", help="Override: CPU work per task attempt, in ms.")]
+Retry = Annotated[str, typer.Option("--retry", "-r", help="Retry policy (see `orchbench list`).")]
+Sets = Annotated[list[str] | None, typer.Option(
+    "--set", help="An option KEY=VALUE of the strategy, workload or retry policy; prefix "
+                  "strategy./workload./retry. when a key is ambiguous. Repeatable.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Reload resources on every call and recompute duplicates.")]
+NoMemo = Annotated[bool, typer.Option("--no-memo", help="Recompute duplicate items (resources stay cached).")]
+Url = Annotated[str | None, typer.Option("--url", help="Scoring: use this server instead of the embedded one.")]
+
+SCOPES = ("strategy", "workload", "retry")
+
+
+@dataclass
+class RunOptions:
+    """The command-line options common to run, compare, benchmark, sweep and profile."""
+
+    workload: str = "anagrams"
+    case: str | None = None
+    input_path: str | None = None
+    scenario: str | None = None
+    seed: int = 0
+    fault_rate: float | None = None
+    hang_rate: float | None = None
+    crash_rate: float | None = None
+    latency_scale: float | None = None
+    cpu_ms: float | None = None
+    retry: str = "exponential"
+    sets: list[str] = field(default_factory=list)
+    no_cache: bool = False
+    no_memo: bool = False
+    url: str | None = None
+
+
+def _split_sets(pairs: list[str], owners: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:
+    """Route each KEY=VALUE to the strategy, workload or retry policy that declares KEY."""
+    routed: dict[str, dict[str, str]] = {scope: {} for scope in SCOPES}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--set {pair!r}: expected KEY=VALUE")
+        scope, dot, bare = key.partition(".")
+        if dot:
+            if scope not in SCOPES:
+                raise UsageError(f"--set {pair!r}: prefix must be one of {', '.join(SCOPES)}")
+            key = bare
+            if not any(key in declared for declared in owners[scope]):
+                known = sorted({k for declared in owners[scope] for k in declared})
+                raise UsageError(f"--set {pair!r}: no {scope} here has option {key!r}{did_you_mean(key, known)}")
+        else:
+            scopes = [s for s in SCOPES if any(key in declared for declared in owners[s])]
+            if not scopes:
+                known = sorted({k for s in SCOPES for declared in owners[s] for k in declared})
+                raise UsageError(f"--set {pair!r}: no strategy, workload or retry policy here has option "
+                                 f"{key!r}{did_you_mean(key, known)}")
+            if len(scopes) > 1:
+                raise UsageError(f"--set {pair!r}: {key!r} is an option of the {' and the '.join(scopes)}; "
+                                 f"write {scopes[0]}.{key}=… to choose")
+            scope = scopes[0]
+        routed[scope][key] = value
+    return routed
+
+
+def resolve_strategy(name: str, registry: Registry) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A strategy or preset name → (strategy, spec changes, strategy options)."""
+    preset = PRESETS.get(name)
+    if preset is not None:
+        return preset.strategy, dict(preset.spec), dict(preset.strategy_options)
+    if name not in registry.entries["strategy"]:
+        known = [*registry.entries["strategy"], *PRESETS]
+        raise UsageError(f"unknown strategy {name!r}{did_you_mean(name, known)} (available: {', '.join(sorted(known))})")
+    return name, {}, {}
+
+
+def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]:
+    """One checked RunSpec per strategy (or preset) name, labelled by that name."""
+    registry = get_registry()
+    workload_cls = registry.workload(opts.workload)
+    policy_cls = registry.retry_policy(opts.retry)
+    resolved = [(name, *resolve_strategy(name, registry)) for name in names]
+    strategy_classes = {strategy: registry.strategy(strategy) for _, strategy, _, _ in resolved}
+    preset_policies = [registry.retry_policy(changes["retry"]) for _, _, changes, _ in resolved if "retry" in changes]
+    routed = _split_sets(opts.sets, {
+        "strategy": [cls.options for cls in strategy_classes.values()],
+        "workload": [workload_cls.options],
+        "retry": [policy_cls.options, *(cls.options for cls in preset_policies)],
+    })
+    scenario = opts.scenario or workload_cls.default_scenario
+    if scenario not in workload_cls.scenarios:
+        raise UsageError(f"workload {workload_cls.name!r} has no scenario {scenario!r}{did_you_mean(scenario, workload_cls.scenarios)} "
+                         f"(scenarios: {', '.join(workload_cls.scenarios)})")
+    if opts.case is not None and opts.input_path is not None:
+        raise UsageError("give either --test-case or --input, not both")
+    case = opts.case if opts.input_path is not None or opts.case is not None else workload_cls.default_case
+    if case is not None and opts.input_path is None and case not in workload_cls.cases:
+        raise UsageError(f"workload {workload_cls.name!r} has no test case {case!r}{did_you_mean(case, workload_cls.cases)} "
+                         f"(cases: {', '.join(workload_cls.cases)})")
+    workload_options = dict(routed["workload"])
+    if opts.url is not None:
+        if "url" not in workload_cls.options:
+            raise UsageError(f"workload {workload_cls.name!r} takes no --url")
+        workload_options["url"] = opts.url
+    resolve_options(workload_cls.options, workload_options, f"workload {workload_cls.name!r}")
+    specs = []
+    for label, strategy, changes, strategy_options in resolved:
+        cls = strategy_classes[strategy]
+        given = {**strategy_options, **{k: v for k, v in routed["strategy"].items() if k in cls.options}}
+        checked = resolve_options(cls.options, given, f"strategy {strategy!r}")
+        spec = RunSpec(
+            strategy=strategy, workload=opts.workload, case=case, input_path=opts.input_path, scenario=scenario,
+            seed=opts.seed, fault_rate=opts.fault_rate, hang_rate=opts.hang_rate, crash_rate=opts.crash_rate,
+            latency_scale=opts.latency_scale, cpu_ms=opts.cpu_ms, retry=opts.retry,
+            retry_options=dict(routed["retry"]), cache=not opts.no_cache, memo=not (opts.no_cache or opts.no_memo),
+            strategy_options={k: v for k, v in checked.items() if k in given},
+            workload_options=workload_options,
+        )
+        if changes:
+            retry_options = {**changes.pop("retry_options", {}), **routed["retry"]}
+            spec = spec.replace(**changes, retry_options=retry_options)
+        retry_cls = registry.retry_policy(spec.retry)
+        resolve_options(retry_cls.options, spec.retry_options, f"retry policy {spec.retry!r}")
+        _check_faults(spec, workload_cls, retry_cls)
+        specs.append((label, spec))
+    return specs
+
+
+def _check_faults(spec: RunSpec, workload_cls: Any, retry_cls: Any) -> None:
+    """Fault overrides checked in the parent, so a bad value is one line before any process starts."""
+    from orchbench.harness.cache import ResourceCache
+    from orchbench.harness.faults import apply_overrides, require_timeout_for_hangs
+
+    profiles = apply_overrides(workload_cls(spec, ResourceCache()).task_profiles(spec.scenario), spec)
+    require_timeout_for_hangs(profiles, retry_cls(**spec.retry_options).timeout_s)

@@ -1,0 +1,73 @@
+"""``orchbench list``: every strategy, preset, workload and retry policy, where each comes from, and broken plugins."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from orchbench.plugins import KINDS, get_registry
+from orchbench.presets import PRESETS
+
+
+def inventory() -> dict[str, Any]:
+    """What is installed, as plain data."""
+    registry = get_registry()
+    rows = []
+    for kind in KINDS:
+        for name in registry.names(kind):
+            entry = registry.entries[kind][name]
+            extra: dict[str, Any] = {"options": sorted(getattr(entry.obj, "options", {}))}
+            if kind == "workload":
+                extra.update(cases=list(entry.obj.cases), scenarios=list(entry.obj.scenarios))
+            rows.append({"kind": kind, "name": name, "description": entry.description,
+                         "plugin": entry.source.plugin, "distribution": entry.source.distribution,
+                         "version": entry.source.version, **extra})
+    for preset in PRESETS.values():
+        if preset.strategy not in registry.entries["strategy"]:
+            continue
+        rows.append({"kind": "preset", "name": preset.name, "description": preset.description,
+                     "plugin": "presets", "distribution": "orchbench", "version": None, "strategy": preset.strategy})
+    problems = [{"plugin": p.source.plugin, "distribution": p.source.distribution, "version": p.source.version,
+                 "error": p.error} for p in registry.problems]
+    return {"items": rows, "problems": problems}
+
+
+def list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> int:
+    """Show the installed strategies, presets, workloads and retry policies, and plugins that failed to load."""
+    data = inventory()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return 1 if data["problems"] else 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="orchbench plugins", title_justify="left")
+    for column in ("kind", "name", "description", "source"):
+        table.add_column(column, overflow="fold")
+    for row in data["items"]:
+        source = f"{row['distribution']} {row['version'] or ''}".strip()
+        description = row["description"]
+        if row["kind"] == "workload":
+            description += f"\ncases: {', '.join(row['cases'])}; scenarios: {', '.join(row['scenarios'])}"
+        if row.get("options"):
+            description += f"\noptions (--set): {', '.join(row['options'])}"
+        table.add_row(row["kind"], row["name"], description, source)
+    console.print(table)
+    if data["problems"]:
+        problems = Table(title="plugins that could not be loaded", title_justify="left", style="red")
+        for column in ("plugin", "distribution", "error"):
+            problems.add_column(column, overflow="fold")
+        for p in data["problems"]:
+            problems.add_row(p["plugin"], f"{p['distribution']} {p['version'] or ''}".strip(), p["error"])
+        console.print(problems)
+        return 1
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_command)

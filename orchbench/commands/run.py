@@ -1,0 +1,102 @@
+"""``orchbench run STRATEGY``: one measured run in a fresh process, verified against the reference."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from orchbench.commands import common
+from orchbench.types import RunResult
+
+
+def warn_plugin_problems() -> None:
+    from orchbench.plugins import get_registry
+
+    for problem in get_registry().problems:
+        print(f"orchbench: warning: {problem.source}: {problem.error} (see `orchbench list`)", file=sys.stderr)
+
+
+def _mib(n: int | None) -> str:
+    return "n/a" if n is None else f"{n / 2**20:.1f} MiB"
+
+
+def render_result(label: str, result: RunResult, unit: str) -> None:
+    """The figures of one run, as a two-column table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    spec = result.spec
+    title = f"{label} · {spec['workload']} · {spec.get('case') or spec.get('input_path')} · scenario {spec['scenario']}"
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("metric", style="bold")
+    table.add_column("value")
+    verdict = ("[green]correct[/]" if result.ok else
+               "[red]INCOMPLETE[/]" if not result.complete else "[red]WRONG[/]")
+    rows = [
+        ("output", f"{verdict} (reference {result.reference_digest})"),
+        ("wall time", f"{result.wall_s:.3f} s" + (f" (+ start-up {result.startup_s:.3f} s)" if result.startup_s >= 0.001 else "")),
+        ("throughput", f"{result.throughput:,.1f} {unit}/s"),
+        ("success rate", f"{100 * result.success_rate:.1f} % ({result.succeeded}/{result.items} {unit}, "
+                         f"{result.unique_items} distinct)"),
+        ("attempts", f"{result.attempts} ({result.retries} retries, {result.give_ups} gave up)"),
+        ("attempt latency", "n/a" if result.latency_p50_s is None else
+         f"p50 {result.latency_p50_s * 1000:.1f} ms · p95 {result.latency_p95_s * 1000:.1f} ms · "
+         f"p99 {result.latency_p99_s * 1000:.1f} ms"),
+        ("CPU", "n/a" if result.cpu_percent is None else f"{result.cpu_percent:.0f} % ({result.cpu_s:.2f} s user+sys)"),
+        ("peak memory", f"RSS {_mib(result.peak_rss)} · USS {_mib(result.peak_uss)} (process tree, sampled every "
+                        f"{(result.sample_period_s or 0) * 1000:.0f} ms)"),
+    ]
+    if result.limit_s is not None:
+        rows.append(("limit", f"{result.limit_s:.3f} s (efficiency {100 * (result.efficiency or 0):.0f} %)"))
+    for key, value in result.workload_stats.items():
+        rows.append((f"server {key}", str(value)))
+    if result.error:
+        rows.append(("error", f"[red]{result.error}[/]"))
+    for failure in result.failures:
+        rows.append(("failed", f"[red]{failure['item']} ×{failure['positions']}: {failure['error']}[/]"))
+    for key, value in rows:
+        table.add_row(key, value)
+    Console().print(table)
+
+
+def run_command(
+    strategy: Annotated[str, typer.Argument(help="Strategy or preset to run (see `orchbench list`).")],
+    workload: common.Workload = "anagrams",
+    case: common.TestCase = None,
+    input_path: common.InputFile = None,
+    scenario: common.Scenario = None,
+    seed: common.Seed = 0,
+    fault_rate: common.FaultRate = None,
+    hang_rate: common.HangRate = None,
+    crash_rate: common.CrashRate = None,
+    latency_scale: common.LatencyScale = None,
+    cpu_ms: common.CpuMs = None,
+    retry: common.Retry = "exponential",
+    sets: common.Sets = None,
+    no_cache: common.NoCache = False,
+    no_memo: common.NoMemo = False,
+    url: common.Url = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full result (output included) as JSON.")] = False,
+) -> int:
+    """Run one strategy once, in a fresh process, and print wall time, throughput, success, CPU and memory."""
+    from orchbench.harness.isolate import run_isolated
+    from orchbench.plugins import get_registry
+
+    warn_plugin_problems()
+    opts = common.RunOptions(workload, case, input_path, scenario, seed, fault_rate, hang_rate, crash_rate,
+                             latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url)
+    [(label, spec)] = common.build_specs([strategy], opts)
+    debug = "--debug" in sys.argv
+    result = run_isolated(spec, with_output=as_json, debug=debug)
+    if as_json:
+        typer.echo(json.dumps({"label": label, **result.to_dict(with_output=True)}, indent=2, default=list))
+    else:
+        render_result(label, result, get_registry().workload(spec.workload).unit)
+    return 0 if result.ok else 1
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)

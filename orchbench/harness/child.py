@@ -1,0 +1,50 @@
+"""The child process of one measured run: ``python -m orchbench.harness.child SPEC.json RESULT.json``.
+
+It runs the spec with :func:`orchbench.harness.runner.execute` and writes the result (with the measured
+window's start and end on the monotonic clock, for the parent's sampler) atomically to RESULT.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+from orchbench.errors import UsageError
+from orchbench.types import RunResult, RunSpec
+
+EXIT_INTERRUPTED = 130
+
+
+def _write(path: str, data: dict) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, default=list)
+    os.replace(tmp, path)
+
+
+def main(spec_path: str, result_path: str) -> int:
+    with open(spec_path, encoding="utf-8") as f:
+        request = json.load(f)
+    spec = RunSpec.from_dict(request["spec"])
+    window: dict[str, float] = {}
+    try:
+        from orchbench.harness.runner import execute
+
+        result = execute(spec, window)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except UsageError as exc:
+        _write(result_path, {"usage_error": str(exc)})
+        return 2
+    except Exception as exc:  # a strategy's or workload's bug: reported as the run's error
+        result = RunResult(spec=spec.to_dict(), error=f"{type(exc).__name__}: {exc}")
+        if request.get("debug"):
+            traceback.print_exc()
+    _write(result_path, {"result": result.to_dict(with_output=request.get("with_output", False)), "window": window})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

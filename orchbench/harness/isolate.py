@@ -1,0 +1,71 @@
+"""One measured run in a fresh child process, its process tree sampled from here.
+
+A fresh interpreter per run means no cache, pool or import survives from one run to the next.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+
+from orchbench.errors import UsageError
+from orchbench.harness.sampler import DEFAULT_PERIOD_S, TreeSampler
+from orchbench.types import RunResult, RunSpec
+
+GRACE_S = 5.0  # how long an interrupted child may take to stop its workers before it is killed
+
+
+def kill_tree(procs: list[psutil.Process]) -> None:
+    """Kill these processes and their descendants. psutil.Process objects know their creation time, so a pid
+    reused since by an unrelated process is never touched."""
+    procs = list(procs)
+    for proc in list(procs):
+        try:
+            procs += [child for child in proc.children(recursive=True) if child.pid not in {p.pid for p in procs}]
+        except psutil.Error:
+            pass
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=GRACE_S)
+
+
+def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_output: bool = False,
+                 debug: bool = False) -> RunResult:
+    """Run ``spec`` in a child process; return its result with the tree's peak RSS/USS filled in."""
+    with tempfile.TemporaryDirectory(prefix="orchbench-run-") as tmp:
+        spec_path, result_path = Path(tmp, "spec.json"), Path(tmp, "result.json")
+        spec_path.write_text(json.dumps({"spec": spec.to_dict(), "with_output": with_output, "debug": debug}))
+        proc = subprocess.Popen([sys.executable, "-m", "orchbench.harness.child", str(spec_path), str(result_path)],
+                                stdin=subprocess.DEVNULL)
+        sampler = TreeSampler(proc.pid, period_s)
+        try:
+            with sampler:
+                returncode = proc.wait()
+        except BaseException:  # Ctrl-C or an error here: the child and its workers must not outlive us
+            try:
+                proc.wait(timeout=GRACE_S)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                pass
+            raise
+        finally:
+            kill_tree(sampler.survivors())  # strays a crashed or interrupted child left behind
+        if returncode == 130:
+            raise KeyboardInterrupt
+        if not result_path.exists():
+            return RunResult(spec=spec.to_dict(), error=f"run process died (exit status {returncode})")
+        payload = json.loads(result_path.read_text())
+    if "usage_error" in payload:
+        raise UsageError(payload["usage_error"])
+    result = RunResult.from_dict(payload["result"])
+    window = payload.get("window", {})
+    result.peak_rss, result.peak_uss = sampler.peaks(window.get("start"), window.get("end"))
+    result.sample_period_s = period_s
+    return result

@@ -1,0 +1,136 @@
+"""Retry policies (built-in plugins) and the attempt loops that apply them, on tenacity."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import tenacity
+
+from orchbench.api import Option, RetryPolicy
+from orchbench.errors import AttemptTimeout
+from orchbench.harness import deadline
+from orchbench.hookspecs import hookimpl
+
+_TIMEOUT = Option(float, 30.0, "per-attempt timeout in seconds", min=0.001)
+
+
+class NoRetry(RetryPolicy):
+    name = "none"
+    description = "one attempt; a failure is final (the seed's original behaviour)"
+    options = {"timeout": Option(float, None, "per-attempt timeout in seconds", min=0.001)}
+
+    def stop(self) -> Any:
+        return tenacity.stop_after_attempt(1)
+
+    def wait(self) -> Any:
+        return tenacity.wait_none()
+
+
+class FixedRetry(RetryPolicy):
+    name = "fixed"
+    description = "up to max_attempts, a fixed delay between attempts"
+    options = {
+        "max_attempts": Option(int, 5, "attempts before giving up", min=1),
+        "delay": Option(float, 0.05, "seconds between attempts", min=0),
+        "timeout": _TIMEOUT,
+    }
+
+    def stop(self) -> Any:
+        return tenacity.stop_after_attempt(self.options["max_attempts"])
+
+    def wait(self) -> Any:
+        return tenacity.wait_fixed(self.options["delay"])
+
+
+class ExponentialRetry(RetryPolicy):
+    name = "exponential"
+    description = "exponential backoff with full jitter, capped; up to max_attempts"
+    options = {
+        "max_attempts": Option(int, 10, "attempts before giving up", min=1),
+        "base": Option(float, 0.01, "first backoff in seconds (doubles per attempt)", min=0),
+        "cap": Option(float, 2.0, "longest backoff in seconds", min=0),
+        "jitter": Option(bool, True, "full jitter: wait a uniform time up to the backoff"),
+        "timeout": _TIMEOUT,
+    }
+
+    def stop(self) -> Any:
+        return tenacity.stop_after_attempt(self.options["max_attempts"])
+
+    def wait(self) -> Any:
+        base, cap = self.options["base"], self.options["cap"]
+        if self.options["jitter"]:
+            return tenacity.wait_random_exponential(multiplier=base, max=cap)
+        return tenacity.wait_exponential(multiplier=base, max=cap)
+
+
+@hookimpl
+def orchbench_retry_policies() -> list[type[RetryPolicy]]:
+    return [NoRetry, FixedRetry, ExponentialRetry]
+
+
+class AttemptLog:
+    """The attempts of one task call: how many, and how long each took."""
+
+    __slots__ = ("attempts", "latencies")
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.latencies: list[float] = []
+
+
+def _honour_retry_after(inner: Any) -> Callable[[tenacity.RetryCallState], float]:
+    """The policy's wait, but never shorter than a ``retry_after`` the failure asked for."""
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        asked = getattr(state.outcome.exception(), "retry_after", None) if state.outcome else None
+        return max(inner(state), asked or 0.0)
+
+    return wait
+
+
+def _kwargs(policy: RetryPolicy, transient: tuple[type[BaseException], ...]) -> dict[str, Any]:
+    return {
+        "stop": policy.stop(),
+        "wait": _honour_retry_after(policy.wait()),
+        "retry": tenacity.retry_if_exception_type(transient),
+        "reraise": True,
+    }
+
+
+def call_with_retry(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
+                    attempt: Callable[[int], Any], log: AttemptLog) -> Any:
+    """Run ``attempt(k)`` for k = 1, 2, … under the policy; each attempt is cut at the policy's timeout."""
+    value = None
+    for state in tenacity.Retrying(**_kwargs(policy, transient)):
+        with state:
+            log.attempts += 1
+            start = time.perf_counter()
+            try:
+                with deadline.attempt_deadline(policy.timeout_s):
+                    value = attempt(log.attempts)
+            finally:
+                log.latencies.append(time.perf_counter() - start)
+    return value
+
+
+async def acall_with_retry(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
+                           attempt: Callable[[int], Awaitable[Any]], log: AttemptLog) -> Any:
+    """The async form of :func:`call_with_retry`; the timeout cancels the attempt's coroutine."""
+    value = None
+    async for state in tenacity.AsyncRetrying(**_kwargs(policy, transient)):
+        with state:
+            log.attempts += 1
+            start = time.perf_counter()
+            try:
+                async with asyncio.timeout(policy.timeout_s):
+                    value = await attempt(log.attempts)
+            except TimeoutError as exc:
+                if isinstance(exc, AttemptTimeout):
+                    raise
+                raise AttemptTimeout("attempt timed out") from None
+            finally:
+                log.latencies.append(time.perf_counter() - start)
+    return value

@@ -1,0 +1,149 @@
+"""Run one RunSpec in this process: prepare, hand the items to the strategy, reduce, verify, account.
+
+This is what the child process of every measured run executes (see ``isolate.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import statistics
+import time
+from typing import Any
+
+from orchbench.api import Workload
+from orchbench.harness.cache import ResourceCache
+from orchbench.harness.task import StageFailed, Task
+from orchbench.plugins import get_registry
+from orchbench.types import Outcome, RunResult, RunSpec
+
+MAX_LISTED_FAILURES = 20
+
+
+def digest(output: Any) -> str:
+    """A short, order-independent fingerprint of an output (for comparing runs without storing outputs)."""
+    return hashlib.sha256(json.dumps(output, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def _cpu_seconds() -> float:
+    """User+sys CPU of this process and of its reaped children (worker processes)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _percentile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    return statistics.quantiles(sorted_values, n=100, method="inclusive")[int(q) - 1]
+
+
+def check_outcomes(outcomes: list[Outcome], n_items: int) -> None:
+    """A strategy must return exactly one outcome per item, in order; anything else is its bug, not data."""
+    if len(outcomes) != n_items:
+        raise RuntimeError(f"strategy returned {len(outcomes)} outcomes for {n_items} items")
+    for position, outcome in enumerate(outcomes):
+        if not isinstance(outcome, Outcome) or outcome.index != position:
+            raise RuntimeError(f"strategy returned outcome {getattr(outcome, 'index', outcome)!r} at position {position}")
+
+
+def _dedupe(workload: Workload, items: list[Any], memo: bool) -> tuple[list[Any], list[int]]:
+    """Unique items (by key) and, for each original position, its unique item's position."""
+    if not memo:
+        return items, list(range(len(items)))
+    positions: dict[Any, int] = {}
+    unique: list[Any] = []
+    where = []
+    for item in items:
+        key = workload.item_key(item)
+        pos = positions.get(key)
+        if pos is None:
+            pos = positions[key] = len(unique)
+            unique.append(item)
+        where.append(pos)
+    return unique, where
+
+
+def execute(spec: RunSpec, window: dict[str, float] | None = None) -> RunResult:
+    """Run ``spec`` here and return its measured result; ``window`` receives the measured span (monotonic)."""
+    registry = get_registry()
+    workload = registry.workload(spec.workload)(spec, ResourceCache(spec.cache))
+    strategy = registry.strategy(spec.strategy)(**spec.strategy_options)
+    raw = workload.load_input()
+    result = RunResult(spec=spec.to_dict())
+    outcomes: list[Outcome] = []
+    unique: list[Any] = []
+    where: list[int] = []
+    output: Any = None
+    try:
+        extra = workload.start()
+        spec = spec.replace(workload_options={**spec.workload_options, **extra})
+        workload.spec = spec
+        task = Task.build(spec, workload=workload)
+        started = time.perf_counter()
+        strategy.start(spec)
+        result.startup_s = time.perf_counter() - started
+        cpu_before, t0 = _cpu_seconds(), time.perf_counter()
+        if window is not None:
+            window["start"] = time.monotonic()
+        try:
+            items = workload.prepare(raw, task.stage)
+        except StageFailed as exc:
+            items, result.error = [], f"prepare failed: {exc}"
+        result.prepare_s = time.perf_counter() - t0
+        unique, where = _dedupe(workload, items, spec.memo)
+        if unique:
+            outcomes = strategy.map(task, unique)
+            check_outcomes(outcomes, len(unique))
+        result.items, result.unique_items = len(items), len(unique)
+        if result.error is None and all(o.ok for o in outcomes):
+            output = workload.reduce([outcomes[pos].value for pos in where])
+            result.complete = True
+        result.wall_s = time.perf_counter() - t0
+        if window is not None:
+            window["end"] = time.monotonic()
+        result.cpu_s = _cpu_seconds() - cpu_before
+        result.cpu_percent = 100.0 * result.cpu_s / result.wall_s if result.wall_s > 0 else None
+        result.limit_s = workload.limit_s(raw, unique, task.faults)
+        result.workload_stats = workload.stats()
+    finally:
+        try:
+            strategy.stop()
+        finally:
+            workload.stop()
+    _account(result, outcomes, unique, where, task)
+    reference = workload.reference(raw)
+    result.reference_digest = digest(reference)
+    if result.complete:
+        result.output = output
+        result.output_digest = digest(output)
+        result.correct = output == reference
+    else:
+        result.correct = False
+    return result
+
+
+def _account(result: RunResult, outcomes: list[Outcome], unique: list[Any], where: list[int], task: Task) -> None:
+    """Attempts, retries, give-ups, latency percentiles and the failed items."""
+    result.succeeded = sum(1 for pos in where if outcomes[pos].ok)
+    result.failed = result.items - result.succeeded
+    calls = task.prepare_calls + sum(1 for o in outcomes if o.attempts)
+    result.attempts = task.prepare_attempts + sum(o.attempts for o in outcomes)
+    result.retries = result.attempts - calls
+    result.give_ups = sum(1 for o in outcomes if not o.ok) + (1 if result.error else 0)
+    latencies = sorted(lat for o in outcomes for lat in o.latencies)
+    result.latency_p50_s = _percentile(latencies, 50)
+    result.latency_p95_s = _percentile(latencies, 95)
+    result.latency_p99_s = _percentile(latencies, 99)
+    failed = [o for o in outcomes if not o.ok]
+    result.failures = [
+        {"item": _shorten(unique[o.index]), "positions": where.count(o.index), "error": o.error, "attempts": o.attempts}
+        for o in failed[:MAX_LISTED_FAILURES]
+    ]
+
+
+def _shorten(item: Any, limit: int = 80) -> str:
+    text = repr(item)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

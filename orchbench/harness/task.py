@@ -1,0 +1,118 @@
+"""The ready task a strategy receives: the workload's per-item work wrapped with faults, retry and caches.
+
+A Task never raises for an item's failure: it returns an Outcome that carries the value or the final error.
+Worker processes rebuild it from the plain-data RunSpec with :func:`task_for`, once per process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from orchbench.api import RetryPolicy, Workload
+from orchbench.errors import AttemptTimeout, InjectedFault
+from orchbench.harness.cache import ResourceCache
+from orchbench.harness.faults import FaultModel, apply_overrides, require_timeout_for_hangs
+from orchbench.harness.retry import AttemptLog, acall_with_retry, call_with_retry
+from orchbench.types import Outcome, RunSpec
+
+HARNESS_TRANSIENT: tuple[type[BaseException], ...] = (InjectedFault, AttemptTimeout)
+
+
+class StageFailed(Exception):
+    """A prepare stage (e.g. filter_input) failed for good: no item can be produced."""
+
+
+def _describe(exc: BaseException, attempts: int) -> str:
+    return f"{type(exc).__name__}: {exc} (after {attempts} attempt{'s' if attempts != 1 else ''})"
+
+
+class Task:
+    """Run one item (sync :meth:`run` or async :meth:`arun`) under the run's faults and retry policy."""
+
+    def __init__(self, spec: RunSpec, workload: Workload, policy: RetryPolicy, faults: FaultModel) -> None:
+        self.spec = spec
+        self.workload = workload
+        self.policy = policy
+        self.faults = faults
+        self.transient = HARNESS_TRANSIENT + tuple(workload.transient_errors)
+        self.prepare_attempts = 0
+        self.prepare_calls = 0
+
+    @classmethod
+    def build(cls, spec: RunSpec, *, in_worker: bool = False, workload: Workload | None = None) -> Task:
+        from orchbench.plugins import get_registry
+
+        registry = get_registry()
+        if workload is None:
+            workload = registry.workload(spec.workload)(spec, ResourceCache(spec.cache))
+        policy = registry.retry_policy(spec.retry)(**spec.retry_options)
+        scenario = spec.scenario or workload.default_scenario
+        profiles = apply_overrides(workload.task_profiles(scenario), spec)
+        require_timeout_for_hangs(profiles, policy.timeout_s)
+        return cls(spec, workload, policy, FaultModel(spec.seed, profiles, in_worker=in_worker))
+
+    def run(self, index: int, item: Any, generation: int = 0) -> Outcome:
+        """Compute one item's value (sync); ``generation`` counts resubmissions after a worker crash."""
+        task = self.workload.map_task
+        log = AttemptLog()
+
+        def attempt(k: int) -> Any:
+            self.faults.act(task, index, k, generation)
+            return self.workload.map_item(item)
+
+        try:
+            value = call_with_retry(self.policy, self.transient, attempt, log)
+        except Exception as exc:  # an item's final failure is data, not an exception
+            return Outcome(index, error=_describe(exc, log.attempts), attempts=log.attempts, latencies=log.latencies)
+        return Outcome(index, value=value, attempts=log.attempts, latencies=log.latencies)
+
+    async def arun(self, index: int, item: Any, generation: int = 0) -> Outcome:
+        """Compute one item's value (async); latency and waits yield to the event loop."""
+        task = self.workload.map_task
+        log = AttemptLog()
+
+        async def attempt(k: int) -> Any:
+            await self.faults.act_async(task, index, k, generation)
+            return await self.workload.amap_item(item)
+
+        try:
+            value = await acall_with_retry(self.policy, self.transient, attempt, log)
+        except Exception as exc:
+            return Outcome(index, error=_describe(exc, log.attempts), attempts=log.attempts, latencies=log.latencies)
+        return Outcome(index, value=value, attempts=log.attempts, latencies=log.latencies)
+
+    def run_batch(self, batch: list[tuple[int, Any]], generation: int = 0) -> list[Outcome]:
+        """Run several (index, item) pairs in order: the unit a process-pool worker receives."""
+        return [self.run(index, item, generation) for index, item in batch]
+
+    def stage(self, name: str, fn: Callable[[Any], Any], arg: Any) -> Any:
+        """Run a prepare stage under faults and retry; raise StageFailed when it finally fails."""
+        log = AttemptLog()
+        self.prepare_calls += 1
+
+        def attempt(k: int) -> Any:
+            self.faults.act(name, 0, k)
+            return fn(arg)
+
+        try:
+            return call_with_retry(self.policy, self.transient, attempt, log)
+        except Exception as exc:
+            raise StageFailed(f"{name}: {_describe(exc, log.attempts)}") from exc
+        finally:
+            self.prepare_attempts += log.attempts
+
+
+_worker_tasks: dict[str, Task] = {}
+
+
+def task_for(spec: RunSpec | dict[str, Any]) -> Task:
+    """This worker process's Task for ``spec``, built on first use and kept for the life of the process."""
+    data = spec.to_dict() if isinstance(spec, RunSpec) else spec
+    key = json.dumps(data, sort_keys=True)
+    task = _worker_tasks.get(key)
+    if task is None:
+        task = _worker_tasks[key] = Task.build(RunSpec.from_dict(data), in_worker=True)
+    return task
+

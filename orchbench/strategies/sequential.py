@@ -1,0 +1,24 @@
+"""The baseline: every item in turn, in the run's own process."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from orchbench.api import Strategy
+from orchbench.harness.task import Task
+from orchbench.hookspecs import hookimpl
+from orchbench.types import Outcome
+
+
+class Sequential(Strategy):
+    name = "sequential"
+    description = "one item after another in one thread: the baseline"
+
+    def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
+        return [task.run(index, item) for index, item in enumerate(items)]
+
+
+@hookimpl
+def orchbench_strategies() -> list[type[Strategy]]:
+    return [Sequential]

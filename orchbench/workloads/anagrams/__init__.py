@@ -1,0 +1,102 @@
+"""The anagram pipeline of seed 000: text → filter_input → get_words → find_anagrams per word → counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from orchbench.api import TaskProfile, Workload
+from orchbench.errors import UsageError
+from orchbench.hookspecs import hookimpl
+from orchbench.workloads.anagrams import tasks, texts
+from orchbench.workloads.anagrams.dictionary import cached_words, load_words
+from orchbench.workloads.inputs import read_text
+
+_SEED = {  # the seed's latencies (s) and failure rates
+    "filter_input": (1.0, 0.20),
+    "get_words": (1.0, 0.25),
+    "find_anagrams": (0.25, 0.10),
+}
+_CPU_MS = 20.0
+
+
+def _index_loader() -> dict[str, tuple[str, ...]]:
+    return tasks.build_index(load_words())
+
+
+class AnagramWorkload(Workload):
+    name = "anagrams"
+    description = "seed 000: filter text, split into words, find each word's anagrams, count them"
+    unit = "words"
+    cases = texts.CASES
+    default_case = "small"
+    scenarios = {
+        "seed": "the seed's latencies (1 s, 1 s, 0.25 s) and failure rates (20 %, 25 %, 10 %)",
+        "fast": "the seed's failure rates, latencies scaled by 0.01",
+        "none": "no latency, no faults: pure CPU",
+        "cpu": f"no latency, no faults, {_CPU_MS:g} ms of CPU work per task (CPU-bound)",
+        "mixed": f"the fast scenario plus {_CPU_MS / 4:g} ms of CPU work per task",
+    }
+    default_scenario = "seed"
+    map_task = "find_anagrams"
+
+    def task_profiles(self, scenario: str) -> dict[str, TaskProfile]:
+        if scenario not in self.scenarios:
+            raise UsageError(f"workload 'anagrams' has no scenario {scenario!r} (scenarios: {', '.join(self.scenarios)})")
+        profiles = {}
+        for task, (latency, rate) in _SEED.items():
+            profiles[task] = {
+                "seed": TaskProfile(latency_s=latency, fault_rate=rate),
+                "fast": TaskProfile(latency_s=latency * 0.01, fault_rate=rate),
+                "none": TaskProfile(),
+                "cpu": TaskProfile(cpu_ms=_CPU_MS),
+                "mixed": TaskProfile(latency_s=latency * 0.01, fault_rate=rate, cpu_ms=_CPU_MS / 4),
+            }[scenario]
+        return profiles
+
+    def load_input(self) -> str:
+        if self.spec.input_path is not None:
+            text = read_text(self.spec.input_path)
+        else:
+            case = self.spec.case or self.default_case
+            if case not in self.cases:
+                from orchbench.suggest import did_you_mean
+
+                raise UsageError(f"unknown test case {case!r}{did_you_mean(case, self.cases)} "
+                                 f"(cases: {', '.join(self.cases)})")
+            text = texts.case_text(case)
+        if not tasks.get_words(tasks.filter_input(text)):
+            raise UsageError(f"{self.spec.input_path or 'the input'} has no words")
+        return text
+
+    def prepare(self, raw: str, stage: Any) -> list[str]:
+        filtered = stage("filter_input", tasks.filter_input, raw)
+        return stage("get_words", tasks.get_words, filtered)
+
+    def item_key(self, item: str) -> str:
+        return tasks.signature(item)  # words with the same letters have the same anagrams
+
+    def map_item(self, item: str) -> tuple[str, ...]:
+        return tasks.find_anagrams(item, self.resources.get("anagram-index", _index_loader))
+
+    def reduce(self, values: list[tuple[str, ...]]) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for anagrams in values:
+            counts.update(anagrams)
+        return dict(counts)
+
+    def reference(self, raw: str) -> dict[str, int]:
+        from orchbench.workloads.anagrams.reference import anagram_counts
+
+        return anagram_counts(raw, cached_words())
+
+    def limit_s(self, raw: str, items: list[Any], faults: Any) -> float:
+        """The critical path: each prepare stage's attempts in turn, then the slowest item's attempts."""
+        prepare = sum(faults.attempts_to_succeed(t, 0) * faults.latency(t) for t in ("filter_input", "get_words"))
+        per_item = max((faults.attempts_to_succeed(self.map_task, i) for i in range(len(items))), default=0)
+        return prepare + per_item * faults.latency(self.map_task)
+
+
+@hookimpl
+def orchbench_workloads() -> list[type[Workload]]:
+    return [AnagramWorkload]

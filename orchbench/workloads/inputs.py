@@ -1,0 +1,38 @@
+"""Reading a user's input file, with one clear error for each way it can be unusable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from orchbench.errors import UsageError
+
+MAX_INPUT_BYTES = 512 * 1024 * 1024
+
+
+def read_text(path: str) -> str:
+    """The UTF-8 text of ``path`` (``-`` reads standard input); UsageError when missing, unreadable or empty."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            p = Path(path)
+            if p.is_dir():
+                raise UsageError(f"{path}: is a directory, not a text file")
+            with p.open("rb") as f:
+                data = f.read(MAX_INPUT_BYTES + 1)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise UsageError(f"{path}: larger than {MAX_INPUT_BYTES // 2**20} MiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+    if "\x00" in text:
+        raise UsageError(f"{path}: looks binary (contains NUL bytes), not text")
+    if not text.strip():
+        raise UsageError(f"{path}: is empty")
+    return text
