@@ -97,9 +97,27 @@ def resolve_strategy(name: str, registry: Registry) -> tuple[str, dict[str, Any]
     return name, {}, {}
 
 
+def _stdin_to_file() -> str:
+    """Standard input, read once here and kept in a temporary file, so every run (each a child process) reads it."""
+    import atexit
+    import os
+    import tempfile
+
+    from orchbench.workloads.inputs import read_text
+
+    text = read_text("-")
+    fd, path = tempfile.mkstemp(prefix="orchbench-stdin-", suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    atexit.register(os.unlink, path)
+    return path
+
+
 def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]:
     """One checked RunSpec per strategy (or preset) name, labelled by that name."""
     registry = get_registry()
+    if opts.input_path == "-":
+        opts.input_path = _stdin_to_file()
     workload_cls = registry.workload(opts.workload)
     policy_cls = registry.retry_policy(opts.retry)
     resolved = [(name, *resolve_strategy(name, registry)) for name in names]

@@ -9,7 +9,8 @@ def load_words() -> frozenset[str]:
     """Read the word list from the package's data (done on every call: callers cache it if they want)."""
     from english_words import get_english_words_set
 
-    return frozenset(get_english_words_set(["gcide"], lower=True, alpha=True))
+    words = get_english_words_set(["gcide"], lower=True, alpha=True)
+    return frozenset(w for w in words if w.isascii() and w.isalpha())  # the list still holds a few like "a1"
 
 
 @functools.cache

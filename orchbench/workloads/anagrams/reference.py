@@ -6,8 +6,8 @@ one prime per letter (equal products, equal letter multisets), not by sorted let
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Iterable
 
 _PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101)
 
@@ -33,17 +33,22 @@ def text_words(text: str) -> list[str]:
     return "".join(kept).split()
 
 
-def anagram_counts(text: str, dictionary: Iterable[str]) -> dict[str, int]:
-    """For every word of the text, +1 to each dictionary word that is its anagram."""
-    word_counts = Counter(w.lower() for w in text_words(text))
-    wanted: dict[int, int] = Counter()
-    for word, n in word_counts.items():
-        key = _prime_key(word)
-        if key is not None:
-            wanted[key] += n
-    counts: dict[str, int] = {}
+@functools.lru_cache(maxsize=4)
+def _by_prime_key(dictionary: frozenset[str]) -> dict[int, list[str]]:
+    groups: dict[int, list[str]] = {}
     for entry in dictionary:
-        n = wanted.get(_prime_key(entry) or 0, 0)
-        if n:
-            counts[entry] = n
-    return counts
+        key = _prime_key(entry)
+        if key is not None:
+            groups.setdefault(key, []).append(entry)
+    return groups
+
+
+def anagram_counts(text: str, dictionary: frozenset[str]) -> dict[str, int]:
+    """For every word of the text, +1 to each dictionary word that is its anagram."""
+    groups = _by_prime_key(dictionary)
+    counts: Counter[str] = Counter()
+    for word, n in Counter(w.lower() for w in text_words(text)).items():
+        key = _prime_key(word)
+        for entry in groups.get(key, ()) if key is not None else ():
+            counts[entry] += n
+    return dict(counts)

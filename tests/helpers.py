@@ -1,0 +1,41 @@
+"""Small helpers for the suite."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+
+from orchbench.harness.runner import execute
+from orchbench.types import RunResult, RunSpec
+
+NO_WAIT = {"base": 0.0, "cap": 0.0}
+
+
+def run_here(strategy: str = "sequential", **fields) -> RunResult:
+    """Run a spec in this process (fast; no child, no sampler)."""
+    fields.setdefault("scenario", "none")
+    return execute(RunSpec(strategy=strategy, **fields))
+
+
+def cli(*args: str, input: str | None = None, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``python -m orchbench ARGS`` as a user would, capturing output."""
+    return subprocess.run([sys.executable, "-m", "orchbench", *args], capture_output=True, text=True, input=input,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def share_dictionary_index(monkeypatch) -> None:
+    """Build the anagram index once for the whole test process instead of once per in-process run (speed only:
+    every run still goes through its own ResourceCache)."""
+    import orchbench.workloads.anagrams as anagrams
+
+    monkeypatch.setattr(anagrams, "_index_loader", _shared_index)
+
+
+@functools.cache
+def _shared_index():
+    from orchbench.workloads.anagrams import tasks
+    from orchbench.workloads.anagrams.dictionary import cached_words
+
+    return tasks.build_index(cached_words())
