@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchbench.errors import UsageError
 from orchbench.results import machine_label, measured_runs
-from orchbench.stats import Comparison, Speedup, Summary, compare_samples, min_p_value, speedup
+from orchbench.stats import Comparison, Speedup, Summary, compare_samples, min_p_value, runs_needed, speedup
 from orchbench.types import RunResult
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ def _notes(rows: list[StrategyRow], winner: StrategyRow | None, base: StrategyRo
                              f"{others[0].strategy} (p = {verdict.p_value:.3g}).")  # fmt: skip
     sizes = [min_p_value(len(base.walls), len(r.walls)) for r in rows if r is not base and r.walls]
     if base.walls and sizes and min(sizes) >= alpha:
-        need = next(n for n in range(1, 100) if min_p_value(n, n) < alpha)
+        need = runs_needed(alpha)
         notes.append(f"Too few runs for any difference to be significant at α = {alpha:g}: "
                      f"use at least {need} iterations.")  # fmt: skip
     machines = {machine_label(d.get("environment", {})) for d in docs}

@@ -156,6 +156,14 @@ def min_p_value(n1: int, n2: int) -> float:
     return min(1.0, 2 / math.comb(n1 + n2, n1))
 
 
+def runs_needed(alpha: float = 0.05) -> int:
+    """The fewest runs per strategy (equal sizes) with which a rank test can be significant at ``alpha``."""
+    n = 1
+    while min_p_value(n, n) >= alpha:
+        n += 1
+    return n
+
+
 def _u(xs: Sequence[float], ys: Sequence[float]) -> float:
     return sum((x > y) + 0.5 * (x == y) for x in xs for y in ys)
 

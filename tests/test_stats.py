@@ -17,6 +17,7 @@ from orchbench.stats import (
     compare_samples,
     median,
     min_p_value,
+    runs_needed,
     speedup,
 )
 
@@ -187,6 +188,7 @@ def test_two_runs_each_can_never_be_significant():
     assert min_p_value(2, 2) == pytest.approx(1 / 3)
     assert compare_samples([10.0, 11.0], [1.0, 2.0]).verdict == NO_DIFFERENCE
     assert min_p_value(5, 5) < 0.05 < min_p_value(3, 3)
+    assert runs_needed(0.05) == 4 and runs_needed(0.01) == 5  # 2/70 < 0.05; 2/252 < 0.01 < 2/70
 
 
 def test_compare_rejects_bad_alpha_and_empty_samples():
