@@ -42,6 +42,7 @@ class StrategyRow:
     success_rate: float | None
     cpu_percent: float | None
     peak_rss: float | None
+    peak_uss: float | None
     limit_s: float | None
     efficiency: float | None
     problems: dict[str, int] = field(default_factory=dict)
@@ -114,6 +115,7 @@ def _row(name: str, runs: list[RunResult]) -> StrategyRow:
         success_rate=sum(r.succeeded for r in runs) / items if items else None,
         cpu_percent=_median(r.cpu_percent for r in timed),
         peak_rss=_median(r.peak_rss for r in timed),
+        peak_uss=_median(r.peak_uss for r in timed),
         limit_s=limit,
         efficiency=limit / wall.median if limit is not None and wall else None,
         problems=dict(Counter(_problem(r) for r in runs if not r.ok)),
@@ -327,7 +329,8 @@ def to_markdown(report: Report) -> str:
 CSV_COLUMNS = (
     "strategy", "baseline", "winner", "ok", "runs", "ok_runs", "correct_runs", "mean_s", "stddev_s", "median_s",
     "q1_s", "q3_s", "min_s", "max_s", "relative", "throughput_per_s", "unit", "success_rate", "cpu_percent",
-    "peak_rss_mib", "efficiency", "speedup", "speedup_low", "speedup_high", "verdict", "p_value", "problems",
+    "peak_rss_mib", "peak_uss_mib", "efficiency", "speedup", "speedup_low", "speedup_high", "verdict", "p_value",
+    "problems",
 )  # fmt: skip
 
 
@@ -339,7 +342,8 @@ def _record(report: Report, r: StrategyRow) -> dict[str, Any]:
         "median_s": w and w.median, "q1_s": w and w.q1, "q3_s": w and w.q3, "min_s": w and w.min,
         "max_s": w and w.max, "relative": r.relative, "throughput_per_s": r.throughput, "unit": report.unit,
         "success_rate": r.success_rate, "cpu_percent": r.cpu_percent,
-        "peak_rss_mib": None if r.peak_rss is None else r.peak_rss / MIB, "efficiency": r.efficiency,
+        "peak_rss_mib": None if r.peak_rss is None else r.peak_rss / MIB,
+        "peak_uss_mib": None if r.peak_uss is None else r.peak_uss / MIB, "efficiency": r.efficiency,
         "speedup": s and s.ratio, "speedup_low": s and s.low, "speedup_high": s and s.high,
         "verdict": c and c.verdict, "p_value": c and c.p_value, "problems": r.problem_text(),
     }  # fmt: skip

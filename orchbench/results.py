@@ -20,8 +20,8 @@ import math
 import os
 import platform
 import re
+import secrets
 import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -167,10 +167,14 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+def _create_temp(directory: Path, name: str) -> tuple[int, str]:
+    """A new, exclusive temp file beside the target; mode 0o666 so the kernel applies the user's umask."""
+    while True:
+        candidate = directory / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(candidate)
+        except FileExistsError:
+            continue
 
 
 def save(path: str | os.PathLike[str], document: Mapping[str, Any]) -> Path:
@@ -182,7 +186,7 @@ def save(path: str | os.PathLike[str], document: Mapping[str, Any]) -> Path:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp_name = _create_temp(target.parent, target.name)
     except OSError as exc:
         raise UsageError(f"cannot write results to {target}: {exc.strerror or exc}") from None
     try:
@@ -191,7 +195,6 @@ def save(path: str | os.PathLike[str], document: Mapping[str, Any]) -> Path:
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, _umask_mode())
         os.replace(tmp_name, target)
     except BaseException as exc:
         with suppress(OSError):

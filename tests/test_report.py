@@ -137,7 +137,7 @@ def test_csv_has_a_header_and_one_row_per_strategy():
     assert [r["strategy"] for r in rows] == ["broken", "threads", "sequential"]
     threads = next(r for r in rows if r["strategy"] == "threads")
     assert float(threads["median_s"]) == pytest.approx(1.1) and threads["winner"] == "True"
-    assert float(threads["peak_rss_mib"]) == 64.0
+    assert float(threads["peak_rss_mib"]) == 64.0 and threads["peak_uss_mib"] == ""  # USS not measured here
     assert next(r for r in rows if r["strategy"] == "sequential")["speedup"] == ""  # the baseline
 
 

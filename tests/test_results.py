@@ -132,6 +132,15 @@ def test_a_failure_before_the_rename_keeps_the_old_file(tmp_path, monkeypatch, e
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]
 
 
+def test_saved_file_mode_follows_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        path = save(tmp_path / "c.json", _document({"a": [1.0]}))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
 def test_saving_into_an_unwritable_place_is_a_usage_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
