@@ -1,0 +1,410 @@
+"""Turn comparison documents into per-strategy figures, and render them: terminal table, Markdown, CSV, JSON.
+
+Timing figures use the measured runs that finished without a harness error; every measured run counts towards
+runs, success and correctness. A strategy with any wrong, incomplete or failed run is flagged and never the
+winner: the winner is the fastest (by median wall) of the strategies whose runs are all ok.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from orchbench.errors import UsageError
+from orchbench.results import machine_label, measured_runs
+from orchbench.stats import Comparison, Speedup, Summary, compare_samples, min_p_value, runs_needed, speedup
+from orchbench.types import RunResult
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+MIB = 2**20
+REPORT_SCHEMA = "orchbench.report/1"
+
+
+@dataclass
+class StrategyRow:
+    """The figures of one strategy. Wall times in seconds, memory in bytes, rates as fractions."""
+
+    strategy: str
+    runs: int
+    ok_runs: int
+    correct_runs: int
+    walls: list[float]
+    wall: Summary | None
+    throughput: float | None
+    success_rate: float | None
+    cpu_percent: float | None
+    peak_rss: float | None
+    peak_uss: float | None
+    limit_s: float | None
+    efficiency: float | None
+    problems: dict[str, int] = field(default_factory=dict)
+    speedup: Speedup | None = None
+    comparison: Comparison | None = None
+    relative: float | None = None
+    baseline: bool = False
+    winner: bool = False
+
+    @property
+    def flagged(self) -> bool:
+        """True when any run was wrong, incomplete or failed."""
+        return self.ok_runs < self.runs
+
+    def problem_text(self) -> str:
+        return ", ".join(f"{count} {what}" for what, count in self.problems.items())
+
+
+@dataclass
+class Report:
+    """Everything the renderers show; build it with :func:`build_report`."""
+
+    workload: str | None
+    case: str | None
+    scenario: str | None
+    unit: str
+    baseline: str
+    winner: str | None
+    rows: list[StrategyRow]
+    environment: dict[str, Any]
+    sample_periods: list[float]
+    alpha: float
+    confidence: float
+    notes: list[str]
+
+    @property
+    def title(self) -> str:
+        parts = [self.workload or "workload"]
+        parts += [f"{k} {v}" for k, v in (("case", self.case), ("scenario", self.scenario)) if v]
+        return " · ".join(parts) + f" — {machine_label(self.environment)}"
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _problem(run: RunResult) -> str:
+    if run.error is not None:
+        return "failed"
+    if not run.complete:
+        return "incomplete"
+    return "wrong output" if run.correct is False else "unverified"
+
+
+def _row(name: str, runs: list[RunResult]) -> StrategyRow:
+    timed = [r for r in runs if r.error is None and r.wall_s > 0]
+    walls = [r.wall_s for r in timed]
+    wall = Summary.of(walls) if walls else None
+    items = sum(r.items for r in runs)
+    limit = _median(r.limit_s for r in runs)
+    return StrategyRow(
+        strategy=name,
+        runs=len(runs),
+        ok_runs=sum(r.ok for r in runs),
+        correct_runs=sum(r.correct is True for r in runs),
+        walls=walls,
+        wall=wall,
+        throughput=_median(r.throughput for r in timed),
+        success_rate=sum(r.succeeded for r in runs) / items if items else None,
+        cpu_percent=_median(r.cpu_percent for r in timed),
+        peak_rss=_median(r.peak_rss for r in timed),
+        peak_uss=_median(r.peak_uss for r in timed),
+        limit_s=limit,
+        efficiency=limit / wall.median if limit is not None and wall else None,
+        problems=dict(Counter(_problem(r) for r in runs if not r.ok)),
+    )
+
+
+def _same(docs: Sequence[Mapping[str, Any]], key: str) -> Any:
+    values = {d["settings"].get(key) for d in docs}
+    if len(values) > 1:
+        shown = ", ".join(sorted(map(str, values)))
+        raise UsageError(f"cannot combine comparisons of different {key}s ({shown})")
+    return values.pop()
+
+
+def build_report(
+    documents: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    baseline: str | None = None,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> Report:
+    """Pool the measured runs of one or more documents (same workload, case, scenario) into a report."""
+    docs = [documents] if isinstance(documents, Mapping) else list(documents)
+    if not docs:
+        raise UsageError("no comparison to report")
+    workload, case, scenario = (_same(docs, k) for k in ("workload", "case", "scenario"))
+    grouped = measured_runs(docs)
+    if not grouped:
+        raise UsageError("the comparison holds no measured runs")
+    baseline = baseline or docs[0]["settings"].get("baseline") or next(iter(grouped))
+    if baseline not in grouped:
+        raise UsageError(f"baseline strategy {baseline!r} has no measured runs (have: {', '.join(grouped)})")
+
+    rows = [_row(name, runs) for name, runs in grouped.items()]
+    base = next(r for r in rows if r.strategy == baseline)
+    base.baseline = True
+    for row in rows:
+        if row is not base and row.walls and base.walls:
+            row.speedup = speedup(base.walls, row.walls, confidence, resamples, seed)
+            row.comparison = compare_samples(base.walls, row.walls, alpha)
+    rows.sort(key=lambda r: (r.wall is None, r.wall.median if r.wall else 0.0))
+    eligible = [r for r in rows if r.wall and not r.flagged]
+    winner = eligible[0] if eligible else None
+    if winner:
+        winner.winner = True
+    # Relative to the winner, so a fast but wrong strategy does not become everyone's yardstick.
+    reference = winner or (rows[0] if rows[0].wall else None)
+    for row in rows:
+        if row.wall and reference and reference.wall:
+            row.relative = row.wall.median / reference.wall.median
+
+    notes = _notes(rows, winner, base, alpha, docs)
+    periods = sorted({r.sample_period_s for runs in grouped.values() for r in runs if r.sample_period_s})
+    unit = docs[0]["settings"].get("unit") or "items"
+    return Report(workload, case, scenario, unit, baseline, winner.strategy if winner else None, rows,
+                  dict(docs[0].get("environment", {})), periods, alpha, confidence, notes)  # fmt: skip
+
+
+def _notes(rows: list[StrategyRow], winner: StrategyRow | None, base: StrategyRow, alpha: float,
+           docs: Sequence[Mapping[str, Any]]) -> list[str]:  # fmt: skip
+    notes: list[str] = []
+    flagged = [r.strategy for r in rows if r.flagged]
+    if flagged:
+        notes.append(f"Not ranked, some runs wrong, incomplete or failed: {', '.join(flagged)}.")
+    if winner is None:
+        notes.append("No winner: no strategy has all its runs correct and complete.")
+    else:
+        others = [r for r in rows if r.wall and not r.flagged and r is not winner]
+        if others:
+            verdict = compare_samples(others[0].walls, winner.walls, alpha)
+            if not verdict.significant:
+                notes.append(f"{winner.strategy} is fastest, but not significantly faster than "
+                             f"{others[0].strategy} (p = {verdict.p_value:.3g}).")  # fmt: skip
+    sizes = [min_p_value(len(base.walls), len(r.walls)) for r in rows if r is not base and r.walls]
+    if base.walls and sizes and min(sizes) >= alpha:
+        need = runs_needed(alpha)
+        notes.append(f"Too few runs for any difference to be significant at α = {alpha:g}: "
+                     f"use at least {need} iterations.")  # fmt: skip
+    machines = {machine_label(d.get("environment", {})) for d in docs}
+    if len(machines) > 1:
+        notes.append(f"Runs pooled from {len(machines)} different machines: {'; '.join(sorted(machines))}.")
+    return notes
+
+
+def footnotes(report: Report) -> list[str]:
+    """The explanations printed under every rendering."""
+    if report.sample_periods:
+        shown = "/".join(f"{p * 1000:g}" for p in report.sample_periods)
+        period = f"every {shown} ms, so a shorter peak can be missed"
+    else:
+        period = "at a period the runs did not record"
+    return [
+        f"Peak RSS of the whole process tree, sampled {period}; RSS double-counts pages shared between "
+        "processes, so it overstates a multi-process strategy's memory.",
+        f"Speed-up = {report.baseline} median / strategy median, with a {report.confidence:.0%} bootstrap CI; "
+        f"verdict from a two-sided Mann-Whitney U test at α = {report.alpha:g}.",
+        "Efficiency = the workload's best possible time (limit) / median wall; 100 % is the physical best.",
+        *report.notes,
+    ]
+
+
+# --- formatting ----------------------------------------------------------------------------------------------
+
+
+def _time_unit(rows: Sequence[StrategyRow]) -> tuple[str, float]:
+    medians = [r.wall.median for r in rows if r.wall]
+    return ("ms", 1000.0) if medians and max(medians) < 1.0 else ("s", 1.0)
+
+
+def _num(value: float | None, fmt: str = ".3f", scale: float = 1.0) -> str:
+    return "—" if value is None else format(value * scale, fmt)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"
+
+
+def _speedup_text(row: StrategyRow) -> str:
+    if row.baseline:
+        return "baseline"
+    if row.speedup is None:
+        return "—"
+    s = row.speedup
+    return f"{s.ratio:.2f}× [{s.low:.2f}, {s.high:.2f}]"
+
+
+def _verdict_text(row: StrategyRow) -> str:
+    if row.comparison is None:
+        return "—"
+    return f"{row.comparison.verdict} (p = {row.comparison.p_value:.3g})"
+
+
+def _mean_sd(row: StrategyRow, scale: float) -> str:
+    if row.wall is None:
+        return "—"
+    sd = "—" if row.wall.stdev is None else f"{row.wall.stdev * scale:.3f}"
+    return f"{row.wall.mean * scale:.3f} ± {sd}"
+
+
+def _label(row: StrategyRow) -> str:
+    marks = [m for m, on in (("winner", row.winner), ("baseline", row.baseline)) if on]
+    if row.flagged:
+        marks.append(row.problem_text())
+    return row.strategy + (f" ({'; '.join(marks)})" if marks else "")
+
+
+# Columns left out of the terminal table to keep it readable; the exports keep every column.
+_EXPORT_ONLY = {"Mean ± σ", "Relative"}
+
+
+def _cells(report: Report, terminal: bool = False) -> tuple[list[str], list[list[str]]]:
+    unit, scale = _time_unit(report.rows)
+    names = [
+        ("Strategy", ""), ("Mean ± σ", f" [{unit}]"), ("Median", f" [{unit}]"), ("IQR", f" [{unit}]"),
+        ("Min", f" [{unit}]"), ("Max", f" [{unit}]"), ("Relative", ""), ("Correct / runs", ""), ("Success", ""),
+        ("Throughput", f" [{report.unit}/s]"), ("CPU", ""), ("Peak RSS", " [MiB]"), ("Efficiency", ""),
+        (f"Speed-up vs {report.baseline}", f" ({report.confidence:.0%} CI)"), ("Verdict", ""),
+    ]  # fmt: skip
+    keep = [not (terminal and name in _EXPORT_ONLY) for name, _ in names]
+    header = [name + suffix for (name, suffix), k in zip(names, keep, strict=True) if k]
+    body = []
+    for r in report.rows:
+        w = r.wall
+        cells = [
+            _label(r), _mean_sd(r, scale), _num(w and w.median, scale=scale), _num(w and w.iqr, scale=scale),
+            _num(w and w.min, scale=scale), _num(w and w.max, scale=scale), _num(r.relative, ".2f"),
+            f"{r.correct_runs} / {r.runs}", _pct(r.success_rate), _num(r.throughput, ".1f"),
+            _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else ""),
+            _num(r.peak_rss, ".1f", 1 / MIB), _pct(r.efficiency), _speedup_text(r), _verdict_text(r),
+        ]  # fmt: skip
+        body.append([c for c, k in zip(cells, keep, strict=True) if k])
+    return header, body
+
+
+# --- renderers -----------------------------------------------------------------------------------------------
+
+
+def render_table(report: Report, console: Console | None = None) -> None:
+    """Print the comparison as a rich table; flagged strategies in red, the winner in bold green."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = console or Console()
+    header, body = _cells(report, terminal=True)
+    table = Table(title=Text(report.title), header_style="bold")
+    for i, name in enumerate(header):
+        table.add_column(Text(name), justify="left" if i == 0 else "right")
+    for row, cells in zip(report.rows, body, strict=True):
+        style = "red" if row.flagged else ("bold green" if row.winner else None)
+        table.add_row(*map(Text, cells), style=style)
+    console.print(table)
+    for note in footnotes(report):
+        console.print(Text(f"• {note}", style="dim"))
+
+
+def to_markdown(report: Report) -> str:
+    """A Markdown table (one row per strategy) followed by the footnotes."""
+    header, body = _cells(report)
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    lines = [f"### {report.title}", "", line(header), "|:---|" + "---:|" * (len(header) - 1)]
+    lines += [line(cells) for cells in body]
+    lines += ["", *(f"- {note}" for note in footnotes(report))]
+    return "\n".join(lines) + "\n"
+
+
+CSV_COLUMNS = (
+    "strategy", "baseline", "winner", "ok", "runs", "ok_runs", "correct_runs", "mean_s", "stddev_s", "median_s",
+    "q1_s", "q3_s", "min_s", "max_s", "relative", "throughput_per_s", "unit", "success_rate", "cpu_percent",
+    "peak_rss_mib", "peak_uss_mib", "efficiency", "speedup", "speedup_low", "speedup_high", "verdict", "p_value",
+    "problems",
+)  # fmt: skip
+
+
+def _record(report: Report, r: StrategyRow) -> dict[str, Any]:
+    w, s, c = r.wall, r.speedup, r.comparison
+    return {
+        "strategy": r.strategy, "baseline": r.baseline, "winner": r.winner, "ok": not r.flagged, "runs": r.runs,
+        "ok_runs": r.ok_runs, "correct_runs": r.correct_runs, "mean_s": w and w.mean, "stddev_s": w and w.stdev,
+        "median_s": w and w.median, "q1_s": w and w.q1, "q3_s": w and w.q3, "min_s": w and w.min,
+        "max_s": w and w.max, "relative": r.relative, "throughput_per_s": r.throughput, "unit": report.unit,
+        "success_rate": r.success_rate, "cpu_percent": r.cpu_percent,
+        "peak_rss_mib": None if r.peak_rss is None else r.peak_rss / MIB,
+        "peak_uss_mib": None if r.peak_uss is None else r.peak_uss / MIB, "efficiency": r.efficiency,
+        "speedup": s and s.ratio, "speedup_low": s and s.low, "speedup_high": s and s.high,
+        "verdict": c and c.verdict, "p_value": c and c.p_value, "problems": r.problem_text(),
+    }  # fmt: skip
+
+
+def to_csv(report: Report) -> str:
+    """One header line, then one line per strategy; numbers unformatted, times in seconds, empty when unknown."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in report.rows:
+        writer.writerow({k: "" if v is None else v for k, v in _record(report, row).items()})
+    return out.getvalue()
+
+
+def to_json(report: Report) -> str:
+    """hyperfine-like JSON: ``results`` with mean, stddev, median, min, max, relative and the times."""
+    results = []
+    for row in report.rows:
+        record = _record(report, row)
+        results.append({
+            "strategy": row.strategy, "mean": record["mean_s"], "stddev": record["stddev_s"],
+            "median": record["median_s"], "min": record["min_s"], "max": record["max_s"],
+            "relative": row.relative, "times": row.walls,
+            **{k: v for k, v in record.items() if k not in {"strategy", "mean_s", "stddev_s", "median_s", "min_s",
+                                                            "max_s", "relative"}},
+        })  # fmt: skip
+    document = {
+        "schema": REPORT_SCHEMA, "workload": report.workload, "case": report.case, "scenario": report.scenario,
+        "machine": machine_label(report.environment), "baseline": report.baseline, "winner": report.winner,
+        "alpha": report.alpha, "confidence": report.confidence, "results": results, "notes": footnotes(report),
+    }  # fmt: skip
+    return json.dumps(document, indent=2) + "\n"
+
+
+# --- the benchmark command's view ----------------------------------------------------------------------------
+
+
+def render_metrics(results: Sequence[RunResult], console: Console | None = None, unit: str = "items",
+                   title: str = "Benchmark") -> None:  # fmt: skip
+    """The seed's metrics, one row per run: runtime, success rate, throughput, peak memory, CPU utilisation."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = console or Console()
+    table = Table(title=Text(title), header_style="bold")
+    for name in ("Case", "Strategy", "Runtime [s]", "Success rate", "Correct", f"Throughput [{unit}/s]",
+                 "Peak memory [MiB]", "CPU utilisation"):  # fmt: skip
+        table.add_column(Text(name), justify="left" if name in {"Case", "Strategy"} else "right")
+    for r in results:
+        correct = {True: "yes", False: "NO"}.get(r.correct, "unverified")  # type: ignore[arg-type]
+        cpu = _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")
+        cells = [
+            str(r.spec.get("case") or "—"), str(r.spec.get("strategy")), f"{r.wall_s:.3f}", _pct(r.success_rate),
+            correct if r.error is None else f"failed: {r.error}", f"{r.throughput:.1f}",
+            _num(r.peak_rss, ".1f", 1 / MIB), cpu,
+        ]  # fmt: skip
+        table.add_row(*map(Text, cells), style=None if r.ok else "red")
+    console.print(table)
+    periods = sorted({r.sample_period_s for r in results if r.sample_period_s})
+    every = f"every {'/'.join(f'{p * 1000:g}' for p in periods)} ms" if periods else "periodically"
+    console.print(Text(f"• Peak memory: RSS of the whole process tree, sampled {every}; RSS double-counts pages "
+                       "shared between processes.", style="dim"))  # fmt: skip

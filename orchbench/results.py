@@ -1,0 +1,276 @@
+"""The comparison file: a versioned, self-describing JSON document written atomically.
+
+Layout of schema ``orchbench.comparison/1``::
+
+    {"schema": "orchbench.comparison/1", "created": "2025-01-31T12:00:00Z",
+     "environment": {python, implementation, os, platform, machine, cpu_model, cpu_count, memory_total,
+                     packages: {name: version}, plugins: [{name, distribution, version}], git_commit},
+     "settings": {workload, case, scenario, iterations, warmup, baseline, ...},
+     "order": [{round, strategy, warmup}, ...],
+     "runs": [RunResult.to_dict() + {"round", "warmup"}, ...]}
+
+The environment is stored once per document, not per run. The format is plain JSON, never pickle, so a file
+from another machine or another orchbench version is read safely or refused with one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import secrets
+import subprocess
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from orchbench.errors import UsageError
+from orchbench.types import RunResult
+
+SCHEMA_FAMILY = "orchbench.comparison"
+SCHEMA_VERSION = 1
+SCHEMA = f"{SCHEMA_FAMILY}/{SCHEMA_VERSION}"
+
+# Distributions whose versions are recorded: orchbench and what it runs on.
+PACKAGES = ("orchbench", "pluggy", "typer", "rich", "psutil", "numpy", "scipy", "matplotlib", "aiohttp")
+
+
+def _cpu_model() -> str | None:
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip().lower() in {"model name", "hardware", "model", "cpu model"} and value.strip():
+                return value.strip()
+    if platform.system() == "Darwin":
+        with suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5
+            )
+            if out.returncode == 0 and out.stdout.strip():
+                return out.stdout.strip()
+    return platform.processor() or platform.machine() or None
+
+
+def _memory_total() -> int | None:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except Exception:
+        with suppress(AttributeError, ValueError, OSError):
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return None
+
+
+def _package_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _git_commit() -> str | None:
+    with suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=os.getcwd()
+        )
+        commit = out.stdout.strip()
+        if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit):
+            return commit
+    return None
+
+
+def _plugin_record(plugin: Any) -> dict[str, Any]:
+    get = plugin.get if isinstance(plugin, Mapping) else lambda key: getattr(plugin, key, None)
+    return {"name": get("name"), "distribution": get("distribution"), "version": get("version")}
+
+
+def environment(plugins: Iterable[Any] = ()) -> dict[str, Any]:
+    """Describe this machine and software; ``plugins`` are mappings or objects with name/distribution/version."""
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "os": f"{platform.system()} {platform.release()}".strip(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_total": _memory_total(),
+        "packages": _package_versions(),
+        "plugins": [_plugin_record(p) for p in plugins],
+        "git_commit": _git_commit(),
+    }
+
+
+def machine_label(env: Mapping[str, Any]) -> str:
+    """A short description of the machine for titles: CPU model and core count."""
+    cpu = env.get("cpu_model") or "unknown CPU"
+    cores = env.get("cpu_count")
+    return f"{cpu}, {cores} cores" if cores else str(cpu)
+
+
+def run_record(planned: Any, result: RunResult) -> dict[str, Any]:
+    """One entry of ``runs``: the result's fields plus the round and warm-up flag of its planned slot."""
+    slot = planned.to_dict() if hasattr(planned, "to_dict") else dict(planned)
+    record = result.to_dict()
+    record["round"] = slot["round"]
+    record["warmup"] = bool(slot["warmup"])
+    return record
+
+
+def make_document(
+    settings: Mapping[str, Any],
+    order: Iterable[Any],
+    runs: Iterable[tuple[Any, RunResult]],
+    *,
+    env: Mapping[str, Any] | None = None,
+    created: datetime | None = None,
+) -> dict[str, Any]:
+    """Assemble a comparison document from the settings, the planned order and (planned, result) pairs."""
+    moment = (created or datetime.now(UTC)).astimezone(UTC)
+    return {
+        "schema": SCHEMA,
+        "created": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "environment": dict(env) if env is not None else environment(),
+        "settings": dict(settings),
+        "order": [p.to_dict() if hasattr(p, "to_dict") else dict(p) for p in order],
+        "runs": [run_record(planned, result) for planned, result in runs],
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    """Non-finite floats become null (JSON has no NaN); tuples become lists; anything else is left to json."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _fsync_directory(directory: Path) -> None:
+    with suppress(OSError, AttributeError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _create_temp(directory: Path, name: str) -> tuple[int, str]:
+    """A new, exclusive temp file beside the target; mode 0o666 so the kernel applies the user's umask."""
+    while True:
+        candidate = directory / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(candidate)
+        except FileExistsError:
+            continue
+
+
+def save(path: str | os.PathLike[str], document: Mapping[str, Any]) -> Path:
+    """Write the document atomically: a temp file beside the target, fsync, then rename over it.
+
+    A failure at any point (including a value that cannot be serialised) leaves any previous file intact and
+    no temp file behind.
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = _create_temp(target.parent, target.name)
+    except OSError as exc:
+        raise UsageError(f"cannot write results to {target}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(_json_safe(document), handle, indent=2, allow_nan=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException as exc:
+        with suppress(OSError):
+            os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise UsageError(f"cannot write results to {target}: {exc.strerror or exc}") from None
+        raise
+    _fsync_directory(target.parent)
+    return target
+
+
+def _malformed(path: Path, what: str) -> UsageError:
+    return UsageError(f"{path}: malformed orchbench comparison: {what}")
+
+
+def _validate(path: Path, data: dict[str, Any]) -> None:
+    for key, kind in (("settings", dict), ("order", list), ("runs", list), ("environment", dict)):
+        if not isinstance(data.get(key), kind):
+            raise _malformed(path, f'"{key}" is missing or not a {"list" if kind is list else "object"}')
+    for i, run in enumerate(data["runs"]):
+        spec = run.get("spec") if isinstance(run, dict) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("strategy"), str):
+            raise _malformed(path, f"runs[{i}] names no strategy")
+        wall = run.get("wall_s")
+        if isinstance(wall, bool) or not isinstance(wall, (int, float)):
+            raise _malformed(path, f"runs[{i}] has no numeric wall_s")
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a comparison document; anything else raises UsageError with one line saying what is wrong."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{source}: is a directory, not a comparison file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{source}: not a UTF-8 text file, so not an orchbench comparison") from None
+    except OSError as exc:
+        raise UsageError(f"{source}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{source}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if not isinstance(schema, str) or not schema.startswith(SCHEMA_FAMILY + "/"):
+        raise UsageError(f'{source}: not an orchbench comparison file (expected "schema": "{SCHEMA}")')
+    if schema != SCHEMA:
+        raise UsageError(f"{source}: unsupported comparison schema {schema!r}; this orchbench reads {SCHEMA!r}")
+    _validate(source, data)
+    return data
+
+
+def default_path(results_dir: str | os.PathLike[str], workload: str, now: datetime | None = None) -> Path:
+    """``<results_dir>/compare-<workload>-<UTC timestamp>.json``, suffixed -2, -3, ... if that name is taken."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", workload).strip("-.") or "workload"
+    stem = f"compare-{safe}-{moment.strftime('%Y%m%dT%H%M%SZ')}"
+    candidate = Path(results_dir) / f"{stem}.json"
+    counter = 2
+    while candidate.exists():
+        candidate = Path(results_dir) / f"{stem}-{counter}.json"
+        counter += 1
+    return candidate
+
+
+def measured_runs(documents: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> dict[str, list[RunResult]]:
+    """Measured (non-warm-up) runs per strategy, pooled across documents, strategies in first-planned order."""
+    docs = [documents] if isinstance(documents, Mapping) else list(documents)
+    grouped: dict[str, list[RunResult]] = {}
+    for doc in docs:
+        for slot in doc.get("order", []):
+            if not slot.get("warmup"):
+                grouped.setdefault(slot["strategy"], [])
+        for record in doc["runs"]:
+            if not record.get("warmup"):
+                grouped.setdefault(record["spec"]["strategy"], []).append(RunResult.from_dict(record))
+    return {name: runs for name, runs in grouped.items() if runs}

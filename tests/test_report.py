@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from rich.console import Console
+
+from orchbench.errors import UsageError
+from orchbench.harness.planner import plan
+from orchbench.report import CSV_COLUMNS, MIB, build_report, render_metrics, render_table, to_csv, to_json, to_markdown
+from orchbench.results import load, make_document, save
+from orchbench.stats import FASTER
+from orchbench.types import RunResult, RunSpec
+
+
+def _result(strategy: str, wall: float, **fields) -> RunResult:
+    spec = RunSpec(strategy=strategy, workload="anagrams", case="medium", scenario="fast").to_dict()
+    base = dict(items=20, unique_items=18, succeeded=20, complete=True, correct=True, wall_s=wall, limit_s=0.5,
+                cpu_percent=40.0, peak_rss=64 * MIB, sample_period_s=0.05)  # fmt: skip
+    return RunResult(spec=spec, **(base | fields))
+
+
+def _document(walls: dict[str, list[float]], tweak=None, warmup: int = 1, workload: str = "anagrams") -> dict:
+    """A comparison of the given measured walls; ``tweak(strategy, round)`` returns field overrides."""
+    strategies = list(walls)
+    order = plan(strategies, iterations=len(walls[strategies[0]]), warmup=warmup)
+    pairs = []
+    for slot in order:
+        extra = {} if slot.warmup or tweak is None else tweak(slot.strategy, slot.round) or {}
+        wall = 99.0 if slot.warmup else walls[slot.strategy][slot.round - 1]
+        pairs.append((slot, _result(slot.strategy, wall, **extra)))
+    settings = {"workload": workload, "case": "medium", "scenario": "fast", "iterations": len(walls[strategies[0]]),
+                "warmup": warmup, "baseline": strategies[0], "unit": "words"}  # fmt: skip
+    return make_document(settings, order, pairs, env={"cpu_model": "Test CPU", "cpu_count": 8})
+
+
+WALLS = {
+    "sequential": [4.0, 4.4, 4.1, 4.3, 3.9],
+    "threads": [1.0, 1.2, 0.9, 1.1, 1.3],
+    "broken": [0.5, 0.6, 0.4, 0.55, 0.45],
+}
+
+
+def _broken_round_two(strategy, rnd):
+    if strategy == "broken" and rnd == 2:
+        return {"succeeded": 17, "failed": 3, "complete": False, "correct": False}
+    return None
+
+
+def _rows(report):
+    return {row.strategy: row for row in report.rows}
+
+
+def test_figures_per_strategy_by_hand():
+    rows = _rows(build_report(_document(WALLS, _broken_round_two)))
+    threads = rows["threads"]
+    assert (threads.runs, threads.ok_runs, threads.correct_runs) == (5, 5, 5)
+    w = threads.wall
+    assert (w.median, w.q1, w.q3, w.min, w.max) == pytest.approx((1.1, 1.0, 1.2, 0.9, 1.3))
+    assert threads.throughput == pytest.approx(20 / 1.1)
+    assert threads.success_rate == 1.0
+    assert threads.cpu_percent == 40.0 and threads.peak_rss == 64 * MIB
+    assert threads.efficiency == pytest.approx(0.5 / 1.1)
+    assert threads.speedup.ratio == pytest.approx(4.1 / 1.1)
+    assert threads.speedup.low <= threads.speedup.ratio <= threads.speedup.high
+    assert threads.comparison.verdict == FASTER
+    broken = rows["broken"]
+    assert (broken.runs, broken.ok_runs, broken.correct_runs) == (5, 4, 4)
+    assert broken.success_rate == pytest.approx(97 / 100)
+    assert broken.problems == {"incomplete": 1}
+    assert rows["sequential"].speedup is None and rows["sequential"].baseline
+
+
+def test_warmups_do_not_count():
+    rows = _rows(build_report(_document(WALLS, warmup=3)))
+    assert rows["sequential"].wall.max == 4.4 and rows["sequential"].runs == 5
+
+
+def test_a_flagged_strategy_is_never_the_winner_even_when_fastest():
+    report = build_report(_document(WALLS, _broken_round_two))
+    assert [r.strategy for r in report.rows] == ["broken", "threads", "sequential"]  # fastest first
+    assert report.winner == "threads"
+    assert _rows(report)["broken"].flagged and not _rows(report)["broken"].winner
+    assert _rows(report)["threads"].relative == 1.0  # relative to the winner
+    assert any("broken" in note for note in report.notes)
+
+
+def test_without_any_clean_strategy_there_is_no_winner():
+    report = build_report(_document(WALLS, lambda s, r: {"correct": False} if r == 1 else None))
+    assert report.winner is None
+    assert any("No winner" in note for note in report.notes)
+
+
+def test_runs_with_a_harness_error_count_but_are_not_timed():
+    report = build_report(_document(WALLS, lambda s, r: {"error": "worker died", "wall_s": 0.0}
+                                    if s == "threads" and r == 1 else None))  # fmt: skip
+    threads = _rows(report)["threads"]
+    assert threads.runs == 5 and len(threads.walls) == 4 and threads.problems == {"failed": 1}
+
+
+def test_baseline_choice():
+    doc = _document(WALLS)
+    assert build_report(doc).baseline == "sequential"
+    assert build_report(doc, baseline="threads").baseline == "threads"
+    with pytest.raises(UsageError, match="baseline strategy 'nope'"):
+        build_report(doc, baseline="nope")
+
+
+def test_documents_pool_but_only_for_the_same_workload():
+    doc = _document(WALLS)
+    assert _rows(build_report([doc, doc]))["threads"].runs == 10
+    with pytest.raises(UsageError, match="different workloads"):
+        build_report([doc, _document(WALLS, workload="scoring")])
+
+
+def test_too_few_runs_for_significance_is_said():
+    report = build_report(_document({"a": [2.0, 2.1], "b": [1.0, 1.1]}))
+    assert any("at least 4 iterations" in note for note in report.notes)
+    assert _rows(report)["b"].comparison.verdict == "no significant difference"
+
+
+def test_report_round_trips_through_the_results_file(tmp_path):
+    doc = _document(WALLS, _broken_round_two)
+    loaded = load(save(tmp_path / "c.json", doc))
+    before, after = build_report(doc), build_report(loaded)
+    assert to_csv(before) == to_csv(after)
+    assert to_markdown(before) == to_markdown(after)
+    assert to_json(before) == to_json(after)
+
+
+def test_csv_has_a_header_and_one_row_per_strategy():
+    text = to_csv(build_report(_document(WALLS, _broken_round_two)))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert tuple(text.splitlines()[0].split(",")) == CSV_COLUMNS
+    assert [r["strategy"] for r in rows] == ["broken", "threads", "sequential"]
+    threads = next(r for r in rows if r["strategy"] == "threads")
+    assert float(threads["median_s"]) == pytest.approx(1.1) and threads["winner"] == "True"
+    assert float(threads["peak_rss_mib"]) == 64.0 and threads["peak_uss_mib"] == ""  # USS not measured here
+    assert next(r for r in rows if r["strategy"] == "sequential")["speedup"] == ""  # the baseline
+
+
+def test_markdown_has_a_header_and_one_row_per_strategy():
+    text = to_markdown(build_report(_document(WALLS, _broken_round_two)))
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 3
+    assert "Mean ± σ [s]" in table[0] and "Relative" in table[0] and "Throughput [words/s]" in table[0]
+    assert {line.count(" | ") for line in table[:1] + table[2:]} == {table[0].count(" | ")}
+    assert "threads (winner)" in text and "broken (1 incomplete)" in text
+    assert "double-counts" in text and "every 50 ms" in text
+
+
+def test_json_is_hyperfine_like():
+    data = json.loads(to_json(build_report(_document(WALLS))))
+    first = data["results"][0]
+    for key in ("strategy", "mean", "stddev", "median", "min", "max", "relative", "times"):
+        assert key in first
+    assert data["winner"] == "broken" and data["baseline"] == "sequential"
+    assert sorted(data["results"][1]["times"]) == sorted(WALLS["threads"])
+
+
+def test_terminal_table_marks_the_flagged_strategy_red():
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, color_system="standard", width=250)
+    render_table(build_report(_document(WALLS, _broken_round_two)), console)
+    lines = out.getvalue().splitlines()
+    assert "\x1b[31m" in next(line for line in lines if "broken" in line)
+    assert "\x1b[31m" not in next(line for line in lines if "threads" in line)
+    assert "sampled every 50 ms" in out.getvalue()
+
+
+def test_metrics_view_shows_the_seed_figures():
+    console = Console(file=io.StringIO(), width=200, record=True)
+    render_metrics([_result("threads", 2.0), _result("sequential", 8.0, correct=False)], console, unit="words")
+    text = console.export_text()
+    for fragment in ("Runtime [s]", "Success rate", "Throughput [words/s]", "Peak memory [MiB]",
+                     "CPU utilisation", "10.0", "64.0", "40 %", "NO", "double-counts"):  # fmt: skip
+        assert fragment in text
