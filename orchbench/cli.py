@@ -36,15 +36,18 @@ def _root(
     """Benchmark pipeline orchestration strategies."""
 
 
-def _register_commands() -> None:
-    from orchbench.commands import list_cmd, run
+COMMAND_MODULES = ("list_cmd", "run", "compare", "benchmark", "serve", "profile")
 
-    for module in (list_cmd, run):
-        module.register(app)
-    for name in ("serve", "compare", "profile"):
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
         try:
-            module = __import__(f"orchbench.commands.{name}", fromlist=["register"])
-        except ModuleNotFoundError:
+            module = importlib.import_module(f"orchbench.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"orchbench.commands.{name}":
+                raise
             continue
         module.register(app)
 

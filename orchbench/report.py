@@ -398,7 +398,7 @@ def render_metrics(results: Sequence[RunResult], console: Console | None = None,
         correct = {True: "yes", False: "NO"}.get(r.correct, "unverified")  # type: ignore[arg-type]
         cpu = _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")
         cells = [
-            str(r.spec.get("case") or "—"), str(r.spec.get("strategy")), f"{r.wall_s:.3f}", _pct(r.success_rate),
+            str(r.spec.get("case") or "—"), r.name, f"{r.wall_s:.3f}", _pct(r.success_rate),
             correct if r.error is None else f"failed: {r.error}", f"{r.throughput:.1f}",
             _num(r.peak_rss, ".1f", 1 / MIB), cpu,
         ]  # fmt: skip

@@ -272,5 +272,6 @@ def measured_runs(documents: Mapping[str, Any] | Iterable[Mapping[str, Any]]) ->
                 grouped.setdefault(slot["strategy"], [])
         for record in doc["runs"]:
             if not record.get("warmup"):
-                grouped.setdefault(record["spec"]["strategy"], []).append(RunResult.from_dict(record))
+                result = RunResult.from_dict(record)
+                grouped.setdefault(result.name, []).append(result)
     return {name: runs for name, runs in grouped.items() if runs}

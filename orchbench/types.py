@@ -67,6 +67,7 @@ class RunResult:
     """The measured account of one run. Times in seconds, memory in bytes."""
 
     spec: dict[str, Any]
+    label: str | None = None
     items: int = 0
     unique_items: int = 0
     succeeded: int = 0
@@ -95,6 +96,11 @@ class RunResult:
     error: str | None = None
     output: Any = None
     schema: str = RESULT_SCHEMA
+
+    @property
+    def name(self) -> str:
+        """The name the run was asked for: a preset's name, or else its strategy's."""
+        return self.label or self.spec.get("strategy", "?")
 
     @property
     def success_rate(self) -> float:

@@ -1,0 +1,147 @@
+"""``orchbench benchmark`` (the seed's command and metrics) and ``orchbench sweep`` (a scaling curve)."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchbench.commands import common
+from orchbench.commands.compare import (Baseline, Iterations, Quiet, ResultsDir, Strategies, Warmup, measure,
+                                        pick_baseline, strategy_names)
+from orchbench.errors import UsageError
+from orchbench.types import RunResult
+
+SEED_CASES = ("small", "medium", "large")
+SPEC_OVERRIDES = ("fault_rate", "hang_rate", "crash_rate", "latency_scale", "cpu_ms", "seed")
+
+
+def _median_run(runs: list[RunResult]) -> RunResult:
+    """The run whose wall time is the median (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda r: r.wall_s)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def benchmark_command(
+    case: Annotated[str, typer.Option("--test-case", "-t", help="small, medium, large, or all of them.")] = "all",
+    strategies: Strategies = None,
+    scenario: common.Scenario = "seed",
+    seed: common.Seed = 0,
+    iterations: Iterations = 3,
+    warmup: Warmup = 0,
+    baseline_strategy: Baseline = None,
+    results_dir: ResultsDir = Path("results"),
+    quiet: Quiet = False,
+) -> int:
+    """The seed's benchmark: the anagram workload across strategies, with runtime, success rate, throughput,
+    peak memory and CPU utilisation — and the statistics of `compare`."""
+    from orchbench import results
+    from orchbench.report import build_report, render_metrics, render_table
+
+    cases = list(SEED_CASES) if case == "all" else [case]
+    names = strategy_names(strategies)
+    if strategies is None:
+        names.append("naive")  # the seed's original orchestrator, for reference
+    baseline = pick_baseline(names, baseline_strategy)
+    medians: list[RunResult] = []
+    for one_case in cases:
+        opts = common.RunOptions(case=one_case, scenario=scenario, seed=seed)
+        document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet, {"command": "benchmark"})
+        path = results.save(results.default_path(results_dir, "anagrams"), document)
+        if interrupted:
+            print(f"orchbench: interrupted: partial results kept in {path} (marked incomplete)", file=sys.stderr)
+            return 130
+        render_table(build_report([document], baseline=baseline))
+        print(f"results: {path}", file=sys.stderr)
+        measured = results.measured_runs(document)
+        medians += [_median_run(runs) for runs in measured.values()]
+    render_metrics(medians, unit="words", title=f"Benchmark (median of {iterations} runs per strategy and case)")
+    return 0
+
+
+def _sweep_values(over: str) -> tuple[str, list[str]]:
+    key, sep, values = over.partition("=")
+    items = [v.strip() for v in values.split(",") if v.strip()]
+    if not sep or not key.strip() or not items:
+        raise UsageError(f"--over {over!r}: expected KEY=V1,V2,… (e.g. concurrency=1,4,16,64)")
+    return key.strip(), items
+
+
+def sweep_command(
+    over: Annotated[str, typer.Option("--over", help="The option and its values, e.g. concurrency=1,4,16,64 or "
+                                      "fault_rate=0,0.1,0.3 (any --set key, or a fault/latency override).")],
+    strategies: Strategies = None,
+    workload: common.Workload = "anagrams",
+    case: common.TestCase = None,
+    input_path: common.InputFile = None,
+    scenario: common.Scenario = None,
+    seed: common.Seed = 0,
+    retry: common.Retry = "exponential",
+    sets: common.Sets = None,
+    url: common.Url = None,
+    iterations: Iterations = 3,
+    warmup: Warmup = 0,
+    results_dir: ResultsDir = Path("results"),
+    quiet: Quiet = False,
+) -> int:
+    """Measure strategies at each value of one option and draw the scaling curve: where does each saturate?"""
+    from orchbench import results
+    from orchbench.plots import SweepPoint, plot_sweep
+
+    key, values = _sweep_values(over)
+    names = strategy_names(strategies)
+    points: list[SweepPoint] = []
+    for value in values:
+        opts = common.RunOptions(workload=workload, case=case, input_path=input_path, scenario=scenario, seed=seed,
+                                 retry=retry, sets=list(sets or []), url=url)
+        bare = key.replace("-", "_")
+        if bare in SPEC_OVERRIDES:
+            try:
+                setattr(opts, bare, int(value) if bare == "seed" else float(value))
+            except ValueError:
+                raise UsageError(f"--over {over!r}: {value!r} is not a number") from None
+        else:
+            opts.sets.append(f"{key}={value}")
+        document, interrupted = measure(names, opts, iterations, warmup, pick_baseline(names, None), quiet,
+                                        {"command": "sweep", "over": key, "value": value})
+        results.save(results.default_path(results_dir, workload), document)
+        if interrupted:
+            print("orchbench: interrupted: the sweep's finished points are saved in results/", file=sys.stderr)
+            return 130
+        for name, runs in results.measured_runs(document).items():
+            timed = [r for r in runs if r.error is None and r.wall_s > 0]
+            if timed:
+                points.append(SweepPoint(name, float(value), statistics.median(r.wall_s for r in timed),
+                                         statistics.median(r.throughput for r in timed), all(r.ok for r in runs)))
+    _print_sweep(key, values, points)
+    out = results_dir / f"sweep-{workload}-{key}.png"
+    plot_sweep(points, out, option=key, unit=document["settings"]["unit"])
+    print(f"plot: {out}", file=sys.stderr)
+    return 0
+
+
+def _print_sweep(key: str, values: list[str], points: list) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"median wall time [s] by {key}", title_justify="left")
+    table.add_column("strategy")
+    for value in values:
+        table.add_column(f"{key}={value}", justify="right")
+    for name in dict.fromkeys(p.strategy for p in points):
+        cells = {p.value: p for p in points if p.strategy == name}
+        row = []
+        for value in values:
+            p = cells.get(float(value))
+            row.append("—" if p is None else f"{p.median_wall_s:.3f}" + ("" if p.ok else " ✗"))
+        table.add_row(name, *row)
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("benchmark")(benchmark_command)
+    app.command("sweep")(sweep_command)
+

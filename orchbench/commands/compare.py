@@ -1,0 +1,181 @@
+"""``orchbench compare`` (isolated, interleaved, repeated runs; statistics; saved results; gate) and ``report``."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from orchbench.commands import common
+from orchbench.errors import UsageError
+
+
+class Format(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
+Strategies = Annotated[list[str] | None, typer.Option(
+    "--strategies", "--strategy", "-s",
+    help="Strategies or presets to compare: space- or comma-separated after one flag, or the flag repeated "
+         "(default: every installed strategy).")]
+Iterations = Annotated[int, typer.Option("--iterations", "-n", help="Measured runs per strategy.")]
+Warmup = Annotated[int, typer.Option("--warmup", help="Unmeasured warm-up runs per strategy, before the rounds.")]
+Baseline = Annotated[str | None, typer.Option(
+    "--baseline-strategy", help="Speed-ups are relative to this one (default: sequential when compared, else the first).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="How to print the results.")]
+Plot = Annotated[bool, typer.Option("--plot", help="Also write PNG plots beside the results file.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+ResultsDir = Annotated[Path, typer.Option("--results-dir", help="Where results files are written.")]
+
+
+def strategy_names(given: list[str] | None) -> list[str]:
+    """Names from ``--strategies`` (each value may be a comma list); every installed strategy when none given."""
+    from orchbench.plugins import get_registry
+
+    names = [n.strip() for value in (given or []) for n in value.split(",") if n.strip()]
+    if not names:
+        names = get_registry().names("strategy")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise UsageError(f"strategy {duplicates[0]!r} is given twice")
+    return names
+
+
+def pick_baseline(names: list[str], wanted: str | None) -> str:
+    if wanted is None:
+        return "sequential" if "sequential" in names else names[0]
+    if wanted not in names:
+        raise UsageError(f"baseline strategy {wanted!r} is not among those compared ({', '.join(names)})")
+    return wanted
+
+
+def render(report: Any, fmt: Format) -> None:
+    from orchbench import report as reports
+
+    if fmt is Format.table:
+        reports.render_table(report)
+    else:
+        typer.echo({"markdown": reports.to_markdown, "csv": reports.to_csv, "json": reports.to_json}[fmt.value](report))
+
+
+def write_plots(document: dict[str, Any], out_dir: Path) -> None:
+    from orchbench.plots import plot_comparison
+
+    for path in plot_comparison(document, out_dir):
+        print(f"plot: {path}", file=sys.stderr)
+
+
+def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: int, baseline: str,
+            quiet: bool, extra_settings: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+    """Plan and run a comparison; return its results document and whether it was interrupted."""
+    from orchbench.commands.progress import progress_reporter
+    from orchbench.commands.run import warn_plugin_problems
+    from orchbench.harness.session import run_session
+    from orchbench.plugins import get_registry
+    from orchbench.results import environment, make_document
+
+    warn_plugin_problems()
+    specs = common.build_specs(names, opts)
+    registry = get_registry()
+    first = specs[0][1]
+    settings = {
+        "workload": first.workload, "case": first.case, "input": first.input_path, "scenario": first.scenario,
+        "seed": first.seed, "iterations": iterations, "warmup": warmup, "baseline": baseline,
+        "unit": registry.workload(first.workload).unit, "specs": {label: spec.to_dict() for label, spec in specs},
+        **(extra_settings or {}),
+    }
+    with progress_reporter(quiet, (iterations + warmup) * len(specs)) as progress:
+        session = run_session(specs, iterations, warmup, progress)
+    settings["complete"] = not session.interrupted
+    plugins = [{"name": s.plugin, "distribution": s.distribution, "version": s.version} for s in registry.plugins()]
+    document = make_document(settings, session.order, session.runs, env=environment(plugins=plugins))
+    return document, session.interrupted
+
+
+def compare_command(
+    strategies: Strategies = None,
+    workload: common.Workload = "anagrams",
+    case: common.TestCase = None,
+    input_path: common.InputFile = None,
+    scenario: common.Scenario = None,
+    seed: common.Seed = 0,
+    fault_rate: common.FaultRate = None,
+    hang_rate: common.HangRate = None,
+    crash_rate: common.CrashRate = None,
+    latency_scale: common.LatencyScale = None,
+    cpu_ms: common.CpuMs = None,
+    retry: common.Retry = "exponential",
+    sets: common.Sets = None,
+    no_cache: common.NoCache = False,
+    no_memo: common.NoMemo = False,
+    url: common.Url = None,
+    iterations: Iterations = 5,
+    warmup: Warmup = 1,
+    baseline_strategy: Baseline = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Results file (default: results/compare-….json).")] = None,
+    results_dir: ResultsDir = Path("results"),
+    fmt: FormatOpt = Format.table,
+    plot: Plot = False,
+    against: Annotated[Path | None, typer.Option("--against", help="A saved results file to gate against.")] = None,
+    fail_above: Annotated[str, typer.Option("--fail-above", help="With --against: fail when a strategy is "
+                                            "significantly slower by more than this (e.g. 10%).")] = "10%",
+    quiet: Quiet = False,
+) -> int:
+    """Compare strategies side by side: isolated, interleaved, repeated runs with statistics you can trust."""
+    from orchbench import results
+    from orchbench.gate import parse_threshold, regressions
+    from orchbench.report import build_report
+
+    names = strategy_names(strategies)
+    baseline = pick_baseline(names, baseline_strategy)
+    threshold = parse_threshold(fail_above)
+    reference_doc = results.load(against) if against is not None else None
+    opts = common.RunOptions(workload, case, input_path, scenario, seed, fault_rate, hang_rate, crash_rate,
+                             latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url)
+    document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet)
+    path = results.save(output or results.default_path(results_dir, workload), document)
+    if interrupted:
+        print(f"orchbench: interrupted: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "
+              "(marked incomplete)", file=sys.stderr)
+        return 130
+    render(build_report([document], baseline=baseline), fmt)
+    print(f"results: {path}", file=sys.stderr)
+    if plot:
+        write_plots(document, path.parent)
+    if reference_doc is not None:
+        found = regressions(document, reference_doc, threshold)
+        for regression in found:
+            print(f"orchbench: regression: {regression.describe()}", file=sys.stderr)
+        if found:
+            return 1
+        print(f"gate: no strategy significantly slower than in {against} by more than {threshold:.0%}", file=sys.stderr)
+    return 0
+
+
+def report_command(
+    files: Annotated[list[Path], typer.Argument(help="Results files written by compare (pooled when several).")],
+    fmt: FormatOpt = Format.table,
+    baseline_strategy: Baseline = None,
+    plot: Plot = False,
+) -> int:
+    """Re-render saved comparison results, optionally with plots."""
+    from orchbench import results
+    from orchbench.report import build_report
+
+    documents = [results.load(path) for path in files]
+    render(build_report(documents, baseline=baseline_strategy), fmt)
+    if plot:
+        for document, path in zip(documents, files):
+            write_plots(document, path.parent)
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare")(compare_command)
+    app.command("report")(report_command)
