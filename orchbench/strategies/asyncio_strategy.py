@@ -22,10 +22,16 @@ async def run_bounded(task: Task, pairs: Iterable[tuple[int, Any]], generation: 
     """
     source = iter(pairs)
     outcomes: list[Outcome] = []
+    parent = asyncio.current_task()
 
     async def worker() -> None:
         for index, item in source:  # next() is atomic between awaits: each pair goes to exactly one worker
+            # Once the run is being cancelled (Ctrl-C cancels the main task) start no further item: the main
+            # task, which would cancel this one, may be queued behind every coroutine's next item.
+            if parent is not None and parent.cancelling():
+                raise asyncio.CancelledError
             outcomes.append(await task.arun(index, item, generation))
+            await asyncio.sleep(0)  # an item that never waits (pure CPU) must still let the others run
 
     try:
         async with asyncio.TaskGroup() as group:

@@ -56,13 +56,18 @@ class Hybrid(Strategy):
                            "left fail", min=0, max=100_000),
     }
 
+    rebuilds = 0  # pool rebuilds after worker crashes in the last map
+
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         workers = self.options["workers"] or pool.cpu_count()
         concurrency = self.options["concurrency"]
         chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency)
         supervisor = pool.Supervisor(task.spec.to_dict(), run_chunk, (concurrency,), workers=workers,
                                      restarts=self.options["restarts"])
-        return supervisor.map(items, chunk)
+        try:
+            return supervisor.map(items, chunk)
+        finally:
+            self.rebuilds = supervisor.rebuilds
 
 
 @hookimpl

@@ -27,12 +27,17 @@ class Processes(Strategy):
                            "left fail", min=0, max=100_000),
     }
 
+    rebuilds = 0  # pool rebuilds after worker crashes in the last map
+
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         workers = self.options["workers"] or pool.cpu_count()
         chunk = self.options["chunk"] or pool.adaptive_chunk(len(items), workers, CHUNKS_PER_WORKER, 1, MAX_CHUNK)
         supervisor = pool.Supervisor(task.spec.to_dict(), pool.run_batch, workers=workers,
                                      restarts=self.options["restarts"])
-        return supervisor.map(items, chunk)
+        try:
+            return supervisor.map(items, chunk)
+        finally:
+            self.rebuilds = supervisor.rebuilds
 
 
 @hookimpl
