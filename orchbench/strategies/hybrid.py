@@ -15,6 +15,7 @@ from orchbench.api import Option, Strategy
 from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
 from orchbench.strategies import pool
+from orchbench.strategies.asyncio_strategy import run_bounded
 from orchbench.types import Outcome
 
 DEFAULT_CONCURRENCY = 64
@@ -24,8 +25,6 @@ MAX_CHUNK = 4096
 
 def run_chunk(pairs: pool.Chunk, generation: int, concurrency: int) -> list[Outcome]:
     """Chunk function: a fresh event loop over the chunk, ``concurrency`` items in flight."""
-    from orchbench.strategies.asyncio_strategy import run_bounded
-
     task = pool.worker_task()
     return asyncio.run(run_bounded(task, pairs, generation, min(concurrency, len(pairs))))
 

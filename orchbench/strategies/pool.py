@@ -3,8 +3,8 @@
 Items travel in chunks, a bounded window of them in flight. Each worker builds the Task once, in its
 initializer, from the plain-data RunSpec. When a worker dies (a crash fault, SIGKILL, the OOM killer) the whole
 pool breaks; the supervisor rebuilds it and resubmits only the chunks that had not returned, with their
-generation raised by one, so no item is lost or counted twice. After ``restarts`` rebuilds, the items still
-without an outcome become explicit failures.
+generation raised by one, so no item is lost or counted twice. After ``restarts`` rebuilds, or a few in a row
+with no chunk returned in between, the items still without an outcome become explicit failures.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def start_context() -> multiprocessing.context.BaseContext:
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__, "orchbench.harness.task", "orchbench.plugins"])
+        ctx.set_forkserver_preload([__name__, "orchbench.harness.task", "orchbench.plugins",
+                                    "orchbench.strategies.asyncio_strategy"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -150,10 +151,10 @@ class Supervisor:
         self.restarts = restarts
         self.rebuilds = 0
         self._barren = 0  # rebuilds since a chunk last returned
+        self._ctx = start_context()
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(workers, mp_context=start_context(), initializer=init_worker,
-                                   initargs=(self.spec,))
+        return ProcessPoolExecutor(workers, mp_context=self._ctx, initializer=init_worker, initargs=(self.spec,))
 
     def map(self, items: Sequence[Any], chunk: int) -> list[Outcome]:
         """One Outcome per item, in input order."""
@@ -166,7 +167,6 @@ class Supervisor:
         fresh = chunks(enumerate(items), chunk)
         again: deque[tuple[Chunk, int]] = deque()  # chunks lost in a crash, with their next generation
         inflight: dict[Future, tuple[Chunk, int]] = {}
-        ctx = start_context()
         pool = self._pool(workers)
         clean = False
         try:
@@ -193,7 +193,7 @@ class Supervisor:
             try:
                 _close(pool, kill=not clean)
             finally:
-                if ctx.get_start_method() == "forkserver":
+                if self._ctx.get_start_method() == "forkserver":
                     stop_forkserver()
         missing = [i for i, o in enumerate(results) if o is None]
         if missing:

@@ -36,13 +36,17 @@ class Threads(Strategy):
         pool = ThreadPoolExecutor(workers, thread_name_prefix="orchbench-threads")
         clean = False
         try:
-            inflight: set[Future] = {pool.submit(task.run, i, item) for i, item in islice(source, QUEUED_PER_WORKER * workers)}
-            while inflight:
+            inflight: set[Future] = set()
+            room = QUEUED_PER_WORKER * workers
+            while True:
+                inflight |= {pool.submit(task.run, i, item) for i, item in islice(source, room)}
+                if not inflight:
+                    break
                 done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
                 for future in done:
                     outcome = future.result()
                     results[outcome.index] = outcome
-                inflight |= {pool.submit(task.run, i, item) for i, item in islice(source, len(done))}
+                room = len(done)
             clean = True
         finally:
             # after Ctrl-C or an error: queued items are dropped, running ones end with their current call
