@@ -1,0 +1,65 @@
+"""One event loop, a bounded pool of coroutines awaiting ``task.arun``, under structured cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from orchbench.api import Option, Strategy
+from orchbench.harness.task import Task
+from orchbench.hookspecs import hookimpl
+from orchbench.types import Outcome
+
+DEFAULT_CONCURRENCY = 256
+
+
+async def run_bounded(task: Task, pairs: Iterable[tuple[int, Any]], generation: int, concurrency: int) -> list[Outcome]:
+    """Run every (index, item) with at most ``concurrency`` in flight; outcomes in completion order.
+
+    ``concurrency`` coroutines pull from one shared iterator, so live tasks stay bounded however many items
+    there are. They run in a TaskGroup: an unexpected error, or cancellation (Ctrl-C), cancels all of them.
+    """
+    source = iter(pairs)
+    outcomes: list[Outcome] = []
+    parent = asyncio.current_task()
+
+    async def worker() -> None:
+        for index, item in source:  # next() is atomic between awaits: each pair goes to exactly one worker
+            # Once the run is being cancelled (Ctrl-C cancels the main task) start no further item: the main
+            # task, which would cancel this one, may be queued behind every coroutine's next item.
+            if parent is not None and parent.cancelling():
+                raise asyncio.CancelledError
+            outcomes.append(await task.arun(index, item, generation))
+            await asyncio.sleep(0)  # an item that never waits (pure CPU) must still let the others run
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(concurrency):
+                group.create_task(worker())
+    except ExceptionGroup as errors:  # one error (the usual case) is reported as itself, not as a group
+        if len(errors.exceptions) == 1:
+            raise errors.exceptions[0] from None
+        raise
+    return outcomes
+
+
+class Asyncio(Strategy):
+    name = "asyncio"
+    description = "one event loop, a bounded pool of coroutines awaiting the async task (no thread per item)"
+    options = {
+        "concurrency": Option(int, DEFAULT_CONCURRENCY, "items in flight at once", min=1, max=1_000_000),
+    }
+
+    def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
+        concurrency = min(self.options["concurrency"], len(items))
+        results: list[Outcome | None] = [None] * len(items)
+        if items:
+            for outcome in asyncio.run(run_bounded(task, enumerate(items), 0, concurrency)):
+                results[outcome.index] = outcome
+        return results  # type: ignore[return-value]
+
+
+@hookimpl
+def orchbench_strategies() -> list[type[Strategy]]:
+    return [Asyncio]

@@ -1,0 +1,260 @@
+"""A supervised process pool, shared by the ``processes`` and ``hybrid`` strategies.
+
+Items travel in chunks, a bounded window of them in flight. Each worker builds the Task once, in its
+initializer, from the plain-data RunSpec. When a worker dies (a crash fault, SIGKILL, the OOM killer) the whole
+pool breaks; the supervisor rebuilds it and resubmits only the chunks that had not returned, with their
+generation raised by one, so no item is lost or counted twice. After ``restarts`` rebuilds, or a few in a row
+with no chunk returned in between, the items still without an outcome become explicit failures.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from orchbench.types import Outcome
+
+if TYPE_CHECKING:
+    from orchbench.harness.task import Task
+
+Pair = tuple[int, Any]
+Chunk = list[Pair]
+
+WINDOW_PER_WORKER = 2  # one chunk running and one queued per worker: a worker never waits on the parent
+STOP_GRACE_S = 2.0  # how long a terminated worker may take to exit before it is killed
+DEFAULT_RESTARTS = 100
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (respects affinity masks, unlike ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def start_context() -> multiprocessing.context.BaseContext:
+    """forkserver where the platform has it, else spawn; never fork.
+
+    The parent of a run may have threads (an executor's manager thread, a previous strategy's pool), and
+    forking a threaded process can copy a held lock into the child. The fork server starts single-threaded
+    with the harness imported, so every worker (and every replacement after a crash) forks from a clean,
+    warm process instead of paying a fresh interpreter's imports as spawn does.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__, "orchbench.harness.task", "orchbench.plugins",
+                                    "orchbench.strategies.asyncio_strategy"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+# --- worker side --------------------------------------------------------------------------------------------
+
+_task: Task | None = None
+_setup_error: str | None = None
+
+
+class WorkerSetupError(RuntimeError):
+    """A worker process could not build the run's Task."""
+
+
+def init_worker(spec: dict[str, Any]) -> None:
+    """Pool initializer: build this worker's Task once; leave Ctrl-C to the parent, which stops the pool."""
+    global _task, _setup_error
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from orchbench.harness.task import task_for
+
+        _task = task_for(spec)
+    except Exception as exc:  # reported on the first chunk: an initializer that raises would only break the pool
+        _setup_error = f"{type(exc).__name__}: {exc}"
+
+
+def worker_task() -> Task:
+    """This worker's Task, as built by :func:`init_worker`."""
+    if _task is None:
+        raise WorkerSetupError(f"a worker process could not build the task: {_setup_error}")
+    return _task
+
+
+def run_batch(pairs: Chunk, generation: int) -> list[Outcome]:
+    """Chunk function of the processes strategy: the items one after another."""
+    return worker_task().run_batch(pairs, generation)
+
+
+# --- parent side --------------------------------------------------------------------------------------------
+
+
+def chunks(pairs: Iterable[Pair], size: int) -> Iterator[Chunk]:
+    """Lazy chunks of ``size`` pairs (the last may be shorter)."""
+    it = iter(pairs)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def stop_forkserver() -> None:
+    """Stop this process's fork server, if one runs, and reap it.
+
+    The fork server reaps the workers, so their CPU time reaches this process's ``RUSAGE_CHILDREN`` (what the
+    runner measures) only once the server itself is reaped; and no server outlives the run's map.
+    """
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    stop = getattr(server, "_stop", None)  # not public API: without it the server ends when this process does
+    if stop is not None:
+        stop()
+
+
+def _close(pool: ProcessPoolExecutor, *, kill: bool) -> None:
+    """Shut the pool down; with ``kill``, terminate workers still busy (after Ctrl-C or an error)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # gone after shutdown: take them first
+    pool.shutdown(wait=not kill, cancel_futures=True)
+    if not kill:
+        return
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(STOP_GRACE_S)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(STOP_GRACE_S)
+
+
+class Supervisor:
+    """Runs ``fn(chunk, generation, *args)`` over chunks of items in a pool of ``workers`` processes.
+
+    After a crash the lost chunks run first, alone: fresh chunks wait until every resubmitted one has
+    returned, so a new crash cannot keep taking down work that was already resubmitted, and a pool that breaks
+    ``BARREN_LIMIT`` times in a row without returning a single chunk (a worker that dies on start, a poison
+    item) ends the run's pool work at once instead of rebuilding ``restarts`` times.
+    """
+
+    BARREN_LIMIT = 3
+
+    def __init__(self, spec: dict[str, Any], fn: Callable[..., list[Outcome]], args: tuple[Any, ...] = (), *,
+                 workers: int, restarts: int = DEFAULT_RESTARTS) -> None:
+        self.spec = spec
+        self.fn = fn
+        self.args = args
+        self.workers = workers
+        self.restarts = restarts
+        self.rebuilds = 0
+        self._barren = 0  # rebuilds since a chunk last returned
+        self._ctx = start_context()
+
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=self._ctx, initializer=init_worker, initargs=(self.spec,))
+
+    def map(self, items: Sequence[Any], chunk: int) -> list[Outcome]:
+        """One Outcome per item, in input order."""
+        n = len(items)
+        if n == 0:
+            return []
+        results: list[Outcome | None] = [None] * n
+        workers = max(1, min(self.workers, math.ceil(n / chunk)))
+        window = WINDOW_PER_WORKER * workers
+        fresh = chunks(enumerate(items), chunk)
+        again: deque[tuple[Chunk, int]] = deque()  # chunks lost in a crash, with their next generation
+        inflight: dict[Future, tuple[Chunk, int]] = {}
+        pool = self._pool(workers)
+        clean = False
+        try:
+            while True:
+                broken = self._submit(pool, inflight, again, fresh, window)
+                if not inflight and not broken:
+                    break
+                if inflight:
+                    done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                    broken |= self._collect(done, inflight, again, results)
+                if broken:
+                    # the manager thread fails every other pending future of a broken pool at once
+                    done, _ = wait(inflight)
+                    self._collect(done, inflight, again, results)
+                    _close(pool, kill=False)
+                    self.rebuilds += 1
+                    self._barren += 1
+                    if self.rebuilds > self.restarts or self._barren >= self.BARREN_LIMIT:
+                        self._give_up(again, fresh, results)
+                        break
+                    pool = self._pool(workers)
+            clean = True
+        finally:
+            try:
+                _close(pool, kill=not clean)
+            finally:
+                if self._ctx.get_start_method() == "forkserver":
+                    stop_forkserver()
+        missing = [i for i, o in enumerate(results) if o is None]
+        if missing:
+            raise RuntimeError(f"the pool returned no outcome for {len(missing)} items (first: {missing[0]})")
+        return results  # type: ignore[return-value]
+
+    def _submit(self, pool: ProcessPoolExecutor, inflight: dict[Future, tuple[Chunk, int]],
+                again: deque[tuple[Chunk, int]], fresh: Iterator[Chunk], window: int) -> bool:
+        """Fill the window, resubmitted chunks first; True when the pool turned out to be broken."""
+        while len(inflight) < window:
+            if again:
+                pairs, generation = again.popleft()
+            elif any(generation > 0 for _, generation in inflight.values()):
+                return False  # recovering: fresh chunks wait for the resubmitted ones
+            else:
+                pairs = next(fresh, None)
+                if pairs is None:
+                    return False
+                generation = 0
+            try:
+                future = pool.submit(self.fn, pairs, generation, *self.args)
+            except BrokenProcessPool:
+                again.appendleft((pairs, generation))
+                return True
+            inflight[future] = (pairs, generation)
+        return False
+
+    def _collect(self, done: Iterable[Future], inflight: dict[Future, tuple[Chunk, int]],
+                 again: deque[tuple[Chunk, int]], results: list[Outcome | None]) -> bool:
+        """Store finished chunks' outcomes; queue lost chunks again. True when a chunk was lost to a crash."""
+        lost = False
+        for future in done:
+            pairs, generation = inflight.pop(future)
+            exc = future.exception()
+            if isinstance(exc, BrokenProcessPool):
+                again.append((pairs, generation + 1))
+                lost = True
+                continue
+            if exc is not None:
+                raise exc  # not an item's failure (a Task never raises for those): the strategy's or worker's bug
+            outcomes = future.result()
+            if len(outcomes) != len(pairs):
+                raise RuntimeError(f"a worker returned {len(outcomes)} outcomes for a chunk of {len(pairs)} items")
+            for outcome in outcomes:
+                results[outcome.index] = outcome
+            self._barren = 0
+        return lost
+
+    def _give_up(self, again: deque[tuple[Chunk, int]], fresh: Iterator[Chunk],
+                 results: list[Outcome | None]) -> None:
+        if self._barren >= self.BARREN_LIMIT:
+            why = (f"the worker pool broke {self._barren} times in a row without returning any batch "
+                   "(a worker process dies on start or on one of these items)")
+        else:
+            why = (f"the worker pool broke {self.rebuilds} times (a worker process died each time), "
+                   f"more than restarts={self.restarts} allows")
+        for pairs, _generation in [*again, *((c, 0) for c in fresh)]:
+            for index, _item in pairs:
+                results[index] = Outcome(index, error=f"not run: {why}")
+
+
+def adaptive_chunk(n: int, workers: int, per_worker: int, low: int, high: int) -> int:
+    """About ``per_worker`` chunks per worker, clamped to [low, high]."""
+    return max(low, min(high, math.ceil(n / (workers * per_worker))))

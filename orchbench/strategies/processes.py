@@ -1,0 +1,45 @@
+"""A process pool: chunks of items sent to worker processes that each built the Task once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from orchbench.api import Option, Strategy
+from orchbench.harness.task import Task
+from orchbench.hookspecs import hookimpl
+from orchbench.strategies import pool
+from orchbench.types import Outcome
+
+CHUNKS_PER_WORKER = 8  # enough for the last chunks to balance across workers, few enough to amortise IPC
+MAX_CHUNK = 512  # bounds one message's size and the work a crash throws away
+
+
+class Processes(Strategy):
+    name = "processes"
+    description = ("a process pool (forkserver): chunks of items, the task built once per worker, "
+                   "a bounded window of chunks in flight, rebuilt after a worker crash")
+    options = {
+        "workers": Option(int, None, "worker processes (default: the CPU count)", min=1, max=1024),
+        "chunk": Option(int, None, f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, "
+                                   f"at most {MAX_CHUNK})", min=1, max=1_000_000),
+        "restarts": Option(int, pool.DEFAULT_RESTARTS, "pool rebuilds after worker crashes before the items "
+                           "left fail", min=0, max=100_000),
+    }
+
+    rebuilds = 0  # pool rebuilds after worker crashes in the last map
+
+    def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
+        workers = self.options["workers"] or pool.cpu_count()
+        chunk = self.options["chunk"] or pool.adaptive_chunk(len(items), workers, CHUNKS_PER_WORKER, 1, MAX_CHUNK)
+        supervisor = pool.Supervisor(task.spec.to_dict(), pool.run_batch, workers=workers,
+                                     restarts=self.options["restarts"])
+        try:
+            return supervisor.map(items, chunk)
+        finally:
+            self.rebuilds = supervisor.rebuilds
+
+
+@hookimpl
+def orchbench_strategies() -> list[type[Strategy]]:
+    return [Processes]
