@@ -141,11 +141,6 @@ SCENARIOS: dict[str, ServerConfig] = {
                             malformed_rate=0.005),
     "none": ServerConfig(),
 }
-SCENARIO_HELP: dict[str, str] = {
-    "seed": "seed 003's server: ~4.15 s mean latency, capacity 2048, a few % faults",
-    "default": "50 ms median latency, capacity 256, a few % faults (429/503/500, drops, malformed bodies)",
-    "none": "no latency, no faults, unlimited capacity",
-}
 
 
 class Kind(str, enum.Enum):
@@ -437,12 +432,14 @@ class ServerProcess:
     stops the server on its way out.
     """
 
-    def __init__(self, scenario: str = "default", *, seed: int = 0, host: str = DEFAULT_HOST, port: int = 0,
-                 startup_timeout: float = 30.0, **overrides: Any) -> None:
-        if scenario not in SCENARIOS:
-            raise ValueError(f"unknown scoring scenario {scenario!r} (known: {', '.join(sorted(SCENARIOS))})")
-        self.scenario = scenario
-        self.config = SCENARIOS[scenario].with_overrides(seed=seed, **overrides).validate()
+    def __init__(self, scenario: str = "default", *, seed: int = 0, config: ServerConfig | None = None,
+                 host: str = DEFAULT_HOST, port: int = 0, startup_timeout: float = 30.0, **overrides: Any) -> None:
+        """Serve ``config``, or else the ``scenario`` with ``seed`` and the given ServerConfig ``overrides``."""
+        if config is None:
+            if scenario not in SCENARIOS:
+                raise ValueError(f"unknown scoring scenario {scenario!r} (known: {', '.join(sorted(SCENARIOS))})")
+            config = SCENARIOS[scenario].with_overrides(seed=seed, **overrides)
+        self.config = config.validate()
         self.host, self.port = host, port
         self.startup_timeout = startup_timeout
         self.url: str | None = None
@@ -455,9 +452,8 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "orchbench.workloads.scoring.server",
-               "--host", self.host, "--port", str(self.port), "--scenario", self.scenario,
-               "--parent-pid", str(os.getpid())]
-        for f in fields(ServerConfig):
+               "--host", self.host, "--port", str(self.port), "--scenario", "none", "--parent-pid", str(os.getpid())]
+        for f in fields(ServerConfig):  # every setting explicit: the child serves exactly self.config
             cmd += ["--" + f.name.replace("_", "-"), repr(getattr(self.config, f.name))]
         return cmd
 
