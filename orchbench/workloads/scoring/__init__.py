@@ -126,7 +126,7 @@ class ScoringWorkload(Workload):
                 except (OSError, ValueError) as exc:
                     raise UsageError(f"scoring server {self.options['url']} is unreachable ({exc})") from None
             return {}
-        self._server = ServerProcess(config=self.server_config())
+        self._server = ServerProcess(self.spec.scenario or self.default_scenario, config=self.server_config())
         url = self._server.start()
         return {"url": url, "embedded_server": True}
 

@@ -30,6 +30,11 @@ from urllib.parse import urlsplit
 
 from orchbench.errors import AttemptTimeout, TransientError
 
+try:  # the harness's per-attempt deadline, which cuts sync attempts cooperatively
+    from orchbench.harness import deadline as _deadline
+except ImportError:  # used without the harness
+    _deadline = None
+
 MAX_RETRY_AFTER = 60.0
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECTIONS = 256
@@ -117,11 +122,7 @@ def _score_path(url: str) -> str:
 
 def _attempt_time_left() -> float | None:
     """Seconds left before the harness's per-attempt deadline, when the harness set one."""
-    try:
-        from orchbench.harness import deadline
-    except ImportError:
-        return None
-    return deadline.remaining()
+    return _deadline.remaining() if _deadline is not None else None
 
 
 class SyncClient:
@@ -140,7 +141,7 @@ class SyncClient:
         self._path = _score_path(url)
         self._timeout = urllib3.Timeout(total=timeout, connect=min(timeout, CONNECT_TIMEOUT))
         self._pool = urllib3.connection_from_url(url, maxsize=max(1, connections), block=False, retries=False,
-                                                 timeout=self._timeout, headers=_HEADERS)
+                                                 timeout=self._timeout)
 
     def score(self, line: str) -> int:
         exc_mod = self._urllib3.exceptions
