@@ -20,6 +20,8 @@ from orchbench.workloads.scoring.corpus import CASE_HELP, case_corpus
 from orchbench.workloads.scoring.scores import is_blank, score_line, split_lines
 
 if TYPE_CHECKING:
+    from orchbench.harness.cache import ResourceCache
+    from orchbench.types import RunSpec
     from orchbench.workloads.scoring.server import ServerConfig
 
 # The server module is imported only when needed, so that `python -m orchbench.workloads.scoring.server` does
@@ -68,7 +70,7 @@ class ScoringWorkload(Workload):
     map_task = "score_line"
     transient_errors = (TransientError,)
 
-    def __init__(self, spec: Any, resources: Any) -> None:
+    def __init__(self, spec: RunSpec, resources: ResourceCache) -> None:
         super().__init__(spec, resources)
         url = self.options["url"]
         if url is not None:
