@@ -1,0 +1,275 @@
+"""The line-scoring workload of seed 003: POST every line of a text to a scoring server; the output is the sum.
+
+Input: a generated corpus (case) or a UTF-8 file; items: its lines, blank ones included. A blank line scores 0
+by definition (see ``scores``) and is not sent; every other line costs one request (duplicates run once when
+the harness memoises by ``item_key``). The server — embedded, started on loopback for the run with the run's
+scenario and seed, or an external one given by ``url`` — supplies the latency and the faults, so the harness
+adds none of its own (``task_profiles`` is empty). The reference sums ``score_line`` locally, without a server.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from orchbench.api import Option, TaskProfile, Workload
+from orchbench.errors import TransientError, UsageError
+from orchbench.hookspecs import hookimpl
+from orchbench.workloads.scoring.corpus import CASE_HELP, case_corpus
+from orchbench.workloads.scoring.scores import is_blank, score_line, split_lines
+
+if TYPE_CHECKING:
+    from orchbench.harness.cache import ResourceCache
+    from orchbench.types import RunSpec
+    from orchbench.workloads.scoring.server import ServerConfig
+
+# The server module is imported only when needed, so that `python -m orchbench.workloads.scoring.server` does
+# not find it already imported by its package. Its SCENARIOS hold the configurations described here.
+SCENARIO_HELP: dict[str, str] = {
+    "seed": "seed 003's server: ~4.15 s mean latency, capacity 2048, a few % faults",
+    "default": "50 ms median latency, capacity 256, a few % faults (429/503/500, drops, malformed bodies)",
+    "none": "no latency, no faults, unlimited capacity",
+}
+
+DEFAULT_CONNECTIONS = 256
+# Strategy options that state how many calls one process makes at once (the HTTP pool is sized to match).
+CONCURRENCY_OPTIONS = ("concurrency", "max_concurrency", "in_flight", "workers", "max_workers", "threads")
+_MAX_ATTEMPTS_FOR_LIMIT = 1000
+
+_SERVER_OPTIONS: dict[str, Option] = {
+    "capacity": Option(int, None, "embedded server: requests in flight before it answers 429 (0: unlimited)", min=0),
+    "latency_median": Option(float, None, "embedded server: median latency in seconds", min=0),
+    "latency_sigma": Option(float, None, "embedded server: lognormal shape of the latency", min=0),
+    "slow_rate": Option(float, None, "embedded server: share of very slow answers", min=0, max=1),
+    "slow_latency": Option(float, None, "embedded server: latency of a very slow answer, in seconds", min=0),
+    "retry_after": Option(float, None, "embedded server: seconds its 429 and 503 answers ask to wait", min=0),
+    "rate_503": Option(float, None, "embedded server: share of 503 answers", min=0, max=1),
+    "rate_500": Option(float, None, "embedded server: share of 500 answers", min=0, max=1),
+    "drop_rate": Option(float, None, "embedded server: share of connections closed without answer", min=0, max=1),
+    "malformed_rate": Option(float, None, "embedded server: share of malformed 200 bodies", min=0, max=1),
+}
+
+
+class ScoringWorkload(Workload):
+    name = "scoring"
+    description = "seed 003: POST every line to a scoring HTTP server, sum the scores (map-reduce)"
+    unit = "lines"
+    cases = CASE_HELP
+    default_case = "1k"
+    scenarios = SCENARIO_HELP
+    default_scenario = "default"
+    options = {
+        "url": Option(str, None, "score against this server instead of the embedded one"),
+        **_SERVER_OPTIONS,
+        "connections": Option(int, 0, "HTTP connections per process (0: the strategy's concurrency, else "
+                                       f"{DEFAULT_CONNECTIONS})", min=0),
+        "http_timeout": Option(float, 60.0, "seconds a request may take before it counts as failed", min=0.001),
+        "embedded_server": Option(bool, False, "set by the workload itself: url is the server it started"),
+    }
+    map_task = "score_line"
+    transient_errors = (TransientError,)
+
+    def __init__(self, spec: RunSpec, resources: ResourceCache) -> None:
+        super().__init__(spec, resources)
+        url = self.options["url"]
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise UsageError(f"--url {url!r} is not an http:// or https:// URL with a host")
+            self.options["url"] = url.rstrip("/")
+        self._server: Any = None
+        self._final_stats: dict[str, Any] | None = None
+
+    # -- the server ------------------------------------------------------------------------------------------
+
+    def server_config(self) -> ServerConfig:
+        """The embedded server's configuration: the scenario, the run's seed, the overrides and latency scale."""
+        from orchbench.workloads.scoring.server import SCENARIOS
+
+        scenario = self.spec.scenario or self.default_scenario
+        if scenario not in SCENARIOS:
+            raise UsageError(f"workload 'scoring' has no scenario {scenario!r} (scenarios: {', '.join(SCENARIOS)})")
+        overrides = {key: self.options[key] for key in _SERVER_OPTIONS}
+        config = SCENARIOS[scenario].with_overrides(seed=self.spec.seed, **overrides)
+        if self.spec.latency_scale is not None:
+            if self.spec.latency_scale < 0:
+                raise UsageError(f"--latency-scale must not be negative, not {self.spec.latency_scale:g}")
+            config = config.scaled(self.spec.latency_scale)
+        try:
+            return config.validate()
+        except ValueError as exc:
+            raise UsageError(f"workload 'scoring': {exc}") from None
+
+    @property
+    def external(self) -> bool:
+        return self.options["url"] is not None and not self.options["embedded_server"]
+
+    @property
+    def url(self) -> str:
+        url = self._server.url if self._server is not None else self.options["url"]
+        url = url or self.spec.workload_options.get("url")
+        if not url:
+            raise RuntimeError("the scoring workload has no server: call start() first or give a url")
+        return url
+
+    @property
+    def server_pid(self) -> int | None:
+        """The embedded server's process id (it is not part of the work being measured), or None."""
+        return self._server.pid if self._server is not None else None
+
+    def start(self) -> dict[str, Any]:
+        from orchbench.workloads.scoring.server import ServerProcess, get_json
+
+        if self.options["url"] is not None:
+            if self.external:
+                try:
+                    get_json(self.options["url"], "/health", timeout=5.0)
+                except (OSError, ValueError) as exc:
+                    raise UsageError(f"scoring server {self.options['url']} is unreachable ({exc})") from None
+            return {}
+        self._server = ServerProcess(self.spec.scenario or self.default_scenario, config=self.server_config())
+        url = self._server.start()
+        return {"url": url, "embedded_server": True}
+
+    def stop(self) -> None:
+        if self._server is not None:
+            try:
+                self._final_stats = _without_config(self._server.stats())
+            except (OSError, ValueError, RuntimeError):
+                pass
+            self._server.stop()
+            self._server = None
+
+    def stats(self) -> dict[str, Any]:
+        from orchbench.workloads.scoring.server import get_json
+
+        if self._final_stats is not None:
+            return self._final_stats
+        try:
+            return _without_config(get_json(self.url, "/stats"))
+        except (OSError, ValueError, RuntimeError) as exc:
+            return {"error": f"no stats from the scoring server ({exc})"}
+
+    # -- input, items, output --------------------------------------------------------------------------------
+
+    def task_profiles(self, scenario: str) -> dict[str, TaskProfile]:
+        return {}  # the server supplies latency and faults
+
+    def load_input(self) -> str:
+        if self.spec.input_path is not None:
+            return _read_text(self.spec.input_path)
+        case = self.spec.case or self.default_case
+        if case not in CASE_HELP:
+            from orchbench.suggest import did_you_mean
+
+            raise UsageError(f"workload 'scoring' has no test case {case!r}{did_you_mean(case, CASE_HELP)} "
+                             f"(cases: {', '.join(CASE_HELP)})")
+        return case_corpus(case)
+
+    def prepare(self, raw: str, stage: Any) -> list[str]:
+        return split_lines(raw)
+
+    def item_key(self, item: str) -> str:
+        return item
+
+    def _connections(self) -> int:
+        if self.options["connections"]:
+            return self.options["connections"]
+        found = []
+        for key in CONCURRENCY_OPTIONS:
+            try:
+                found.append(int(self.spec.strategy_options[key]))
+            except (KeyError, TypeError, ValueError):
+                pass
+        return max((n for n in found if n > 0), default=DEFAULT_CONNECTIONS)
+
+    def map_item(self, line: str) -> int:
+        if is_blank(line):
+            return 0
+        from orchbench.workloads.scoring.client import sync_client
+
+        # A per-process pool, kept apart from the resource cache: switching caching off models a pipeline that
+        # reloads its data, not one that throws its HTTP connections away.
+        return sync_client(self.url, self._connections(), self.options["http_timeout"]).score(line)
+
+    async def amap_item(self, line: str) -> int:
+        if is_blank(line):
+            return 0
+        from orchbench.workloads.scoring.client import async_client
+
+        client = await async_client(self.url, self._connections(), self.options["http_timeout"])
+        return await client.score(line)
+
+    def reduce(self, values: list[Any]) -> dict[str, Any]:
+        if any(not isinstance(v, int) for v in values):
+            raise ValueError("cannot total the scores: some lines have no score")
+        return {"total": sum(values), "scores": list(values)}
+
+    def reference(self, raw: str) -> dict[str, Any]:
+        scores = [score_line(line) for line in split_lines(raw)]
+        return {"total": sum(scores), "scores": scores}
+
+    def limit_s(self, raw: Any, items: list[Any], profiles: Any) -> float | None:
+        """The larger of two floors on the wall time against the embedded server (None for an external one):
+
+        - its total busy time divided by its capacity: the sum, over the distinct non-blank lines, of the
+          latencies of every admitted request up to and including the line's first successful one (those
+          requests cannot be avoided, and each holds one of ``capacity`` slots for its whole latency);
+        - the latency of the slowest of those first successful answers (for a client that waits for each answer).
+
+        With a fixed latency and no faults this is ``unique_lines / capacity × latency``.
+        """
+        from orchbench.workloads.scoring.server import Kind, decide
+
+        if self.external:
+            return None
+        config = self.server_config()
+        if config.fault_rate >= 1.0:
+            return None
+        busy = slowest = 0.0
+        for line in {item for item in items if not is_blank(item)}:
+            encoded = line.encode("utf-8")
+            for attempt in range(_MAX_ATTEMPTS_FOR_LIMIT):
+                decision = decide(config, encoded, attempt)
+                busy += decision.latency
+                if decision.kind is Kind.OK:
+                    slowest = max(slowest, decision.latency)
+                    break
+        bound = max(busy / config.capacity if config.capacity else 0.0, slowest)
+        return bound if bound > 0 and math.isfinite(bound) else None
+
+
+def _without_config(stats: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in stats.items() if key != "config"}
+
+
+def _read_text(path: str) -> str:
+    try:
+        from orchbench.workloads.inputs import read_text
+    except ImportError:
+        read_text = None
+    if read_text is not None:
+        text = read_text(path)
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise UsageError(f"{path}: no such file") from None
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if all(is_blank(line) for line in split_lines(text)):
+        raise UsageError(f"{path}: has no line to score (it is empty or blank)")
+    return text
+
+
+@hookimpl
+def orchbench_workloads() -> list[type[Workload]]:
+    return [ScoringWorkload]

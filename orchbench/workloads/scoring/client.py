@@ -1,0 +1,267 @@
+"""Clients of the scoring server: a pooled, thread-safe sync client (urllib3) and an async one (aiohttp).
+
+Both send one ``POST /score`` per call and never retry by themselves; the harness's retry policy does. They turn
+every outcome into a score or an exception:
+
+- 200 with ``{"score": <int>}`` → the score;
+- 429, 408 and 5xx → ``TransientHTTPError`` (with ``retry_after`` from ``Retry-After``);
+- a dropped or refused connection → ``ConnectionDropped``; a timeout → ``RequestTimeout``;
+  a 200 whose body is not ``{"score": <int>}`` → ``MalformedResponse`` — all ``TransientError``s;
+- any other status → ``PermanentHTTPError``, which is not retried.
+
+``Retry-After`` is read as decimal seconds (``2``, ``0.05``) or an HTTP date; waits above ``MAX_RETRY_AFTER``
+are cut to it, so a misbehaving server cannot stall a run for hours.
+
+Clients are made once per process (sync) or once per event loop (async) and reused: see ``sync_client`` and
+``async_client``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import threading
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from orchbench.errors import AttemptTimeout, TransientError
+
+try:  # the harness's per-attempt deadline, which cuts sync attempts cooperatively
+    from orchbench.harness import deadline as _deadline
+except ImportError:  # used without the harness
+    _deadline = None
+
+MAX_RETRY_AFTER = 60.0
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_CONNECTIONS = 256
+CONNECT_TIMEOUT = 10.0
+_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+class PermanentHTTPError(Exception):
+    """The server refused the request for good (a 4xx other than 408 and 429): retrying cannot help."""
+
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message or f"HTTP {status} from the scoring server")
+        self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.status, str(self))
+
+
+class TransientHTTPError(TransientError):
+    """429, 408 or 5xx: worth retrying, after ``retry_after`` seconds when the server said so."""
+
+    def __init__(self, status: int, retry_after: float | None = None) -> None:
+        wait = f" (Retry-After {retry_after:g} s)" if retry_after is not None else ""
+        super().__init__(f"HTTP {status} from the scoring server{wait}", retry_after)
+        self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.status, self.retry_after)
+
+
+class ConnectionDropped(TransientError):
+    """The connection failed or was closed before a whole answer arrived."""
+
+
+class RequestTimeout(TransientError):
+    """No answer within the client's timeout."""
+
+
+class MalformedResponse(TransientError):
+    """A 200 whose body is not the JSON object ``{"score": <int>}``."""
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (decimal seconds or an HTTP date); None when absent or bad."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def interpret(status: int, retry_after: str | None, body: bytes) -> int:
+    """The score in a response, or the exception it stands for."""
+    if status == 200:
+        try:
+            score = json.loads(body)["score"]
+        except (ValueError, TypeError, KeyError):
+            raise MalformedResponse("the scoring server answered a malformed body") from None
+        if not isinstance(score, int) or isinstance(score, bool):
+            raise MalformedResponse("the scoring server answered a score that is not an integer")
+        return score
+    if status in (408, 429) or 500 <= status <= 599:
+        raise TransientHTTPError(status, parse_retry_after(retry_after))
+    raise PermanentHTTPError(status)
+
+
+def request_body(line: str) -> bytes:
+    return json.dumps({"line": line}).encode("utf-8")
+
+
+def _score_path(url: str) -> str:
+    return urlsplit(url).path.rstrip("/") + "/score"
+
+
+def _attempt_time_left() -> float | None:
+    """Seconds left before the harness's per-attempt deadline, when the harness set one."""
+    return _deadline.remaining() if _deadline is not None else None
+
+
+class SyncClient:
+    """A keep-alive connection pool to one server, safe to share between threads.
+
+    ``connections`` should match the number of threads that call it at once: the pool keeps that many
+    connections open for reuse (more callers still work, their extra connections are closed after use).
+    """
+
+    def __init__(self, url: str, *, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT) -> None:
+        import urllib3
+
+        self._urllib3 = urllib3
+        self.url = url
+        self.timeout = timeout
+        self._path = _score_path(url)
+        self._timeout = urllib3.Timeout(total=timeout, connect=min(timeout, CONNECT_TIMEOUT))
+        self._pool = urllib3.connection_from_url(url, maxsize=max(1, connections), block=False, retries=False,
+                                                 timeout=self._timeout)
+
+    def score(self, line: str) -> int:
+        exc_mod = self._urllib3.exceptions
+        timeout, cut_by_deadline = self._timeout, False
+        left = _attempt_time_left()
+        if left is not None and left < self.timeout:
+            if left <= 0:
+                raise AttemptTimeout("attempt timed out")
+            timeout, cut_by_deadline = self._urllib3.Timeout(total=left, connect=min(left, CONNECT_TIMEOUT)), True
+        try:
+            response = self._pool.urlopen("POST", self._path, body=request_body(line), headers=_HEADERS,
+                                          retries=False, redirect=False, timeout=timeout, preload_content=True)
+        except exc_mod.NewConnectionError as exc:
+            raise ConnectionDropped(f"cannot connect to the scoring server: {exc.__class__.__name__}") from None
+        except exc_mod.TimeoutError:
+            if cut_by_deadline:
+                raise AttemptTimeout("attempt timed out") from None
+            raise RequestTimeout(f"no answer from the scoring server within {self.timeout:g} s") from None
+        except (exc_mod.HTTPError, OSError) as exc:
+            raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
+        return interpret(response.status, response.headers.get("Retry-After"), response.data)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class AsyncClient:
+    """One ``aiohttp.ClientSession`` bound to the event loop that created it (create it inside that loop).
+
+    ``connections`` caps the connections open at once (0: no cap); match it to the coroutines that call it.
+    """
+
+    def __init__(self, url: str, *, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT) -> None:
+        import aiohttp
+
+        self._aiohttp = aiohttp
+        self.url = url
+        self.timeout = timeout
+        self.loop = asyncio.get_running_loop()
+        self._score_url = url.rstrip("/") + "/score"
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=max(0, connections), limit_per_host=0),
+            timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+            headers=_HEADERS,
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._session.closed or self.loop.is_closed()
+
+    async def score(self, line: str) -> int:
+        aiohttp = self._aiohttp
+        try:
+            async with self._session.post(self._score_url, data=request_body(line), allow_redirects=False) as resp:
+                body = await resp.read()
+                status, retry_after = resp.status, resp.headers.get("Retry-After")
+        except TimeoutError:  # aiohttp's own timeouts; the harness's cancellation is a CancelledError
+            raise RequestTimeout(f"no answer from the scoring server within {self.timeout:g} s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
+        return interpret(status, retry_after, body)
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+_sync_clients: dict[tuple[Any, ...], SyncClient] = {}
+_sync_lock = threading.Lock()
+
+
+def sync_client(url: str, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT) -> SyncClient:
+    """This process's client for ``url`` (made on first use; a forked child makes its own)."""
+    key = (os.getpid(), url, connections, timeout)
+    client = _sync_clients.get(key)
+    if client is None:
+        with _sync_lock:
+            client = _sync_clients.get(key)
+            if client is None:
+                pid = os.getpid()
+                for stale in [k for k in _sync_clients if k[0] != pid]:  # inherited through fork: not ours
+                    del _sync_clients[stale]
+                client = _sync_clients[key] = SyncClient(url, connections=connections, timeout=timeout)
+    return client
+
+
+class _LoopClients:
+    """The async clients of one event loop, closed when the loop shuts down its async generators.
+
+    ``asyncio.run`` (and ``asyncio.Runner``) call ``loop.shutdown_asyncgens()`` before closing the loop; a
+    suspended generator kept here is closed then, and its ``finally`` closes the sessions while the loop runs.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.clients: dict[tuple[Any, ...], AsyncClient] = {}
+        self.keeper = self._keep()
+
+    async def _keep(self) -> Any:
+        try:
+            yield
+        finally:
+            _loop_clients.pop(id(self.loop), None)
+            for client in list(self.clients.values()):
+                await client.close()
+            self.clients.clear()
+
+
+_loop_clients: dict[int, _LoopClients] = {}
+
+
+async def async_client(url: str, connections: int = DEFAULT_CONNECTIONS,
+                       timeout: float = DEFAULT_TIMEOUT) -> AsyncClient:
+    """The running event loop's client for ``url`` (one session per loop, closed when ``asyncio.run`` ends)."""
+    loop = asyncio.get_running_loop()
+    entry = _loop_clients.get(id(loop))
+    if entry is None or entry.loop is not loop:
+        entry = _loop_clients[id(loop)] = _LoopClients(loop)
+        await entry.keeper.__anext__()
+    key = (url, connections, timeout)
+    client = entry.clients.get(key)
+    if client is None or client.closed:
+        client = entry.clients[key] = AsyncClient(url, connections=connections, timeout=timeout)
+    return client
