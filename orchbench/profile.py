@@ -32,6 +32,7 @@ SETTINGS_ENV = "ORCHBENCH_MEMRAY"  # JSON: the capture prefix and tracking setti
 HOOK = "orchbench.profile:track_worker"
 DEALLOCATORS = ("FREE", "MUNMAP", "PYMALLOC_FREE")  # memray's AllocatorType names that release memory
 UNKNOWN = ("<unknown>", "<unknown>", 0)
+VIA_DEPTH = 2
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,8 @@ def short_path(file: str, roots: list[Path]) -> str:
 
 
 class SiteTable:
-    """Bytes and allocations summed per allocation site: the innermost frame, and the innermost frame of
-    orchbench's own code that led to it (``via``) when the site itself lies elsewhere."""
+    """Bytes and allocations summed per allocation site: the innermost frame, and the path through orchbench's
+    own code that led to it (``via``: the next ``VIA_DEPTH`` frames of orchbench, innermost first)."""
 
     def __init__(self) -> None:
         import orchbench
@@ -158,9 +159,7 @@ class SiteTable:
 
     def add(self, stack: list[tuple[str, str, int]], size: int, count: int, process: int) -> None:
         top = stack[0] if stack else UNKNOWN
-        via = None
-        if not top[1].startswith(self.own):
-            via = next((frame for frame in stack[1:] if frame[1].startswith(self.own)), None)
+        via = tuple(frame for frame in stack[1:] if frame[1].startswith(self.own))[:VIA_DEPTH]
         entry = self.sites.setdefault((top, via), [0, 0, 0, -1])
         entry[0] += size
         entry[1] += count
@@ -181,7 +180,7 @@ class SiteTable:
         ranked = sorted(self.sites.items(), key=lambda kv: kv[1][0], reverse=True)[:n]
         return [{
             "site": f"{short_path(top[1], self.roots)}:{top[2]}", "function": top[0],
-            "via": None if via is None else f"{short_path(via[1], self.roots)}:{via[2]} {via[0]}",
+            "via": [{"function": frame[0], "site": f"{short_path(frame[1], self.roots)}:{frame[2]}"} for frame in via],
             "bytes": size, "allocations": count, "processes": processes,
         } for (top, via), (size, count, processes, _) in ranked]
 

@@ -18,6 +18,16 @@ Strategies = Annotated[list[str] | None, typer.Option(
          "(default: every installed strategy).")]
 
 
+Memory = Annotated[bool, typer.Option("--memory", help="Profile memory with memray (the only mode for now).")]
+Native = Annotated[bool, typer.Option("--native", help="Record native (C/C++) frames too.")]
+Leaks = Annotated[bool, typer.Option("--leaks", help="Also show memory still held when the run ends.")]
+Temporary = Annotated[bool, typer.Option("--temporary", help="Also show temporary allocations (freed at once).")]
+Top = Annotated[int, typer.Option("--top", min=1, help="Allocation sites listed per strategy.")]
+OutDir = Annotated[str | None, typer.Option(
+    "--out", help="Directory for captures, flamegraphs and summary.json (default: results/profile-<UTC time>).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print summary.json instead of tables.")]
+
+
 def strategy_names(given: list[str] | None) -> list[str]:
     """Names from any mix of ``a b``, ``a,b`` and repeated flags, in order, once each; all strategies if none."""
     names: list[str] = []
@@ -56,6 +66,11 @@ def _heap(entry: dict[str, Any]) -> str:
     return f"{_mib(entry['peak_heap'])}\nΣ of {len(peaks)}: " + " + ".join(f"{p / 2**20:.1f}" for p in peaks)
 
 
+def _via(site: dict[str, Any]) -> str:
+    """``caller:line ← its caller:line`` (orchbench frames only)."""
+    return " ← ".join(f"{frame['function']}:{frame['site'].rpartition(':')[2]}" for frame in site["via"])
+
+
 def render(summary: dict[str, Any], out: Path) -> None:
     """The summary table, then the top allocation sites of each strategy."""
     from rich.console import Console
@@ -89,12 +104,12 @@ def render(summary: dict[str, Any], out: Path) -> None:
         views.append(("temporary", "temporary allocations"))
     for view, words in views:
         sites = Table(title=f"top allocation sites: {words}", title_justify="left")
-        for column in ("strategy", "function and site", "via orchbench code", "bytes", "allocs"):
+        for column in ("strategy", "function and site", "via (orchbench callers)", "bytes", "allocs"):
             sites.add_column(column, justify="right" if column in ("bytes", "allocs") else "left", overflow="fold")
         for entry in summary["strategies"]:
             for n, site in enumerate(entry["top"].get(view, [])):
-                sites.add_row(entry["label"] if n == 0 else "", f"{site['function']}  {site['site']}",
-                              site["via"] or "", _mib(site["bytes"]), f"{site['allocations']:,}")
+                sites.add_row(entry["label"] if n == 0 else "", f"{site['function']}  {site['site']}", _via(site),
+                              _mib(site["bytes"]), f"{site['allocations']:,}")
             sites.add_section()
         console.print(sites)
     console.print(f"captures, flamegraphs and summary.json: {out}/")
@@ -105,7 +120,7 @@ def render(summary: dict[str, Any], out: Path) -> None:
 
 
 def profile_command(
-    memory: Annotated[bool, typer.Option("--memory", help="Profile memory with memray (the only mode for now).")] = False,
+    memory: Memory = False,
     strategies: Strategies = None,
     workload: common.Workload = "anagrams",
     case: common.TestCase = None,
@@ -122,13 +137,12 @@ def profile_command(
     no_cache: common.NoCache = False,
     no_memo: common.NoMemo = False,
     url: common.Url = None,
-    native: Annotated[bool, typer.Option("--native", help="Record native (C/C++) frames too.")] = False,
-    leaks: Annotated[bool, typer.Option("--leaks", help="Also show memory still held when the run ends.")] = False,
-    temporary: Annotated[bool, typer.Option("--temporary", help="Also show temporary allocations (freed at once).")] = False,
-    top: Annotated[int, typer.Option("--top", min=1, help="Allocation sites listed per strategy.")] = 5,
-    out_dir: Annotated[str | None, typer.Option("--out", help="Directory for captures, flamegraphs and "
-                                                "summary.json (default: results/profile-<UTC time>).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json instead of tables.")] = False,
+    native: Native = False,
+    leaks: Leaks = False,
+    temporary: Temporary = False,
+    top: Top = 5,
+    out_dir: OutDir = None,
+    as_json: AsJson = False,
 ) -> int:
     """Run each strategy once under memray (its worker processes too): peak heap, allocations, peak RSS, the top
     allocation sites, and a flamegraph per process."""
