@@ -108,8 +108,9 @@ def render(summary: dict[str, Any], out: Path) -> None:
             sites.add_column(column, justify="right" if column in ("bytes", "allocs") else "left", overflow="fold")
         for entry in summary["strategies"]:
             for n, site in enumerate(entry["top"].get(view, [])):
+                where = f" in {site['processes']} procs" if site["processes"] > 1 else ""
                 sites.add_row(entry["label"] if n == 0 else "", f"{site['function']}  {site['site']}", _via(site),
-                              _mib(site["bytes"]), f"{site['allocations']:,}")
+                              _mib(site["bytes"]) + where, f"{site['allocations']:,}")
             sites.add_section()
         console.print(sites)
     console.print(f"captures, flamegraphs and summary.json: {out}/")
