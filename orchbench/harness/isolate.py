@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
@@ -18,6 +19,7 @@ from orchbench.harness.sampler import DEFAULT_PERIOD_S, TreeSampler
 from orchbench.types import RunResult, RunSpec
 
 GRACE_S = 5.0  # how long an interrupted child may take to stop its workers before it is killed
+CHILD = ("-m", "orchbench.harness.child")
 
 
 def kill_tree(procs: list[psutil.Process]) -> None:
@@ -38,12 +40,16 @@ def kill_tree(procs: list[psutil.Process]) -> None:
 
 
 def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_output: bool = False,
-                 debug: bool = False) -> RunResult:
-    """Run ``spec`` in a child process; return its result with the tree's peak RSS/USS filled in."""
+                 debug: bool = False, launcher: Sequence[str] = CHILD) -> RunResult:
+    """Run ``spec`` in a child process; return its result with the tree's peak RSS/USS filled in.
+
+    ``launcher`` is what follows the interpreter on the child's command line, before SPEC.json and RESULT.json.
+    Another launcher must end in :func:`orchbench.harness.child.main` (``orchbench profile`` wraps it in memray).
+    """
     with tempfile.TemporaryDirectory(prefix="orchbench-run-") as tmp:
         spec_path, result_path = Path(tmp, "spec.json"), Path(tmp, "result.json")
         spec_path.write_text(json.dumps({"spec": spec.to_dict(), "with_output": with_output, "debug": debug}))
-        proc = subprocess.Popen([sys.executable, "-m", "orchbench.harness.child", str(spec_path), str(result_path)],
+        proc = subprocess.Popen([sys.executable, *launcher, str(spec_path), str(result_path)],
                                 stdin=subprocess.DEVNULL)
         sampler = TreeSampler(proc.pid, period_s)
         try:

@@ -6,7 +6,9 @@ Worker processes rebuild it from the plain-data RunSpec with :func:`task_for`, o
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +20,7 @@ from orchbench.harness.retry import AttemptLog, acall_with_retry, call_with_retr
 from orchbench.types import Outcome, RunSpec
 
 HARNESS_TRANSIENT: tuple[type[BaseException], ...] = (InjectedFault, AttemptTimeout)
+WORKER_HOOK_ENV = "ORCHBENCH_WORKER_HOOK"
 
 
 class StageFailed(Exception):
@@ -105,10 +108,26 @@ class Task:
 
 
 _worker_tasks: dict[str, Task] = {}
+_hooked_pid: int | None = None
+
+
+def run_worker_hook() -> None:
+    """Call the ``module:function`` named by ``ORCHBENCH_WORKER_HOOK``, once per process (a forked child counts
+    as a new process). ``orchbench profile --memory`` uses it to start memray in workers, whatever their start
+    method; without the variable this does nothing."""
+    global _hooked_pid
+    if _hooked_pid == os.getpid():
+        return
+    _hooked_pid = os.getpid()
+    target = os.environ.get(WORKER_HOOK_ENV)
+    if target:
+        module, _, name = target.partition(":")
+        getattr(importlib.import_module(module), name)()
 
 
 def task_for(spec: RunSpec | dict[str, Any]) -> Task:
     """This worker process's Task for ``spec``, built on first use and kept for the life of the process."""
+    run_worker_hook()
     data = spec.to_dict() if isinstance(spec, RunSpec) else spec
     key = json.dumps(data, sort_keys=True)
     task = _worker_tasks.get(key)
