@@ -141,6 +141,10 @@ class Workload:
         """Figures the workload gathered during the run (e.g. what a server saw)."""
         return {}
 
+    def service_pids(self) -> list[int]:
+        """Processes ``start`` launched that stand for the outside world (e.g. a server): not measured."""
+        return []
+
     def prepare(self, raw: Any, stage: Any) -> list[Any]:
         """Turn the raw input into items. ``stage(task_name, fn, arg)`` runs a prepare task under faults/retry."""
         return list(raw)
@@ -165,8 +169,9 @@ class Workload:
         """The expected output, computed independently of the tasks and without faults."""
         raise NotImplementedError
 
-    def limit_s(self, raw: Any, items: list[Any], profiles: dict[str, TaskProfile]) -> float | None:
-        """The best possible wall time for this input, or None when unknown."""
+    def limit_s(self, raw: Any, items: list[Any], faults: Any) -> float | None:
+        """The best possible wall time for these (distinct) items, or None when unknown. ``faults`` is the run's
+        FaultModel: ``faults.profiles``, ``faults.latency(task)``, ``faults.attempts_to_succeed(task, index)``."""
         return None
 
 

@@ -98,4 +98,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"orchbench: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
         return 1
+    if status == 130:  # typer turns Ctrl-C into this status
+        print("orchbench: interrupted", file=sys.stderr)
     return status if isinstance(status, int) else 0

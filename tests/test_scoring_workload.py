@@ -213,7 +213,7 @@ def test_embedded_server_serves_a_whole_run_and_is_stopped():
     extra = w.start()
     try:
         assert extra["url"].startswith("http://127.0.0.1:") and extra["embedded_server"] is True
-        pid = w.server_pid
+        pid = w.service_pids()[0]
         assert pid is not None and psutil.Process(pid).is_running()
         items = w.prepare(raw, None)
         unique = list(dict.fromkeys(items))

@@ -72,6 +72,11 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
         raise UsageError(payload["usage_error"])
     result = RunResult.from_dict(payload["result"])
     window = payload.get("window", {})
-    result.peak_rss, result.peak_uss = sampler.peaks(window.get("start"), window.get("end"))
+    span = (window.get("start"), window.get("end"))
+    exclude = set(window.get("exclude", ()))
+    result.peak_rss, result.peak_uss = sampler.peaks(*span, exclude=exclude)
+    if result.wall_s > 0:  # the tree's CPU also counts workers that are grandchildren (a fork server's)
+        result.cpu_s = max(result.cpu_s or 0.0, sampler.cpu_seconds(*span, exclude=exclude))
+        result.cpu_percent = 100.0 * result.cpu_s / result.wall_s
     result.sample_period_s = period_s
     return result

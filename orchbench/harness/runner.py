@@ -66,8 +66,9 @@ def _dedupe(workload: Workload, items: list[Any], memo: bool) -> tuple[list[Any]
     return unique, where
 
 
-def execute(spec: RunSpec, window: dict[str, float] | None = None) -> RunResult:
-    """Run ``spec`` here and return its measured result; ``window`` receives the measured span (monotonic)."""
+def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
+    """Run ``spec`` here and return its measured result. ``window`` receives the measured span on the monotonic
+    clock and the pids of the workload's service processes, which the parent's sampler leaves out."""
     registry = get_registry()
     workload = registry.workload(spec.workload)(spec, ResourceCache(spec.cache))
     strategy = registry.strategy(spec.strategy)(**spec.strategy_options)
@@ -87,6 +88,7 @@ def execute(spec: RunSpec, window: dict[str, float] | None = None) -> RunResult:
         result.startup_s = time.perf_counter() - started
         cpu_before, t0 = _cpu_seconds(), time.perf_counter()
         if window is not None:
+            window["exclude"] = workload.service_pids()
             window["start"] = time.monotonic()
         try:
             items = workload.prepare(raw, task.stage)

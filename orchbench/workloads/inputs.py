@@ -10,17 +10,29 @@ from orchbench.errors import UsageError
 MAX_INPUT_BYTES = 512 * 1024 * 1024
 
 
+def _read_capped(stream) -> bytes:
+    """Up to MAX_INPUT_BYTES + 1 bytes, read in blocks (a single sized read would allocate the whole cap)."""
+    blocks, size = [], 0
+    while size <= MAX_INPUT_BYTES:
+        block = stream.read(1 << 20)
+        if not block:
+            break
+        blocks.append(block)
+        size += len(block)
+    return b"".join(blocks)
+
+
 def read_text(path: str) -> str:
     """The UTF-8 text of ``path`` (``-`` reads standard input); UsageError when missing, unreadable or empty."""
     try:
         if path == "-":
-            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+            data = _read_capped(sys.stdin.buffer)
         else:
             p = Path(path)
             if p.is_dir():
                 raise UsageError(f"{path}: is a directory, not a text file")
             with p.open("rb") as f:
-                data = f.read(MAX_INPUT_BYTES + 1)
+                data = _read_capped(f)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except OSError as exc:

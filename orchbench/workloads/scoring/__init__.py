@@ -113,10 +113,9 @@ class ScoringWorkload(Workload):
             raise RuntimeError("the scoring workload has no server: call start() first or give a url")
         return url
 
-    @property
-    def server_pid(self) -> int | None:
-        """The embedded server's process id (it is not part of the work being measured), or None."""
-        return self._server.pid if self._server is not None else None
+    def service_pids(self) -> list[int]:
+        """The embedded server is the remote API, not part of the work measured."""
+        return [self._server.pid] if self._server is not None and self._server.pid else []
 
     def start(self) -> dict[str, Any]:
         from orchbench.workloads.scoring.server import ServerProcess, get_json
@@ -210,7 +209,7 @@ class ScoringWorkload(Workload):
         scores = [score_line(line) for line in split_lines(raw)]
         return {"total": sum(scores), "scores": scores}
 
-    def limit_s(self, raw: Any, items: list[Any], profiles: Any) -> float | None:
+    def limit_s(self, raw: Any, items: list[Any], faults: Any) -> float | None:
         """The larger of two floors on the wall time against the embedded server (None for an external one):
 
         - its total busy time divided by its capacity: the sum, over the distinct non-blank lines, of the
@@ -245,24 +244,9 @@ def _without_config(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_text(path: str) -> str:
-    try:
-        from orchbench.workloads.inputs import read_text
-    except ImportError:
-        read_text = None
-    if read_text is not None:
-        text = read_text(path)
-    else:
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise UsageError(f"{path}: no such file") from None
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+    from orchbench.workloads.inputs import read_text
+
+    text = read_text(path)
     if text.startswith("\ufeff"):
         text = text[1:]
     if all(is_blank(line) for line in split_lines(text)):
