@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 import sys
 from collections import deque
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from typing import Any
 
 from orchbench import Option, Outcome, RunSpec, Strategy, UsageError
 
+CONNECT_TIMEOUT_S = 5.0
 MAX_LOSSES = 5  # a batch lost with its worker this many times fails explicitly instead of being sent again
 
 
@@ -69,6 +71,8 @@ class RayStrategy(Strategy):
     def _init(self, ray: Any) -> None:
         address = self.options["address"] or os.environ.get("RAY_ADDRESS") or None
         quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
+        if address:
+            _check_reachable(address)
         try:
             if address:
                 ray.init(address=address, **quiet)
@@ -178,6 +182,17 @@ def _place(outcomes: list[Outcome | None], returned: list[Outcome], batch: list[
         if outcomes[outcome.index] is not None:
             raise RuntimeError(f"ray: item {outcome.index} came back twice")
         outcomes[outcome.index] = outcome
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, with one line, on a HOST:PORT nobody answers (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in host:
+        return  # "auto", "ray://…" and the like: Ray's business
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise UsageError(f"ray: cannot reach the Ray cluster at {address} ({exc.strerror or exc})") from None
 
 
 def _first_line(exc: BaseException) -> str:
