@@ -208,7 +208,8 @@ def test_actor_killed_mid_run_is_survived(ray_cluster: str, capfd: pytest.Captur
 
 
 class Watcher:
-    """Every process that appears under ``root`` (but the ``ignore``d), with its title, while watching."""
+    """Every process that appears under ``root``, with its title, while watching; processes in ``ignore`` and
+    their descendants are left out."""
 
     def __init__(self, root: psutil.Process, ignore: set[int] = frozenset()) -> None:
         self.root, self.ignore = root, ignore
@@ -219,7 +220,10 @@ class Watcher:
 
     def look(self) -> None:
         for proc in _tree(self.root)[1:]:
-            if proc.pid in self.ignore:
+            try:
+                if proc.pid in self.ignore or any(parent.pid in self.ignore for parent in proc.parents()):
+                    continue  # e.g. a worker the session's cluster starts meanwhile
+            except psutil.Error:
                 continue
             self.procs.setdefault(proc.pid, proc)
             try:
