@@ -1,0 +1,200 @@
+"""The ``ray`` strategy: a pool of actors, each holding the run's Task, fed batches with bounded in-flight work."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import sys
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from orchbench import Option, Outcome, RunSpec, Strategy, UsageError
+
+CONNECT_TIMEOUT_S = 5.0
+MAX_LOSSES = 5  # a batch lost with its worker this many times fails explicitly instead of being sent again
+
+
+def _lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
+    """Ray's errors meaning "the worker or node running this call is gone": the batch is sent again."""
+    names = ("RayActorError", "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "LocalRayletDiedError")
+    return tuple(getattr(ray.exceptions, name) for name in names if hasattr(ray.exceptions, name))
+
+
+class RayStrategy(Strategy):
+    name = "ray"
+    description = ("a pool of Ray actors (a local Ray by default, or a cluster), each building the task once; "
+                   "batches of items, bounded in flight; lost workers' batches are sent again")
+    options = {
+        "address": Option(str, None, "join the Ray cluster at HOST:PORT (also RAY_ADDRESS); default: a local Ray"),
+        "dashboard": Option(bool, False, "start Ray's dashboard with the local Ray"),
+        "actors": Option(int, None, "actors in the pool (default: the CPU count)", min=1),
+        "batch": Option(int, None, "items per call (default: about four calls per actor)", min=1),
+        "inflight": Option(int, None, "batches in flight at once (default: two per actor)", min=1),
+        "concurrency": Option(int, 1, "items of a batch an actor runs at once on its event loop (1: in turn)", min=1),
+    }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._ray: Any = None
+        self._owns_ray = False
+        self._actors: list[Any] = []
+        self.worker_pids: list[int] = []
+
+    def start(self, spec: RunSpec) -> None:
+        """Start (or join) Ray and build the actor pool; every actor has built its Task when this returns."""
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        import ray
+
+        self._ray = ray
+        if not ray.is_initialized():
+            self._init(ray)
+        from orchbench_ray.worker import AsyncBatchWorker, BatchWorker
+
+        n = self.options["actors"] or os.cpu_count() or 1
+        concurrency = self.options["concurrency"]
+        cluster_cpus = float(ray.cluster_resources().get("CPU", n))
+        actor_class = ray.remote(AsyncBatchWorker if concurrency > 1 else BatchWorker)
+        # Restarted after a crash (the constructor rebuilds the Task); a lost call is ours to resubmit, with
+        # generation + 1, so Ray never retries it itself.
+        handle = actor_class.options(num_cpus=min(1.0, cluster_cpus / n), max_restarts=-1, max_task_retries=0,
+                                     max_concurrency=1)
+        self._actors = [handle.remote(spec.to_dict(), concurrency) for _ in range(n)]
+        try:
+            self.worker_pids = ray.get([actor.ready.remote() for actor in self._actors])
+        except ray.exceptions.RayError as exc:
+            raise UsageError(f"ray: the actors could not build the task ({_first_line(exc)}); is orchbench "
+                             "installed where the Ray workers run?") from None
+
+    def _init(self, ray: Any) -> None:
+        address = self.options["address"] or os.environ.get("RAY_ADDRESS") or None
+        quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
+        if address:
+            _check_reachable(address)
+        try:
+            if address:
+                ray.init(address=address, **quiet)
+            else:  # "local": a new Ray of our own, even when another one runs on this machine
+                ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=self.options["dashboard"],
+                         **quiet)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            raise UsageError(f"ray: cannot start or join {where}: {_first_line(exc)}") from None
+        self._owns_ray = True
+
+    def map(self, task: Any, items: Sequence[Any]) -> list[Outcome]:
+        if not self._actors:
+            self.start(task.spec)
+        return _Feeder(self._ray, self._actors, self.options).run(list(enumerate(items)))
+
+    def stop(self) -> None:
+        """Kill the pool; shut Ray down when this run started (or joined) it."""
+        ray, self._ray = self._ray, None
+        if ray is None:
+            return
+        actors, self._actors = self._actors, []
+        for actor in actors:
+            try:
+                ray.kill(actor)
+            except Exception:  # already dead, or Ray already gone: nothing left to release
+                pass
+        if self._owns_ray:
+            self._owns_ray = False
+            ray.shutdown()
+
+
+class _Feeder:
+    """Sends batches to the least-loaded live actor, never more than ``inflight`` at once, and collects outcomes.
+
+    An actor whose call was lost is set aside until a readiness probe (which Ray retries until the restarted
+    actor answers) comes back; its lost batch goes to the queue again with ``generation + 1``.
+    """
+
+    def __init__(self, ray: Any, actors: list[Any], options: dict[str, Any]) -> None:
+        self.ray = ray
+        self.actors = actors
+        self.options = options
+        self.lost = _lost_errors(ray)
+
+    def run(self, pairs: list[tuple[int, Any]]) -> list[Outcome]:
+        ray, actors = self.ray, self.actors
+        size = self.options["batch"] or max(1, math.ceil(len(pairs) / (4 * len(actors))))
+        batches = [pairs[i:i + size] for i in range(0, len(pairs), size)]
+        limit = self.options["inflight"] or 2 * len(actors)
+        todo: deque[tuple[int, int]] = deque((b, 0) for b in range(len(batches)))  # (batch, generation)
+        losses = [0] * len(batches)
+        load = [0] * len(actors)
+        live = set(range(len(actors)))
+        pending: dict[Any, tuple[int, int, int]] = {}  # call → (batch, generation, actor)
+        probes: dict[Any, int] = {}  # readiness probe → actor
+        outcomes: list[Outcome | None] = [None] * len(pairs)
+        while todo or pending:
+            while todo and live and len(pending) < limit:
+                b, generation = todo.popleft()
+                a = min(live, key=load.__getitem__)
+                pending[actors[a].run_batch.remote(batches[b], generation)] = (b, generation, a)
+                load[a] += 1
+            if not pending and not probes:  # every actor is gone for good
+                for b, _ in todo:
+                    _place(outcomes, [Outcome(i, error="no Ray actor left to run it") for i, _ in batches[b]], batches[b])
+                break
+            [done], _ = ray.wait([*pending, *probes], num_returns=1)
+            if done in probes:
+                a = probes.pop(done)
+                try:
+                    ray.get(done)
+                    live.add(a)
+                except self.lost:
+                    pass  # the actor cannot come back (e.g. its node is gone): it leaves the pool
+                continue
+            b, generation, a = pending.pop(done)
+            load[a] -= 1
+            try:
+                returned = ray.get(done)
+            except self.lost as exc:
+                if a in live:
+                    live.discard(a)
+                    probes[actors[a].ready.options(max_task_retries=-1).remote()] = a
+                losses[b] += 1
+                if losses[b] < MAX_LOSSES:
+                    print(f"orchbench-ray: batch {b} was lost with its worker ({type(exc).__name__}); "
+                          f"sending it again as generation {generation + 1}", file=sys.stderr)
+                    todo.append((b, generation + 1))
+                else:
+                    error = f"lost with its Ray worker {losses[b]} times: {_first_line(exc)}"
+                    _place(outcomes, [Outcome(i, error=error) for i, _ in batches[b]], batches[b])
+                continue
+            _place(outcomes, returned, batches[b])
+        missing = [i for i, o in enumerate(outcomes) if o is None]
+        if missing:
+            raise RuntimeError(f"ray: no outcome for items {missing[:10]}")
+        return outcomes  # type: ignore[return-value]
+
+
+def _place(outcomes: list[Outcome | None], returned: list[Outcome], batch: list[tuple[int, Any]]) -> None:
+    """Put a batch's outcomes in place; an outcome twice, or for an item not in the batch, is a bug."""
+    sent = [i for i, _ in batch]
+    if [o.index for o in returned] != sent:
+        raise RuntimeError(f"ray: a batch of items {sent[:5]}… came back as {[o.index for o in returned][:5]}…")
+    for outcome in returned:
+        if outcomes[outcome.index] is not None:
+            raise RuntimeError(f"ray: item {outcome.index} came back twice")
+        outcomes[outcome.index] = outcome
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, with one line, on a HOST:PORT nobody answers (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in host:
+        return  # "auto", "ray://…" and the like: Ray's business
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise UsageError(f"ray: cannot reach the Ray cluster at {address} ({exc.strerror or exc})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
