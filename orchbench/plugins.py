@@ -144,7 +144,7 @@ def load_registry() -> Registry:
             continue
         sources[ep.name] = source
     for kind, (hook_name, _base) in KINDS.items():
-        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):  # pluggy lists last-registered first
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():  # in registration order: built-ins first
             source = sources[impl.plugin_name]
             try:
                 supplied = list(impl.function())

@@ -296,11 +296,11 @@ def _cells(report: Report, terminal: bool = False) -> tuple[list[str], list[list
 
 def render_table(report: Report, console: Console | None = None) -> None:
     """Print the comparison as a rich table; flagged strategies in red, the winner in bold green."""
-    from rich.console import Console
+    from orchbench.console import make_console
     from rich.table import Table
     from rich.text import Text
 
-    console = console or Console()
+    console = console or make_console()
     header, body = _cells(report, terminal=True)
     table = Table(title=Text(report.title), header_style="bold")
     for i, name in enumerate(header):
@@ -385,11 +385,11 @@ def to_json(report: Report) -> str:
 def render_metrics(results: Sequence[RunResult], console: Console | None = None, unit: str = "items",
                    title: str = "Benchmark") -> None:  # fmt: skip
     """The seed's metrics, one row per run: runtime, success rate, throughput, peak memory, CPU utilisation."""
-    from rich.console import Console
+    from orchbench.console import make_console
     from rich.table import Table
     from rich.text import Text
 
-    console = console or Console()
+    console = console or make_console()
     table = Table(title=Text(title), header_style="bold")
     for name in ("Case", "Strategy", "Runtime [s]", "Success rate", "Correct", f"Throughput [{unit}/s]",
                  "Peak memory [MiB]", "CPU utilisation"):  # fmt: skip

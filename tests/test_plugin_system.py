@@ -112,8 +112,6 @@ def test_plugin_failing_at_import_is_reported_and_the_rest_loads(site: Path, mon
     assert "anagrams" in registry.names("workload")
 
 
-@pytest.mark.xfail(strict=True, reason="load_registry walks pluggy's hookimpls reversed, i.e. last registered "
-                   "first, so a third-party plugin takes a built-in's name; drop reversed() in orchbench/plugins.py")
 def test_duplicate_name_is_refused_naming_both_sources(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_dist(site, "ob-dupe", "dupe", DUPLICATE)
     only(monkeypatch, "ob-dupe")

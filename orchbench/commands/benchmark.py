@@ -124,7 +124,7 @@ def sweep_command(
 
 
 def _print_sweep(key: str, values: list[str], points: list) -> None:
-    from rich.console import Console
+    from orchbench.console import make_console
     from rich.table import Table
 
     table = Table(title=f"median wall time [s] by {key}", title_justify="left")
@@ -138,7 +138,7 @@ def _print_sweep(key: str, values: list[str], points: list) -> None:
             p = cells.get(float(value))
             row.append("—" if p is None else f"{p.median_wall_s:.3f}" + ("" if p.ok else " ✗"))
         table.add_row(name, *row)
-    Console().print(table)
+    make_console().print(table)
 
 
 def register(app: typer.Typer) -> None:

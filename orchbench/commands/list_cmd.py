@@ -42,10 +42,10 @@ def list_command(
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return 1 if data["problems"] else 0
-    from rich.console import Console
+    from orchbench.console import make_console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     table = Table(title="orchbench plugins", title_justify="left")
     for column in ("kind", "name", "description", "source"):
         table.add_column(column, overflow="fold")

@@ -73,10 +73,10 @@ def _via(site: dict[str, Any]) -> str:
 
 def render(summary: dict[str, Any], out: Path) -> None:
     """The summary table, then the top allocation sites of each strategy."""
-    from rich.console import Console
+    from orchbench.console import make_console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     options = summary["options"]
     first = summary["strategies"][0]["spec"] if summary["strategies"] else {}
     title = (f"memory profile · {first.get('workload')} · {first.get('case') or first.get('input_path')} · "

@@ -25,7 +25,7 @@ def _mib(n: int | None) -> str:
 
 def render_result(label: str, result: RunResult, unit: str) -> None:
     """The figures of one run, as a two-column table."""
-    from rich.console import Console
+    from orchbench.console import make_console
     from rich.table import Table
 
     spec = result.spec
@@ -59,7 +59,7 @@ def render_result(label: str, result: RunResult, unit: str) -> None:
         rows.append(("failed", f"[red]{failure['item']} ×{failure['positions']}: {failure['error']}[/]"))
     for key, value in rows:
         table.add_row(key, value)
-    Console().print(table)
+    make_console().print(table)
 
 
 def run_command(

@@ -50,7 +50,7 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
         spec_path, result_path = Path(tmp, "spec.json"), Path(tmp, "result.json")
         spec_path.write_text(json.dumps({"spec": spec.to_dict(), "with_output": with_output, "debug": debug}))
         proc = subprocess.Popen([sys.executable, *launcher, str(spec_path), str(result_path)],
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, stdout=2)  # our stdout is for results (--json)
         sampler = TreeSampler(proc.pid, period_s)
         try:
             with sampler:

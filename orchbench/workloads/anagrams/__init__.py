@@ -29,7 +29,7 @@ class AnagramWorkload(Workload):
     description = "seed 000: filter text, split into words, find each word's anagrams, count them"
     unit = "words"
     cases = texts.CASES
-    default_case = "small"
+    default_case = "medium"
     scenarios = {
         "seed": "the seed's latencies (1 s, 1 s, 0.25 s) and failure rates (20 %, 25 %, 10 %)",
         "fast": "the seed's failure rates, latencies scaled by 0.01",

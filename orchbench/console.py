@@ -1,0 +1,17 @@
+"""The rich console every table is printed on."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+PIPE_WIDTH = 160  # off a terminal (a pipe, a file, CI) tables keep all their columns instead of folding to 80
+
+
+def make_console(**kwargs: Any) -> Any:
+    from rich.console import Console
+
+    stream = sys.stderr if kwargs.get("stderr") else sys.stdout
+    if not stream.isatty():
+        kwargs.setdefault("width", PIPE_WIDTH)
+    return Console(**kwargs)
