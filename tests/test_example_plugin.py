@@ -88,3 +88,15 @@ def test_its_own_tests_pass_against_the_installed_packages(venv: Path, tmp_path:
                            cwd=tmp_path)
     assert tests.returncode == 0, tests.stdout[-3000:]
     assert " passed" in tests.stdout and "failed" not in tests.stdout
+
+
+def test_compare_runs_it_beside_sequential(venv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cmp.json"
+    ran = orchbench(venv, "compare", "--strategies", "chunked-threads", "sequential", "--test-case", "medium",
+                    "--scenario", "fast", "--iterations", "2", "--warmup", "0", "--output", str(out), "--quiet",
+                    "--format", "json", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    saved = json.loads(out.read_text())
+    runs = [r for r in saved["runs"] if not r["warmup"]]
+    assert sorted({r["label"] for r in runs}) == ["chunked-threads", "sequential"]
+    assert len(runs) == 4 and all(r["correct"] and r["complete"] for r in runs)
