@@ -156,7 +156,11 @@ def load_registry() -> Registry:
     return registry
 
 
-@functools.cache
 def get_registry() -> Registry:
-    """This process's registry, loaded once."""
+    """This process's registry, loaded once per value of ``ORCHBENCH_PLUGINS``."""
+    return _registry_for(os.environ.get(ENV_VAR))
+
+
+@functools.cache
+def _registry_for(selection: str | None) -> Registry:
     return load_registry()

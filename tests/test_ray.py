@@ -31,6 +31,12 @@ from orchbench.testing import StrategyContract, assert_matches_reference, run_sp
 pytest.importorskip("orchbench_ray", reason="the orchbench-ray plugin is not installed")
 
 BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def _load_the_ray_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite loads built-ins only; these tests add the Ray plugin (their runs' child processes inherit it)."""
+    monkeypatch.setenv("ORCHBENCH_PLUGINS", "orchbench-ray")
 READY_S = 180.0
 ACTOR_BUSY = "ray::BatchWorker.run_batch"  # the process title of an actor while it runs a batch
 
