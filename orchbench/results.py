@@ -41,10 +41,13 @@ PACKAGES = ("orchbench", "pluggy", "typer", "rich", "psutil", "numpy", "scipy", 
 
 def _cpu_model() -> str | None:
     with suppress(OSError):
+        fields: dict[str, str] = {}
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
             key, _, value = line.partition(":")
-            if key.strip().lower() in {"model name", "hardware", "model", "cpu model"} and value.strip():
-                return value.strip()
+            fields.setdefault(key.strip().lower(), value.strip())
+        for key in ("model name", "hardware", "cpu model", "model"):  # on x86 "model" is a bare number
+            if fields.get(key):
+                return fields[key]
     if platform.system() == "Darwin":
         with suppress(OSError, subprocess.SubprocessError):
             out = subprocess.run(
