@@ -65,13 +65,18 @@ def resolve_options(declared: dict[str, Option], given: dict[str, Any], owner: s
 
 @dataclass(frozen=True)
 class TaskProfile:
-    """How the harness makes one task slow or flaky: latency before the result, fault rates per attempt, CPU cost."""
+    """How the harness makes one task slow or flaky: latency before the result, fault rates per attempt, CPU cost.
+
+    ``idempotent`` states that running the task twice on one item does no harm (a lookup, a pure request), so a
+    retry policy may run a second attempt beside a slow first one (a hedge); it is never assumed.
+    """
 
     latency_s: float = 0.0
     fault_rate: float = 0.0
     hang_rate: float = 0.0
     crash_rate: float = 0.0
     cpu_ms: float = 0.0
+    idempotent: bool = False
 
 
 class Strategy:
@@ -97,6 +102,10 @@ class Strategy:
 
     def stop(self) -> None:
         """Release what ``start`` acquired. Always called, also after an error."""
+
+    def stats(self) -> dict[str, Any]:
+        """Figures the strategy gathered during the last ``map`` (e.g. an adaptive limit's trajectory)."""
+        return {}
 
 
 class Workload:
@@ -197,3 +206,14 @@ class RetryPolicy:
     def wait(self) -> Any:
         """A tenacity wait strategy."""
         raise NotImplementedError
+
+    def hedge_delay(self) -> float | None:
+        """Seconds an attempt may run before another starts beside it (a hedge); None: never hedge.
+
+        Only async strategies hedge, and only tasks whose profile is ``idempotent``."""
+        return None
+
+    @property
+    def hedge_copies(self) -> int:
+        """Most attempts one hedged race may start (the first one included)."""
+        return 1

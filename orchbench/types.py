@@ -56,6 +56,8 @@ class Outcome:
     error: str | None = None
     attempts: int = 0
     latencies: list[float] = field(default_factory=list)
+    hedges: int = 0  # attempts started beside a slower one (counted in attempts too)
+    hedges_won: int = 0  # hedges whose success was the item's value
 
     @property
     def ok(self) -> bool:
@@ -82,6 +84,8 @@ class RunResult:
     limit_s: float | None = None
     attempts: int = 0
     retries: int = 0
+    hedges: int = 0
+    hedges_won: int = 0
     give_ups: int = 0
     latency_p50_s: float | None = None
     latency_p95_s: float | None = None
@@ -93,6 +97,7 @@ class RunResult:
     sample_period_s: float | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
     workload_stats: dict[str, Any] = field(default_factory=dict)
+    strategy_stats: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     output: Any = None
     schema: str = RESULT_SCHEMA

@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from orchbench import hookspecs
+from orchbench.api import TaskProfile
 from orchbench.errors import TransientError, UsageError
 from orchbench.types import RunSpec
 from orchbench.workloads import scoring
@@ -82,7 +83,8 @@ def test_workload_declares_the_cases_and_scenarios():
     assert ScoringWorkload.default_case == "1k" and ScoringWorkload.default_scenario == "default"
     assert ScoringWorkload.unit == "lines" and ScoringWorkload.map_task == "score_line"
     assert ScoringWorkload.transient_errors == (TransientError,)
-    assert workload().task_profiles("default") == {}
+    # no latency or faults of the harness's own (the server's are the real ones); a request is idempotent
+    assert workload().task_profiles("default") == {"score_line": TaskProfile(idempotent=True)}
 
 
 def test_hook_registers_the_workload():

@@ -41,7 +41,8 @@ def render_result(label: str, result: RunResult, unit: str) -> None:
         ("throughput", f"{result.throughput:,.1f} {unit}/s"),
         ("success rate", f"{100 * result.success_rate:.1f} % ({result.succeeded}/{result.items} {unit}, "
                          f"{result.unique_items} distinct)"),
-        ("attempts", f"{result.attempts} ({result.retries} retries, {result.give_ups} gave up)"),
+        ("attempts", f"{result.attempts} ({result.retries} retries, {result.give_ups} gave up"
+                     + (f", {result.hedges} hedges of which {result.hedges_won} won" if result.hedges else "") + ")"),
         ("attempt latency", "n/a" if result.latency_p50_s is None else
          f"p50 {result.latency_p50_s * 1000:.1f} ms · p95 {result.latency_p95_s * 1000:.1f} ms · "
          f"p99 {result.latency_p99_s * 1000:.1f} ms"),
@@ -53,6 +54,10 @@ def render_result(label: str, result: RunResult, unit: str) -> None:
         rows.append(("limit", f"{result.limit_s:.3f} s (efficiency {100 * (result.efficiency or 0):.0f} %)"))
     for key, value in result.workload_stats.items():
         rows.append((f"server {key}", str(value)))
+    for key, value in result.strategy_stats.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items() if not isinstance(v, (list, dict)))
+        rows.append((f"strategy {key}", str(value)))
     if result.error:
         rows.append(("error", f"[red]{result.error}[/]"))
     for failure in result.failures:

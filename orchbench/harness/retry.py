@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tenacity
 
@@ -13,6 +13,9 @@ from orchbench.api import Option, RetryPolicy
 from orchbench.errors import AttemptTimeout
 from orchbench.harness import deadline
 from orchbench.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from orchbench.harness.limiter import AIMDLimiter
 
 _TIMEOUT = Option(float, 30.0, "per-attempt timeout in seconds", min=0.001)
 
@@ -68,17 +71,21 @@ class ExponentialRetry(RetryPolicy):
 
 @hookimpl
 def orchbench_retry_policies() -> list[type[RetryPolicy]]:
-    return [NoRetry, FixedRetry, ExponentialRetry]
+    from orchbench.harness.hedge import HedgedRetry
+
+    return [NoRetry, FixedRetry, ExponentialRetry, HedgedRetry]
 
 
 class AttemptLog:
-    """The attempts of one task call: how many, and how long each took."""
+    """The attempts of one task call: how many (hedges included), how long each took, how many were hedges."""
 
-    __slots__ = ("attempts", "latencies")
+    __slots__ = ("attempts", "latencies", "hedges", "hedges_won")
 
     def __init__(self) -> None:
         self.attempts = 0
         self.latencies: list[float] = []
+        self.hedges = 0
+        self.hedges_won = 0
 
 
 def _honour_retry_after(inner: Any) -> Callable[[tenacity.RetryCallState], float]:
@@ -117,20 +124,39 @@ def call_with_retry(policy: RetryPolicy, transient: tuple[type[BaseException], .
 
 
 async def acall_with_retry(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
-                           attempt: Callable[[int], Awaitable[Any]], log: AttemptLog) -> Any:
-    """The async form of :func:`call_with_retry`; the timeout cancels the attempt's coroutine."""
+                           attempt: Callable[[int], Awaitable[Any]], log: AttemptLog,
+                           limiter: AIMDLimiter | None = None) -> Any:
+    """The async form of :func:`call_with_retry`; the timeout cancels the attempt's coroutine. With a
+    ``limiter``, each attempt waits for room under its limit first and reports how it went."""
     value = None
     async for state in tenacity.AsyncRetrying(**_kwargs(policy, transient)):
         with state:
             log.attempts += 1
-            start = time.perf_counter()
-            try:
-                async with asyncio.timeout(policy.timeout_s):
-                    value = await attempt(log.attempts)
-            except TimeoutError as exc:
-                if isinstance(exc, AttemptTimeout):
-                    raise
-                raise AttemptTimeout("attempt timed out") from None
-            finally:
-                log.latencies.append(time.perf_counter() - start)
+            value = await timed_attempt(policy, attempt, log.attempts, log, limiter)
     return value
+
+
+async def timed_attempt(policy: RetryPolicy, attempt: Callable[[int], Awaitable[Any]], k: int, log: AttemptLog,
+                        limiter: AIMDLimiter | None = None, on_success: Callable[[float], None] | None = None) -> Any:
+    """Attempt ``k`` under the policy's timeout (and the limiter), its latency appended to the log."""
+    epoch = await limiter.acquire() if limiter is not None else 0
+    error: BaseException | None = None
+    start = time.perf_counter()
+    try:
+        async with asyncio.timeout(policy.timeout_s):
+            return await attempt(k)
+    except TimeoutError as exc:
+        error = exc if isinstance(exc, AttemptTimeout) else AttemptTimeout("attempt timed out")
+        if error is exc:
+            raise
+        raise error from None
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        elapsed = time.perf_counter() - start
+        log.latencies.append(elapsed)
+        if limiter is not None:
+            limiter.release(epoch, elapsed, error)
+        if error is None and on_success is not None:
+            on_success(elapsed)

@@ -110,6 +110,7 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
         result.cpu_percent = 100.0 * result.cpu_s / result.wall_s if result.wall_s > 0 else None
         result.limit_s = workload.limit_s(raw, unique, task.faults)
         result.workload_stats = workload.stats()
+        result.strategy_stats = strategy.stats()
     finally:
         try:
             strategy.stop()
@@ -133,7 +134,9 @@ def _account(result: RunResult, outcomes: list[Outcome], unique: list[Any], wher
     result.failed = result.items - result.succeeded
     calls = task.prepare_calls + sum(1 for o in outcomes if o.attempts)
     result.attempts = task.prepare_attempts + sum(o.attempts for o in outcomes)
-    result.retries = result.attempts - calls
+    result.hedges = sum(o.hedges for o in outcomes)
+    result.hedges_won = sum(o.hedges_won for o in outcomes)
+    result.retries = result.attempts - calls - result.hedges  # attempts started after a failure
     result.give_ups = sum(1 for o in outcomes if not o.ok) + (1 if result.error else 0)
     latencies = sorted(lat for o in outcomes for lat in o.latencies)
     result.latency_p50_s = _percentile(latencies, 50)

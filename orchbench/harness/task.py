@@ -10,14 +10,18 @@ import importlib
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchbench.api import RetryPolicy, Workload
 from orchbench.errors import AttemptTimeout, InjectedFault
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import FaultModel, apply_overrides, require_timeout_for_hangs
+from orchbench.harness.hedge import acall_hedged
 from orchbench.harness.retry import AttemptLog, acall_with_retry, call_with_retry
 from orchbench.types import Outcome, RunSpec
+
+if TYPE_CHECKING:
+    from orchbench.harness.limiter import AIMDLimiter
 
 HARNESS_TRANSIENT: tuple[type[BaseException], ...] = (InjectedFault, AttemptTimeout)
 WORKER_HOOK_ENV = "ORCHBENCH_WORKER_HOOK"
@@ -42,6 +46,9 @@ class Task:
         self.transient = HARNESS_TRANSIENT + tuple(workload.transient_errors)
         self.prepare_attempts = 0
         self.prepare_calls = 0
+        profile = faults.profiles.get(workload.map_task)
+        # hedges run only where the task may safely run twice, and only in async code (see harness/hedge.py)
+        self.hedging = policy.hedge_copies > 1 and profile is not None and profile.idempotent
 
     @classmethod
     def build(cls, spec: RunSpec, *, in_worker: bool = False, workload: Workload | None = None) -> Task:
@@ -71,8 +78,9 @@ class Task:
             return Outcome(index, error=_describe(exc, log.attempts), attempts=log.attempts, latencies=log.latencies)
         return Outcome(index, value=value, attempts=log.attempts, latencies=log.latencies)
 
-    async def arun(self, index: int, item: Any, generation: int = 0) -> Outcome:
-        """Compute one item's value (async); latency and waits yield to the event loop."""
+    async def arun(self, index: int, item: Any, generation: int = 0, limiter: AIMDLimiter | None = None) -> Outcome:
+        """Compute one item's value (async); latency and waits yield to the event loop. With ``limiter``, every
+        attempt waits for room under its adaptive limit. Idempotent tasks are hedged when the policy says so."""
         task = self.workload.map_task
         log = AttemptLog()
 
@@ -80,11 +88,14 @@ class Task:
             await self.faults.act_async(task, index, k, generation)
             return await self.workload.amap_item(item)
 
+        loop = acall_hedged if self.hedging else acall_with_retry
         try:
-            value = await acall_with_retry(self.policy, self.transient, attempt, log)
+            value = await loop(self.policy, self.transient, attempt, log, limiter)
         except Exception as exc:
-            return Outcome(index, error=_describe(exc, log.attempts), attempts=log.attempts, latencies=log.latencies)
-        return Outcome(index, value=value, attempts=log.attempts, latencies=log.latencies)
+            return Outcome(index, error=_describe(exc, log.attempts), attempts=log.attempts, latencies=log.latencies,
+                           hedges=log.hedges, hedges_won=log.hedges_won)
+        return Outcome(index, value=value, attempts=log.attempts, latencies=log.latencies, hedges=log.hedges,
+                       hedges_won=log.hedges_won)
 
     def run_batch(self, batch: list[tuple[int, Any]], generation: int = 0) -> list[Outcome]:
         """Run several (index, item) pairs in order: the unit a process-pool worker receives."""

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchbench.api import Option, Strategy
 from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
 from orchbench.types import Outcome
 
+if TYPE_CHECKING:
+    from orchbench.harness.limiter import AIMDLimiter
+
 DEFAULT_CONCURRENCY = 256
+ADAPTIVE_HELP = ("adapt the attempts in flight to the service (AIMD: grow while latency holds, cut on 429/503 or "
+                 "rising latency), between 1 and concurrency")
 
 
-async def run_bounded(task: Task, pairs: Iterable[tuple[int, Any]], generation: int, concurrency: int) -> list[Outcome]:
+async def run_bounded(task: Task, pairs: Iterable[tuple[int, Any]], generation: int, concurrency: int,
+                      limiter: AIMDLimiter | None = None) -> list[Outcome]:
     """Run every (index, item) with at most ``concurrency`` in flight; outcomes in completion order.
+    With ``limiter``, attempts also wait for room under its adaptive limit.
 
     ``concurrency`` coroutines pull from one shared iterator, so live tasks stay bounded however many items
     there are. They run in a TaskGroup: an unexpected error, or cancellation (Ctrl-C), cancels all of them.
@@ -30,7 +37,8 @@ async def run_bounded(task: Task, pairs: Iterable[tuple[int, Any]], generation: 
             # task, which would cancel this one, may be queued behind every coroutine's next item.
             if parent is not None and parent.cancelling():
                 raise asyncio.CancelledError
-            outcomes.append(await task.arun(index, item, generation))
+            outcomes.append(await (task.arun(index, item, generation, limiter) if limiter is not None
+                                   else task.arun(index, item, generation)))
             await asyncio.sleep(0)  # an item that never waits (pure CPU) must still let the others run
 
     try:
@@ -48,16 +56,27 @@ class Asyncio(Strategy):
     name = "asyncio"
     description = "one event loop, a bounded pool of coroutines awaiting the async task (no thread per item)"
     options = {
-        "concurrency": Option(int, DEFAULT_CONCURRENCY, "items in flight at once", min=1, max=1_000_000),
+        "concurrency": Option(int, DEFAULT_CONCURRENCY, "items in flight at once (with adaptive: the ceiling)",
+                              min=1, max=1_000_000),
+        "adaptive": Option(bool, False, ADAPTIVE_HELP),
     }
+
+    limiter: AIMDLimiter | None = None  # the adaptive limit of the last map
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         concurrency = min(self.options["concurrency"], len(items))
+        if self.options["adaptive"]:
+            from orchbench.harness.limiter import AIMDLimiter
+
+            self.limiter = AIMDLimiter(max(1, concurrency))
         results: list[Outcome | None] = [None] * len(items)
         if items:
-            for outcome in asyncio.run(run_bounded(task, enumerate(items), 0, concurrency)):
+            for outcome in asyncio.run(run_bounded(task, enumerate(items), 0, concurrency, self.limiter)):
                 results[outcome.index] = outcome
         return results  # type: ignore[return-value]
+
+    def stats(self) -> dict[str, Any]:
+        return {"limiter": self.limiter.summary()} if self.limiter is not None else {}
 
 
 @hookimpl

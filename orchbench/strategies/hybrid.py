@@ -8,25 +8,49 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchbench.api import Option, Strategy
 from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
 from orchbench.strategies import pool
-from orchbench.strategies.asyncio_strategy import run_bounded
+from orchbench.strategies.asyncio_strategy import ADAPTIVE_HELP, run_bounded
 from orchbench.types import Outcome
+
+if TYPE_CHECKING:
+    from orchbench.harness.limiter import AIMDLimiter
 
 DEFAULT_CONCURRENCY = 64
 CHUNKS_PER_WORKER = 4
 MAX_CHUNK = 4096
 
 
-def run_chunk(pairs: pool.Chunk, generation: int, concurrency: int) -> list[Outcome]:
-    """Chunk function: a fresh event loop over the chunk, ``concurrency`` items in flight."""
+_limiter: AIMDLimiter | None = None  # this worker's adaptive limit, kept across its chunks
+
+
+class ChunkOutcomes(list):
+    """A chunk's outcomes, with the worker's adaptive-limit summary attached (it travels with the pickle)."""
+
+    limiter: dict[str, Any] | None = None
+    pid: int = 0
+
+
+def run_chunk(pairs: pool.Chunk, generation: int, concurrency: int, adaptive: bool = False) -> list[Outcome]:
+    """Chunk function: a fresh event loop over the chunk, ``concurrency`` items in flight (with ``adaptive``,
+    attempts also under this worker's AIMD limit, which persists from chunk to chunk)."""
+    global _limiter
     task = pool.worker_task()
-    return asyncio.run(run_bounded(task, pairs, generation, min(concurrency, len(pairs))))
+    if not adaptive:
+        return asyncio.run(run_bounded(task, pairs, generation, min(concurrency, len(pairs))))
+    if _limiter is None:
+        from orchbench.harness.limiter import AIMDLimiter
+
+        _limiter = AIMDLimiter(concurrency)
+    out = ChunkOutcomes(asyncio.run(run_bounded(task, pairs, generation, min(concurrency, len(pairs)), _limiter)))
+    out.limiter, out.pid = _limiter.summary(), os.getpid()
+    return out
 
 
 def default_chunk(n: int, workers: int, concurrency: int) -> int:
@@ -53,20 +77,37 @@ class Hybrid(Strategy):
                                    "each at least concurrency items)", min=1, max=1_000_000),
         "restarts": Option(int, pool.DEFAULT_RESTARTS, "pool rebuilds after worker crashes before the items "
                            "left fail", min=0, max=100_000),
+        "adaptive": Option(bool, False, ADAPTIVE_HELP.replace("concurrency", "concurrency, per worker")),
     }
 
     rebuilds = 0  # pool rebuilds after worker crashes in the last map
+    limiters: dict[int, dict[str, Any]] = {}  # per worker pid: the last summary of its adaptive limit
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         workers = self.options["workers"] or pool.cpu_count()
         concurrency = self.options["concurrency"]
         chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency)
-        supervisor = pool.Supervisor(task.spec.to_dict(), run_chunk, (concurrency,), workers=workers,
-                                     restarts=self.options["restarts"])
+        adaptive = self.options["adaptive"]
+        self.limiters = {}
+        supervisor = pool.Supervisor(task.spec.to_dict(), run_chunk, (concurrency, adaptive), workers=workers,
+                                     restarts=self.options["restarts"], on_chunk=self._note if adaptive else None)
         try:
             return supervisor.map(items, chunk)
         finally:
             self.rebuilds = supervisor.rebuilds
+
+    def _note(self, outcomes: list[Outcome]) -> None:
+        summary = getattr(outcomes, "limiter", None)
+        if summary is not None:
+            self.limiters[outcomes.pid] = summary  # type: ignore[attr-defined]
+
+    def stats(self) -> dict[str, Any]:
+        if not self.limiters:
+            return {}
+        workers = list(self.limiters.values())
+        return {"limiter": {"workers": len(workers), "start": sum(w["start"] for w in workers),
+                            "final": sum(w["final"] for w in workers), "max": sum(w["max"] for w in workers),
+                            "decreases": sum(w["decreases"] for w in workers), "per_worker": workers}}
 
 
 @hookimpl

@@ -143,8 +143,10 @@ class Supervisor:
     BARREN_LIMIT = 3
 
     def __init__(self, spec: dict[str, Any], fn: Callable[..., list[Outcome]], args: tuple[Any, ...] = (), *,
-                 workers: int, restarts: int = DEFAULT_RESTARTS) -> None:
+                 workers: int, restarts: int = DEFAULT_RESTARTS,
+                 on_chunk: Callable[[list[Outcome]], None] | None = None) -> None:
         self.spec = spec
+        self.on_chunk = on_chunk  # sees each returned chunk's outcomes (and anything the chunk function attached)
         self.fn = fn
         self.args = args
         self.workers = workers
@@ -239,6 +241,8 @@ class Supervisor:
                 raise RuntimeError(f"a worker returned {len(outcomes)} outcomes for a chunk of {len(pairs)} items")
             for outcome in outcomes:
                 results[outcome.index] = outcome
+            if self.on_chunk is not None:
+                self.on_chunk(outcomes)
             self._barren = 0
         return lost
 

@@ -45,12 +45,13 @@ class AnagramWorkload(Workload):
             raise UsageError(f"workload 'anagrams' has no scenario {scenario!r} (scenarios: {', '.join(self.scenarios)})")
         profiles = {}
         for task, (latency, rate) in _SEED.items():
+            # every task is a pure function of its input: running one twice does no harm
             profiles[task] = {
-                "seed": TaskProfile(latency_s=latency, fault_rate=rate),
-                "fast": TaskProfile(latency_s=latency * 0.01, fault_rate=rate),
-                "none": TaskProfile(),
-                "cpu": TaskProfile(cpu_ms=_CPU_MS),
-                "mixed": TaskProfile(latency_s=latency * 0.01, fault_rate=rate, cpu_ms=_CPU_MS / 4),
+                "seed": TaskProfile(latency_s=latency, fault_rate=rate, idempotent=True),
+                "fast": TaskProfile(latency_s=latency * 0.01, fault_rate=rate, idempotent=True),
+                "none": TaskProfile(idempotent=True),
+                "cpu": TaskProfile(cpu_ms=_CPU_MS, idempotent=True),
+                "mixed": TaskProfile(latency_s=latency * 0.01, fault_rate=rate, cpu_ms=_CPU_MS / 4, idempotent=True),
             }[scenario]
         return profiles
 

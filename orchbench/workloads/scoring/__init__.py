@@ -4,7 +4,7 @@ Input: a generated corpus (case) or a UTF-8 file; items: its lines, blank ones i
 by definition (see ``scores``) and is not sent; every other line costs one request (duplicates run once when
 the harness memoises by ``item_key``). The server — embedded, started on loopback for the run with the run's
 scenario and seed, or an external one given by ``url`` — supplies the latency and the faults, so the harness
-adds none of its own (``task_profiles`` is empty). The reference sums ``score_line`` locally, without a server.
+adds none of its own (``task_profiles`` only marks a request idempotent). The reference sums ``score_line`` locally, without a server.
 """
 
 from __future__ import annotations
@@ -153,7 +153,8 @@ class ScoringWorkload(Workload):
     # -- input, items, output --------------------------------------------------------------------------------
 
     def task_profiles(self, scenario: str) -> dict[str, TaskProfile]:
-        return {}  # the server supplies latency and faults
+        # the server supplies latency and faults; the profile only states that a request may safely run twice
+        return {self.map_task: TaskProfile(idempotent=True)}
 
     def load_input(self) -> str:
         if self.spec.input_path is not None:

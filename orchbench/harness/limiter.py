@@ -1,0 +1,115 @@
+"""An adaptive concurrency limit (AIMD) for attempts against a service of unknown capacity.
+
+The limit starts low and grows by one per success (slow start) until the first sign of overload, then by one
+per limit's worth of successes (additive increase). Overload — an answer with status 429 or 503, or the median
+of recent latencies rising above ``tolerance`` times its lowest value — cuts the limit by ``backoff``
+(multiplicative decrease), at most once per round trip: attempts that started before the last cut do not cut
+again, so one burst of 429s counts as one signal.
+
+One limiter serves one event loop at a time; a process may reuse it across loops (the hybrid strategy runs a
+fresh loop per chunk), since waiters live only while their loop runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections import deque
+from typing import Any
+
+OVERLOAD_STATUS = frozenset({429, 503})
+
+
+def is_overload(error: BaseException | None) -> bool:
+    """An answer that says the service is over capacity (429, or 503 which may mean the same)."""
+    return getattr(error, "status", None) in OVERLOAD_STATUS
+
+
+class AIMDLimiter:
+    """How many attempts may be in flight: ``acquire`` before an attempt, ``release`` with its result after."""
+
+    def __init__(self, maximum: int, *, initial: int = 4, minimum: int = 1, backoff: float = 0.9,
+                 tolerance: float = 2.0, window: int = 25) -> None:
+        self.minimum = max(1, minimum)
+        self.maximum = max(self.minimum, maximum)
+        self.limit = float(min(max(initial, self.minimum), self.maximum))
+        self.backoff = backoff
+        self.tolerance = tolerance
+        self.in_flight = 0
+        self.epoch = 0  # number of decreases so far; an attempt remembers the epoch it started in
+        self.start = int(self.limit)
+        self.peak = int(self.limit)
+        self.overloads = 0  # overload answers seen (each may or may not have cut the limit)
+        self._recent: deque[float] = deque(maxlen=window)
+        self._floor: float | None = None
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def decreases(self) -> int:
+        return self.epoch
+
+    async def acquire(self) -> int:
+        """Wait for room under the limit; return the epoch to hand back to :meth:`release`."""
+        if self.in_flight < int(self.limit) and not self._waiters:
+            self.in_flight += 1
+            return self.epoch
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # granted, then cancelled: give the slot back
+                self.in_flight -= 1
+                self._wake()
+            else:
+                self._waiters.remove(waiter)
+            raise
+        return self.epoch
+
+    def release(self, epoch: int, latency: float, error: BaseException | None) -> None:
+        """An attempt ended: ``error`` None for a success, else what it raised (a cancellation says nothing)."""
+        self.in_flight -= 1
+        if is_overload(error):
+            self.overloads += 1
+            self._decrease(epoch)
+        elif error is None:
+            self._observe(epoch, latency)
+        self._wake()
+
+    def _observe(self, epoch: int, latency: float) -> None:
+        self._recent.append(latency)
+        if len(self._recent) < self._recent.maxlen:  # type: ignore[operator]
+            self._grow()
+            return
+        median = statistics.median(self._recent)
+        if self._floor is None or median < self._floor:
+            self._floor = median
+        if median > self.tolerance * self._floor:
+            self._decrease(epoch)
+        else:
+            self._grow()
+
+    def _grow(self) -> None:
+        if self.in_flight + 1 < self.limit / 2:
+            return  # demand, not the limit, bounds the load: growing would only raise a limit never tested
+        self.limit = min(self.maximum, self.limit + (1.0 if self.epoch == 0 else 1.0 / self.limit))
+        self.peak = max(self.peak, int(self.limit))
+
+    def _decrease(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            return  # started before the last cut: its signal is already accounted for
+        self.epoch += 1
+        self.limit = max(float(self.minimum), self.limit * self.backoff)
+        self._recent.clear()  # judge the new limit by latencies seen under it
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_flight < int(self.limit):
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
+
+    def summary(self) -> dict[str, Any]:
+        """The limit's trajectory in a few numbers: where it started, ended and peaked, and how often it was cut."""
+        return {"start": self.start, "final": int(self.limit), "max": self.peak, "decreases": self.epoch,
+                "overloads": self.overloads, "min": self.minimum, "ceiling": self.maximum}
