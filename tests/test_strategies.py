@@ -48,7 +48,7 @@ def test_every_strategy_is_registered_with_its_options():
     for name in STRATEGIES:
         assert registry.entries["strategy"][name].source.distribution == "orchbench"
     assert set(registry.strategy("threads").options) == {"workers"}
-    assert set(registry.strategy("asyncio").options) == {"concurrency"}
+    assert set(registry.strategy("asyncio").options) == {"concurrency", "adaptive"}
     assert {"workers", "chunk"} <= set(registry.strategy("processes").options)
     assert {"workers", "concurrency", "chunk"} <= set(registry.strategy("hybrid").options)
 
@@ -59,7 +59,7 @@ _TEXT = st.lists(st.tuples(_WORD, _GAP), min_size=1, max_size=40).map(lambda par
 _OPTIONS = {
     "sequential": st.just({}),
     "threads": st.fixed_dictionaries({"workers": st.integers(1, 8)}),
-    "asyncio": st.fixed_dictionaries({"concurrency": st.integers(1, 50)}),
+    "asyncio": st.fixed_dictionaries({"concurrency": st.integers(1, 50)}, optional={"adaptive": st.booleans()}),
     "processes": st.fixed_dictionaries({"workers": st.integers(1, 3)}, optional={"chunk": st.integers(1, 20)}),
     "hybrid": st.fixed_dictionaries({"workers": st.integers(1, 2), "concurrency": st.integers(1, 16)},
                                     optional={"chunk": st.integers(1, 30)}),

@@ -68,18 +68,19 @@ class AIMDLimiter:
 
     def release(self, epoch: int, latency: float, error: BaseException | None) -> None:
         """An attempt ended: ``error`` None for a success, else what it raised (a cancellation says nothing)."""
+        busy = self.in_flight  # this attempt included: how much of the limit was in use
         self.in_flight -= 1
         if is_overload(error):
             self.overloads += 1
             self._decrease(epoch)
         elif error is None:
-            self._observe(epoch, latency)
+            self._observe(epoch, latency, busy)
         self._wake()
 
-    def _observe(self, epoch: int, latency: float) -> None:
+    def _observe(self, epoch: int, latency: float, busy: int) -> None:
         self._recent.append(latency)
         if len(self._recent) < self._recent.maxlen:  # type: ignore[operator]
-            self._grow()
+            self._grow(busy)
             return
         median = statistics.median(self._recent)
         if self._floor is None or median < self._floor:
@@ -87,10 +88,10 @@ class AIMDLimiter:
         if median > self.tolerance * self._floor:
             self._decrease(epoch)
         else:
-            self._grow()
+            self._grow(busy)
 
-    def _grow(self) -> None:
-        if self.in_flight + 1 < self.limit / 2:
+    def _grow(self, busy: int) -> None:
+        if busy < self.limit / 2:
             return  # demand, not the limit, bounds the load: growing would only raise a limit never tested
         self.limit = min(self.maximum, self.limit + (1.0 if self.epoch == 0 else 1.0 / self.limit))
         self.peak = max(self.peak, int(self.limit))
