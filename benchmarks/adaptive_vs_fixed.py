@@ -1,7 +1,7 @@
 """Adaptive concurrency (AIMD) against fixed limits, on a scoring server whose capacity the client is not told.
 
 Runs ``orchbench sweep`` over fixed ``concurrency`` values and ``orchbench compare`` with ``adaptive=true``
-(asyncio strategy, scoring workload, the embedded server with ``capacity`` set and short ``Retry-After``), then
+(asyncio strategy, scoring workload, the embedded server's default scenario with its ``capacity`` set), then
 prints one table: median wall time, attempts, 429 answers, correctness, and the adaptive limit's trajectory.
 
 Expectation: the adaptive run is correct and within ``--tolerance`` of the best fixed limit (which a user would
@@ -65,7 +65,7 @@ def main() -> int:
     args = parser.parse_args()
 
     common = ["--workload", "scoring", "--test-case", args.case, "--scenario", "default",
-              "--set", f"capacity={args.capacity}", "--set", "retry_after=0.01",
+              "--set", f"capacity={args.capacity}",
               "--iterations", str(args.iterations), "--warmup", "0", "--quiet"]
     with tempfile.TemporaryDirectory(prefix="orchbench-adaptive-") as tmp:
         fixed_dir, auto_dir = Path(tmp, "fixed"), Path(tmp, "auto")
@@ -84,7 +84,8 @@ def main() -> int:
         trajectory = ""
         if row["limiter"]:
             lim = row["limiter"]
-            trajectory = f"start {lim['start']} → final {lim['final']}, max {lim['max']}, {lim['decreases']} cuts"
+            trajectory = (f"start {lim['start']} → final {lim['final']}, max {lim['max']}, {lim['decreases']} cuts "
+                          f"({lim['overloads']} 429/503 answers)")
         print(f"{name:<24}{row['wall']:>9.3f}{row['attempts']:>10.0f}{row['refused']:>8.0f}  "
               f"{'yes' if row['ok'] else 'NO':<7}  {trajectory}")
 

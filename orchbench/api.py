@@ -215,5 +215,5 @@ class RetryPolicy:
 
     @property
     def hedge_copies(self) -> int:
-        """Most attempts one hedged race may start (the first one included)."""
+        """Most attempts of one item in flight at once (the first one included)."""
         return 1

@@ -57,8 +57,6 @@ def test_hedged_scoring_with_slow_outliers_is_correct_and_counts_every_attempt()
     assert 0 < result.hedges_won <= result.hedges
     # hedges are attempts: at least one non-hedge attempt per item, at most max_attempts in all per item
     assert result.unique_items + result.hedges <= result.attempts <= result.unique_items * HEDGE["max_attempts"]
-    # at most copies - 1 hedges per race, and a race starts with one plain attempt
-    assert result.hedges <= (HEDGE["copies"] - 1) * (result.attempts - result.hedges)
     # the server saw the extra requests: more than one per distinct line it scored
     stats = result.workload_stats
     assert stats["requests"] > stats["unique_lines"]
@@ -83,8 +81,8 @@ def test_immediate_copies_race_every_item(monkeypatch):
     assert result.ok
     races = result.attempts - _prepare_attempts(seed=5) - result.hedges
     assert races >= result.unique_items
-    # every item's first race starts copies - 1 = 2 hedges at once; no race starts more
-    assert 2 * result.unique_items <= result.hedges <= 2 * races
+    # every item's first race starts copies - 1 = 2 hedges at once; no item starts more than max_attempts = 10
+    assert 2 * result.unique_items <= result.hedges <= (10 - 1) * result.unique_items
     assert result.hedges_won <= result.hedges
 
 
@@ -107,13 +105,19 @@ def test_only_idempotent_tasks_are_hedged(idempotent, hedges):
 
 
 def test_hedge_delay_waits_for_observations_then_follows_the_quantile():
-    policy = HedgedRetry(quantile=0.9, warmup=10, min_delay=0.05)
+    policy = HedgedRetry(quantile=0.9, warmup=10, min_delay=0.05, budget=0.1)
+    policy.launched(False)
     assert policy.hedge_delay() is None  # nothing observed: no idea what slow means
     for ms in range(1, 101):
         policy.observe(ms / 1000)
     assert policy.hedge_delay() == pytest.approx(0.091)
-    assert HedgedRetry(quantile=0.5, warmup=1, min_delay=0.2).hedge_delay() is None
-    floor = HedgedRetry(quantile=0.5, warmup=1, min_delay=0.2)
+    policy.launched(True)  # one hedge in two attempts: over the budget of 10 %
+    assert policy.hedge_delay() is None
+    for _ in range(18):
+        policy.launched(False)
+    assert policy.hedge_delay() == pytest.approx(0.091)
+    assert HedgedRetry(quantile=0.5, warmup=1, min_delay=0.2, budget=0).hedge_delay() is None
+    floor = HedgedRetry(quantile=0.5, warmup=1, min_delay=0.2, budget=0)
     floor.observe(0.001)
     assert floor.hedge_delay() == 0.2
     assert HedgedRetry(copies=1, delay=0.0).hedge_delay() is None
@@ -138,10 +142,10 @@ def test_limiter_slow_start_then_one_cut_per_round_trip():
         burst = epochs + [await limiter.acquire() for _ in range(4)]
         for epoch in burst:  # a burst of 429s from attempts started in one epoch cuts once
             limiter.release(epoch, 0.0, Overloaded(429))
-        assert limiter.decreases == 1 and limiter.limit == pytest.approx(8 * 0.9)
+        assert limiter.decreases == 1 and limiter.limit == 4  # the end of slow start halves
         later = await limiter.acquire()
-        limiter.release(later, 0.0, Overloaded(503))
-        assert limiter.decreases == 2
+        limiter.release(later, 0.0, Overloaded(503))  # the second overload answer in a round trip: cut
+        assert limiter.decreases == 2 and limiter.limit == pytest.approx(4 * 0.9)
         limiter.release(await limiter.acquire(), 0.0, TransientError("HTTP 500"))  # not an overload
         assert limiter.decreases == 2
         return limiter
@@ -228,7 +232,7 @@ def test_cli_lists_the_policies_and_runs_them():
     listing = json.loads(cli("list", "--json").stdout)
     rows = {(r["kind"], r["name"]): r for r in listing["items"]}
     assert {"copies", "quantile", "delay", "max_attempts"} <= set(rows[("retry policy", "hedged")]["options"])
-    assert "adaptive" in rows[("strategy", "asyncio")]["options"] and "adaptive" in rows[("strategy", "hybrid")]["options"]
+    assert all("adaptive" in rows[("strategy", name)]["options"] for name in ("asyncio", "hybrid"))
     proc = cli("run", "asyncio", "--test-case", "small", "--scenario", "fast", "--retry", "hedged",
                "--set", "retry.delay=0", "--set", "retry.copies=2", "--set", "adaptive=true", "--json")
     assert proc.returncode == 0, proc.stderr

@@ -3,9 +3,13 @@ the first success and cancel the rest.
 
 Each tenacity attempt of :func:`acall_hedged` is one *race*: the first attempt starts; whenever the newest one
 has run for the hedge delay (a quantile of this process's recent successful latencies, or a fixed delay) and
-fewer than ``copies`` have started, another starts beside it. The first success wins and the others are
-cancelled; when every started attempt has failed, the race fails and tenacity waits (at least any
-``Retry-After``) and runs another, until ``max_attempts`` attempts — hedges included — have started.
+fewer than ``copies`` are in flight, another starts beside it (one that failed frees its place, after any
+``Retry-After`` it asked for, so a slow survivor is hedged too). Hedging by quantile stops while hedges make up
+``budget`` of the attempts this process started: the first latencies observed are the fastest of their wave, so
+an early quantile is low, and the budget keeps that, or any other misjudgement, from multiplying the load. The
+first success wins and the others are cancelled; when every attempt in flight has failed, the race fails and
+tenacity waits (at least any ``Retry-After``) and runs another, until ``max_attempts`` attempts — hedges
+included — have started.
 
 Every started attempt counts, also a cancelled loser: it takes its own attempt number (so it meets its own
 deterministic fault and latency), its elapsed time is a latency sample, and an HTTP one is a request the server
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 WINDOW = 512  # recent successful latencies the quantile is taken over
 REFRESH_EVERY = 16  # new samples between two recomputations of the quantile
 MAX_ATTEMPTS = 100  # per item, for a hedging policy that states no max_attempts
+RECHECK_S = 0.05  # while the quantile is unknown (warm-up), how often a running race asks again
 
 
 class LatencyWindow:
@@ -69,13 +74,15 @@ class HedgedRetry(RetryPolicy):
                    "when one is slower than a quantile of observed latency; the first success wins, the rest "
                    "are cancelled (sync strategies retry plainly)")
     options = {
-        "copies": Option(int, 2, "most attempts one race starts (1: no hedging)", min=1, max=16),
+        "copies": Option(int, 2, "most attempts of one item in flight at once (1: no hedging)", min=1, max=16),
         "quantile": Option(float, 0.95, "hedge an attempt slower than this quantile of recent successful "
                                         "latencies", min=0.5, max=0.999),
         "delay": Option(float, None, "fixed hedge delay in seconds instead of the quantile (0: start every "
                                      "copy at once, for failures that show only at the end)", min=0),
         "min_delay": Option(float, 0.005, "shortest hedge delay in seconds (a floor under the quantile)", min=0),
         "warmup": Option(int, 20, "successful latencies observed before hedging by quantile", min=1),
+        "budget": Option(float, 0.1, "hedges by quantile at most this share of the attempts started (per "
+                                     "process); 0: no limit", min=0),
         "max_attempts": Option(int, 10, "attempts per item, hedges included, before giving up", min=1),
         "base": Option(float, 0.01, "first backoff in seconds after a failed race (doubles, full jitter)", min=0),
         "cap": Option(float, 2.0, "longest backoff in seconds", min=0),
@@ -85,6 +92,8 @@ class HedgedRetry(RetryPolicy):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.window = LatencyWindow()
+        self.started = 0  # attempts started in this process, hedges included
+        self.hedged = 0
 
     def stop(self) -> Any:
         return tenacity.stop_after_attempt(self.options["max_attempts"])
@@ -101,6 +110,9 @@ class HedgedRetry(RetryPolicy):
             return None
         if self.options["delay"] is not None:
             return self.options["delay"]
+        budget = self.options["budget"]
+        if budget and self.hedged >= budget * self.started:
+            return None  # out of hedges for now: more plain attempts must start first
         if len(self.window) < self.options["warmup"]:
             return None  # no idea yet what slow means
         return max(self.options["min_delay"], self.window.quantile(self.options["quantile"]) or 0.0)
@@ -109,44 +121,57 @@ class HedgedRetry(RetryPolicy):
         """A successful attempt's latency, for the quantile."""
         self.window.add(seconds)
 
+    def launched(self, hedge: bool) -> None:
+        """An attempt started (``hedge``: beside a slower one), for the budget."""
+        self.started += 1
+        self.hedged += hedge
+
 
 async def acall_hedged(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
                        attempt: Callable[[int], Awaitable[Any]], log: AttemptLog,
                        limiter: AIMDLimiter | None = None) -> Any:
     """Like :func:`~orchbench.harness.retry.acall_with_retry`, each try being a race of hedged attempts."""
-    budget = policy.options.get("max_attempts") or MAX_ATTEMPTS
+    most = policy.options.get("max_attempts") or MAX_ATTEMPTS
     kwargs = _kwargs(policy, transient)
-    kwargs["stop"] = tenacity.stop_any(kwargs["stop"], lambda state: log.attempts >= budget)
+    kwargs["stop"] = tenacity.stop_any(kwargs["stop"], lambda state: log.attempts >= most)
     value = None
     async for state in tenacity.AsyncRetrying(**kwargs):
         with state:
-            value = await _race(policy, transient, attempt, log, limiter, budget)
+            value = await _race(policy, transient, attempt, log, limiter, most)
     return value
 
 
 async def _race(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
                 attempt: Callable[[int], Awaitable[Any]], log: AttemptLog, limiter: AIMDLimiter | None,
-                budget: int) -> Any:
+                most: int) -> Any:
     observe = getattr(policy, "observe", None)
+    launched = getattr(policy, "launched", None)
     running: dict[asyncio.Task[Any], bool] = {}  # attempt → started as a hedge
-    started = 0
 
     def launch(hedge: bool) -> None:
-        nonlocal started
         log.attempts += 1
-        started += 1
         log.hedges += hedge
+        if launched is not None:
+            launched(hedge)
         running[asyncio.ensure_future(timed_attempt(policy, attempt, log.attempts, log, limiter, observe))] = hedge
 
+    loop = asyncio.get_running_loop()
     launch(False)
+    last_launch = not_before = loop.time()
     error: BaseException | None = None
     try:
         while running:
-            delay = policy.hedge_delay() if started < policy.hedge_copies and log.attempts < budget else None
-            done, _ = await asyncio.wait(running, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            if not done:
-                launch(True)
-                continue
+            timeout = None
+            if len(running) < policy.hedge_copies and log.attempts < most:
+                delay = policy.hedge_delay()
+                if delay is None:
+                    timeout = RECHECK_S  # not warm, or out of budget, yet: look again, it may still be hedged
+                elif (timeout := max(last_launch + delay, not_before) - loop.time()) <= 0:
+                    # due (or copies at once): launched without a wait, however short, that a busy loop stretches
+                    launch(True)
+                    last_launch = loop.time()
+                    continue
+            done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             for finished in done:
                 hedge = running.pop(finished)
                 exc = finished.exception()
@@ -156,6 +181,8 @@ async def _race(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
                 if not isinstance(exc, transient):
                     raise exc
                 error = exc
+                # a failed attempt frees its place; a hedge may take it, but not before a Retry-After
+                not_before = max(not_before, loop.time() + (getattr(exc, "retry_after", None) or 0.0))
         assert error is not None
         raise error
     finally:

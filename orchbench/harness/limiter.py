@@ -1,10 +1,12 @@
 """An adaptive concurrency limit (AIMD) for attempts against a service of unknown capacity.
 
-The limit starts low and grows by one per success (slow start) until the first sign of overload, then by one
-per limit's worth of successes (additive increase). Overload — an answer with status 429 or 503, or the median
-of recent latencies rising above ``tolerance`` times its lowest value — cuts the limit by ``backoff``
-(multiplicative decrease), at most once per round trip: attempts that started before the last cut do not cut
-again, so one burst of 429s counts as one signal.
+The limit starts low and grows by one per success (slow start) until the first sign of overload, which
+halves it, then by one per limit's worth of successes (additive increase). Overload cuts the limit by
+``backoff`` (multiplicative decrease): the median of recent latencies rising above ``tolerance`` times its
+lowest value, or answers with status 429 or 503 — two within one round trip (the last ``limit`` answers), since
+a lone 503 is as often a fault as a sign of load, and random faults alone would otherwise hold the limit far
+below the capacity. At most one cut per round trip: attempts that started before the last cut do not cut
+again, so a burst counts once.
 
 One limiter serves one event loop at a time; a process may reuse it across loops (the hybrid strategy runs a
 fresh loop per chunk), since waiters live only while their loop runs.
@@ -40,6 +42,8 @@ class AIMDLimiter:
         self.start = int(self.limit)
         self.peak = int(self.limit)
         self.overloads = 0  # overload answers seen (each may or may not have cut the limit)
+        self._answers = 0  # attempts ended with an answer (not cancelled)
+        self._last_overload: int | None = None  # the answer number of the previous overload answer
         self._recent: deque[float] = deque(maxlen=window)
         self._floor: float | None = None
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -70,9 +74,13 @@ class AIMDLimiter:
         """An attempt ended: ``error`` None for a success, else what it raised (a cancellation says nothing)."""
         busy = self.in_flight  # this attempt included: how much of the limit was in use
         self.in_flight -= 1
+        if not isinstance(error, asyncio.CancelledError):
+            self._answers += 1
         if is_overload(error):
             self.overloads += 1
-            self._decrease(epoch)
+            previous, self._last_overload = self._last_overload, self._answers
+            if previous is not None and self._answers - previous <= max(1, int(self.limit)):
+                self._decrease(epoch)
         elif error is None:
             self._observe(epoch, latency, busy)
         self._wake()
@@ -99,8 +107,10 @@ class AIMDLimiter:
     def _decrease(self, epoch: int) -> None:
         if epoch != self.epoch:
             return  # started before the last cut: its signal is already accounted for
+        # slow start may have doubled the limit within the round trip that met the overload: its end halves
+        factor = 0.5 if self.epoch == 0 else self.backoff
         self.epoch += 1
-        self.limit = max(float(self.minimum), self.limit * self.backoff)
+        self.limit = max(float(self.minimum), self.limit * factor)
         self._recent.clear()  # judge the new limit by latencies seen under it
 
     def _wake(self) -> None:
