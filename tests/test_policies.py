@@ -111,11 +111,15 @@ def test_hedge_delay_waits_for_observations_then_follows_the_quantile():
     for ms in range(1, 101):
         policy.observe(ms / 1000)
     assert policy.hedge_delay() == pytest.approx(0.091)
-    policy.launched(True)  # one hedge in two attempts: over the budget of 10 %
+    policy.launched(True)  # one hedge in two attempts: over the budget of 10 %, and it is running
     assert policy.hedge_delay() is None
-    for _ in range(18):
-        policy.launched(False)
+    policy.hedge_ended()  # over budget, but none running: one may run
     assert policy.hedge_delay() == pytest.approx(0.091)
+    policy.launched(True)
+    assert policy.hedge_delay() is None
+    for _ in range(27):
+        policy.launched(False)
+    assert policy.hedge_delay() == pytest.approx(0.091)  # 2 hedges in 30 attempts: within budget again
     assert HedgedRetry(quantile=0.5, warmup=1, min_delay=0.2, budget=0).hedge_delay() is None
     floor = HedgedRetry(quantile=0.5, warmup=1, min_delay=0.2, budget=0)
     floor.observe(0.001)

@@ -4,9 +4,10 @@ the first success and cancel the rest.
 Each tenacity attempt of :func:`acall_hedged` is one *race*: the first attempt starts; whenever the newest one
 has run for the hedge delay (a quantile of this process's recent successful latencies, or a fixed delay) and
 fewer than ``copies`` are in flight, another starts beside it (one that failed frees its place, after any
-``Retry-After`` it asked for, so a slow survivor is hedged too). Hedging by quantile stops while hedges make up
-``budget`` of the attempts this process started: the first latencies observed are the fastest of their wave, so
-an early quantile is low, and the budget keeps that, or any other misjudgement, from multiplying the load. The
+``Retry-After`` it asked for, so a slow survivor is hedged too). Once hedges by quantile make up ``budget`` of
+the attempts this process started, only one more may run at a time: the first latencies observed are the
+fastest of their wave, so an early quantile is low, and the budget keeps that, or any other misjudgement, from
+multiplying the load, while a tail of slow attempts (the last of a chunk) is still hedged one by one. The
 first success wins and the others are cancelled; when every attempt in flight has failed, the race fails and
 tenacity waits (at least any ``Retry-After``) and runs another, until ``max_attempts`` attempts — hedges
 included — have started.
@@ -81,8 +82,8 @@ class HedgedRetry(RetryPolicy):
                                      "copy at once, for failures that show only at the end)", min=0),
         "min_delay": Option(float, 0.005, "shortest hedge delay in seconds (a floor under the quantile)", min=0),
         "warmup": Option(int, 20, "successful latencies observed before hedging by quantile", min=1),
-        "budget": Option(float, 0.1, "hedges by quantile at most this share of the attempts started (per "
-                                     "process); 0: no limit", min=0),
+        "budget": Option(float, 0.1, "beyond this share of the attempts started (per process), hedges by "
+                                     "quantile run one at a time; 0: no limit", min=0),
         "max_attempts": Option(int, 10, "attempts per item, hedges included, before giving up", min=1),
         "base": Option(float, 0.01, "first backoff in seconds after a failed race (doubles, full jitter)", min=0),
         "cap": Option(float, 2.0, "longest backoff in seconds", min=0),
@@ -94,6 +95,7 @@ class HedgedRetry(RetryPolicy):
         self.window = LatencyWindow()
         self.started = 0  # attempts started in this process, hedges included
         self.hedged = 0
+        self.hedging_now = 0  # hedges in flight
 
     def stop(self) -> Any:
         return tenacity.stop_after_attempt(self.options["max_attempts"])
@@ -111,8 +113,8 @@ class HedgedRetry(RetryPolicy):
         if self.options["delay"] is not None:
             return self.options["delay"]
         budget = self.options["budget"]
-        if budget and self.hedged >= budget * self.started:
-            return None  # out of hedges for now: more plain attempts must start first
+        if budget and self.hedged >= budget * self.started and self.hedging_now:
+            return None  # over budget, and a hedge is running: wait for more plain attempts, or for it to end
         if len(self.window) < self.options["warmup"]:
             return None  # no idea yet what slow means
         return max(self.options["min_delay"], self.window.quantile(self.options["quantile"]) or 0.0)
@@ -125,6 +127,10 @@ class HedgedRetry(RetryPolicy):
         """An attempt started (``hedge``: beside a slower one), for the budget."""
         self.started += 1
         self.hedged += hedge
+        self.hedging_now += hedge
+
+    def hedge_ended(self) -> None:
+        self.hedging_now -= 1
 
 
 async def acall_hedged(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
@@ -146,6 +152,7 @@ async def _race(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
                 most: int) -> Any:
     observe = getattr(policy, "observe", None)
     launched = getattr(policy, "launched", None)
+    hedge_ended = getattr(policy, "hedge_ended", None)
     running: dict[asyncio.Task[Any], bool] = {}  # attempt → started as a hedge
 
     def launch(hedge: bool) -> None:
@@ -153,7 +160,10 @@ async def _race(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
         log.hedges += hedge
         if launched is not None:
             launched(hedge)
-        running[asyncio.ensure_future(timed_attempt(policy, attempt, log.attempts, log, limiter, observe))] = hedge
+        future = asyncio.ensure_future(timed_attempt(policy, attempt, log.attempts, log, limiter, observe))
+        if hedge and hedge_ended is not None:
+            future.add_done_callback(lambda _: hedge_ended())
+        running[future] = hedge
 
     loop = asyncio.get_running_loop()
     launch(False)
