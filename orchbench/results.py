@@ -192,13 +192,16 @@ def save(path: str | os.PathLike[str], document: Mapping[str, Any]) -> Path:
         fd, tmp_name = _create_temp(target.parent, target.name)
     except OSError as exc:
         raise UsageError(f"cannot write results to {target}: {exc.strerror or exc}") from None
+    from orchbench.interrupts import deferred
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(_json_safe(document), handle, indent=2, allow_nan=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
+        with deferred():  # Ctrl-C or SIGTERM while writing takes effect once the file is complete
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(_json_safe(document), handle, indent=2, allow_nan=False)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, target)
     except BaseException as exc:
         with suppress(OSError):
             os.unlink(tmp_name)

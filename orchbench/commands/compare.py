@@ -141,7 +141,7 @@ def compare_command(
     document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet)
     path = results.save(output or results.default_path(results_dir, workload), document)
     if interrupted:
-        print(f"orchbench: interrupted: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "
+        print(f"orchbench: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "
               "(marked incomplete)", file=sys.stderr)
         return 130
     render(build_report([document], baseline=baseline), fmt)

@@ -14,8 +14,6 @@ import traceback
 from orchbench.errors import UsageError
 from orchbench.types import RunResult, RunSpec
 
-EXIT_INTERRUPTED = 130
-
 
 def _write(path: str, data: dict) -> None:
     tmp = f"{path}.tmp"
@@ -25,6 +23,9 @@ def _write(path: str, data: dict) -> None:
 
 
 def main(spec_path: str, result_path: str) -> int:
+    from orchbench import interrupts
+
+    interrupts.install(own_sigint=False)  # SIGTERM does what Ctrl-C does here (asyncio keeps its own SIGINT)
     with open(spec_path, encoding="utf-8") as f:
         request = json.load(f)
     spec = RunSpec.from_dict(request["spec"])
@@ -34,7 +35,7 @@ def main(spec_path: str, result_path: str) -> int:
 
         result = execute(spec, window)
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return interrupts.exit_status()
     except UsageError as exc:
         _write(result_path, {"usage_error": str(exc)})
         return 2
