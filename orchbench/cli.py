@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.exceptions import Abort, TyperException
@@ -37,6 +38,13 @@ def _root(
 
 
 COMMAND_MODULES = ("list_cmd", "run", "compare", "benchmark", "serve", "profile")
+
+
+@functools.cache
+def _command() -> Any:
+    """The click command of the app with every command registered, built once per process."""
+    _register_commands()
+    return typer.main.get_command(app)
 
 
 def _register_commands() -> None:
@@ -100,9 +108,9 @@ def _interrupted() -> int:
 def _main(argv: list[str] | None) -> int:
     args = expand_multi_values(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
-    _register_commands()
+    command = _command()
     try:
-        status = app(args=args, prog_name="orchbench", standalone_mode=False)
+        status = command.main(args=args, prog_name="orchbench", standalone_mode=False)
     except TyperException as exc:  # bad command-line usage: typer's message, as one line
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: its help is the answer
             exc.show()

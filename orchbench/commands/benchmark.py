@@ -93,10 +93,13 @@ def sweep_command(
 
     key, values = _sweep_values(over)
     names = strategy_names(strategies)
+    given = input_path
+    if input_path is not None:  # read once for every point of the sweep (standard input can be read only once)
+        input_path = common.snapshot_input(input_path)
     points: list[SweepPoint] = []
     for value in values:
         opts = common.RunOptions(workload=workload, case=case, input_path=input_path, scenario=scenario, seed=seed,
-                                 retry=retry, sets=list(sets or []), url=url)
+                                 retry=retry, sets=list(sets or []), url=url, input_given=given)
         bare = key.replace("-", "_")
         if bare in SPEC_OVERRIDES:
             try:
