@@ -40,7 +40,8 @@ def main(spec_path: str, result_path: str) -> int:
         _write(result_path, {"usage_error": str(exc)})
         return 2
     except Exception as exc:  # a strategy's or workload's bug: reported as the run's error
-        result = RunResult(spec=spec.to_dict(), error=f"{type(exc).__name__}: {exc}")
+        message = str(exc) if type(exc).__name__ == "StrategyError" else f"{type(exc).__name__}: {exc}"
+        result = RunResult(spec=spec.to_dict(), error=message)
         if request.get("debug"):
             traceback.print_exc()
     _write(result_path, {"result": result.to_dict(with_output=request.get("with_output", False)), "window": window})
