@@ -127,9 +127,27 @@ def snapshot_input(path: str) -> str:
     return copy
 
 
+def _check_numbers(opts: RunOptions) -> None:
+    """Override values a run could not honour: rates outside 0-1, negative or non-finite scales and costs."""
+    import math
+
+    for flag, value, low, high in (("--fault-rate", opts.fault_rate, 0.0, 1.0), ("--hang-rate", opts.hang_rate, 0.0, 1.0),
+                                   ("--crash-rate", opts.crash_rate, 0.0, 1.0),
+                                   ("--latency-scale", opts.latency_scale, 0.0, math.inf),
+                                   ("--cpu-ms", opts.cpu_ms, 0.0, math.inf)):
+        if value is None:
+            continue
+        if not math.isfinite(value):
+            raise UsageError(f"{flag} must be a finite number, not {value}")
+        if not low <= value <= high:
+            raise UsageError(f"{flag} must be between 0 and 1, not {value:g}" if high == 1.0 else
+                             f"{flag} must not be negative, not {value:g}")
+
+
 def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]:
     """One checked RunSpec per strategy (or preset) name, labelled by that name."""
     registry = get_registry()
+    _check_numbers(opts)
     if opts.case is not None and opts.input_path is not None:
         raise UsageError("give either --test-case or --input, not both")
     workload_cls = registry.workload(opts.workload)
