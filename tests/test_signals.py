@@ -28,7 +28,7 @@ import pytest
 from orchbench import results
 
 SEED = int(os.environ.get("ORCHBENCH_SIGNAL_SEED", "20261123"))
-HANG_GUARD_S = 90  # not a speed threshold: only how long to wait before calling a run hung
+HANG_GUARD_S = 240  # not a speed threshold: only how long to wait before calling a run hung
 ENDLESS = ["--test-case", "10k", "--scenario", "none", "--cpu-ms", "50", "--no-memo"]  # minutes of CPU
 
 Moment = Callable[[list[psutil.Process], str], bool]
@@ -65,8 +65,12 @@ def first_run_done(tree: list[psutil.Process], err: str) -> bool:
     return "[1/" in err
 
 
+def ray_actors_busy(tree: list[psutil.Process], err: str) -> bool:
+    return any("ray::BatchWorker.run_batch" in line for line in _cmdlines(tree))
+
+
 MOMENTS: dict[str, Moment] = {"start-up": at_once, "run process": run_process_exists, "pool workers": pool_workers_run,
-                              "scoring server": scoring_server_runs, "between runs": first_run_done}
+                              "scoring server": scoring_server_runs, "between runs": first_run_done, "ray actors busy": ray_actors_busy}
 
 
 @dataclass
@@ -78,14 +82,16 @@ class Ending:
     commands: list[str] = field(default_factory=list)  # the command lines of the tree's processes, as seen
     alive: list[psutil.Process] = field(default_factory=list)
     signalled: bool = True
+    exit_after_s: float | None = None  # from the signal to the command's exit (a figure to report, not to assert)
 
 
-def signal_at(args: list[str], moment: str, sig: int, whole_group: bool, delay_s: float, cwd: Path) -> Ending:
+def signal_at(args: list[str], moment: str, sig: int, whole_group: bool, delay_s: float, cwd: Path,
+              env: dict[str, str] | None = None) -> Ending:
     """Run ``orchbench ARGS``; at ``moment`` (plus ``delay_s``) send ``sig`` to it or to its whole group."""
     out_path, err_path = cwd / "stdout.txt", cwd / "stderr.txt"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         proc = subprocess.Popen([sys.executable, "-m", "orchbench", *args], cwd=cwd, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=err, start_new_session=True)
+                                stdout=out, stderr=err, start_new_session=True, env=env)
     root = psutil.Process(proc.pid)
     seen: dict[int, psutil.Process] = {}
     commands: dict[int, str] = {}
@@ -105,7 +111,7 @@ def signal_at(args: list[str], moment: str, sig: int, whole_group: bool, delay_s
                 sent_at = time.monotonic() + delay_s
             if sent_at is not None and time.monotonic() >= sent_at:
                 (os.killpg if whole_group else os.kill)(proc.pid, sig)
-                signalled = True
+                signalled, sent = True, time.monotonic()
                 break
             time.sleep(0.02)
         while proc.poll() is None and time.monotonic() < deadline:  # keep recording what starts while it stops
@@ -116,6 +122,7 @@ def signal_at(args: list[str], moment: str, sig: int, whole_group: bool, delay_s
                 pass
             time.sleep(0.02)
         hung = proc.poll() is None
+        exit_after_s = time.monotonic() - sent if signalled and not hung else None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -125,7 +132,7 @@ def signal_at(args: list[str], moment: str, sig: int, whole_group: bool, delay_s
     for p in alive:
         p.kill()
     ending = Ending(proc.returncode, out_path.read_text(errors="replace"), err_path.read_text(errors="replace"),
-                    others, list(commands.values()), alive, signalled)
+                    others, list(commands.values()), alive, signalled, exit_after_s)
     assert not hung, f"still running {HANG_GUARD_S} s after the signal: {ending.err[-2000:]}"
     return ending
 
@@ -133,6 +140,7 @@ def signal_at(args: list[str], moment: str, sig: int, whole_group: bool, delay_s
 def check_clean_end(ending: Ending, sig: int, *, may_die_unhandled: bool = False) -> None:
     """The conventional status, one clear last line, no traceback, and no process of the tree left."""
     assert ending.signalled, f"the command ended before it was signalled: {ending.err[-2000:]}"
+    print(f"exit status {ending.code}, {ending.exit_after_s:.2f} s after the signal")  # a figure, shown with -s
     expected = {128 + sig} | ({-sig} if may_die_unhandled else set())
     assert ending.code in expected, (ending.code, ending.err[-2000:])
     assert "Traceback" not in ending.err, ending.err
@@ -217,6 +225,19 @@ def test_sigterm_during_a_memory_profile(tmp_path):
         json.loads(summary.read_text())
 
 
+@pytest.mark.ray
+def test_sigterm_to_the_cli_alone_stops_a_local_ray(tmp_path):
+    """`kill PID` of orchbench while Ray actors work: raylet, GCS and every worker end with it."""
+    pytest.importorskip("orchbench_ray", reason="the orchbench-ray plugin is not installed")
+    rng = _draw("ray")
+    env = {**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, "ORCHBENCH_PLUGINS": "orchbench-ray",
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    ending = signal_at(["run", "ray", "--test-case", "large", "--scenario", "seed"], "ray actors busy",
+                       signal.SIGTERM, False, rng.uniform(0, 1.0), tmp_path, env)
+    check_clean_end(ending, signal.SIGTERM)
+    assert any("raylet" in line for line in ending.commands) and any("gcs_server" in line for line in ending.commands)
+
+
 # --- the long version: many seeded draws over commands, moments, signals and targets -------------------------
 
 SCENES = [
@@ -252,6 +273,7 @@ def test_random_signals_at_random_moments(draw, tmp_path):
         assert ending.code == 0, ending.err
         return
     context = f"seed {SEED}, draw {draw}: {' '.join(args)} / {moment} / {signal.Signals(sig).name} / group={whole_group}"
+    print(context)
     try:
         check_clean_end(ending, sig, may_die_unhandled=moment == "start-up")
         if args[0] == "compare":
