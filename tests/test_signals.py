@@ -223,6 +223,7 @@ def test_sigterm_during_a_memory_profile(tmp_path):
     summary = out / "summary.json"
     if summary.exists():
         json.loads(summary.read_text())
+    assert not (out / "summary.json.tmp").exists()
 
 
 @pytest.mark.ray
