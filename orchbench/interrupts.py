@@ -92,6 +92,23 @@ def install(*, own_sigint: bool = True) -> Callable[[], None]:
 
 
 @contextmanager
+def sigint_held() -> Iterator[None]:
+    """Block SIGINT in this thread meanwhile. A process started meanwhile inherits the block, so Ctrl-C cannot
+    reach it while its interpreter starts (Python would print a KeyboardInterrupt traceback); it calls
+    :func:`release_sigint` once it can handle one, and a Ctrl-C pressed meanwhile is delivered then."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def release_sigint() -> None:
+    """Unblock SIGINT (see :func:`sigint_held`); a pending one is raised here as KeyboardInterrupt."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextmanager
 def deferred() -> Iterator[None]:
     """Hold an interrupt that arrives inside the block until it ends (e.g. while a results file is written)."""
     if _State.pid != os.getpid():

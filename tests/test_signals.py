@@ -254,6 +254,13 @@ SCENES = [
 ]
 
 
+# Ctrl-C reaches every process of the group. orchbench starts its run processes with SIGINT held until they can
+# handle it, but the orchbench command itself cannot be: during its own interpreter's first fraction of a second
+# a Ctrl-C gets Python's KeyboardInterrupt traceback. So Ctrl-C is drawn only for moments after the command has
+# started; SIGTERM, whose default action is silent, at any moment.
+AFTER_START_UP = {"run process", "between runs", "pool workers", "scoring server"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("draw", range(12))
 def test_random_signals_at_random_moments(draw, tmp_path):
@@ -261,8 +268,11 @@ def test_random_signals_at_random_moments(draw, tmp_path):
     args, moments = rng.choice(SCENES)
     if args[0] == "profile":
         pytest.importorskip("memray")
-    moment = rng.choice(moments)
     sig = rng.choice([signal.SIGTERM, signal.SIGINT])
+    if sig == signal.SIGINT:  # see AFTER_START_UP
+        moments = [m for m in moments if m in AFTER_START_UP] or moments
+        sig = sig if set(moments) <= AFTER_START_UP else signal.SIGTERM
+    moment = rng.choice(moments)
     whole_group = True if sig == signal.SIGINT else rng.random() < 0.5  # Ctrl-C reaches the whole group
     out = tmp_path / "out.json"
     if args[0] == "compare":

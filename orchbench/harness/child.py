@@ -25,12 +25,13 @@ def _write(path: str, data: dict) -> None:
 def main(spec_path: str, result_path: str) -> int:
     from orchbench import interrupts
 
-    interrupts.install(own_sigint=False)  # SIGTERM does what Ctrl-C does here (asyncio keeps its own SIGINT)
     with open(spec_path, encoding="utf-8") as f:
         request = json.load(f)
     spec = RunSpec.from_dict(request["spec"])
     window: dict[str, float] = {}
     try:
+        interrupts.install(own_sigint=False)  # SIGTERM does what Ctrl-C does here (asyncio keeps its own SIGINT)
+        interrupts.release_sigint()  # the parent started this process with Ctrl-C held until now
         from orchbench.harness.runner import execute
 
         result = execute(spec, window)

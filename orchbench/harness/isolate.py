@@ -67,7 +67,7 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
         proc: subprocess.Popen | None = None
         sampler: TreeSampler | None = None
         try:
-            with interrupts.deferred():  # no moment at which the child runs but nobody would stop it
+            with interrupts.deferred(), interrupts.sigint_held():  # the child runs only once someone stops it
                 proc = subprocess.Popen([sys.executable, *launcher, str(spec_path), str(result_path)],
                                         stdin=subprocess.DEVNULL, stdout=2)  # our stdout is for results (--json)
                 sampler = TreeSampler(proc.pid, period_s)
