@@ -282,3 +282,11 @@ def test_values_that_would_hang_or_exhaust_memory_are_refused(no_runs, args, fra
     ran = cli_here(*args)
     check_ending(args, ran)
     assert ran.code == 2 and fragment in ran.err, ran.err
+
+
+def test_every_spelling_of_the_strategies_option_takes_several_values():
+    from orchbench.cli import expand_multi_values
+
+    for flag in ("--strategies", "--strategy", "-s"):
+        assert expand_multi_values(["compare", flag, "asyncio", "processes", "-n", "3"]) == \
+            ["compare", flag, "asyncio", flag, "processes", "-n", "3"]
