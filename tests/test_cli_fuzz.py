@@ -214,7 +214,7 @@ def mutated_documents(draw) -> bytes:
     return json.dumps(document).encode()
 
 
-@FUZZ
+@settings(FUZZ, max_examples=100)
 @given(mutated_documents(), st.sampled_from(["table", "markdown", "csv", "json"]))
 def test_report_of_a_damaged_results_file(tmp_path, content, fmt):
     path = tmp_path / "results.json"
