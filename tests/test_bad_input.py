@@ -98,7 +98,7 @@ def test_standard_input(workload, text):
                    stdin=text.encode())
     assert ran.code == 0, ran.err
     result = json.loads(ran.out)
-    assert result["correct"] is True and result["spec"]["input_path"] == "-"
+    assert result["correct"] is True and result["spec"]["input_path"] == "-" and result["label"] == "sequential"
     output = result["output"]
     if workload == "anagrams":
         assert output == {"act": 2, "cat": 2, "tac": 2}
