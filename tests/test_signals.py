@@ -69,8 +69,10 @@ def ray_actors_busy(tree: list[psutil.Process], err: str) -> bool:
     return any("ray::BatchWorker.run_batch" in line for line in _cmdlines(tree))
 
 
-MOMENTS: dict[str, Moment] = {"start-up": at_once, "run process": run_process_exists, "pool workers": pool_workers_run,
-                              "scoring server": scoring_server_runs, "between runs": first_run_done, "ray actors busy": ray_actors_busy}
+MOMENTS: dict[str, Moment] = {
+    "start-up": at_once, "run process": run_process_exists, "pool workers": pool_workers_run,
+    "scoring server": scoring_server_runs, "between runs": first_run_done, "ray actors busy": ray_actors_busy,
+}
 
 
 @dataclass
@@ -283,7 +285,8 @@ def test_random_signals_at_random_moments(draw, tmp_path):
     if not ending.signalled:  # a short compare may end before a late moment: then it must have ended well
         assert ending.code == 0, ending.err
         return
-    context = f"seed {SEED}, draw {draw}: {' '.join(args)} / {moment} / {signal.Signals(sig).name} / group={whole_group}"
+    context = (f"seed {SEED}, draw {draw}: {' '.join(args)} / {moment} / {signal.Signals(sig).name} / "
+               f"group={whole_group}")
     print(context)
     try:
         check_clean_end(ending, sig, may_die_unhandled=moment == "start-up")

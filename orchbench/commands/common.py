@@ -131,7 +131,8 @@ def _check_numbers(opts: RunOptions) -> None:
     """Override values a run could not honour: rates outside 0-1, negative or non-finite scales and costs."""
     import math
 
-    for flag, value, low, high in (("--fault-rate", opts.fault_rate, 0.0, 1.0), ("--hang-rate", opts.hang_rate, 0.0, 1.0),
+    for flag, value, low, high in (("--fault-rate", opts.fault_rate, 0.0, 1.0),
+                                   ("--hang-rate", opts.hang_rate, 0.0, 1.0),
                                    ("--crash-rate", opts.crash_rate, 0.0, 1.0),
                                    ("--latency-scale", opts.latency_scale, 0.0, math.inf),
                                    ("--cpu-ms", opts.cpu_ms, 0.0, math.inf)):
