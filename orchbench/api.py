@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,8 +41,10 @@ class Option:
                 value: Any = lowered in _TRUE
             else:
                 value = self.type(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"option {name}={raw!r} is not a valid {self.type.__name__}") from None
+        if isinstance(value, float) and not math.isfinite(value):  # NaN would pass any bound; inf hangs a sleep
+            raise UsageError(f"option {name}={raw!r} is not a finite number")
         if self.min is not None and value < self.min:
             raise UsageError(f"option {name}={raw!r} is below its minimum {self.min:g}")
         if self.max is not None and value > self.max:

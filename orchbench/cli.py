@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.exceptions import Abort, TyperException
@@ -19,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-MULTI_VALUE_OPTIONS = ("--strategies",)
+MULTI_VALUE_OPTIONS = ("--strategies", "--strategy", "-s")
 
 
 def _version(value: bool) -> None:
@@ -37,6 +38,13 @@ def _root(
 
 
 COMMAND_MODULES = ("list_cmd", "run", "compare", "benchmark", "serve", "profile")
+
+
+@functools.cache
+def _command() -> Any:
+    """The click command of the app with every command registered, built once per process."""
+    _register_commands()
+    return typer.main.get_command(app)
 
 
 def _register_commands() -> None:
@@ -75,19 +83,45 @@ def expand_multi_values(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; errors become one line on stderr and a non-zero status (tracebacks only with --debug)."""
+    """Run the CLI; errors become one line on stderr and a non-zero status (tracebacks only with --debug).
+
+    Ctrl-C and SIGTERM take the same clean-up path; the status is 130 after Ctrl-C and 143 after SIGTERM.
+    """
+    from orchbench import interrupts
+
+    restore = interrupts.install()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # between the commands' own handlers, e.g. while the CLI starts
+        return _interrupted()
+    finally:
+        restore()
+
+
+def _interrupted() -> int:
+    from orchbench import interrupts
+
+    print(f"orchbench: {interrupts.describe()}", file=sys.stderr)
+    return interrupts.exit_status()
+
+
+def _main(argv: list[str] | None) -> int:
     args = expand_multi_values(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
-    _register_commands()
+    command = _command()
     try:
-        status = app(args=args, prog_name="orchbench", standalone_mode=False)
-    except TyperException as exc:  # bad command-line usage, reported by typer with its own message
-        show = getattr(exc, "show", None)
-        show() if show else print(f"orchbench: error: {exc.format_message()}", file=sys.stderr)
+        status = command.main(args=args, prog_name="orchbench", standalone_mode=False)
+    except TyperException as exc:  # bad command-line usage: typer's message, as one line
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: its help is the answer
+            exc.show()
+            return exc.exit_code
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        print(f"orchbench: error: {message}{hint}", file=sys.stderr)
         return exc.exit_code
     except (Abort, KeyboardInterrupt):
-        print("orchbench: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     except UsageError as exc:
         if debug:
             raise
@@ -98,6 +132,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"orchbench: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
         return 1
-    if status == 130:  # typer turns Ctrl-C into this status
-        print("orchbench: interrupted", file=sys.stderr)
+    if status == 130:  # typer's status after Ctrl-C, or a command's that kept partial results (and said where)
+        return _interrupted()
     return status if isinstance(status, int) else 0

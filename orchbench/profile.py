@@ -350,10 +350,13 @@ def environment() -> dict[str, Any]:
 
 def write_summary(out: Path, summary: dict[str, Any]) -> Path:
     """``summary.json`` beside the captures, written atomically."""
+    from orchbench.interrupts import deferred
+
     path = out / "summary.json"
     tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    with deferred():  # Ctrl-C or SIGTERM meanwhile takes effect once the summary is complete and in place
+        tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, path)
     return path
 
 

@@ -192,13 +192,16 @@ def save(path: str | os.PathLike[str], document: Mapping[str, Any]) -> Path:
         fd, tmp_name = _create_temp(target.parent, target.name)
     except OSError as exc:
         raise UsageError(f"cannot write results to {target}: {exc.strerror or exc}") from None
+    from orchbench.interrupts import deferred
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(_json_safe(document), handle, indent=2, allow_nan=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
+        with deferred():  # Ctrl-C or SIGTERM while writing takes effect once the file is complete
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(_json_safe(document), handle, indent=2, allow_nan=False)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, target)
     except BaseException as exc:
         with suppress(OSError):
             os.unlink(tmp_name)
@@ -213,10 +216,58 @@ def _malformed(path: Path, what: str) -> UsageError:
     return UsageError(f"{path}: malformed orchbench comparison: {what}")
 
 
+_NUMBER = (int, float)
+
+
+def _kind_ok(value: Any, annotation: str) -> bool:
+    """Whether a JSON value fits a field annotated ``annotation`` (as written in ``types.py``)."""
+    if value is None and (annotation.endswith("| None") or annotation == "Any"):
+        return True
+    base = annotation.removesuffix(" | None")
+    if base == "Any":
+        return True
+    if isinstance(value, bool):
+        return base == "bool"
+    if base == "int":
+        return isinstance(value, int)
+    if base == "float":
+        return isinstance(value, _NUMBER) and math.isfinite(value)
+    if base == "str":
+        return isinstance(value, str)
+    if base.startswith("dict"):
+        return isinstance(value, dict)
+    if base.startswith("list[dict"):
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    return True
+
+
+def _check_fields(path: Path, where: str, record: dict[str, Any], cls: type) -> None:
+    import dataclasses
+
+    for f in dataclasses.fields(cls):
+        if f.name in record and not _kind_ok(record[f.name], str(f.type)):
+            raise _malformed(path, f"{where}.{f.name} is {json.dumps(record[f.name])[:40]}, not {f.type}")
+
+
+_SETTINGS = {"workload": "str | None", "case": "str | None", "scenario": "str | None", "input": "str | None",
+             "baseline": "str | None", "unit": "str | None", "iterations": "int | None", "warmup": "int | None",
+             "complete": "bool | None", "command": "str | None"}
+
+
 def _validate(path: Path, data: dict[str, Any]) -> None:
+    """Every part the reports read has the type they expect, so a damaged file is one line, not a crash."""
+    from orchbench.types import RunResult, RunSpec
+
     for key, kind in (("settings", dict), ("order", list), ("runs", list), ("environment", dict)):
         if not isinstance(data.get(key), kind):
             raise _malformed(path, f'"{key}" is missing or not a {"list" if kind is list else "object"}')
+    for key, annotation in _SETTINGS.items():
+        if key in data["settings"] and not _kind_ok(data["settings"][key], annotation):
+            raise _malformed(path, f"settings.{key} is not {annotation}")
+    for i, slot in enumerate(data["order"]):
+        if not (isinstance(slot, dict) and isinstance(slot.get("strategy"), str) and _kind_ok(slot.get("round"), "int")
+                and isinstance(slot.get("warmup"), bool)):
+            raise _malformed(path, f"order[{i}] is not a planned run (strategy, round, warmup)")
     for i, run in enumerate(data["runs"]):
         spec = run.get("spec") if isinstance(run, dict) else None
         if not isinstance(spec, dict) or not isinstance(spec.get("strategy"), str):
@@ -224,6 +275,10 @@ def _validate(path: Path, data: dict[str, Any]) -> None:
         wall = run.get("wall_s")
         if isinstance(wall, bool) or not isinstance(wall, (int, float)):
             raise _malformed(path, f"runs[{i}] has no numeric wall_s")
+        _check_fields(path, f"runs[{i}]", run, RunResult)
+        _check_fields(path, f"runs[{i}].spec", spec, RunSpec)
+        if not _kind_ok(run.get("round", 0), "int") or not _kind_ok(run.get("warmup", False), "bool"):
+            raise _malformed(path, f"runs[{i}] has a malformed round or warm-up flag")
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:

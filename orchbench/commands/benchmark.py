@@ -52,7 +52,7 @@ def benchmark_command(
         document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet, {"command": "benchmark"})
         path = results.save(results.default_path(results_dir, "anagrams"), document)
         if interrupted:
-            print(f"orchbench: interrupted: partial results kept in {path} (marked incomplete)", file=sys.stderr)
+            print(f"orchbench: partial results kept in {path} (marked incomplete)", file=sys.stderr)
             return 130
         render_table(build_report([document], baseline=baseline))
         print(f"results: {path}", file=sys.stderr)
@@ -93,10 +93,13 @@ def sweep_command(
 
     key, values = _sweep_values(over)
     names = strategy_names(strategies)
+    given = input_path
+    if input_path is not None:  # read once for every point of the sweep (standard input can be read only once)
+        input_path = common.snapshot_input(input_path)
     points: list[SweepPoint] = []
     for value in values:
         opts = common.RunOptions(workload=workload, case=case, input_path=input_path, scenario=scenario, seed=seed,
-                                 retry=retry, sets=list(sets or []), url=url)
+                                 retry=retry, sets=list(sets or []), url=url, input_given=given)
         bare = key.replace("-", "_")
         if bare in SPEC_OVERRIDES:
             try:
@@ -109,7 +112,7 @@ def sweep_command(
                                         {"command": "sweep", "over": key, "value": value})
         results.save(results.default_path(results_dir, workload), document)
         if interrupted:
-            print("orchbench: interrupted: the sweep's finished points are saved in results/", file=sys.stderr)
+            print(f"orchbench: the sweep's finished points are saved in {results_dir}/", file=sys.stderr)
             return 130
         for name, runs in results.measured_runs(document).items():
             timed = [r for r in runs if r.error is None and r.wall_s > 0]

@@ -54,6 +54,7 @@ class RunOptions:
     no_cache: bool = False
     no_memo: bool = False
     url: str | None = None
+    input_given: str | None = None  # the input as the user named it (input_path becomes a private copy)
 
 
 def _split_sets(pairs: list[str], owners: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:
@@ -97,27 +98,59 @@ def resolve_strategy(name: str, registry: Registry) -> tuple[str, dict[str, Any]
     return name, {}, {}
 
 
-def _stdin_to_file() -> str:
-    """Standard input, read once here and kept in a temporary file, so every run (each a child process) reads it."""
+_SNAPSHOTS: set[str] = set()
+
+
+def snapshot_input(path: str) -> str:
+    """The input, read once here and kept in a private temporary file that every run (each a child process) reads.
+
+    Reading it here checks it before any process starts (one clear line when it is missing, a directory, not
+    UTF-8, binary or empty); keeping a copy means every run of a comparison sees the same text, even when the
+    file changes or vanishes meanwhile, and standard input (``-``) can be read by several runs.
+    """
     import atexit
-    import os
+    import shutil
     import tempfile
+    from pathlib import Path
 
     from orchbench.workloads.inputs import read_text
 
-    text = read_text("-")
-    fd, path = tempfile.mkstemp(prefix="orchbench-stdin-", suffix=".txt")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    if path in _SNAPSHOTS:
+        return path
+    text = read_text(path)
+    directory = tempfile.mkdtemp(prefix="orchbench-input-")
+    atexit.register(shutil.rmtree, directory, True)
+    copy = str(Path(directory, "stdin.txt" if path == "-" else Path(path).name or "input.txt"))
+    with open(copy, "w", encoding="utf-8", newline="") as f:
         f.write(text)
-    atexit.register(os.unlink, path)
-    return path
+    _SNAPSHOTS.add(copy)
+    return copy
+
+
+def _check_numbers(opts: RunOptions) -> None:
+    """Override values a run could not honour: rates outside 0-1, negative or non-finite scales and costs."""
+    import math
+
+    for flag, value, low, high in (("--fault-rate", opts.fault_rate, 0.0, 1.0),
+                                   ("--hang-rate", opts.hang_rate, 0.0, 1.0),
+                                   ("--crash-rate", opts.crash_rate, 0.0, 1.0),
+                                   ("--latency-scale", opts.latency_scale, 0.0, math.inf),
+                                   ("--cpu-ms", opts.cpu_ms, 0.0, math.inf)):
+        if value is None:
+            continue
+        if not math.isfinite(value):
+            raise UsageError(f"{flag} must be a finite number, not {value}")
+        if not low <= value <= high:
+            raise UsageError(f"{flag} must be between 0 and 1, not {value:g}" if high == 1.0 else
+                             f"{flag} must not be negative, not {value:g}")
 
 
 def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]:
     """One checked RunSpec per strategy (or preset) name, labelled by that name."""
     registry = get_registry()
-    if opts.input_path == "-":
-        opts.input_path = _stdin_to_file()
+    _check_numbers(opts)
+    if opts.case is not None and opts.input_path is not None:
+        raise UsageError("give either --test-case or --input, not both")
     workload_cls = registry.workload(opts.workload)
     policy_cls = registry.retry_policy(opts.retry)
     resolved = [(name, *resolve_strategy(name, registry)) for name in names]
@@ -132,8 +165,6 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
     if scenario not in workload_cls.scenarios:
         raise UsageError(f"workload {workload_cls.name!r} has no scenario {scenario!r}{did_you_mean(scenario, workload_cls.scenarios)} "
                          f"(scenarios: {', '.join(workload_cls.scenarios)})")
-    if opts.case is not None and opts.input_path is not None:
-        raise UsageError("give either --test-case or --input, not both")
     case = opts.case if opts.input_path is not None or opts.case is not None else workload_cls.default_case
     if case is not None and opts.input_path is None and case not in workload_cls.cases:
         raise UsageError(f"workload {workload_cls.name!r} has no test case {case!r}{did_you_mean(case, workload_cls.cases)} "
@@ -144,6 +175,10 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
             raise UsageError(f"workload {workload_cls.name!r} takes no --url")
         workload_options["url"] = opts.url
     resolve_options(workload_cls.options, workload_options, f"workload {workload_cls.name!r}")
+    if opts.input_path is not None:
+        if opts.input_given is None:
+            opts.input_given = opts.input_path
+        opts.input_path = snapshot_input(opts.input_path)
     specs = []
     for label, strategy, changes, strategy_options in resolved:
         cls = strategy_classes[strategy]
@@ -164,7 +199,20 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
         resolve_options(retry_cls.options, spec.retry_options, f"retry policy {spec.retry!r}")
         _check_faults(spec, workload_cls, retry_cls)
         specs.append((label, spec))
+    if opts.input_path is not None:
+        _check_input(specs[0][1], workload_cls, opts.input_given or opts.input_path)
     return specs
+
+
+def _check_input(spec: RunSpec, workload_cls: Any, given: str) -> None:
+    """The workload's own checks of the input, in the parent: one line naming the user's file, before any run."""
+    from orchbench.harness.cache import ResourceCache
+
+    try:
+        workload_cls(spec, ResourceCache()).load_input()
+    except UsageError as exc:
+        name = "standard input" if given == "-" else given
+        raise UsageError(str(exc).replace(str(spec.input_path), name)) from None
 
 
 def _check_faults(spec: RunSpec, workload_cls: Any, retry_cls: Any) -> None:

@@ -85,7 +85,7 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
     registry = get_registry()
     first = specs[0][1]
     settings = {
-        "workload": first.workload, "case": first.case, "input": first.input_path, "scenario": first.scenario,
+        "workload": first.workload, "case": first.case, "input": opts.input_given, "scenario": first.scenario,
         "seed": first.seed, "iterations": iterations, "warmup": warmup, "baseline": baseline,
         "unit": registry.workload(first.workload).unit, "specs": {label: spec.to_dict() for label, spec in specs},
         **(extra_settings or {}),
@@ -141,7 +141,7 @@ def compare_command(
     document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet)
     path = results.save(output or results.default_path(results_dir, workload), document)
     if interrupted:
-        print(f"orchbench: interrupted: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "
+        print(f"orchbench: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "
               "(marked incomplete)", file=sys.stderr)
         return 130
     render(build_report([document], baseline=baseline), fmt)

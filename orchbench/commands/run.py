@@ -96,8 +96,10 @@ def run_command(
     [(label, spec)] = common.build_specs([strategy], opts)
     debug = "--debug" in sys.argv
     result = run_isolated(spec, with_output=as_json, debug=debug)
+    if opts.input_given is not None:  # the user's name for the input, not that of the private copy that was run
+        result.spec["input_path"] = opts.input_given
     if as_json:
-        typer.echo(json.dumps({"label": label, **result.to_dict(with_output=True)}, indent=2, default=list))
+        typer.echo(json.dumps({**result.to_dict(with_output=True), "label": label}, indent=2, default=list))
     else:
         render_result(label, result, get_registry().workload(spec.workload).unit)
     return 0 if result.ok else 1

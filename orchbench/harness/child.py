@@ -14,8 +14,6 @@ import traceback
 from orchbench.errors import UsageError
 from orchbench.types import RunResult, RunSpec
 
-EXIT_INTERRUPTED = 130
-
 
 def _write(path: str, data: dict) -> None:
     tmp = f"{path}.tmp"
@@ -25,21 +23,26 @@ def _write(path: str, data: dict) -> None:
 
 
 def main(spec_path: str, result_path: str) -> int:
+    from orchbench import interrupts
+
     with open(spec_path, encoding="utf-8") as f:
         request = json.load(f)
     spec = RunSpec.from_dict(request["spec"])
     window: dict[str, float] = {}
     try:
+        interrupts.install(own_sigint=False)  # SIGTERM does what Ctrl-C does here (asyncio keeps its own SIGINT)
+        interrupts.release_sigint()  # the parent started this process with Ctrl-C held until now
         from orchbench.harness.runner import execute
 
         result = execute(spec, window)
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return interrupts.exit_status()
     except UsageError as exc:
         _write(result_path, {"usage_error": str(exc)})
         return 2
     except Exception as exc:  # a strategy's or workload's bug: reported as the run's error
-        result = RunResult(spec=spec.to_dict(), error=f"{type(exc).__name__}: {exc}")
+        message = str(exc) if type(exc).__name__ == "StrategyError" else f"{type(exc).__name__}: {exc}"
+        result = RunResult(spec=spec.to_dict(), error=message)
         if request.get("debug"):
             traceback.print_exc()
     _write(result_path, {"result": result.to_dict(with_output=request.get("with_output", False)), "window": window})

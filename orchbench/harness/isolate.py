@@ -6,14 +6,17 @@ A fresh interpreter per run means no cache, pool or import survives from one run
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import psutil
 
+from orchbench import interrupts
 from orchbench.errors import UsageError
 from orchbench.harness.sampler import DEFAULT_PERIOD_S, TreeSampler
 from orchbench.types import RunResult, RunSpec
@@ -39,6 +42,18 @@ def kill_tree(procs: list[psutil.Process]) -> None:
     psutil.wait_procs(procs, timeout=GRACE_S)
 
 
+def _stop_child(proc: subprocess.Popen) -> None:
+    """Give an interrupted child GRACE_S to stop its workers (it heard Ctrl-C from the terminal with us; a
+    SIGTERM may have been sent to this process alone, so that one is passed on)."""
+    if interrupts.terminated():
+        with suppress(OSError):
+            proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=GRACE_S)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        pass
+
+
 def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_output: bool = False,
                  debug: bool = False, launcher: Sequence[str] = CHILD) -> RunResult:
     """Run ``spec`` in a child process; return its result with the tree's peak RSS/USS filled in.
@@ -49,21 +64,25 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
     with tempfile.TemporaryDirectory(prefix="orchbench-run-") as tmp:
         spec_path, result_path = Path(tmp, "spec.json"), Path(tmp, "result.json")
         spec_path.write_text(json.dumps({"spec": spec.to_dict(), "with_output": with_output, "debug": debug}))
-        proc = subprocess.Popen([sys.executable, *launcher, str(spec_path), str(result_path)],
-                                stdin=subprocess.DEVNULL, stdout=2)  # our stdout is for results (--json)
-        sampler = TreeSampler(proc.pid, period_s)
+        proc: subprocess.Popen | None = None
+        sampler: TreeSampler | None = None
         try:
+            with interrupts.deferred(), interrupts.sigint_held():  # the child runs only once someone stops it
+                proc = subprocess.Popen([sys.executable, *launcher, str(spec_path), str(result_path)],
+                                        stdin=subprocess.DEVNULL, stdout=2)  # our stdout is for results (--json)
+                sampler = TreeSampler(proc.pid, period_s)
             with sampler:
                 returncode = proc.wait()
-        except BaseException:  # Ctrl-C or an error here: the child and its workers must not outlive us
-            try:
-                proc.wait(timeout=GRACE_S)
-            except (subprocess.TimeoutExpired, KeyboardInterrupt):
-                pass
+        except BaseException:  # Ctrl-C, SIGTERM or an error here: the child and its workers must not outlive us
+            if proc is not None:
+                _stop_child(proc)
             raise
         finally:
-            kill_tree(sampler.survivors())  # strays a crashed or interrupted child left behind
-        if returncode == 130:
+            if sampler is not None:
+                with interrupts.deferred():  # a signal arriving now must not leave half the strays alive
+                    kill_tree(sampler.survivors())  # strays a crashed or interrupted child left behind
+        if returncode == interrupts.EXIT_INTERRUPTED or (returncode == interrupts.EXIT_TERMINATED
+                                                        and interrupts.terminated()):
             raise KeyboardInterrupt
         if not result_path.exists():
             return RunResult(spec=spec.to_dict(), error=f"run process died (exit status {returncode})")

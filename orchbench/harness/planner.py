@@ -17,6 +17,9 @@ from typing import Any
 from orchbench.errors import UsageError
 
 
+MAX_RUNS = 100_000  # far beyond any useful comparison; a typo such as -n 10000000000 must not exhaust memory
+
+
 @dataclass(frozen=True)
 class PlannedRun:
     """One run to perform: the round it belongs to (counted from 1 within its phase), and whether it is a warm-up."""
@@ -48,6 +51,10 @@ def plan(strategies: list[str], iterations: int, warmup: int) -> list[PlannedRun
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise UsageError(f"warmup must be a whole number of at least 0 (got {warmup!r})")
 
+    total = (iterations + warmup) * len(strategies)
+    if total > MAX_RUNS:
+        raise UsageError(f"{total:,} runs planned ({len(strategies)} strategies × {iterations + warmup} rounds); "
+                         f"at most {MAX_RUNS:,}")
     runs: list[PlannedRun] = []
     for index in range(warmup):
         runs += [PlannedRun(index + 1, name, True) for name in _rotated(strategies, index)]

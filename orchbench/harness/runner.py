@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from orchbench.api import Workload
+from orchbench.errors import UsageError
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.task import StageFailed, Task
 from orchbench.plugins import get_registry
@@ -42,11 +43,33 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 
 def check_outcomes(outcomes: list[Outcome], n_items: int) -> None:
     """A strategy must return exactly one outcome per item, in order; anything else is its bug, not data."""
+    if not isinstance(outcomes, list):
+        raise RuntimeError(f"strategy returned {type(outcomes).__name__}, not a list of outcomes")
     if len(outcomes) != n_items:
         raise RuntimeError(f"strategy returned {len(outcomes)} outcomes for {n_items} items")
     for position, outcome in enumerate(outcomes):
         if not isinstance(outcome, Outcome) or outcome.index != position:
             raise RuntimeError(f"strategy returned outcome {getattr(outcome, 'index', outcome)!r} at position {position}")
+
+
+class StrategyError(RuntimeError):
+    """A strategy raised, or broke its contract; the message names it and the plugin that supplied it."""
+
+
+def _checked_map(strategy: Any, task: Task, items: list[Any], source: Any) -> list[Outcome]:
+    """The strategy's map; its own failure or a wrong set of outcomes is the run's error, never data."""
+    who = f"strategy {strategy.name!r} of {source}"
+    try:
+        outcomes = strategy.map(task, items)
+    except UsageError:  # the user's to fix (an option, a cluster address): one line, as anywhere else
+        raise
+    except Exception as exc:
+        raise StrategyError(f"{who} raised {type(exc).__name__}: {exc}") from exc
+    try:
+        check_outcomes(outcomes, len(items))
+    except (RuntimeError, TypeError) as exc:
+        raise StrategyError(f"{who} broke its contract: {exc}") from exc
+    return outcomes
 
 
 def _dedupe(workload: Workload, items: list[Any], memo: bool) -> tuple[list[Any], list[int]]:
@@ -97,8 +120,7 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
         result.prepare_s = time.perf_counter() - t0
         unique, where = _dedupe(workload, items, spec.memo)
         if unique:
-            outcomes = strategy.map(task, unique)
-            check_outcomes(outcomes, len(unique))
+            outcomes = _checked_map(strategy, task, unique, registry.entries["strategy"][spec.strategy].source)
         result.items, result.unique_items = len(items), len(unique)
         if result.error is None and all(o.ok for o in outcomes):
             output = workload.reduce([outcomes[pos].value for pos in where])

@@ -39,12 +39,12 @@ def read_text(path: str) -> str:
         raise UsageError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if len(data) > MAX_INPUT_BYTES:
         raise UsageError(f"{path}: larger than {MAX_INPUT_BYTES // 2**20} MiB")
+    if b"\x00" in data:  # before decoding: binary data is rarely valid UTF-8, and this says what it is
+        raise UsageError(f"{path}: looks binary (contains NUL bytes), not text")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from None
-    if "\x00" in text:
-        raise UsageError(f"{path}: looks binary (contains NUL bytes), not text")
     if not text.strip():
         raise UsageError(f"{path}: is empty")
     return text

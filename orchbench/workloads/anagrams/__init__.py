@@ -18,6 +18,9 @@ _SEED = {  # the seed's latencies (s) and failure rates
     "find_anagrams": (0.25, 0.10),
 }
 _CPU_MS = 20.0
+# A longer word can be no dictionary word's anagram; refusing it keeps a one-word megabyte file (whose sorted
+# letters, and whose reference prime product, would cost memory and time out of all proportion) one clear line.
+MAX_WORD_CHARS = 1000
 
 
 def _index_loader() -> dict[str, tuple[str, ...]]:
@@ -66,8 +69,14 @@ class AnagramWorkload(Workload):
                 raise UsageError(f"unknown test case {case!r}{did_you_mean(case, self.cases)} "
                                  f"(cases: {', '.join(self.cases)})")
             text = texts.case_text(case)
-        if not tasks.get_words(tasks.filter_input(text)):
+        words = tasks.get_words(tasks.filter_input(text))
+        if not words:
             raise UsageError(f"{self.spec.input_path or 'the input'} has no words")
+        longest = max(words, key=len)
+        if len(longest) > MAX_WORD_CHARS:
+            raise UsageError(f"{self.spec.input_path or 'the input'}: a word of {len(longest):,} characters "
+                             f"(\"{longest[:20]}…\"); a word may have at most {MAX_WORD_CHARS:,} (no dictionary word "
+                             "comes near)")
         return text
 
     def prepare(self, raw: str, stage: Any) -> list[str]:

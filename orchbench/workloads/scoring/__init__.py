@@ -158,7 +158,10 @@ class ScoringWorkload(Workload):
 
     def load_input(self) -> str:
         if self.spec.input_path is not None:
-            return _read_text(self.spec.input_path)
+            text = _read_text(self.spec.input_path)
+            if self.options["url"] is None:
+                self._check_line_sizes(text, self.server_config().max_body)
+            return text
         case = self.spec.case or self.default_case
         if case not in CASE_HELP:
             from orchbench.suggest import did_you_mean
@@ -166,6 +169,17 @@ class ScoringWorkload(Workload):
             raise UsageError(f"workload 'scoring' has no test case {case!r}{did_you_mean(case, CASE_HELP)} "
                              f"(cases: {', '.join(CASE_HELP)})")
         return case_corpus(case)
+
+    def _check_line_sizes(self, text: str, max_body: int) -> None:
+        """A line whose request would exceed the embedded server's body limit is refused up front: the server
+        would answer 413 to every attempt. (An external server's limit is its own business.)"""
+        from orchbench.workloads.scoring.client import request_body
+
+        for number, line in enumerate(split_lines(text), 1):
+            # a character takes at most 12 bytes of JSON (an escaped surrogate pair): most lines need no encoding
+            if 12 * len(line) + 16 > max_body and len(request_body(line)) > max_body:
+                raise UsageError(f"{self.spec.input_path}: line {number:,} has {len(line):,} characters, too long to "
+                                 f"score (the embedded server takes requests of up to {max_body:,} bytes)")
 
     def prepare(self, raw: str, stage: Any) -> list[str]:
         return split_lines(raw)

@@ -1,0 +1,124 @@
+"""SIGTERM ends orchbench as cleanly as Ctrl-C: it takes the same clean-up path, and only the exit status differs.
+
+SIGTERM is turned into whatever SIGINT does in this process (a ``KeyboardInterrupt``, or asyncio's graceful
+cancellation of its main task), once: a repeated SIGTERM does not cut the bounded clean-up short. The exit
+status follows the shell's convention, 128 + the signal's number: 130 after Ctrl-C, 143 after SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+
+
+class _State:
+    pid: int | None = None  # the process that installed the handlers (a forked child must not use them)
+    terminated = False
+    deferring = 0
+    pending = False
+
+
+def terminated() -> bool:
+    """Whether this process has received SIGTERM since :func:`install`."""
+    return _State.terminated
+
+
+def exit_status() -> int:
+    """The conventional status of an interrupted process: 143 after SIGTERM, else 130."""
+    return EXIT_TERMINATED if _State.terminated else EXIT_INTERRUPTED
+
+
+def describe() -> str:
+    return "terminated (SIGTERM)" if _State.terminated else "interrupted"
+
+
+def _foreign(signum: int) -> bool:
+    """In a process forked from the installer, fall back to the default action (a worker must still die)."""
+    if os.getpid() == _State.pid:
+        return False
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    return True
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    if _foreign(signum):
+        return
+    if _State.deferring:
+        _State.pending = True
+        return
+    raise KeyboardInterrupt
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    if _foreign(signum) or _State.terminated:
+        return
+    _State.terminated = True
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)  # asyncio's own handler, ours, or Python's default (KeyboardInterrupt)
+    elif _State.deferring:
+        _State.pending = True
+    else:  # SIGINT is ignored here, SIGTERM must still end the process
+        raise KeyboardInterrupt
+
+
+def install(*, own_sigint: bool = True) -> Callable[[], None]:
+    """Handle SIGTERM (and, with ``own_sigint``, SIGINT, so that :func:`deferred` can hold it) in this process.
+
+    Returns a function that restores the previous handlers. Does nothing outside the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    _State.pid, _State.terminated, _State.deferring, _State.pending = os.getpid(), False, 0, False
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if own_sigint and previous[signal.SIGINT] is signal.default_int_handler:  # an ignored SIGINT stays ignored
+        signal.signal(signal.SIGINT, _on_sigint)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        _State.pid = None
+
+    return restore
+
+
+@contextmanager
+def sigint_held() -> Iterator[None]:
+    """Block SIGINT in this thread meanwhile. A process started meanwhile inherits the block, so Ctrl-C cannot
+    reach it while its interpreter starts (Python would print a KeyboardInterrupt traceback); it calls
+    :func:`release_sigint` once it can handle one, and a Ctrl-C pressed meanwhile is delivered then."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def release_sigint() -> None:
+    """Unblock SIGINT (see :func:`sigint_held`); a pending one is raised here as KeyboardInterrupt."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold an interrupt that arrives inside the block until it ends (e.g. while a results file is written)."""
+    if _State.pid != os.getpid():
+        yield
+        return
+    _State.deferring += 1
+    try:
+        yield
+    finally:
+        _State.deferring -= 1
+        if not _State.deferring and _State.pending:
+            _State.pending = False
+            raise KeyboardInterrupt
