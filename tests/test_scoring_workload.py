@@ -14,6 +14,7 @@ import pytest
 
 from orchbench import hookspecs
 from orchbench.errors import TransientError, UsageError
+from orchbench.api import TaskProfile
 from orchbench.types import RunSpec
 from orchbench.workloads import scoring
 from orchbench.workloads.scoring import SCENARIO_HELP, ScoringWorkload
@@ -82,7 +83,7 @@ def test_workload_declares_the_cases_and_scenarios():
     assert ScoringWorkload.default_case == "1k" and ScoringWorkload.default_scenario == "default"
     assert ScoringWorkload.unit == "lines" and ScoringWorkload.map_task == "score_line"
     assert ScoringWorkload.transient_errors == (TransientError,)
-    assert workload().task_profiles("default") == {}
+    assert workload().task_profiles("default") == {"score_line": TaskProfile()}  # faults come from the server
 
 
 def test_hook_registers_the_workload():
