@@ -24,11 +24,12 @@ def test_cell(cell: matrix.Cell) -> None:
     assert record["lost"] == 0
 
 
-def test_the_suite_meets_every_fault_and_every_built_in_strategy_on_both_workloads() -> None:
+def test_the_suite_meets_every_fault_here_or_elsewhere_and_every_built_in_strategy() -> None:
     picked = matrix.ci_cells()
-    assert {(c.workload, c.fault.name) for c in picked} == {(c.workload, c.fault.name) for c in matrix.cells()}
-    for workload in matrix.WORKLOADS:
-        assert {c.strategy for c in picked if c.workload == workload} == set(matrix.STRATEGIES[:-1])
+    here = {c.fault.name for c in picked}
+    assert here | set(matrix.COVERED_ELSEWHERE) == {f.name for f in matrix.FAULTS}
+    assert {c.strategy for c in picked} == set(matrix.STRATEGIES[:-1])
+    assert {c.workload for c in picked} == set(matrix.WORKLOADS)
 
 
 def test_predictions_expect_some_failures_and_some_successes() -> None:
