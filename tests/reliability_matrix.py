@@ -489,10 +489,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ray", action="store_true", help="leave out the Ray cells")
     parser.add_argument("--only", default="", help="run only cells whose id contains this text")
     parser.add_argument("--log", default=None, help="append one JSON line per run to this file")
+    parser.add_argument("--from-log", nargs="+", default=None, metavar="LOG",
+                        help="run nothing: print the table of the runs recorded in these --log files")
     args = parser.parse_args(argv)
     size = "ci" if args.quick else "long"
     chosen = [c for c in cells(STRATEGIES[:-1] if args.no_ray else STRATEGIES) if args.only in c.id]
-    records: list[dict[str, Any]] = []
+    if args.from_log:
+        records = [json.loads(line) for path in args.from_log for line in Path(path).read_text().splitlines() if line]
+        ran = {r["cell"] for r in records}
+        return report([c for c in chosen if c.id in ran], records, sum(r.get("elapsed_s", 0) for r in records))
+    records = []
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
         wants_ray = not args.no_ray and any(c.strategy == "ray" for c in chosen)
@@ -510,13 +516,21 @@ def main(argv: list[str] | None = None) -> int:
                 if args.log:
                     with open(args.log, "a") as log:
                         log.write(json.dumps(record) + "\n")
+    return report(chosen, records, time.monotonic() - started)
+
+
+def report(chosen: list[Cell], records: list[dict[str, Any]], seconds: float) -> int:
+    """Print the table and its figures; non-zero when a cell failed its check."""
     failed = [r for r in records if r["outcome"] == "FAIL"]
     print(table(records, chosen))
     print()
-    print(f"cells: {len(chosen)} · runs: {len(records)} · items: {sum(r['items'] for r in records)} "
-          f"({sum(r['unique'] for r in records)} distinct) · failed explicitly: {sum(r['failed'] for r in records)} · "
-          f"items lost: {0 if not failed else 'see failures'} · cells failing their check: {len(failed)} · "
-          f"{time.monotonic() - started:.0f} s")
+    lost = "unknown (a check failed)" if failed else sum(r["lost"] for r in records)
+    print(f"cells: {len(chosen)} · runs: {len(records)} · items: {sum(r['items'] for r in records):,} "
+          f"({sum(r['unique'] for r in records):,} distinct) · items failed explicitly: "
+          f"{sum(r['failed'] for r in records):,} · items lost: {lost} · runs failing their check: {len(failed)} · "
+          f"run time {seconds / 60:.0f} min")
+    for r in failed:
+        print(f"FAIL {r['cell']} seed {r['seed']}: {r['why']}")
     return 1 if failed else 0
 
 

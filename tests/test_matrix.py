@@ -54,3 +54,25 @@ def test_cell_long(cell: matrix.Cell, request: pytest.FixtureRequest) -> None:
     for seed in seeds:
         record = matrix.run_cell(cell, "long", seed, cli=True, ray_address=address)
         assert record["lost"] == 0
+
+
+@pytest.mark.parametrize("name", ["asyncio"])
+def test_a_slow_first_load_is_not_taken_for_a_hung_attempt(monkeypatch, name) -> None:
+    """Found by the matrix: the dictionary, loaded inside the first timed attempt, made every attempt then in
+    flight on the event loop time out. Resources now load before the first attempt's clock starts."""
+    import time
+
+    import orchbench.workloads.anagrams as anagrams
+    from orchbench.harness.runner import execute
+    from orchbench.types import RunSpec
+
+    fast_loader = anagrams._index_loader
+
+    def slow_loader():
+        time.sleep(0.5)
+        return fast_loader()
+
+    monkeypatch.setattr(anagrams, "_index_loader", slow_loader)
+    result = execute(RunSpec(name, case="medium", scenario="fast", fault_rate=0.0,  # latency: attempts interleave
+                             retry_options={"max_attempts": 1, "timeout": 0.2}))
+    assert result.ok, result.failures

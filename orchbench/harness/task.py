@@ -42,6 +42,14 @@ class Task:
         self.transient = HARNESS_TRANSIENT + tuple(workload.transient_errors)
         self.prepare_attempts = 0
         self.prepare_calls = 0
+        self._warm = False
+
+    def _warm_up(self) -> None:
+        # Before the first attempt's clock starts: a concurrent strategy's other attempts are not started yet
+        # (asyncio) or wait on the resource cache's lock outside their own attempts (threads).
+        if not self._warm:
+            self.workload.warm()
+            self._warm = True
 
     @classmethod
     def build(cls, spec: RunSpec, *, in_worker: bool = False, workload: Workload | None = None) -> Task:
@@ -58,6 +66,7 @@ class Task:
 
     def run(self, index: int, item: Any, generation: int = 0) -> Outcome:
         """Compute one item's value (sync); ``generation`` counts resubmissions after a worker crash."""
+        self._warm_up()
         task = self.workload.map_task
         log = AttemptLog()
 
@@ -73,6 +82,7 @@ class Task:
 
     async def arun(self, index: int, item: Any, generation: int = 0) -> Outcome:
         """Compute one item's value (async); latency and waits yield to the event loop."""
+        self._warm_up()
         task = self.workload.map_task
         log = AttemptLog()
 

@@ -188,6 +188,10 @@ class ScoringWorkload(Workload):
                 pass
         return max((n for n in found if n > 0), default=DEFAULT_CONNECTIONS)
 
+    def warm(self) -> None:
+        import aiohttp  # noqa: F401  (the clients' libraries: imported here, not inside a timed first attempt)
+        import urllib3  # noqa: F401
+
     def map_item(self, line: str) -> int:
         if is_blank(line):
             return 0
