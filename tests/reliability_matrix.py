@@ -294,7 +294,7 @@ def _check_prediction(spec: Any, result: dict[str, Any], unique_failed: int) -> 
 # -- running a cell -------------------------------------------------------------------------------------------
 
 
-def _cli_args(spec: Any, url: str | None) -> list[str]:
+def _cli_args(spec: Any) -> list[str]:
     args = ["run", spec.strategy, "--workload", spec.workload, "--test-case", spec.case, "--scenario",
             spec.scenario, "--seed", str(spec.seed), "--retry", spec.retry, "--json"]
     for name in ("fault_rate", "hang_rate", "crash_rate"):
@@ -305,8 +305,8 @@ def _cli_args(spec: Any, url: str | None) -> list[str]:
                             ("workload", {k: v for k, v in spec.workload_options.items() if k != "url"})):
         for key, value in options.items():
             args += ["--set", f"{prefix}.{key}={value}"]
-    if url is not None:
-        args += ["--url", url]
+    if spec.workload_options.get("url"):
+        args += ["--url", spec.workload_options["url"]]
     return args
 
 
@@ -314,10 +314,10 @@ def _env(ray: bool) -> dict[str, str]:
     return {**os.environ, "ORCHBENCH_PLUGINS": "orchbench-ray" if ray else "", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def run_cli(spec: Any, *, url: str | None = None, timeout: float = RUN_TIMEOUT_S,
+def run_cli(spec: Any, *, timeout: float = RUN_TIMEOUT_S,
             started: threading.Event | None = None) -> dict[str, Any]:
     """Run the spec through ``orchbench run … --json`` in a subprocess; its result as a dict."""
-    cmd = [sys.executable, "-m", "orchbench", *_cli_args(spec, url)]
+    cmd = [sys.executable, "-m", "orchbench", *_cli_args(spec)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL, env=_env(spec.strategy == "ray"), start_new_session=True)
     if started is not None:
@@ -410,6 +410,8 @@ def run_with_restart(spec: Any, runner: Any, **kwargs: Any) -> tuple[dict[str, A
             time.sleep(0.02)
         events["requests_before_kill"] = _requests(port)
         events["killed_mid_run"] = thread.is_alive()
+        if isinstance(box.get("result"), BaseException):
+            raise box["result"]
         servers[0].send_signal(signal.SIGKILL)
         servers[0].wait()
         servers.append(start_server(port))
@@ -445,6 +447,7 @@ def run_cell(cell: Cell, size: str, seed: int, *, cli: bool, ray_address: str | 
     if cell.fault.restart:
         result, events = run_with_restart(spec, runner)
         assert events["killed_mid_run"], "the run ended before the server was killed"
+        assert events["requests_after_restart"] > 0, "the new server answered nothing"
         spec = spec.replace(workload_options={})
     else:
         result = runner(spec)
