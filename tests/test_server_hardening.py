@@ -78,6 +78,19 @@ def test_no_results_file_is_ever_read_with_pickle():
     assert offenders == []
 
 
+def test_a_pickled_results_file_is_refused_in_one_line_without_being_unpickled(tmp_path):
+    import pickle
+
+    from orchbench import results
+    from orchbench.errors import UsageError
+
+    path = tmp_path / "results.json"
+    path.write_bytes(pickle.dumps({"runs": []}))  # what an attacker would plant: never handed to pickle
+    with pytest.raises(UsageError) as info:
+        results.load(path)
+    assert len(str(info.value).splitlines()) == 1
+
+
 # -- a server that never answers, one that dies ---------------------------------------------------------------
 
 
