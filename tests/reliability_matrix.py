@@ -175,7 +175,7 @@ def strategy_options(strategy: str, ray_address: str | None = None) -> dict[str,
     return {}
 
 
-def spec_for(cell: Cell, size: str, seed: int, *, url: str | None = None, ray_address: str | None = None):
+def spec_for(cell: Cell, size: str, seed: int, *, ray_address: str | None = None):
     """The RunSpec of one run of ``cell``."""
     from orchbench.types import RunSpec
 
@@ -184,8 +184,6 @@ def spec_for(cell: Cell, size: str, seed: int, *, url: str | None = None, ray_ad
     if cell.workload == "anagrams":
         fields.setdefault("fault_rate", 0.0)  # only the cell's faults, not the scenario's
     options = dict(cell.fault.server) if cell.workload == "scoring" else {}
-    if url is not None:
-        options = {"url": url}
     return RunSpec(strategy=cell.strategy, workload=cell.workload, case=cell.fault.case or CASES[size][cell.workload],
                    scenario=scenario, seed=seed, retry=fields.pop("retry", "exponential"),
                    retry_options=fields.pop("retry_options", {}), workload_options=options,
@@ -203,6 +201,7 @@ def _direct(name: str, fn: Any, arg: Any) -> Any:
 class Prediction:
     items: list[Any]  # every item, in order
     unique: list[Any]
+    positions: list[int]  # how many items share each unique item's key
     failing: set[int]  # positions in ``unique`` that must fail
     prepare_fails: bool = False
 
@@ -219,14 +218,18 @@ def predict(spec: Any) -> Prediction:
     faults = FaultModel(spec.seed, apply_overrides(workload.task_profiles(spec.scenario), spec))
     raw = workload.load_input()
     items = workload.prepare(raw, _direct)
-    unique = list({workload.item_key(item): item for item in items}.values())
+    by_key: dict[Any, list[Any]] = {}
+    for item in items:
+        by_key.setdefault(workload.item_key(item), []).append(item)
+    unique = [group[0] for group in by_key.values()]
+    positions = [len(group) for group in by_key.values()]
     stages = [task for task in faults.profiles if task != workload.map_task]
     if any(faults.attempts_to_succeed(stage, 0, budget + 1) > budget for stage in stages):
-        return Prediction(items, unique, set(), prepare_fails=True)
+        return Prediction(items, unique, positions, set(), prepare_fails=True)
     failing = {i for i in range(len(unique)) if faults.attempts_to_succeed(workload.map_task, i, budget + 1) > budget}
     if spec.workload == "scoring":
         failing |= _server_failures(workload, unique, budget)
-    return Prediction(items, unique, failing)
+    return Prediction(items, unique, positions, failing)
 
 
 def _server_failures(workload: Any, unique: list[str], budget: int) -> set[int]:
@@ -251,12 +254,14 @@ def _shown(item: Any, limit: int = 80) -> str:
 
 def check(cell: Cell, spec: Any, result: dict[str, Any]) -> str:
     """The cell's outcome in a word (``reference`` or ``explicit``), or AssertionError saying what is wrong."""
+    from orchbench.harness.runner import MAX_LISTED_FAILURES
+
     items, failed, succeeded = result["items"], result["failed"], result["succeeded"]
     assert result["error"] is None or result["error"].startswith("prepare failed"), result["error"]
     assert succeeded + failed == items, f"{succeeded} ok + {failed} failed != {items} items"
     unique_failed = result["give_ups"] - (1 if result["error"] else 0)
     listed = result["failures"]
-    assert len(listed) == min(unique_failed, 20), f"{len(listed)} failures listed for {unique_failed}"
+    assert len(listed) == min(unique_failed, MAX_LISTED_FAILURES), f"{len(listed)} listed for {unique_failed}"
     assert sum(f["positions"] for f in listed) <= failed
     if len(listed) == unique_failed:
         assert sum(f["positions"] for f in listed) == failed, "failed positions do not add up"
@@ -285,10 +290,7 @@ def _check_prediction(spec: Any, result: dict[str, Any], unique_failed: int) -> 
     assert unique_failed == len(p.failing), f"{unique_failed} items failed, {len(p.failing)} predicted"
     expected = {_shown(p.unique[i]) for i in p.failing}
     assert {f["item"] for f in result["failures"]} <= expected, "an item failed that should not have"
-    counts: dict[str, int] = {}
-    for item in p.items:
-        counts[_shown(item)] = counts.get(_shown(item), 0) + 1
-    assert result["failed"] == sum(counts[_shown(p.unique[i])] for i in p.failing), "failed positions differ"
+    assert result["failed"] == sum(p.positions[i] for i in p.failing), "failed positions differ"
 
 
 # -- running a cell -------------------------------------------------------------------------------------------

@@ -189,8 +189,10 @@ class ScoringWorkload(Workload):
         return max((n for n in found if n > 0), default=DEFAULT_CONNECTIONS)
 
     def warm(self) -> None:
-        import aiohttp  # noqa: F401  (the clients' libraries: imported here, not inside a timed first attempt)
-        import urllib3  # noqa: F401
+        import importlib
+
+        for name in ("aiohttp", "urllib3"):  # the clients' libraries: imported here, not in a timed first attempt
+            importlib.import_module(name)
 
     def map_item(self, line: str) -> int:
         if is_blank(line):
