@@ -158,6 +158,10 @@ class Workload:
         """Processes ``start`` launched that stand for the outside world (e.g. a server): not measured."""
         return []
 
+    def warm(self) -> None:
+        """Load what every item needs (into ``resources``), once per process before its first timed attempt, so
+        that a slow first load is not taken for a hung attempt. By default nothing."""
+
     def prepare(self, raw: Any, stage: Any) -> list[Any]:
         """Turn the raw input into items. ``stage(task_name, fn, arg)`` runs a prepare task under faults/retry."""
         return list(raw)

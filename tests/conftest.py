@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,3 +15,12 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 def _isolated_results(tmp_path, monkeypatch):
     """Tests run in a temporary directory, so nothing lands in the repository's results/."""
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """A Ray head on loopback with 2 CPUs, for the whole session (see ``tests/ray_head.py``)."""
+    from tests.ray_head import ray_head
+
+    with ray_head() as address:
+        yield address

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,50 +64,6 @@ def _titled(procs: list[psutil.Process], title: str) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return found
-
-
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[str]:
-    """A Ray head on loopback with 2 CPUs, for the whole session; stopped by killing its own processes (``ray
-    stop`` would stop every Ray of the machine).
-
-    It gets an authentication token of its own, set in this process's environment, so the drivers of the
-    session (in this process and in the CLI's) present it, whatever token the machine's user may have.
-    """
-    port = _free_port()
-    temp = tempfile.mkdtemp(prefix="obray-")  # short: Ray's socket paths live under it
-    log = Path(temp, "ray-start.log")
-    token = Path(temp, "auth_token")
-    token.write_text(secrets.token_hex(32))
-    env = pytest.MonkeyPatch()
-    env.setenv("RAY_AUTH_MODE", "token")
-    env.setenv("RAY_AUTH_TOKEN_PATH", str(token))
-    cmd = [str(BIN / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
-           "--num-cpus", "2", "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", temp,
-           "--dashboard-agent-listen-port", str(_free_port()), "--block"]
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_env(),
-                                start_new_session=True)
-    root = psutil.Process(proc.pid)
-    seen: dict[int, psutil.Process] = {}
-    try:
-        deadline = time.monotonic() + READY_S
-        while "Ray runtime started" not in log.read_text():
-            assert proc.poll() is None, f"ray start failed:\n{log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"ray start not ready in {READY_S:.0f} s:\n{log.read_text()[-3000:]}"
-            time.sleep(0.2)
-        seen.update((p.pid, p) for p in _tree(root))
-        yield f"127.0.0.1:{port}"
-    finally:
-        seen.update((p.pid, p) for p in _tree(root))
-        proc.terminate()  # `ray start --block` stops the node's processes on SIGTERM
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pass
-        kill_tree([p for p in seen.values() if p.is_running()])
-        env.undo()
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def orchbench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

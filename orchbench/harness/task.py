@@ -49,6 +49,14 @@ class Task:
         profile = faults.profiles.get(workload.map_task)
         # hedges run only where the task may safely run twice, and only in async code (see harness/hedge.py)
         self.hedging = policy.hedge_copies > 1 and profile is not None and profile.idempotent
+        self._warm = False
+
+    def _warm_up(self) -> None:
+        # Before the first attempt's clock starts: a concurrent strategy's other attempts are not started yet
+        # (asyncio) or wait on the resource cache's lock outside their own attempts (threads).
+        if not self._warm:
+            self.workload.warm()
+            self._warm = True
 
     @classmethod
     def build(cls, spec: RunSpec, *, in_worker: bool = False, workload: Workload | None = None) -> Task:
@@ -65,6 +73,7 @@ class Task:
 
     def run(self, index: int, item: Any, generation: int = 0) -> Outcome:
         """Compute one item's value (sync); ``generation`` counts resubmissions after a worker crash."""
+        self._warm_up()
         task = self.workload.map_task
         log = AttemptLog()
 
@@ -81,6 +90,7 @@ class Task:
     async def arun(self, index: int, item: Any, generation: int = 0, limiter: AIMDLimiter | None = None) -> Outcome:
         """Compute one item's value (async); latency and waits yield to the event loop. With ``limiter``, every
         attempt waits for room under its adaptive limit. Idempotent tasks are hedged when the policy says so."""
+        self._warm_up()
         task = self.workload.map_task
         log = AttemptLog()
 

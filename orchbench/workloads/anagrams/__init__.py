@@ -86,6 +86,10 @@ class AnagramWorkload(Workload):
     def item_key(self, item: str) -> str:
         return tasks.signature(item)  # words with the same letters have the same anagrams
 
+    def warm(self) -> None:
+        if self.resources.enabled:  # with caching off every call reloads it: nothing to keep warm
+            self.resources.get("anagram-index", _index_loader)
+
     def map_item(self, item: str) -> tuple[str, ...]:
         return tasks.find_anagrams(item, self.resources.get("anagram-index", _index_loader))
 

@@ -4,7 +4,8 @@ Input: a generated corpus (case) or a UTF-8 file; items: its lines, blank ones i
 by definition (see ``scores``) and is not sent; every other line costs one request (duplicates run once when
 the harness memoises by ``item_key``). The server — embedded, started on loopback for the run with the run's
 scenario and seed, or an external one given by ``url`` — supplies the latency and the faults, so the harness
-adds none of its own (``task_profiles`` only marks a request idempotent). The reference sums ``score_line`` locally, without a server.
+adds none of its own by default (``score_line`` has a zero task profile, marked idempotent, so that ``--fault-rate``,
+``--hang-rate`` and ``--crash-rate`` can still put the harness's faults on top). The reference sums ``score_line`` locally, without a server.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ _SERVER_OPTIONS: dict[str, Option] = {
     "rate_500": Option(float, None, "embedded server: share of 500 answers", min=0, max=1),
     "drop_rate": Option(float, None, "embedded server: share of connections closed without answer", min=0, max=1),
     "malformed_rate": Option(float, None, "embedded server: share of malformed 200 bodies", min=0, max=1),
+    "hang_rate": Option(float, None, "embedded server: share of requests never answered (1: a server that "
+                                     "accepts and never answers)", min=0, max=1),
+    "die_after": Option(int, None, "embedded server: kill itself when the N-th score request arrives, and stay "
+                                   "dead (0: never)", min=0),
 }
 
 
@@ -153,7 +158,7 @@ class ScoringWorkload(Workload):
     # -- input, items, output --------------------------------------------------------------------------------
 
     def task_profiles(self, scenario: str) -> dict[str, TaskProfile]:
-        # the server supplies latency and faults; the profile only states that a request may safely run twice
+        # the server supplies latency and faults; overrides may add more; a request may safely run twice
         return {self.map_task: TaskProfile(idempotent=True)}
 
     def load_input(self) -> str:
@@ -197,6 +202,12 @@ class ScoringWorkload(Workload):
             except (KeyError, TypeError, ValueError):
                 pass
         return max((n for n in found if n > 0), default=DEFAULT_CONNECTIONS)
+
+    def warm(self) -> None:
+        import importlib
+
+        for name in ("aiohttp", "urllib3"):  # the clients' libraries: imported here, not in a timed first attempt
+            importlib.import_module(name)
 
     def map_item(self, line: str) -> int:
         if is_blank(line):

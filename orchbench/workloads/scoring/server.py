@@ -17,12 +17,16 @@ Behaviour, all set by a ``ServerConfig``:
   503 answers carry the same header.
 - **Faults** of an admitted request, decided by ``decide``: 503 at once (no latency, holds no slot), or after
   the latency a 500, a dropped connection (the transport is closed without an answer), or a 200 with a malformed
-  body (invalid JSON, or JSON without ``score``). The decision is a pure function of (seed, the line's UTF-8
+  body (invalid JSON, or JSON without ``score``), or no answer at all (a *hang*: the request is held open until
+  the client gives up; ``hang_rate`` 1 makes a server that accepts every request and never answers). The decision is a pure function of (seed, the line's UTF-8
   bytes, how many requests for that line the server admitted before), so every client meets the same faults
   whatever its order or concurrency. Requests refused for capacity (429) are not counted as seen: the fault
   sequence of a line does not depend on how often it was refused.
+- **Death**: with ``die_after`` N > 0, the server kills itself (SIGKILL, as a crash would) when the N-th
+  ``POST /score`` arrives, dropping every request in flight; it stays dead.
 - **Limits**: bodies above ``max_body`` bytes get 413, at most ``max_connections`` connections are kept (further
-  ones are closed at once), error bodies never echo the request, and the default bind address is 127.0.0.1.
+  ones are closed at once), error bodies never echo the request (not even aiohttp's own answers to unparsable
+  requests), and the default bind address is 127.0.0.1.
 
 Run it with ``python -m orchbench.workloads.scoring.server --port 0 --scenario default`` (it prints
 ``listening URL`` on one line once bound), or ``orchbench serve``, or from Python with ``ServerProcess``.
@@ -79,6 +83,8 @@ class ServerConfig:
     rate_500: float = 0.0
     drop_rate: float = 0.0
     malformed_rate: float = 0.0
+    hang_rate: float = 0.0
+    die_after: int = 0
     max_body: int = 64 * 1024
     max_connections: int = 4096
 
@@ -88,12 +94,14 @@ class ServerConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
-        for name in ("slow_rate", "rate_503", "rate_500", "drop_rate", "malformed_rate"):
+        for name in ("slow_rate", "rate_503", "rate_500", "drop_rate", "malformed_rate", "hang_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
         if self.fault_rate > 1.0:
             raise ValueError(f"the fault rates add up to {self.fault_rate:g}, more than 1")
+        if self.die_after < 0:
+            raise ValueError(f"die_after must be >= 0 (0: never), not {self.die_after}")
         if self.capacity < 0:
             raise ValueError(f"capacity must be >= 0 (0: unlimited), not {self.capacity}")
         if self.max_body < 1024:
@@ -119,7 +127,7 @@ class ServerConfig:
 
     @property
     def fault_rate(self) -> float:
-        return self.rate_503 + self.rate_500 + self.drop_rate + self.malformed_rate
+        return self.rate_503 + self.rate_500 + self.drop_rate + self.malformed_rate + self.hang_rate
 
     def mean_latency(self) -> float:
         """Expected wait of an admitted request that is not answered 503."""
@@ -150,6 +158,7 @@ class Kind(str, enum.Enum):
     ERROR = "500"
     DROP = "drop"
     MALFORMED = "malformed"
+    HANG = "hang"
 
 
 @dataclass(frozen=True)
@@ -183,7 +192,8 @@ def decide(config: ServerConfig, line: bytes, attempt: int) -> Decision:
     kind = Kind.OK
     edge = 0.0
     for candidate, rate in ((Kind.UNAVAILABLE, config.rate_503), (Kind.ERROR, config.rate_500),
-                            (Kind.DROP, config.drop_rate), (Kind.MALFORMED, config.malformed_rate)):
+                            (Kind.DROP, config.drop_rate), (Kind.MALFORMED, config.malformed_rate),
+                            (Kind.HANG, config.hang_rate)):
         edge += rate
         if u_fault < edge:
             kind = candidate
@@ -204,7 +214,7 @@ class Stats:
 
     ``requests`` counts every request except /health, /stats and /reset; ``served`` the 200 answers with a valid
     score; ``refused`` the 429s; ``dropped`` the connections closed without answer; ``malformed`` the 200s with a
-    broken body; ``early_retries`` the requests for a line that arrived before the time a previous 429 or 503 for
+    broken body; ``hung`` the requests never answered; ``early_retries`` the requests for a line that arrived before the time a previous 429 or 503 for
     that line asked the client to wait (0 for a client that honours ``Retry-After``).
     """
 
@@ -215,6 +225,7 @@ class Stats:
     refused: int = 0
     dropped: int = 0
     malformed: int = 0
+    hung: int = 0
     slow: int = 0
     early_retries: int = 0
     connections_refused: int = 0
@@ -237,6 +248,7 @@ class ServerState:
         self.stats = Stats()
         self.seen: dict[bytes, int] = {}  # admitted requests per line (key: a hash of the line)
         self.not_before: dict[bytes, float] = {}  # per line: when the last Retry-After asked to come back
+        self.score_requests = 0  # every POST /score received, for die_after (not reset by /reset)
 
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self.stats)
@@ -255,6 +267,9 @@ class ServerState:
 
     async def score(self, request: web.Request) -> web.StreamResponse:
         config = self.config
+        self.score_requests += 1
+        if config.die_after and self.score_requests >= config.die_after:
+            os.kill(os.getpid(), signal.SIGKILL)  # a crash, not a shutdown: nothing in flight is answered
         body = await request.read()  # raises 413 above client_max_size
         try:
             line = json.loads(body)["line"]
@@ -283,6 +298,9 @@ class ServerState:
                 await asyncio.sleep(decision.latency)
         finally:
             self.stats.in_flight -= 1  # self.stats, not a local: /reset may have replaced it meanwhile
+        if decision.kind is Kind.HANG:
+            self.stats.hung += 1
+            await asyncio.Event().wait()  # until the client gives up and the server stops (it cancels handlers)
         if decision.kind is Kind.DROP:
             self.stats.dropped += 1
             request[_DROPPED] = True
@@ -338,6 +356,32 @@ def build_app(config: ServerConfig) -> tuple[web.Application, ServerState]:
     return app, state
 
 
+def _quiet_handler_class() -> type:
+    """aiohttp's request handler, but its answers to unparsable requests (and to a handler's crash) state the
+    status only: aiohttp's own error bodies quote the offending request bytes."""
+    from http import HTTPStatus
+
+    from aiohttp import web, web_protocol
+
+    class QuietRequestHandler(web_protocol.RequestHandler):
+        __slots__ = ()
+
+        def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+                         message: str | None = None) -> web.StreamResponse:
+            self.logger.debug("error handling a request", exc_info=exc)
+            if request.writer.output_size > 0:
+                raise ConnectionError("response already sent, cannot send an error response")
+            try:
+                text = f"{status} {HTTPStatus(status).phrase}"
+            except ValueError:
+                text = str(status)
+            response = web.Response(status=status, text=text)
+            response.force_close()
+            return response
+
+    return QuietRequestHandler
+
+
 class _Refuse(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport.close()
@@ -370,14 +414,16 @@ class ScoringServer:
         await self._runner.setup()
         web_server = self._runner.server
         assert web_server is not None
+        handler_class = _quiet_handler_class()
+        loop = asyncio.get_running_loop()
+        handler_options = getattr(web_server, "_kwargs", {})  # what web_server() would pass its own handlers
 
         def protocol() -> asyncio.Protocol:
             if len(web_server.connections) >= config.max_connections:
                 self.state.stats.connections_refused += 1
                 return _Refuse()
-            return web_server()
+            return handler_class(web_server, loop=loop, **handler_options)
 
-        loop = asyncio.get_running_loop()
         self._server = await loop.create_server(protocol, self.host, self.port, backlog=1024)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.url
