@@ -11,6 +11,8 @@ import typer
 from orchbench.commands import common
 from orchbench.types import RunResult
 
+LISTED_FAILURES = 20  # in the table; --json lists every failed item
+
 
 def warn_plugin_problems() -> None:
     from orchbench.plugins import get_registry
@@ -60,8 +62,10 @@ def render_result(label: str, result: RunResult, unit: str) -> None:
         rows.append((f"strategy {key}", str(value)))
     if result.error:
         rows.append(("error", f"[red]{result.error}[/]"))
-    for failure in result.failures:
+    for failure in result.failures[:LISTED_FAILURES]:
         rows.append(("failed", f"[red]{failure['item']} ×{failure['positions']}: {failure['error']}[/]"))
+    if len(result.failures) > LISTED_FAILURES:
+        rows.append(("failed", f"[red]… and {len(result.failures) - LISTED_FAILURES:,} more items (all in --json)[/]"))
     for key, value in rows:
         table.add_row(key, value)
     make_console().print(table)

@@ -10,6 +10,7 @@ import json
 import resource
 import statistics
 import time
+from collections import Counter
 from typing import Any
 
 from orchbench.api import Workload
@@ -19,7 +20,6 @@ from orchbench.harness.task import StageFailed, Task
 from orchbench.plugins import get_registry
 from orchbench.types import Outcome, RunResult, RunSpec
 
-MAX_LISTED_FAILURES = 20
 
 
 def digest(output: Any) -> str:
@@ -164,10 +164,10 @@ def _account(result: RunResult, outcomes: list[Outcome], unique: list[Any], wher
     result.latency_p50_s = _percentile(latencies, 50)
     result.latency_p95_s = _percentile(latencies, 95)
     result.latency_p99_s = _percentile(latencies, 99)
-    failed = [o for o in outcomes if not o.ok]
-    result.failures = [
-        {"item": _shorten(unique[o.index]), "positions": where.count(o.index), "error": o.error, "attempts": o.attempts}
-        for o in failed[:MAX_LISTED_FAILURES]
+    positions = Counter(where)
+    result.failures = [  # every failed item, so the account of a run is whole (the table shows the first few)
+        {"item": _shorten(unique[o.index]), "positions": positions[o.index], "error": o.error, "attempts": o.attempts}
+        for o in outcomes if not o.ok
     ]
 
 
