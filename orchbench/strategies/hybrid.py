@@ -29,6 +29,14 @@ def run_chunk(pairs: pool.Chunk, generation: int, concurrency: int) -> list[Outc
     return asyncio.run(run_bounded(task, pairs, generation, min(concurrency, len(pairs))))
 
 
+def default_concurrency(task: Task, n: int, workers: int) -> int:
+    """Items in flight per worker: for items that mostly wait, the pool's share of the items worth having in
+    flight (a server's capacity, or every item); for CPU work, ``DEFAULT_CONCURRENCY``."""
+    if not pool.mostly_waits(task):
+        return DEFAULT_CONCURRENCY
+    return max(1, math.ceil(pool.useful_in_flight(task, n) / workers))
+
+
 def default_chunk(n: int, workers: int, concurrency: int) -> int:
     """Items per chunk when not given.
 
@@ -48,7 +56,9 @@ class Hybrid(Strategy):
                    "(seed 003's map-reduce), rebuilt after a worker crash")
     options = {
         "workers": Option(int, None, "worker processes (default: the CPU count)", min=1, max=1024),
-        "concurrency": Option(int, DEFAULT_CONCURRENCY, "items in flight per worker", min=1, max=1_000_000),
+        "concurrency": Option(int, None, "items in flight per worker (default: for items that mostly wait, the "
+                              "worker's share of what the workload can take at once, else "
+                              f"{DEFAULT_CONCURRENCY})", min=1, max=1_000_000),
         "chunk": Option(int, None, f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, "
                                    "each at least concurrency items)", min=1, max=1_000_000),
         "restarts": Option(int, pool.DEFAULT_RESTARTS, "pool rebuilds after worker crashes before the items "
@@ -59,10 +69,10 @@ class Hybrid(Strategy):
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         workers = self.options["workers"] or pool.cpu_count()
-        concurrency = self.options["concurrency"]
+        concurrency = self.options["concurrency"] or default_concurrency(task, len(items), workers)
         chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency)
         supervisor = pool.Supervisor(task.spec.to_dict(), run_chunk, (concurrency,), workers=workers,
-                                     restarts=self.options["restarts"])
+                                     restarts=self.options["restarts"], preload=task.workload.worker_preload())
         try:
             return supervisor.map(items, chunk)
         finally:

@@ -209,6 +209,12 @@ class ScoringWorkload(Workload):
         scores = [score_line(line) for line in split_lines(raw)]
         return {"total": sum(scores), "scores": scores}
 
+    def max_in_flight(self) -> int | None:
+        """The embedded server's capacity: more requests in flight only earn 429s."""
+        if self.external:
+            return None
+        return self.server_config().capacity or None
+
     def limit_s(self, raw: Any, items: list[Any], faults: Any) -> float | None:
         """The larger of two floors on the wall time against the embedded server (None for an external one):
 
