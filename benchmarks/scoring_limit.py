@@ -41,13 +41,17 @@ def main() -> int:
             "correct": sum(bool(r["correct"]) for r in results),
             "runs": len(results),
             "client_cpu_percent": median([r["cpu_percent"] or 0.0 for r in results]),
+            # the server's CPU since it started (its start-up included): the client's rival for the cores
+            "server_cpu_percent": median([100 * r["workload_stats"].get("cpu_s", float("nan")) / r["wall_s"]
+                                          for r in results]),
             "requests": median([r["workload_stats"].get("requests", 0) for r in results]),
             "refused_429": median([r["workload_stats"].get("refused", 0) for r in results]),
         }
         rows.append([strategy, len(results), s["median_wall_s"], s["limit_s"], s["median_ratio"],
-                     f"{100 * s['scored']:.1f} %", s["client_cpu_percent"], int(s["requests"]), int(s["refused_429"])])
+                     f"{100 * s['scored']:.1f} %", s["client_cpu_percent"], s["server_cpu_percent"], int(s["requests"]),
+                     int(s["refused_429"])])
     table(rows, ["strategy", "runs", "median wall s", "limit s", "wall/limit", "scored", "client CPU %",
-                 "requests", "429s"])
+                 "server CPU %", "requests", "429s"])
     best = min(strategies, key=lambda s: summary[s]["median_ratio"])
     b = summary[best]
     speedup = summary[BASELINE]["median_wall_s"] / b["median_wall_s"]
