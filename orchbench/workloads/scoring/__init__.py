@@ -80,6 +80,7 @@ class ScoringWorkload(Workload):
             self.options["url"] = url.rstrip("/")
         self._server: Any = None
         self._final_stats: dict[str, Any] | None = None
+        self._connections_per_process: int | None = None
 
     # -- the server ------------------------------------------------------------------------------------------
 
@@ -173,6 +174,11 @@ class ScoringWorkload(Workload):
         return item
 
     def _connections(self) -> int:
+        if self._connections_per_process is None:  # asked on every request: worked out once
+            self._connections_per_process = self._count_connections()
+        return self._connections_per_process
+
+    def _count_connections(self) -> int:
         if self.options["connections"]:
             return self.options["connections"]
         found = []
