@@ -59,11 +59,15 @@ async def pipeline(text: str, seed: int) -> dict[str, int]:
         first.setdefault(tasks.signature(w), w)
     index = await index_ready
     found: dict[str, tuple[str, ...]] = {}
+
+    def lookup(word: str) -> tuple[str, ...]:
+        return tasks.find_anagrams(word, index)
+
     source = iter(enumerate(unique))
 
     async def worker() -> None:
         for i, sig in source:
-            found[sig] = await with_retry(seed, "find_anagrams", i, lambda w: tasks.find_anagrams(w, index), first[sig])
+            found[sig] = await with_retry(seed, "find_anagrams", i, lookup, first[sig])
 
     await asyncio.gather(*(worker() for _ in range(min(CONCURRENCY, len(unique)))))
     counts: Counter[str] = Counter()

@@ -152,7 +152,11 @@ class Supervisor:
         self.restarts = restarts
         self.rebuilds = 0
         self._barren = 0  # rebuilds since a chunk last returned
-        self._ctx = start_context(preload)
+        from orchbench.harness.task import WORKER_HOOK_ENV
+
+        # A memory profile (the worker hook) must see each worker build what it uses; the fork server is not
+        # profiled, so it preloads nothing then.
+        self._ctx = start_context(() if os.environ.get(WORKER_HOOK_ENV) else preload)
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(workers, mp_context=self._ctx, initializer=init_worker, initargs=(self.spec,))

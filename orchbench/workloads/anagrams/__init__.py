@@ -100,7 +100,8 @@ class AnagramWorkload(Workload):
         return tasks.signature(item)  # words with the same letters have the same anagrams
 
     def map_item(self, item: str) -> tuple[str, ...]:
-        return tasks.find_anagrams(item, self.resources.get(_INDEX, shared_index if self.resources.enabled else _index_loader))
+        loader = shared_index if self.resources.enabled else _index_loader
+        return tasks.find_anagrams(item, self.resources.get(_INDEX, loader))
 
     def reduce(self, values: list[tuple[str, ...]]) -> dict[str, int]:
         counts: Counter[str] = Counter()
