@@ -21,6 +21,7 @@ from orchbench.types import Outcome
 DEFAULT_CONCURRENCY = 64
 CHUNKS_PER_WORKER = 4
 MAX_CHUNK = 4096
+MAX_WAITING_CHUNK = 16384  # bounds one message's size and the work a crash throws away
 
 
 def run_chunk(pairs: pool.Chunk, generation: int, concurrency: int) -> list[Outcome]:
@@ -37,15 +38,21 @@ def default_concurrency(task: Task, n: int, workers: int) -> int:
     return max(1, math.ceil(pool.useful_in_flight(task, n) / workers))
 
 
-def default_chunk(n: int, workers: int, concurrency: int) -> int:
+def default_chunk(n: int, workers: int, concurrency: int, waits: bool = False) -> int:
     """Items per chunk when not given.
 
     A chunk is one event loop's work, and a loop can keep ``concurrency`` items in flight only when its chunk
     holds that many; yet one chunk per worker (the seed's design) leaves a core idle as soon as its chunk
     is done while another's is not. So: about ``CHUNKS_PER_WORKER`` chunks per worker, but never fewer items
     than fill the loop (unless the items are too few to give every worker that many).
+
+    When items mostly wait (``waits``) the balance is the other way round: the end of every chunk is a barrier
+    where the worker's loop drains down to its slowest answer with few items in flight, while cores cost little.
+    Then one chunk per worker, up to ``MAX_WAITING_CHUNK`` items.
     """
     per_worker = math.ceil(n / workers)
+    if waits:
+        return max(1, min(MAX_WAITING_CHUNK, per_worker))
     balanced = math.ceil(n / (workers * CHUNKS_PER_WORKER))
     return max(1, min(MAX_CHUNK, max(balanced, min(concurrency, per_worker))))
 
@@ -60,7 +67,8 @@ class Hybrid(Strategy):
                               "worker's share of what the workload can take at once, else "
                               f"{DEFAULT_CONCURRENCY})", min=1, max=1_000_000),
         "chunk": Option(int, None, f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, "
-                                   "each at least concurrency items)", min=1, max=1_000_000),
+                                   "each at least concurrency items; one per worker for items that mostly wait)",
+                        min=1, max=1_000_000),
         "restarts": Option(int, pool.DEFAULT_RESTARTS, "pool rebuilds after worker crashes before the items "
                            "left fail", min=0, max=100_000),
     }
@@ -70,7 +78,7 @@ class Hybrid(Strategy):
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         workers = self.options["workers"] or pool.cpu_count()
         concurrency = self.options["concurrency"] or default_concurrency(task, len(items), workers)
-        chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency)
+        chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency, pool.mostly_waits(task))
         supervisor = pool.Supervisor(task.spec.to_dict(), run_chunk, (concurrency,), workers=workers,
                                      restarts=self.options["restarts"], preload=task.workload.worker_preload())
         try:
