@@ -192,7 +192,7 @@ def _default_concurrency(spec: RunSpec, actors: int) -> int:
     actor's share of what the workload can take at once (``Workload.max_in_flight``), else ``WAITING_CONCURRENCY``."""
     import orchbench
 
-    task = orchbench.task_for(spec)
+    task = orchbench.Task.build(spec)  # not task_for: this is the driver, not a worker (no worker hook)
     bound = task.workload.max_in_flight()
     profile = task.faults.profiles.get(task.workload.map_task)
     if not bound and not (profile is not None and profile.latency_s * 1000.0 > profile.cpu_ms):
