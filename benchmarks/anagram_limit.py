@@ -8,7 +8,7 @@ prints the ceiling, sequential / limit: no strategy can be faster than the limit
 the seed's faults allow (the prepare stages are sequential in every strategy; a seed where they fail more allows
 less than 10 ×).
 
-    python benchmarks/anagram_limit.py              # 20 seeds × 3 strategies + 5 sequential: about 6 minutes
+    python benchmarks/anagram_limit.py              # 20 seeds × 3 strategies + 5 sequential: about 7 minutes
     python benchmarks/anagram_limit.py --quick      # 3 seeds, 1 sequential: about 1 minute
 """
 

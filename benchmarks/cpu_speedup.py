@@ -3,7 +3,7 @@
 ``processes`` or ``hybrid`` ≥ 1.8 × faster than ``sequential`` on 2 cores (the ideal is the core count). Medians
 over interleaved rounds.
 
-    python benchmarks/cpu_speedup.py              # 3 rounds × 3 strategies: about 4 minutes on 2 cores
+    python benchmarks/cpu_speedup.py              # 3 rounds × 3 strategies: about 5 minutes on 2 cores
     python benchmarks/cpu_speedup.py --quick      # 1 round at 5 ms per task: about 30 s
 """
 

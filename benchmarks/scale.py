@@ -4,7 +4,7 @@ Anagrams, scenario ``none`` (no sleep, no faults), ``--no-memo`` so that every w
 the harness (task, retry loop, outcome) — this measures the harness's cost per item, not the dictionary. Inputs
 are generated texts of N, 10 N and 100 N words (``texts.generated``), written to a temporary directory.
 
-    python benchmarks/scale.py                  # 10k, 100k, 1M words with asyncio: about 2 minutes
+    python benchmarks/scale.py                  # 10k, 100k, 1M words with asyncio: about 3 minutes
     python benchmarks/scale.py --quick          # 1k, 10k, 100k words: about 20 s
     python benchmarks/scale.py --strategy sequential
 """
