@@ -186,6 +186,17 @@ class Workload:
         """The expected output, computed independently of the tasks and without faults."""
         raise NotImplementedError
 
+    def worker_preload(self) -> list[str]:
+        """Modules a process pool's fork server imports once, before it forks the workers (e.g. one that builds a
+        read-only index at import), so that every worker inherits what they hold instead of building it again."""
+        return []
+
+    def max_in_flight(self) -> int | None:
+        """How many items are worth having in flight at once, across all processes, when items mostly wait on
+        something outside (e.g. a server's capacity); None when no such bound is known. Strategies size their
+        default concurrency from it."""
+        return None
+
     def limit_s(self, raw: Any, items: list[Any], faults: Any) -> float | None:
         """The best possible wall time for these (distinct) items, or None when unknown. ``faults`` is the run's
         FaultModel: ``faults.profiles``, ``faults.latency(task)``, ``faults.attempts_to_succeed(task, index)``."""

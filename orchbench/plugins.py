@@ -99,7 +99,15 @@ class Registry:
 
 def _source(ep: EntryPoint) -> Source:
     dist = getattr(ep, "dist", None)
-    return Source(ep.name, dist.metadata["Name"] if dist else None, dist.version if dist else None)
+    name, version = _dist_identity(dist) if dist is not None else (None, None)
+    return Source(ep.name, name, version)
+
+
+@functools.lru_cache(maxsize=None)
+def _dist_identity(dist: Any) -> tuple[str | None, str | None]:
+    """Name and version of a distribution, its metadata parsed once (every entry point of it shares the object)."""
+    metadata = dist.metadata
+    return metadata["Name"], metadata["Version"]
 
 
 def _selected(eps: list[EntryPoint]) -> list[EntryPoint]:

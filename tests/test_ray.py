@@ -34,7 +34,7 @@ def _load_the_ray_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     """The suite loads built-ins only; these tests add the Ray plugin (their runs' child processes inherit it)."""
     monkeypatch.setenv("ORCHBENCH_PLUGINS", "orchbench-ray")
 READY_S = 180.0
-ACTOR_BUSY = "ray::BatchWorker.run_batch"  # the process title of an actor while it runs a batch
+ACTOR_BUSY = "BatchWorker.run_batch"  # in the process title of an actor (sync or async) while it runs a batch
 
 
 def _free_port() -> int:

@@ -198,6 +198,9 @@ def test_default_chunks():
     assert hybrid.default_chunk(93, 2, 64) == 47
     assert hybrid.default_chunk(1917, 2, 64) == 240
     assert hybrid.default_chunk(5, 8, 64) == 1
+    # hybrid, items that mostly wait: one chunk per worker (each chunk's end is a barrier), bounded
+    assert hybrid.default_chunk(10_000, 2, 128, waits=True) == 5000
+    assert hybrid.default_chunk(10**6, 2, 128, waits=True) == hybrid.MAX_WAITING_CHUNK
     assert list(pool.chunks(enumerate("abcde"), 2)) == [[(0, "a"), (1, "b")], [(2, "c"), (3, "d")], [(4, "e")]]
 
 

@@ -7,6 +7,7 @@ stand for the outside world (a workload's server) can be left out afterwards.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Collection
@@ -17,6 +18,31 @@ DEFAULT_PERIOD_S = 0.05
 USS_EVERY = 5  # read USS on every fifth sample
 
 Sample = tuple[float, dict[int, tuple[int, int | None, float]]]  # time, pid → (rss, uss, cpu seconds)
+
+
+def _descendants(root: int) -> list[int] | None:
+    """Every descendant of ``root``, read from Linux's ``/proc/PID/task/TID/children`` files: a cost in the size
+    of the tree, where listing children with psutil reads every process of the machine at each sample. None when
+    those files do not exist (another OS, or a kernel built without them)."""
+    if not os.path.exists(f"/proc/{root}/task/{root}/children"):
+        return None
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue  # ended meanwhile
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            found.extend(kids)
+            todo.extend(kids)
+    return found
 
 
 class TreeSampler:
@@ -39,10 +65,22 @@ class TreeSampler:
         self._thread.join()
 
     def _tree(self) -> list[psutil.Process]:
-        try:
-            tree = [self._root, *self._root.children(recursive=True)]
-        except psutil.Error:
-            return []
+        pids = _descendants(self._root.pid)
+        if pids is None:  # no /proc children files: psutil reads the parent of every process on the machine
+            try:
+                tree = [self._root, *self._root.children(recursive=True)]
+            except psutil.Error:
+                return []
+        else:
+            tree = [self._root]
+            for pid in pids:
+                if pid not in self.seen:
+                    try:
+                        tree.append(psutil.Process(pid))
+                    except psutil.Error:
+                        continue
+                else:
+                    tree.append(self.seen[pid])
         for proc in tree:
             self.seen.setdefault(proc.pid, proc)
         return [self.seen[proc.pid] for proc in tree]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 DEFAULT_CONCURRENCY = 64
 CHUNKS_PER_WORKER = 4
 MAX_CHUNK = 4096
+MAX_WAITING_CHUNK = 16384  # bounds one message's size and the work a crash throws away
 
 
 _limiter: AIMDLimiter | None = None  # this worker's adaptive limit, kept across its chunks
@@ -53,15 +54,29 @@ def run_chunk(pairs: pool.Chunk, generation: int, concurrency: int, adaptive: bo
     return out
 
 
-def default_chunk(n: int, workers: int, concurrency: int) -> int:
+def default_concurrency(task: Task, n: int, workers: int) -> int:
+    """Items in flight per worker: for items that mostly wait, the pool's share of the items worth having in
+    flight (a server's capacity, or every item); for CPU work, ``DEFAULT_CONCURRENCY``."""
+    if not pool.mostly_waits(task):
+        return DEFAULT_CONCURRENCY
+    return max(1, math.ceil(pool.useful_in_flight(task, n) / workers))
+
+
+def default_chunk(n: int, workers: int, concurrency: int, waits: bool = False) -> int:
     """Items per chunk when not given.
 
     A chunk is one event loop's work, and a loop can keep ``concurrency`` items in flight only when its chunk
     holds that many; yet one chunk per worker (the seed's design) leaves a core idle as soon as its chunk
     is done while another's is not. So: about ``CHUNKS_PER_WORKER`` chunks per worker, but never fewer items
     than fill the loop (unless the items are too few to give every worker that many).
+
+    When items mostly wait (``waits``) the balance is the other way round: the end of every chunk is a barrier
+    where the worker's loop drains down to its slowest answer with few items in flight, while cores cost little.
+    Then one chunk per worker, up to ``MAX_WAITING_CHUNK`` items.
     """
     per_worker = math.ceil(n / workers)
+    if waits:
+        return max(1, min(MAX_WAITING_CHUNK, per_worker))
     balanced = math.ceil(n / (workers * CHUNKS_PER_WORKER))
     return max(1, min(MAX_CHUNK, max(balanced, min(concurrency, per_worker))))
 
@@ -72,9 +87,12 @@ class Hybrid(Strategy):
                    "(seed 003's map-reduce), rebuilt after a worker crash")
     options = {
         "workers": Option(int, None, "worker processes (default: the CPU count)", min=1, max=1024),
-        "concurrency": Option(int, DEFAULT_CONCURRENCY, "items in flight per worker", min=1, max=1_000_000),
+        "concurrency": Option(int, None, "items in flight per worker (default: for items that mostly wait, the "
+                              "worker's share of what the workload can take at once, else "
+                              f"{DEFAULT_CONCURRENCY})", min=1, max=1_000_000),
         "chunk": Option(int, None, f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, "
-                                   "each at least concurrency items)", min=1, max=1_000_000),
+                                   "each at least concurrency items; one per worker for items that mostly wait)",
+                        min=1, max=1_000_000),
         "restarts": Option(int, pool.DEFAULT_RESTARTS, "pool rebuilds after worker crashes before the items "
                            "left fail", min=0, max=100_000),
         "adaptive": Option(bool, False, ADAPTIVE_HELP.replace("concurrency", "concurrency, per worker")),
@@ -85,12 +103,13 @@ class Hybrid(Strategy):
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         workers = self.options["workers"] or pool.cpu_count()
-        concurrency = self.options["concurrency"]
-        chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency)
+        concurrency = self.options["concurrency"] or default_concurrency(task, len(items), workers)
+        chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency, pool.mostly_waits(task))
         adaptive = self.options["adaptive"]
         self.limiters = {}
         supervisor = pool.Supervisor(task.spec.to_dict(), run_chunk, (concurrency, adaptive), workers=workers,
-                                     restarts=self.options["restarts"], on_chunk=self._note if adaptive else None)
+                                     restarts=self.options["restarts"], preload=task.workload.worker_preload(),
+                                     on_chunk=self._note if adaptive else None)
         try:
             return supervisor.map(items, chunk)
         finally:

@@ -41,18 +41,19 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def start_context() -> multiprocessing.context.BaseContext:
+def start_context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseContext:
     """forkserver where the platform has it, else spawn; never fork.
 
     The parent of a run may have threads (an executor's manager thread, a previous strategy's pool), and
     forking a threaded process can copy a held lock into the child. The fork server starts single-threaded
     with the harness imported, so every worker (and every replacement after a crash) forks from a clean,
-    warm process instead of paying a fresh interpreter's imports as spawn does.
+    warm process instead of paying a fresh interpreter's imports as spawn does. ``preload`` names further
+    modules it imports (the workload's :meth:`~orchbench.api.Workload.worker_preload`).
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([__name__, "orchbench.harness.task", "orchbench.plugins",
-                                    "orchbench.strategies.asyncio_strategy"])
+                                    "orchbench.strategies.asyncio_strategy", *preload])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -143,7 +144,7 @@ class Supervisor:
     BARREN_LIMIT = 3
 
     def __init__(self, spec: dict[str, Any], fn: Callable[..., list[Outcome]], args: tuple[Any, ...] = (), *,
-                 workers: int, restarts: int = DEFAULT_RESTARTS,
+                 workers: int, restarts: int = DEFAULT_RESTARTS, preload: Sequence[str] = (),
                  on_chunk: Callable[[list[Outcome]], None] | None = None) -> None:
         self.spec = spec
         self.on_chunk = on_chunk  # sees each returned chunk's outcomes (and anything the chunk function attached)
@@ -153,7 +154,11 @@ class Supervisor:
         self.restarts = restarts
         self.rebuilds = 0
         self._barren = 0  # rebuilds since a chunk last returned
-        self._ctx = start_context()
+        from orchbench.harness.task import WORKER_HOOK_ENV
+
+        # A memory profile (the worker hook) must see each worker build what it uses; the fork server is not
+        # profiled, so it preloads nothing then.
+        self._ctx = start_context(() if os.environ.get(WORKER_HOOK_ENV) else preload)
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(workers, mp_context=self._ctx, initializer=init_worker, initargs=(self.spec,))
@@ -257,6 +262,22 @@ class Supervisor:
         for pairs, _generation in [*again, *((c, 0) for c in fresh)]:
             for index, _item in pairs:
                 results[index] = Outcome(index, error=f"not run: {why}")
+
+
+def mostly_waits(task: Task) -> bool:
+    """True when an item's time is mostly waiting (a latency, a server) rather than CPU work in this process."""
+    if task.workload.max_in_flight():
+        return True
+    profile = task.faults.profiles.get(task.workload.map_task)
+    return profile is not None and profile.latency_s * 1000.0 > profile.cpu_ms
+
+
+def useful_in_flight(task: Task, n: int) -> int:
+    """Items worth having in flight at once over the whole pool: all of them when they mostly wait (capped by the
+    workload's bound, e.g. a server's capacity), else one per core."""
+    if not mostly_waits(task):
+        return cpu_count()
+    return max(1, min(n, task.workload.max_in_flight() or n))
 
 
 def adaptive_chunk(n: int, workers: int, per_worker: int, low: int, high: int) -> int:

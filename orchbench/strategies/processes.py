@@ -13,6 +13,16 @@ from orchbench.types import Outcome
 
 CHUNKS_PER_WORKER = 8  # enough for the last chunks to balance across workers, few enough to amortise IPC
 MAX_CHUNK = 512  # bounds one message's size and the work a crash throws away
+WAITING_WORKERS_PER_CPU = 4  # a worker runs one item at a time: when items wait, more workers overlap the waits
+
+
+def default_workers(task: Task, n: int) -> int:
+    """One worker per core for CPU work; for waiting work up to ``WAITING_WORKERS_PER_CPU`` per core, no more
+    than the items worth having in flight."""
+    cores = pool.cpu_count()
+    if not pool.mostly_waits(task):
+        return cores
+    return max(cores, min(WAITING_WORKERS_PER_CPU * cores, pool.useful_in_flight(task, n)))
 
 
 class Processes(Strategy):
@@ -20,7 +30,8 @@ class Processes(Strategy):
     description = ("a process pool (forkserver): chunks of items, the task built once per worker, "
                    "a bounded window of chunks in flight, rebuilt after a worker crash")
     options = {
-        "workers": Option(int, None, "worker processes (default: the CPU count)", min=1, max=1024),
+        "workers": Option(int, None, "worker processes (default: the CPU count; for items that mostly wait, up to "
+                                      f"{WAITING_WORKERS_PER_CPU} per CPU)", min=1, max=1024),
         "chunk": Option(int, None, f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, "
                                    f"at most {MAX_CHUNK})", min=1, max=1_000_000),
         "restarts": Option(int, pool.DEFAULT_RESTARTS, "pool rebuilds after worker crashes before the items "
@@ -30,10 +41,10 @@ class Processes(Strategy):
     rebuilds = 0  # pool rebuilds after worker crashes in the last map
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
-        workers = self.options["workers"] or pool.cpu_count()
+        workers = self.options["workers"] or default_workers(task, len(items))
         chunk = self.options["chunk"] or pool.adaptive_chunk(len(items), workers, CHUNKS_PER_WORKER, 1, MAX_CHUNK)
         supervisor = pool.Supervisor(task.spec.to_dict(), pool.run_batch, workers=workers,
-                                     restarts=self.options["restarts"])
+                                     restarts=self.options["restarts"], preload=task.workload.worker_preload())
         try:
             return supervisor.map(items, chunk)
         finally:

@@ -17,3 +17,12 @@ def load_words() -> frozenset[str]:
 def cached_words() -> frozenset[str]:
     """The word list, read once per process (for the reference and the corpus generator, not the tasks)."""
     return load_words()
+
+
+@functools.cache
+def shared_index() -> dict[str, tuple[str, ...]]:
+    """The anagram index, built once per process. A process pool's fork server that imported ``preload`` built it
+    before forking, so its workers inherit it (copy-on-write) instead of each building it again."""
+    from orchbench.workloads.anagrams.tasks import build_index
+
+    return build_index(load_words())

@@ -6,7 +6,7 @@ every strategy meets the same, deterministic faults. Strategies never edit these
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 
 def filter_input(text: str) -> str:
@@ -25,12 +25,15 @@ def signature(word: str) -> str:
     return "".join(sorted(word.lower()))
 
 
-def build_index(words: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Dictionary words grouped by signature."""
-    groups: dict[str, list[str]] = {}
-    for word in words:
-        groups.setdefault(signature(word), []).append(word)
-    return {key: tuple(sorted(group)) for key, group in groups.items()}
+def build_index(words: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Dictionary words grouped by signature, each group sorted."""
+    groups: dict[str, tuple[str, ...]] = {}
+    get = groups.get
+    for word in sorted(words):  # sorted once, so each group is built in order (most groups hold one word)
+        key = "".join(sorted(word.lower()))
+        group = get(key)
+        groups[key] = (word,) if group is None else (*group, word)
+    return groups
 
 
 def find_anagrams(word: str, index: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:

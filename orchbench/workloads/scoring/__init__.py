@@ -85,6 +85,7 @@ class ScoringWorkload(Workload):
             self.options["url"] = url.rstrip("/")
         self._server: Any = None
         self._final_stats: dict[str, Any] | None = None
+        self._connections_per_process: int | None = None
 
     # -- the server ------------------------------------------------------------------------------------------
 
@@ -193,6 +194,11 @@ class ScoringWorkload(Workload):
         return item
 
     def _connections(self) -> int:
+        if self._connections_per_process is None:  # asked on every request: worked out once
+            self._connections_per_process = self._count_connections()
+        return self._connections_per_process
+
+    def _count_connections(self) -> int:
         if self.options["connections"]:
             return self.options["connections"]
         found = []
@@ -234,6 +240,12 @@ class ScoringWorkload(Workload):
     def reference(self, raw: str) -> dict[str, Any]:
         scores = [score_line(line) for line in split_lines(raw)]
         return {"total": sum(scores), "scores": scores}
+
+    def max_in_flight(self) -> int | None:
+        """The embedded server's capacity: more requests in flight only earn 429s."""
+        if self.external:
+            return None
+        return self.server_config().capacity or None
 
     def limit_s(self, raw: Any, items: list[Any], faults: Any) -> float | None:
         """The larger of two floors on the wall time against the embedded server (None for an external one):

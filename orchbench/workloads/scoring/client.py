@@ -181,11 +181,17 @@ class AsyncClient:
         self.url = url
         self.timeout = timeout
         self.loop = asyncio.get_running_loop()
-        self._score_url = url.rstrip("/") + "/score"
+        from yarl import URL
+
+        self._score_url = URL(url.rstrip("/") + "/score")  # parsed once, not on every request
+        # Per request, aiohttp otherwise adds and the server parses headers nobody reads; its answers are small
+        # JSON, never compressed.
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=max(0, connections), limit_per_host=0),
             timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             headers=_HEADERS,
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            auto_decompress=False,
         )
 
     @property

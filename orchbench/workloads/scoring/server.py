@@ -214,8 +214,10 @@ class Stats:
 
     ``requests`` counts every request except /health, /stats and /reset; ``served`` the 200 answers with a valid
     score; ``refused`` the 429s; ``dropped`` the connections closed without answer; ``malformed`` the 200s with a
-    broken body; ``hung`` the requests never answered; ``early_retries`` the requests for a line that arrived before the time a previous 429 or 503 for
-    that line asked the client to wait (0 for a client that honours ``Retry-After``).
+    broken body; ``hung`` the requests never answered; ``early_retries`` the requests for a line that arrived
+    before the time a previous 429 or 503 for that line asked the client to wait (0 for a client that honours
+    ``Retry-After``). ``/stats`` adds ``unique_lines`` and ``cpu_s``, the CPU seconds the server process has used
+    since it started.
     """
 
     requests: int = 0
@@ -254,6 +256,7 @@ class ServerState:
         data = asdict(self.stats)
         data["by_status"] = {str(k): v for k, v in sorted(self.stats.by_status.items())}
         data["unique_lines"] = len(self.seen)
+        data["cpu_s"] = time.process_time()  # the server's own CPU time: on a shared machine, the client's rival
         data["config"] = asdict(self.config)
         return data
 

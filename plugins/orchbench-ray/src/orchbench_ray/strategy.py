@@ -14,6 +14,7 @@ from typing import Any
 from orchbench import Option, Outcome, RunSpec, Strategy, UsageError
 
 CONNECT_TIMEOUT_S = 5.0
+WAITING_CONCURRENCY = 64  # per actor, for items that mostly wait when the workload states no bound
 MAX_LOSSES = 5  # a batch lost with its worker this many times fails explicitly instead of being sent again
 
 
@@ -33,7 +34,9 @@ class RayStrategy(Strategy):
         "actors": Option(int, None, "actors in the pool (default: the CPU count)", min=1),
         "batch": Option(int, None, "items per call (default: about four calls per actor)", min=1),
         "inflight": Option(int, None, "batches in flight at once (default: two per actor)", min=1),
-        "concurrency": Option(int, 1, "items of a batch an actor runs at once on its event loop (1: in turn)", min=1),
+        "concurrency": Option(int, None, "items of a batch an actor runs at once on its event loop (1: in turn; "
+                              "default: 1 for CPU work, else the actor's share of what the workload can take at "
+                              f"once, or {WAITING_CONCURRENCY})", min=1),
     }
 
     def __init__(self, **options: Any) -> None:
@@ -54,7 +57,7 @@ class RayStrategy(Strategy):
         from orchbench_ray.worker import AsyncBatchWorker, BatchWorker
 
         n = self.options["actors"] or os.cpu_count() or 1
-        concurrency = self.options["concurrency"]
+        concurrency = self.options["concurrency"] or _default_concurrency(spec, n)
         cluster_cpus = float(ray.cluster_resources().get("CPU", n))
         actor_class = ray.remote(AsyncBatchWorker if concurrency > 1 else BatchWorker)
         # Restarted after a crash (the constructor rebuilds the Task); a lost call is ours to resubmit, with
@@ -182,6 +185,19 @@ def _place(outcomes: list[Outcome | None], returned: list[Outcome], batch: list[
         if outcomes[outcome.index] is not None:
             raise RuntimeError(f"ray: item {outcome.index} came back twice")
         outcomes[outcome.index] = outcome
+
+
+def _default_concurrency(spec: RunSpec, actors: int) -> int:
+    """Items an actor runs at once: 1 when items compute; when they mostly wait (on a latency or a server), the
+    actor's share of what the workload can take at once (``Workload.max_in_flight``), else ``WAITING_CONCURRENCY``."""
+    import orchbench
+
+    task = orchbench.Task.build(spec)  # not task_for: this is the driver, not a worker (no worker hook)
+    bound = task.workload.max_in_flight()
+    profile = task.faults.profiles.get(task.workload.map_task)
+    if not bound and not (profile is not None and profile.latency_s * 1000.0 > profile.cpu_ms):
+        return 1
+    return max(1, math.ceil(bound / actors)) if bound else WAITING_CONCURRENCY
 
 
 def _check_reachable(address: str) -> None:
