@@ -67,8 +67,8 @@ class ScoringWorkload(Workload):
     options = {
         "url": Option(str, None, "score against this server instead of the embedded one"),
         **_SERVER_OPTIONS,
-        "connections": Option(int, 0, "HTTP connections per process (0: the strategy's concurrency, else "
-                                       f"{DEFAULT_CONNECTIONS})", min=0),
+        "connections": Option(int, 0, "HTTP connections per process (0: the strategy's "
+                                       f"concurrency, at least {DEFAULT_CONNECTIONS})", min=0),
         "http_timeout": Option(float, 60.0, "seconds a request may take before it counts as failed", min=0.001),
         "embedded_server": Option(bool, False, "set by the workload itself: url is the server it started"),
     }
@@ -207,7 +207,9 @@ class ScoringWorkload(Workload):
                 found.append(int(self.spec.strategy_options[key]))
             except (KeyError, TypeError, ValueError):
                 pass
-        return max((n for n in found if n > 0), default=DEFAULT_CONNECTIONS)
+        # A floor, not a guess: "workers" may count processes (hybrid's) rather than callers, and a pool larger
+        # than its callers costs nothing, while a smaller one would silently cap the strategy's concurrency.
+        return max([n for n in found if n > 0] + [DEFAULT_CONNECTIONS])
 
     def warm(self) -> None:
         import importlib
