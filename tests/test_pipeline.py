@@ -58,7 +58,7 @@ def test_no_retry_at_a_high_fault_rate_reports_failures_honestly():
     assert result.error is None  # this seed gets through both prepare stages
     assert 0 < result.failed < result.items and result.success_rate < 1.0
     assert result.failures and all("InjectedFault" in f["error"] and f["attempts"] == 1 for f in result.failures)
-    assert result.give_ups == result.failed and len(result.failures) == min(result.failed, 20)
+    assert result.give_ups == result.failed and len(result.failures) == result.failed  # memo off: one item per position
 
 
 def test_a_failing_prepare_stage_fails_the_whole_run_explicitly():

@@ -217,7 +217,7 @@ def test_adaptive_asyncio_settles_near_the_servers_capacity():
 
 def test_adaptive_hybrid_keeps_a_limit_per_worker():
     result = run_here("hybrid", workload="scoring", case="1k", scenario="default",
-                      strategy_options={"adaptive": True, "workers": 2}, retry="exponential",
+                      strategy_options={"adaptive": True, "workers": 2, "concurrency": 64}, retry="exponential",
                       retry_options={"max_attempts": 30, **NO_WAIT}, workload_options=TIGHT)
     assert result.ok, result.failures
     limiter = result.strategy_stats["limiter"]

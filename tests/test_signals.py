@@ -235,7 +235,7 @@ def test_sigterm_to_the_cli_alone_stops_a_local_ray(tmp_path):
     rng = _draw("ray")
     env = {**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, "ORCHBENCH_PLUGINS": "orchbench-ray",
            "RAY_USAGE_STATS_ENABLED": "0"}
-    ending = signal_at(["run", "ray", "--test-case", "large", "--scenario", "seed"], "ray actors busy",
+    ending = signal_at(["run", "ray", *ENDLESS], "ray actors busy",
                        signal.SIGTERM, False, rng.uniform(0, 1.0), tmp_path, env)
     check_clean_end(ending, signal.SIGTERM)
     assert any("raylet" in line for line in ending.commands)  # a local Ray really ran in the tree, and is gone
