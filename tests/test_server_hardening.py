@@ -146,3 +146,22 @@ def test_the_workload_passes_the_new_faults_to_its_embedded_server():
     spec = RunSpec("threads", workload="scoring", workload_options={"hang_rate": 0.25, "die_after": 40})
     config = ScoringWorkload(spec, ResourceCache()).server_config()
     assert (config.hang_rate, config.die_after) == (0.25, 40)
+
+
+def test_orchbench_serve_takes_the_new_faults():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "orchbench", "serve", "--port", "0", "--scenario", "none",
+                             "--die-after", "2", "--hang-rate", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("scoring server on"), line
+        client = SyncClient(line.split()[3])
+        assert client.score("line 1") == score_line("line 1")
+        with pytest.raises(ConnectionDropped):
+            client.score("the second request kills it")
+        assert proc.wait(timeout=30) == -9
+    finally:
+        proc.kill()
+        proc.wait()

@@ -30,6 +30,8 @@ def serve_command(
     rate_500: Annotated[float | None, _setting("Share of 500 answers (0-1).")] = None,
     drop_rate: Annotated[float | None, _setting("Share of connections closed without an answer (0-1).")] = None,
     malformed_rate: Annotated[float | None, _setting("Share of 200 answers with a malformed body (0-1).")] = None,
+    hang_rate: Annotated[float | None, _setting("Share of requests accepted and never answered (0-1).")] = None,
+    die_after: Annotated[int | None, _setting("Kill the server at its N-th request (0: never).")] = None,
     max_body: Annotated[int | None, _setting("Largest request body in bytes; larger ones get 413.")] = None,
     max_connections: Annotated[int | None, _setting("Connections kept open at once; more are closed.")] = None,
 ) -> int:
@@ -44,8 +46,8 @@ def serve_command(
         config = SCENARIOS[scenario].with_overrides(
             seed=seed, capacity=capacity, latency_median=latency_median, latency_sigma=latency_sigma,
             slow_rate=slow_rate, slow_latency=slow_latency, retry_after=retry_after, rate_503=rate_503,
-            rate_500=rate_500, drop_rate=drop_rate, malformed_rate=malformed_rate, max_body=max_body,
-            max_connections=max_connections,
+            rate_500=rate_500, drop_rate=drop_rate, malformed_rate=malformed_rate, hang_rate=hang_rate,
+            die_after=die_after, max_body=max_body, max_connections=max_connections,
         ).validate()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
