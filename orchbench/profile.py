@@ -160,21 +160,19 @@ class SiteTable:
     def add(self, stack: list[tuple[str, str, int]], size: int, count: int, process: int) -> None:
         top = stack[0] if stack else UNKNOWN
         via = tuple(frame for frame in stack[1:] if frame[1].startswith(self.own))[:VIA_DEPTH]
-        entry = self.sites.setdefault((top, via), [0, 0, 0, -1])
+        self._count((top, via), size, count, process)
+
+    def merge(self, other: SiteTable, process: int) -> None:
+        for site, (size, count, _, _) in other.sites.items():
+            self._count(site, size, count, process)
+
+    def _count(self, site: tuple[Any, ...], size: int, count: int, process: int) -> None:
+        entry = self.sites.setdefault(site, [0, 0, 0, -1])  # bytes, allocations, processes, last process seen
         entry[0] += size
         entry[1] += count
         if entry[3] != process:
             entry[2] += 1
             entry[3] = process
-
-    def merge(self, other: SiteTable, process: int) -> None:
-        for (top, via), (size, count, _, _) in other.sites.items():
-            entry = self.sites.setdefault((top, via), [0, 0, 0, -1])
-            entry[0] += size
-            entry[1] += count
-            if entry[3] != process:
-                entry[2] += 1
-                entry[3] = process
 
     def top(self, n: int) -> list[dict[str, Any]]:
         ranked = sorted(self.sites.items(), key=lambda kv: kv[1][0], reverse=True)[:n]
