@@ -31,7 +31,13 @@ def terminated() -> bool:
 
 
 def exit_status() -> int:
-    """The conventional status of an interrupted process: 143 after SIGTERM, else 130."""
+    """The conventional status of an interrupted process, for its main function to return once the interrupt is
+    handled: 143 after SIGTERM, else 130."""
+    # A KeyboardInterrupt leaving code that exec() or eval() ran from a string (dataclasses and namedtuple build
+    # their methods so, and start-up builds many) marks the interpreter as ended by an unhandled Ctrl-C, even once
+    # caught; a `python -m` process then kills itself with SIGINT at exit, whatever status it returns. A string
+    # run to its end clears the mark.
+    exec("")
     return EXIT_TERMINATED if _State.terminated else EXIT_INTERRUPTED
 
 

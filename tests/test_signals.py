@@ -191,6 +191,21 @@ def test_sigterm_to_the_cli_alone_during_start_up(tmp_path):
     assert ending.out == ""  # no half-written --json result
 
 
+def test_sigterm_landing_in_exec_built_code_still_ends_with_the_conventional_status(tmp_path):
+    """Start-up runs much code that exec() builds (dataclasses' methods); an interrupt raised there and handled
+    must still end a `python -m` process with 143, not a death by SIGINT."""
+    (tmp_path / "ends_inside_exec.py").write_text(
+        "import os, signal, sys\n"
+        "from orchbench import interrupts\n"
+        "interrupts.install()\n"
+        "try:\n"
+        "    exec('os.kill(os.getpid(), signal.SIGTERM)\\nwhile True: pass')\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(interrupts.exit_status())\n")
+    ended = subprocess.run([sys.executable, "-m", "ends_inside_exec"], cwd=tmp_path, timeout=60)
+    assert ended.returncode == 143
+
+
 def test_sigterm_between_compare_runs_keeps_a_complete_file_marked_incomplete(tmp_path):
     rng = _draw("compare")
     out = tmp_path / "results" / "partial.json"
