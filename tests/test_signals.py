@@ -53,6 +53,10 @@ def run_process_exists(tree: list[psutil.Process], err: str) -> bool:
     return any("orchbench.harness.child" in line or "-m orchbench.profile" in line for line in _cmdlines(tree))
 
 
+def fork_server_starts(tree: list[psutil.Process], err: str) -> bool:
+    return any("forkserver" in line for line in _cmdlines(tree))
+
+
 def pool_workers_run(tree: list[psutil.Process], err: str) -> bool:
     return sum("forkserver" in line for line in _cmdlines(tree)) >= 3  # the fork server and two workers
 
@@ -70,7 +74,8 @@ def ray_actors_busy(tree: list[psutil.Process], err: str) -> bool:
 
 
 MOMENTS: dict[str, Moment] = {
-    "start-up": at_once, "run process": run_process_exists, "pool workers": pool_workers_run,
+    "start-up": at_once, "run process": run_process_exists, "fork server": fork_server_starts,
+    "pool workers": pool_workers_run,
     "scoring server": scoring_server_runs, "between runs": first_run_done, "ray actors busy": ray_actors_busy,
 }
 
@@ -108,7 +113,7 @@ def signal_at(args: list[str], moment: str, sig: int, whole_group: bool, delay_s
                 tree = []
             for p in tree:
                 seen.setdefault(p.pid, p)
-            commands.update((p.pid, _cmdline(p)) for p in tree if not commands.get(p.pid))
+            commands.update((p.pid, line) for p in tree if (line := _cmdline(p)))  # the latest: a fork execs
             if sent_at is None and MOMENTS[moment](tree, err_path.read_text(errors="replace")):
                 sent_at = time.monotonic() + delay_s
             if sent_at is not None and time.monotonic() >= sent_at:
@@ -180,6 +185,13 @@ def test_sigterm_mid_map_of_a_process_pool_run(tmp_path):
                        rng.uniform(0, 0.5), tmp_path)
     check_clean_end(ending, signal.SIGTERM)
     assert sum("forkserver" in line for line in ending.commands) >= 3  # workers really ran, and are gone
+
+
+def test_ctrl_c_while_the_fork_server_imports(tmp_path):
+    """The fork server imports the harness and builds the anagram index before it ignores Ctrl-C; a Ctrl-C to
+    the whole group then must still end the run as one clean interruption, with no traceback from the server."""
+    ending = signal_at(["run", "hybrid", *ENDLESS], "fork server", signal.SIGINT, True, 0.0, tmp_path)
+    check_clean_end(ending, signal.SIGINT)
 
 
 def test_sigterm_to_the_cli_alone_during_start_up(tmp_path):
@@ -259,10 +271,10 @@ def test_sigterm_to_the_cli_alone_stops_a_local_ray(tmp_path):
 # --- the long version: many seeded draws over commands, moments, signals and targets -------------------------
 
 SCENES = [
-    (["run", "processes", *ENDLESS], ["start-up", "run process", "pool workers"]),
+    (["run", "processes", *ENDLESS], ["start-up", "run process", "fork server", "pool workers"]),
     (["run", "threads", *ENDLESS], ["start-up", "run process"]),
     (["run", "asyncio", *ENDLESS], ["run process"]),
-    (["run", "hybrid", *ENDLESS], ["pool workers"]),
+    (["run", "hybrid", *ENDLESS], ["fork server", "pool workers"]),
     (["compare", "--strategies", "sequential", "processes", "--test-case", "small", "--scenario", "none",
       "--iterations", "4", "--warmup", "1"], ["start-up", "run process", "between runs"]),
     (["compare", "--workload", "scoring", "--strategies", "asyncio", "threads", "--test-case", "small",
@@ -275,7 +287,7 @@ SCENES = [
 # handle it, but the orchbench command itself cannot be: during its own interpreter's first fraction of a second
 # a Ctrl-C gets Python's KeyboardInterrupt traceback. So Ctrl-C is drawn only for moments after the command has
 # started; SIGTERM, whose default action is silent, at any moment.
-AFTER_START_UP = {"run process", "between runs", "pool workers", "scoring server"}
+AFTER_START_UP = {"run process", "between runs", "fork server", "pool workers", "scoring server"}
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from orchbench import interrupts
 from orchbench.types import Outcome
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ def init_worker(spec: dict[str, Any]) -> None:
     """Pool initializer: build this worker's Task once; leave Ctrl-C to the parent, which stops the pool."""
     global _task, _setup_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    interrupts.release_sigint()  # held since the fork server started (see start_forkserver); ignored from now on
     try:
         from orchbench.harness.task import task_for
 
@@ -100,6 +102,16 @@ def chunks(pairs: Iterable[Pair], size: int) -> Iterator[Chunk]:
     it = iter(pairs)
     while chunk := list(islice(it, size)):
         yield chunk
+
+
+def start_forkserver() -> None:
+    """Start this process's fork server, if none runs, with Ctrl-C held: the server inherits the hold, so a Ctrl-C
+    cannot interrupt its imports (a traceback) before it starts to ignore Ctrl-C; the run stops the pool itself."""
+    from multiprocessing import forkserver, resource_tracker
+
+    resource_tracker.ensure_running()  # the fork server's start starts it too, unblocking SIGINT whatever was held
+    with interrupts.sigint_held():
+        forkserver.ensure_running()
 
 
 def stop_forkserver() -> None:
@@ -161,6 +173,8 @@ class Supervisor:
         self._ctx = start_context(() if os.environ.get(WORKER_HOOK_ENV) else preload)
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
+        if self._ctx.get_start_method() == "forkserver":
+            start_forkserver()
         return ProcessPoolExecutor(workers, mp_context=self._ctx, initializer=init_worker, initargs=(self.spec,))
 
     def map(self, items: Sequence[Any], chunk: int) -> list[Outcome]:
