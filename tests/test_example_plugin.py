@@ -25,12 +25,17 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with ``pip install <repo> <repo>/plugins/orchbench-example pytest``; returns its bin dir."""
+    """A fresh venv with ``pip install <repo> <repo>/plugins/orchbench-example pytest``; returns its bin dir.
+
+    This environment's pip installs into it (``--python``), so the venv needs no pip of its own, and without
+    byte-compiling: half the time of a plain install, the same files.
+    """
     root = tmp_path_factory.mktemp("example-venv")
-    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
     bindir = root / "bin"
-    install = subprocess.run([str(bindir / "python"), "-m", "pip", "install", "--quiet", str(ROOT), str(EXAMPLE),
-                              "pytest"], env=_env(), capture_output=True, text=True, timeout=900)
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(bindir / "python"), "install", "--quiet",
+                              "--no-compile", str(ROOT), str(EXAMPLE), "pytest"],
+                             env=_env(), capture_output=True, text=True, timeout=900)
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     return bindir
 
