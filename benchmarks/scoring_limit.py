@@ -1,8 +1,8 @@
 """Target 2: scoring, case ``seed`` (20,507 lines), scenario ``default`` (capacity 256, 50 ms median latency).
 
 The best strategy's median wall ≤ 1.25 × the limit (the server's capacity floor), 100 % of lines scored, and
-≥ 1.5 × faster than the ``seed-design`` preset (seed 003's chunked design). The client's CPU share is printed too:
-on a 2-core machine the embedded server and the client share the cores, which is what bounds the wall here.
+≥ 1.5 × faster than the ``seed-design`` preset (the original service's chunked design). The client's CPU share is
+printed too: on a 2-core machine the embedded server and the client share the cores, which is what bounds the wall here.
 
     python benchmarks/scoring_limit.py              # 3 rounds × 4 strategies: about 4 minutes
     python benchmarks/scoring_limit.py --quick      # 1 round of asyncio and seed-design: about 1 minute

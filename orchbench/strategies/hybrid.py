@@ -1,4 +1,5 @@
-"""Worker processes, each running an event loop with bounded concurrency over its chunk (seed 003's design).
+"""Worker processes, each running an event loop with bounded concurrency over its chunk (the original scoring
+service's design).
 
 Robust where the seed's was not: chunks are smaller than one per core so a slow chunk cannot leave cores idle,
 a crashed worker's unfinished items are resubmitted (never counted as zero), and Ctrl-C stops every worker.
@@ -84,7 +85,7 @@ def default_chunk(n: int, workers: int, concurrency: int, waits: bool = False) -
 class Hybrid(Strategy):
     name = "hybrid"
     description = ("worker processes, each an event loop with bounded concurrency over its chunk "
-                   "(seed 003's map-reduce), rebuilt after a worker crash")
+                   "(the original scoring service's map-reduce), rebuilt after a worker crash")
     options = {
         "workers": Option(int, None, "worker processes (default: the CPU count)", min=1, max=1024),
         "concurrency": Option(int, None, "items in flight per worker (default: for items that mostly wait, the "

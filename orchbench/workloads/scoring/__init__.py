@@ -1,4 +1,5 @@
-"""The line-scoring workload of seed 003: POST every line of a text to a scoring server; the output is the sum.
+"""The line-scoring workload: POST every line of a text to a scoring server, as the original scoring service did;
+the output is the sum.
 
 Input: a generated corpus (case) or a UTF-8 file; items: its lines, blank ones included. A blank line scores 0
 by definition (see ``scores``) and is not sent; every other line costs one request (duplicates run once when
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 # The server module is imported only when needed, so that `python -m orchbench.workloads.scoring.server` does
 # not find it already imported by its package. Its SCENARIOS hold the configurations described here.
 SCENARIO_HELP: dict[str, str] = {
-    "seed": "seed 003's server: ~4.15 s mean latency, capacity 2048, a few % faults",
+    "seed": "the original scoring server: ~4.15 s mean latency, capacity 2048, a few % faults",
     "default": "50 ms median latency, capacity 256, a few % faults (429/503/500, drops, malformed bodies)",
     "none": "no latency, no faults, unlimited capacity",
 }
@@ -58,7 +59,7 @@ _SERVER_OPTIONS: dict[str, Option] = {
 
 class ScoringWorkload(Workload):
     name = "scoring"
-    description = "seed 003: POST every line to a scoring HTTP server, sum the scores (map-reduce)"
+    description = "POST every line to a scoring HTTP server, sum the scores (map-reduce)"
     unit = "lines"
     cases = CASE_HELP
     default_case = "1k"

@@ -1,4 +1,5 @@
-"""The scoring HTTP server of seed 003, with configurable latency, capacity and deterministic faults.
+"""The scoring HTTP server of the original scoring service, with configurable latency, capacity and
+deterministic faults.
 
 Endpoints:
 
@@ -141,7 +142,7 @@ def field_type(name: str) -> type:
 
 
 SCENARIOS: dict[str, ServerConfig] = {
-    # Seed 003's server: ~4.15 s per request on average, and it sustained 2,048 concurrent requests.
+    # The original server: ~4.15 s per request on average, and it sustained 2,048 concurrent requests.
     "seed": ServerConfig(latency_median=3.52, latency_sigma=0.5, slow_rate=0.01, slow_latency=20.0, capacity=2048,
                          retry_after=1.0, rate_503=0.02, rate_500=0.01, drop_rate=0.005, malformed_rate=0.005),
     # Fast enough that a good client scores the 20,507-line case in a few seconds.
