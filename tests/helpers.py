@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import subprocess
@@ -23,6 +24,20 @@ def cli(*args: str, input: str | None = None, env: dict | None = None, timeout: 
     """Run ``python -m orchbench ARGS`` as a user would, capturing output."""
     return subprocess.run([sys.executable, "-m", "orchbench", *args], capture_output=True, text=True, input=input,
                           timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def score_with_async_client(url: str, line: str, **client_options) -> int:
+    """Score one line with a fresh AsyncClient on a fresh event loop, closing the client whatever happens."""
+    from orchbench.workloads.scoring.client import AsyncClient
+
+    async def go() -> int:
+        client = AsyncClient(url, **client_options)
+        try:
+            return await client.score(line)
+        finally:
+            await client.close()
+
+    return asyncio.run(go())
 
 
 def share_dictionary_index(monkeypatch) -> None:

@@ -41,6 +41,7 @@ from orchbench.workloads.scoring.server import (
     format_retry_after,
     get_json,
 )
+from tests.helpers import score_with_async_client
 
 ROOT = Path(__file__).resolve().parents[1]
 GONE_WITHIN_S = 60.0  # how long to wait for a process to go; waiting is not what the tests measure
@@ -215,15 +216,8 @@ def test_other_4xx_is_a_permanent_error(plain):
         SyncClient(plain.url + "/missing").score("a line")
     assert info.value.status == 404
 
-    async def go() -> None:
-        client = AsyncClient(plain.url + "/missing")
-        try:
-            await client.score("a line")
-        finally:
-            await client.close()
-
     with pytest.raises(PermanentHTTPError):
-        asyncio.run(go())
+        score_with_async_client(plain.url + "/missing", "a line")
 
 
 def test_async_sessions_are_one_per_loop_and_closed_with_it(plain):
@@ -284,15 +278,8 @@ def test_faults_map_to_transient_errors(faulty, kind, error):
     with pytest.raises(error) as info:
         SyncClient(faulty.url).score(sync_line)
 
-    async def go() -> None:
-        client = AsyncClient(faulty.url)
-        try:
-            await client.score(async_line)
-        finally:
-            await client.close()
-
     with pytest.raises(error) as async_info:
-        asyncio.run(go())
+        score_with_async_client(faulty.url, async_line)
     for exc in (info.value, async_info.value):
         assert isinstance(exc, TransientError)
         expected_wait = 0.25 if kind is Kind.UNAVAILABLE else None

@@ -4,7 +4,6 @@ request in any error body, a restart bridged by the client's retries. Real serve
 from __future__ import annotations
 
 import ast
-import asyncio
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,9 +13,10 @@ import pytest
 
 from orchbench.errors import AttemptTimeout
 from orchbench.harness import deadline
-from orchbench.workloads.scoring.client import AsyncClient, ConnectionDropped, RequestTimeout, SyncClient
+from orchbench.workloads.scoring.client import ConnectionDropped, RequestTimeout, SyncClient
 from orchbench.workloads.scoring.scores import score_line
 from orchbench.workloads.scoring.server import DEFAULT_HOST, ServerConfig, ServerProcess, _parser, get_json
+from tests.helpers import score_with_async_client
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = b"MARKER-9c2e"
@@ -102,15 +102,8 @@ def test_a_server_that_never_answers_is_cut_by_the_timeouts():
         with deadline.attempt_deadline(0.3), pytest.raises(AttemptTimeout):
             SyncClient(server.url).score("a line")
 
-        async def go() -> None:
-            client = AsyncClient(server.url, timeout=0.3)
-            try:
-                await client.score("a line")
-            finally:
-                await client.close()
-
         with pytest.raises(RequestTimeout):
-            asyncio.run(go())
+            score_with_async_client(server.url, "a line", timeout=0.3)
         assert server.stats()["hung"] == 3
 
 
