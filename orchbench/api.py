@@ -129,6 +129,8 @@ class Workload:
     options: ClassVar[dict[str, Option]] = {}
     map_task: ClassVar[str] = "map"
     transient_errors: ClassVar[tuple[type[BaseException], ...]] = ()
+    items_wait: ClassVar[bool] = False  # an item's time is mostly waiting on something outside (a service)
+    answer_options: ClassVar[tuple[str, ...]] = ()  # options that change the output (saved with a reference)
 
     def __init__(self, spec: RunSpec, resources: ResourceCache) -> None:
         self.spec = spec
@@ -183,8 +185,10 @@ class Workload:
         return values
 
     def reference(self, raw: Any) -> Any:
-        """The expected output, computed independently of the tasks and without faults."""
-        raise NotImplementedError
+        """The expected output, computed independently of the tasks and without faults; None when the workload
+        cannot know it (e.g. an outside service's answers): runs are then *unverified* unless a reference
+        recorded by ``orchbench reference record`` is given."""
+        return None
 
     def worker_preload(self) -> list[str]:
         """Modules a process pool's fork server imports once, before it forks the workers (e.g. one that builds a

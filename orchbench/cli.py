@@ -37,7 +37,7 @@ def _root(
     """Benchmark pipeline orchestration strategies."""
 
 
-COMMAND_MODULES = ("list_cmd", "run", "compare", "benchmark", "serve", "profile")
+COMMAND_MODULES = ("list_cmd", "run", "compare", "benchmark", "serve", "profile", "reference")
 
 
 @functools.cache

@@ -91,11 +91,9 @@ def _median(values: Iterable[float | None]) -> float | None:
 
 
 def _problem(run: RunResult) -> str:
-    if run.error is not None:
-        return "failed"
-    if not run.complete:
-        return "incomplete"
-    return "wrong output" if run.correct is False else "unverified"
+    if run.mismatch and run.mismatch.get("against") == "agreement":
+        return "disagreeing"
+    return {"wrong": "wrong output"}.get(run.verdict, run.verdict)
 
 
 def _row(name: str, runs: list[RunResult]) -> StrategyRow:

@@ -34,6 +34,7 @@ class RunSpec:
     memo: bool = True
     strategy_options: dict[str, Any] = field(default_factory=dict)
     workload_options: dict[str, Any] = field(default_factory=dict)
+    reference_path: str | None = None  # a recorded reference to check the output against
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -78,6 +79,7 @@ class RunResult:
     correct: bool | None = None
     output_digest: str | None = None
     reference_digest: str | None = None
+    mismatch: dict[str, Any] | None = None  # what differs: {"against", "count", "first": [{where, expected, actual}]}
     wall_s: float = 0.0
     startup_s: float = 0.0
     prepare_s: float = 0.0
@@ -122,9 +124,19 @@ class RunResult:
         return self.limit_s / self.wall_s
 
     @property
+    def verdict(self) -> str:
+        """failed, incomplete, wrong, correct, or unverified (complete, but nothing to check it against)."""
+        if self.error is not None:
+            return "failed"
+        if not self.complete:
+            return "incomplete"
+        return {True: "correct", False: "wrong"}.get(self.correct, "unverified")  # type: ignore[arg-type]
+
+    @property
     def ok(self) -> bool:
-        """A run counts only when it finished, every item has a value and the output equals the reference."""
-        return self.error is None and self.complete and self.correct is True
+        """A run counts when it finished, every item has a value and the output is not known to be wrong (it
+        equals the reference, or there is none to check it against: see ``verdict``)."""
+        return self.error is None and self.complete and self.correct is not False
 
     def to_dict(self, *, with_output: bool = False) -> dict[str, Any]:
         data = dataclasses.asdict(self)

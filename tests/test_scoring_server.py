@@ -25,6 +25,7 @@ from orchbench.workloads.scoring.client import (
     ConnectionDropped,
     MalformedResponse,
     PermanentHTTPError,
+    Protocol,
     SyncClient,
     TransientHTTPError,
     async_client,
@@ -212,12 +213,13 @@ def test_bad_and_oversized_bodies_are_refused_without_echo(plain):
 
 
 def test_other_4xx_is_a_permanent_error(plain):
+    json_form = Protocol(path="/score")  # a raw line where the JSON form is expected: 400
     with pytest.raises(PermanentHTTPError) as info:
-        SyncClient(plain.url + "/missing").score("a line")
-    assert info.value.status == 404
+        SyncClient(plain.url, protocol=json_form).score("a line")
+    assert info.value.status == 400
 
     with pytest.raises(PermanentHTTPError):
-        score_with_async_client(plain.url + "/missing", "a line")
+        score_with_async_client(plain.url, "a line", protocol=json_form)
 
 
 def test_async_sessions_are_one_per_loop_and_closed_with_it(plain):

@@ -30,6 +30,7 @@ def benchmark_command(
     strategies: Strategies = None,
     scenario: common.Scenario = "seed",
     seed: common.Seed = 0,
+    reference: common.Reference = None,
     iterations: Iterations = 3,
     warmup: Warmup = 0,
     baseline_strategy: Baseline = None,
@@ -48,7 +49,7 @@ def benchmark_command(
     baseline = pick_baseline(names, baseline_strategy)
     medians: list[RunResult] = []
     for one_case in cases:
-        opts = common.RunOptions(case=one_case, scenario=scenario, seed=seed)
+        opts = common.RunOptions(case=one_case, scenario=scenario, seed=seed, reference=reference)
         document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet, {"command": "benchmark"})
         path = results.save(results.default_path(results_dir, "anagrams"), document)
         if interrupted:
@@ -82,6 +83,7 @@ def sweep_command(
     retry: common.Retry = "exponential",
     sets: common.Sets = None,
     url: common.Url = None,
+    reference: common.Reference = None,
     iterations: Iterations = 3,
     warmup: Warmup = 0,
     results_dir: ResultsDir = Path("results"),
@@ -99,7 +101,8 @@ def sweep_command(
     points: list[SweepPoint] = []
     for value in values:
         opts = common.RunOptions(workload=workload, case=case, input_path=input_path, scenario=scenario, seed=seed,
-                                 retry=retry, sets=list(sets or []), url=url, input_given=given)
+                                 retry=retry, sets=list(sets or []), url=url, input_given=given,
+                                 reference=reference)
         bare = key.replace("-", "_")
         if bare in SPEC_OVERRIDES:
             try:

@@ -31,6 +31,8 @@ Sets = Annotated[list[str] | None, typer.Option(
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Reload resources on every call and recompute duplicates.")]
 NoMemo = Annotated[bool, typer.Option("--no-memo", help="Recompute duplicate items (resources stay cached).")]
 Url = Annotated[str | None, typer.Option("--url", help="Scoring: use this server instead of the embedded one.")]
+Reference = Annotated[str | None, typer.Option(
+    "--reference", help="Check every output against this reference (written by `orchbench reference record`).")]
 
 SCOPES = ("strategy", "workload", "retry")
 
@@ -55,6 +57,7 @@ class RunOptions:
     no_memo: bool = False
     url: str | None = None
     input_given: str | None = None  # the input as the user named it (input_path becomes a private copy)
+    reference: str | None = None  # a recorded reference file
 
 
 def _split_sets(pairs: list[str], owners: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:
@@ -201,7 +204,24 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
         specs.append((label, spec))
     if opts.input_path is not None:
         _check_input(specs[0][1], workload_cls, opts.input_given or opts.input_path)
+    if opts.reference is not None:
+        path = _check_reference(opts.reference, specs[0][1], workload_cls)
+        specs = [(label, spec.replace(reference_path=path)) for label, spec in specs]
     return specs
+
+
+def _check_reference(path: str, spec: RunSpec, workload_cls: Any) -> str:
+    """The reference file checked against this input and these options, in the parent (one line when it does not
+    fit); its absolute path, for the runs to read."""
+    from pathlib import Path
+
+    from orchbench.harness.cache import ResourceCache
+    from orchbench.verify import check_reference, load_reference
+
+    doc = load_reference(path)
+    workload = workload_cls(spec, ResourceCache())
+    check_reference(doc, path, workload, workload.load_input())
+    return str(Path(path).resolve())
 
 
 def _check_input(spec: RunSpec, workload_cls: Any, given: str) -> None:

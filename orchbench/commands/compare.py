@@ -115,6 +115,7 @@ def compare_command(
     no_cache: common.NoCache = False,
     no_memo: common.NoMemo = False,
     url: common.Url = None,
+    reference: common.Reference = None,
     iterations: Iterations = 5,
     warmup: Warmup = 1,
     baseline_strategy: Baseline = None,
@@ -137,7 +138,8 @@ def compare_command(
     threshold = parse_threshold(fail_above)
     reference_doc = results.load(against) if against is not None else None
     opts = common.RunOptions(workload, case, input_path, scenario, seed, fault_rate, hang_rate, crash_rate,
-                             latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url)
+                             latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url,
+                             reference=reference)
     document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet)
     path = results.save(output or results.default_path(results_dir, workload), document)
     if interrupted:

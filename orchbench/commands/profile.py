@@ -138,6 +138,7 @@ def profile_command(
     no_cache: common.NoCache = False,
     no_memo: common.NoMemo = False,
     url: common.Url = None,
+    reference: common.Reference = None,
     native: Native = False,
     leaks: Leaks = False,
     temporary: Temporary = False,
@@ -154,7 +155,8 @@ def profile_command(
         raise UsageError("choose what to profile: --memory (memray) is the only mode for now")
     warn_plugin_problems()
     opts = common.RunOptions(workload, case, input_path, scenario, seed, fault_rate, hang_rate, crash_rate,
-                             latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url)
+                             latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url,
+                             reference=reference)
     specs = common.build_specs(strategy_names(strategies), opts)
     profile.require_memray()
     options = profile.ProfileOptions(native=native, leaks=leaks, temporary=temporary, top=top)

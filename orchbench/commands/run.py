@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from orchbench.commands import common
 from orchbench.types import RunResult
@@ -21,6 +22,17 @@ def warn_plugin_problems() -> None:
         print(f"orchbench: warning: {problem.source}: {problem.error} (see `orchbench list`)", file=sys.stderr)
 
 
+def where_run(spec: dict) -> str:
+    """``scenario NAME``, or ``server HOST`` for a run against a service given by its URL."""
+    from urllib.parse import urlsplit
+
+    options = spec.get("workload_options") or {}
+    url = options.get("url")
+    if url and not options.get("embedded_server"):
+        return f"server {urlsplit(url).netloc or url}"
+    return f"scenario {spec.get('scenario')}"
+
+
 def _mib(n: int | None) -> str:
     return "n/a" if n is None else f"{n / 2**20:.1f} MiB"
 
@@ -31,14 +43,16 @@ def render_result(label: str, result: RunResult, unit: str) -> None:
     from rich.table import Table
 
     spec = result.spec
-    title = f"{label} · {spec['workload']} · {spec.get('case') or spec.get('input_path')} · scenario {spec['scenario']}"
+    title = f"{label} · {spec['workload']} · {spec.get('case') or spec.get('input_path')} · {where_run(spec)}"
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("metric", style="bold")
     table.add_column("value")
-    verdict = ("[green]correct[/]" if result.ok else
-               "[red]INCOMPLETE[/]" if not result.complete else "[red]WRONG[/]")
+    verdict = {"correct": "[green]correct[/]", "unverified": "[yellow]unverified[/] (no reference: record one with "
+               "`orchbench reference record`, or compare strategies for agreement)"}.get(
+        result.verdict, f"[red]{result.verdict.upper()}[/]")
+    checked = f" (reference {result.reference_digest})" if result.reference_digest else ""
     rows = [
-        ("output", f"{verdict} (reference {result.reference_digest})"),
+        ("output", f"{verdict}{checked}"),
         ("wall time", f"{result.wall_s:.3f} s" + (f" (+ start-up {result.startup_s:.3f} s)" if result.startup_s >= 0.001 else "")),
         ("throughput", f"{result.throughput:,.1f} {unit}/s"),
         ("success rate", f"{100 * result.success_rate:.1f} % ({result.succeeded}/{result.items} {unit}, "
@@ -52,8 +66,13 @@ def render_result(label: str, result: RunResult, unit: str) -> None:
         ("peak memory", f"RSS {_mib(result.peak_rss)} · USS {_mib(result.peak_uss)} (process tree, sampled every "
                         f"{(result.sample_period_s or 0) * 1000:.0f} ms)"),
     ]
-    if result.limit_s is not None:
-        rows.append(("limit", f"{result.limit_s:.3f} s (efficiency {100 * (result.efficiency or 0):.0f} %)"))
+    if result.mismatch:
+        from orchbench.verify import describe
+
+        rows.insert(1, ("differences", escape(f"against the {result.mismatch['against']}: "
+                                              + describe(result.mismatch["count"], result.mismatch["first"]))))
+    rows.append(("limit", "unknown (the workload cannot tell the best possible time here)" if result.limit_s is None
+                 else f"{result.limit_s:.3f} s (efficiency {100 * (result.efficiency or 0):.0f} %)"))
     for key, value in result.workload_stats.items():
         rows.append((f"server {key}", str(value)))
     for key, value in result.strategy_stats.items():
@@ -88,6 +107,7 @@ def run_command(
     no_cache: common.NoCache = False,
     no_memo: common.NoMemo = False,
     url: common.Url = None,
+    reference: common.Reference = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result (output included) as JSON.")] = False,
 ) -> int:
     """Run one strategy once, in a fresh process, and print wall time, throughput, success, CPU and memory."""
@@ -96,7 +116,8 @@ def run_command(
 
     warn_plugin_problems()
     opts = common.RunOptions(workload, case, input_path, scenario, seed, fault_rate, hang_rate, crash_rate,
-                             latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url)
+                             latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url,
+                             reference=reference)
     [(label, spec)] = common.build_specs([strategy], opts)
     debug = "--debug" in sys.argv
     result = run_isolated(spec, with_output=as_json, debug=debug)

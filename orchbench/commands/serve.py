@@ -35,7 +35,7 @@ def serve_command(
     max_body: Annotated[int | None, _setting("Largest request body in bytes; larger ones get 413.")] = None,
     max_connections: Annotated[int | None, _setting("Connections kept open at once; more are closed.")] = None,
 ) -> int:
-    """Run the line-scoring server (POST /score, GET /health, GET /stats) until Ctrl-C."""
+    """Run the line-scoring server (POST / with the raw line, or POST /score with JSON; GET /health, GET /stats) until Ctrl-C."""
     import asyncio
 
     from orchbench.workloads.scoring.server import SCENARIOS, serve

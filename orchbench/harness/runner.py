@@ -139,15 +139,32 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
         finally:
             workload.stop()
     _account(result, outcomes, unique, where, task)
-    reference = workload.reference(raw)
-    result.reference_digest = digest(reference)
-    if result.complete:
-        result.output = output
-        result.output_digest = digest(output)
-        result.correct = output == reference
-    else:
-        result.correct = False
+    _verify(result, workload, raw, output, spec.reference_path)
     return result
+
+
+def _verify(result: RunResult, workload: Workload, raw: Any, output: Any, reference_path: str | None) -> None:
+    """Check a complete output against the recorded reference, or else the workload's own; with neither, the
+    run stays unverified (``correct`` None)."""
+    from orchbench.verify import canonical, differences, load_reference
+
+    if reference_path is not None:
+        reference, against = load_reference(reference_path)["output"], "recorded reference"
+        output_to_check = canonical(output)
+    else:
+        reference, against, output_to_check = workload.reference(raw), "reference", output
+    result.reference_digest = digest(reference) if reference is not None else None
+    if not result.complete:
+        result.correct = False
+        return
+    result.output = output
+    result.output_digest = digest(output)
+    if reference is None:
+        return
+    result.correct = output_to_check == reference
+    if not result.correct:
+        count, first = differences(reference, output)
+        result.mismatch = {"against": against, "count": count, "first": first}
 
 
 def _account(result: RunResult, outcomes: list[Outcome], unique: list[Any], where: list[int], task: Task) -> None:

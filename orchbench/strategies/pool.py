@@ -280,7 +280,7 @@ class Supervisor:
 
 def mostly_waits(task: Task) -> bool:
     """True when an item's time is mostly waiting (a latency, a server) rather than CPU work in this process."""
-    if task.workload.max_in_flight():
+    if task.workload.items_wait or task.workload.max_in_flight():
         return True
     profile = task.faults.profiles.get(task.workload.map_task)
     return profile is not None and profile.latency_s * 1000.0 > profile.cpu_ms

@@ -1,12 +1,17 @@
 """The line-scoring workload: POST every line of a text to a scoring server, as the original scoring service did;
 the output is the sum.
 
-Input: a generated corpus (case) or a UTF-8 file; items: its lines, blank ones included. A blank line scores 0
-by definition (see ``scores``) and is not sent; every other line costs one request (duplicates run once when
-the harness memoises by ``item_key``). The server — embedded, started on loopback for the run with the run's
-scenario and seed, or an external one given by ``url`` — supplies the latency and the faults, so the harness
-adds none of its own by default (``score_line`` has a zero task profile, marked idempotent, so that ``--fault-rate``,
-``--hang-rate`` and ``--crash-rate`` can still put the harness's faults on top). The reference sums ``score_line`` locally, without a server.
+Input: a generated corpus (case) or a UTF-8 file; items: its lines, blank ones included. Every line costs one
+request (duplicates run once when the harness memoises by ``item_key``), except that blank lines are not sent to
+the embedded server, which scores them 0 by definition (see ``scores``; ``send_blank`` decides). The server —
+embedded, started on loopback for the run with the run's scenario and seed, or an external one given by ``url`` —
+supplies the latency and the faults, so the harness adds none of its own by default (``score_line`` has a zero
+task profile, marked idempotent, so that ``--fault-rate``, ``--hang-rate`` and ``--crash-rate`` can still put the
+harness's faults on top). The client speaks the original protocol by default (the raw line POSTed to the URL,
+``{"score": N}`` back); ``path``, ``body``, ``score_field`` and ``headers`` adapt it to another service.
+
+The reference sums ``score_line`` locally, without a server; an external service's score function is unknown, so
+a run against a URL has no reference of its own (its verdict is *unverified* unless one is recorded).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from orchbench.workloads.scoring.scores import is_blank, score_line, split_lines
 if TYPE_CHECKING:
     from orchbench.harness.cache import ResourceCache
     from orchbench.types import RunSpec
+    from orchbench.workloads.scoring.client import Protocol
     from orchbench.workloads.scoring.server import ServerConfig
 
 # The server module is imported only when needed, so that `python -m orchbench.workloads.scoring.server` does
@@ -72,9 +78,22 @@ class ScoringWorkload(Workload):
                                        f"concurrency, at least {DEFAULT_CONNECTIONS})", min=0),
         "http_timeout": Option(float, 60.0, "seconds a request may take before it counts as failed", min=0.001),
         "embedded_server": Option(bool, False, "set by the workload itself: url is the server it started"),
+        "path": Option(str, "", "path appended to the server's URL for every request (default: the URL itself)"),
+        "body": Option(str, "raw", "request body: raw (the line's UTF-8 bytes) or the name of a JSON field "
+                                   "holding the line"),
+        "score_field": Option(str, "score", "field of the JSON answer that holds the score"),
+        "headers": Option(str, "", "extra request headers, NAME=VALUE;NAME=$VARIABLE (a secret such as "
+                                   "Authorization only as $VARIABLE, read from the environment)"),
+        "send_blank": Option(bool, None, "send blank lines to the server (default: yes to a URL; the embedded "
+                                         "server scores them 0, so they are not sent)"),
+        "service_capacity": Option(int, 0, "requests the service handles at once, for the strategies' default "
+                                           f"sizing (0: the embedded server's capacity, {DEFAULT_CONNECTIONS} for "
+                                           "a URL)", min=0),
     }
     map_task = "score_line"
     transient_errors = (TransientError,)
+    items_wait = True  # a line's time is the service's answer, wherever the service is
+    answer_options = ("path", "body", "score_field", "send_blank")
 
     def __init__(self, spec: RunSpec, resources: ResourceCache) -> None:
         super().__init__(spec, resources)
@@ -83,7 +102,17 @@ class ScoringWorkload(Workload):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise UsageError(f"--url {url!r} is not an http:// or https:// URL with a host")
-            self.options["url"] = url.rstrip("/")
+            if not self.options["embedded_server"]:
+                given = [key for key in _SERVER_OPTIONS if self.options[key] is not None]
+                if given:
+                    raise UsageError(f"workload 'scoring': {given[0]} is an option of the embedded server, which "
+                                     f"does not run with --url")
+        if self.options["send_blank"] is None:
+            self.options["send_blank"] = url is not None and not self.options["embedded_server"]
+        body = self.options["body"]
+        if body != "raw" and not body.strip():
+            raise UsageError("workload 'scoring': body must be raw or the name of a JSON field")
+        self._protocol: Protocol | None = None
         self._server: Any = None
         self._final_stats: dict[str, Any] | None = None
         self._connections_per_process: int | None = None
@@ -125,14 +154,12 @@ class ScoringWorkload(Workload):
         return [self._server.pid] if self._server is not None and self._server.pid else []
 
     def start(self) -> dict[str, Any]:
-        from orchbench.workloads.scoring.server import ServerProcess, get_json
+        from orchbench.workloads.scoring.server import ServerProcess
 
         if self.options["url"] is not None:
             if self.external:
-                try:
-                    get_json(self.options["url"], "/health", timeout=5.0)
-                except (OSError, ValueError) as exc:
-                    raise UsageError(f"scoring server {self.options['url']} is unreachable ({exc})") from None
+                self.protocol()  # a bad header spec or a missing variable: one line, before any request
+                _check_reachable(self.options["url"])
             return {}
         self._server = ServerProcess(self.spec.scenario or self.default_scenario, config=self.server_config())
         url = self._server.start()
@@ -155,6 +182,8 @@ class ScoringWorkload(Workload):
         try:
             return _without_config(get_json(self.url, "/stats"))
         except (OSError, ValueError, RuntimeError) as exc:
+            if self.external:  # /stats is orchbench's own; another service need not have it
+                return {}
             return {"error": f"no stats from the scoring server ({exc})"}
 
     # -- input, items, output --------------------------------------------------------------------------------
@@ -184,7 +213,7 @@ class ScoringWorkload(Workload):
 
         for number, line in enumerate(split_lines(text), 1):
             # a character takes at most 12 bytes of JSON (an escaped surrogate pair): most lines need no encoding
-            if 12 * len(line) + 16 > max_body and len(request_body(line)) > max_body:
+            if 12 * len(line) + 16 > max_body and len(request_body(line, self.protocol())) > max_body:
                 raise UsageError(f"{self.spec.input_path}: line {number:,} has {len(line):,} characters, too long to "
                                  f"score (the embedded server takes requests of up to {max_body:,} bytes)")
 
@@ -218,21 +247,37 @@ class ScoringWorkload(Workload):
         for name in ("aiohttp", "urllib3"):  # the clients' libraries: imported here, not in a timed first attempt
             importlib.import_module(name)
 
+    def protocol(self) -> Protocol:
+        """How to ask the server, from the options (headers read from the environment of this process)."""
+        if self._protocol is None:
+            from orchbench.workloads.scoring.client import Protocol, parse_headers
+
+            try:
+                headers = parse_headers(self.options["headers"])
+            except ValueError as exc:
+                raise UsageError(f"workload 'scoring': {exc}") from None
+            self._protocol = Protocol(self.options["path"], self.options["body"], self.options["score_field"],
+                                      headers)
+        return self._protocol
+
+    def _skipped(self, line: str) -> bool:
+        return not self.options["send_blank"] and is_blank(line)
+
     def map_item(self, line: str) -> int:
-        if is_blank(line):
+        if self._skipped(line):
             return 0
         from orchbench.workloads.scoring.client import sync_client
 
         # A per-process pool, kept apart from the resource cache: switching caching off models a pipeline that
         # reloads its data, not one that throws its HTTP connections away.
-        return sync_client(self.url, self._connections(), self.options["http_timeout"]).score(line)
+        return sync_client(self.url, self._connections(), self.options["http_timeout"], self.protocol()).score(line)
 
     async def amap_item(self, line: str) -> int:
-        if is_blank(line):
+        if self._skipped(line):
             return 0
         from orchbench.workloads.scoring.client import async_client
 
-        client = await async_client(self.url, self._connections(), self.options["http_timeout"])
+        client = await async_client(self.url, self._connections(), self.options["http_timeout"], self.protocol())
         return await client.score(line)
 
     def reduce(self, values: list[Any]) -> dict[str, Any]:
@@ -240,14 +285,20 @@ class ScoringWorkload(Workload):
             raise ValueError("cannot total the scores: some lines have no score")
         return {"total": sum(values), "scores": list(values)}
 
-    def reference(self, raw: str) -> dict[str, Any]:
+    def reference(self, raw: str) -> dict[str, Any] | None:
+        """The embedded server's answer, computed here; None (unknown) for an external service."""
+        if self.external:
+            return None
         scores = [score_line(line) for line in split_lines(raw)]
         return {"total": sum(scores), "scores": scores}
 
     def max_in_flight(self) -> int | None:
-        """The embedded server's capacity: more requests in flight only earn 429s."""
+        """The service's capacity (more requests in flight only earn 429s): ``service_capacity`` when given, else
+        the embedded server's, else a fixed default for a URL (nothing is known of it)."""
+        if self.options["service_capacity"]:
+            return self.options["service_capacity"]
         if self.external:
-            return None
+            return DEFAULT_CONNECTIONS
         return self.server_config().capacity or None
 
     def limit_s(self, raw: Any, items: list[Any], faults: Any) -> float | None:
@@ -268,7 +319,7 @@ class ScoringWorkload(Workload):
         if config.fault_rate >= 1.0:
             return None
         busy = slowest = 0.0
-        for line in {item for item in items if not is_blank(item)}:
+        for line in {item for item in items if not self._skipped(item)}:
             encoded = line.encode("utf-8")
             for attempt in range(_MAX_ATTEMPTS_FOR_LIMIT):
                 decision = decide(config, encoded, attempt)
@@ -278,6 +329,18 @@ class ScoringWorkload(Workload):
                     break
         bound = max(busy / config.capacity if config.capacity else 0.0, slowest)
         return bound if bound > 0 and math.isfinite(bound) else None
+
+
+def _check_reachable(url: str) -> None:
+    """One line when nothing accepts a connection at the URL's host and port (the service needs no /health)."""
+    import socket
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=10.0).close()
+    except OSError as exc:
+        raise UsageError(f"scoring server {url} is unreachable ({exc.strerror or exc})") from None
 
 
 def _without_config(stats: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Clients of the scoring server: a pooled, thread-safe sync client (urllib3) and an async one (aiohttp).
 
-Both send one ``POST /score`` per call and never retry by themselves; the harness's retry policy does. They turn
-every outcome into a score or an exception:
+Both send one ``POST`` per call, as a ``Protocol`` says (by default the original service's: the raw line as the
+body, to the service's URL), and never retry by themselves; the harness's retry policy does. They turn every
+outcome into a score or an exception:
 
-- 200 with ``{"score": <int>}`` → the score;
+- 200 with ``{"score": <int>}`` (or the protocol's score field) → the score;
 - 429, 408 and 5xx → ``TransientHTTPError`` (with ``retry_after`` from ``Retry-After``);
 - a dropped or refused connection → ``ConnectionDropped``; a timeout → ``RequestTimeout``;
   a 200 whose body is not ``{"score": <int>}`` → ``MalformedResponse`` — all ``TransientError``s;
@@ -24,6 +25,7 @@ import math
 import os
 import threading
 import time
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,7 +41,67 @@ MAX_RETRY_AFTER = 60.0
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECTIONS = 256
 CONNECT_TIMEOUT = 10.0
-_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a scoring service is asked: where to POST, the body's form, which field of the answer is the score.
+
+    ``path`` is appended to the service's URL (which may have a path of its own); ``body`` is ``"raw"`` (the line's
+    UTF-8 bytes) or the name of the JSON field that holds the line; ``headers`` are sent with every request.
+    """
+
+    path: str = ""
+    body: str = "raw"
+    score_field: str = "score"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def encode(self, line: str) -> bytes:
+        if self.body == "raw":
+            return line.encode("utf-8")
+        return json.dumps({self.body: line}).encode("utf-8")
+
+    def request_headers(self) -> dict[str, str]:
+        content_type = "text/plain; charset=utf-8" if self.body == "raw" else "application/json"
+        return {"Content-Type": content_type, "Accept": "application/json", **dict(self.headers)}
+
+    def target(self, url: str) -> str:
+        """The URL every request is POSTed to."""
+        if self.path:
+            return url.rstrip("/") + "/" + self.path.lstrip("/")
+        return url if urlsplit(url).path else url + "/"
+
+
+DEFAULT_PROTOCOL = Protocol()
+
+
+def parse_headers(spec: str | None, environ: dict[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    """``"Name=$VAR;Other=text"`` → header pairs, each ``$VAR`` read from the environment here (never stored).
+
+    A secret header (Authorization, Proxy-Authorization, Cookie) must come from a variable, so that its value is
+    never on a command line or in a saved result. Raises ValueError with one line on a bad spec.
+    """
+    environ = os.environ if environ is None else environ
+    pairs = []
+    for part in (spec or "").split(";"):
+        if not part.strip():
+            continue
+        name, sep, value = (s.strip() for s in part.partition("="))
+        if not sep or not name or any(c in name for c in ' :\r\n'):
+            raise ValueError(f"headers: {name or part!r} is not NAME=VALUE or NAME=$VARIABLE")
+        if value.startswith("$"):
+            var = value[1:]
+            if var not in environ:
+                raise ValueError(f"headers: the environment variable {var} (for {name}) is not set")
+            value = environ[var]
+        elif name.lower() in SECRET_HEADERS:
+            raise ValueError(f"headers: give {name} from an environment variable ({name}=$VARIABLE), "
+                             "not on the command line")
+        if any(c in value for c in "\r\n"):
+            raise ValueError(f"headers: the value of {name} holds a line break")
+        pairs.append((name, value))
+    return tuple(pairs)
 
 
 class PermanentHTTPError(Exception):
@@ -97,11 +159,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def interpret(status: int, retry_after: str | None, body: bytes) -> int:
+def interpret(status: int, retry_after: str | None, body: bytes, score_field: str = "score") -> int:
     """The score in a response, or the exception it stands for."""
     if status == 200:
         try:
-            score = json.loads(body)["score"]
+            score = json.loads(body)[score_field]
         except (ValueError, TypeError, KeyError):
             raise MalformedResponse("the scoring server answered a malformed body") from None
         if not isinstance(score, int) or isinstance(score, bool):
@@ -112,12 +174,8 @@ def interpret(status: int, retry_after: str | None, body: bytes) -> int:
     raise PermanentHTTPError(status)
 
 
-def request_body(line: str) -> bytes:
-    return json.dumps({"line": line}).encode("utf-8")
-
-
-def _score_path(url: str) -> str:
-    return urlsplit(url).path.rstrip("/") + "/score"
+def request_body(line: str, protocol: Protocol = DEFAULT_PROTOCOL) -> bytes:
+    return protocol.encode(line)
 
 
 def _attempt_time_left() -> float | None:
@@ -132,13 +190,16 @@ class SyncClient:
     connections open for reuse (more callers still work, their extra connections are closed after use).
     """
 
-    def __init__(self, url: str, *, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, url: str, *, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT,
+                 protocol: Protocol = DEFAULT_PROTOCOL) -> None:
         import urllib3
 
         self._urllib3 = urllib3
         self.url = url
         self.timeout = timeout
-        self._path = _score_path(url)
+        self.protocol = protocol
+        self._headers = protocol.request_headers()
+        self._path = urlsplit(protocol.target(url)).path
         self._timeout = urllib3.Timeout(total=timeout, connect=min(timeout, CONNECT_TIMEOUT))
         self._pool = urllib3.connection_from_url(url, maxsize=max(1, connections), block=False, retries=False,
                                                  timeout=self._timeout)
@@ -152,7 +213,7 @@ class SyncClient:
                 raise AttemptTimeout("attempt timed out")
             timeout, cut_by_deadline = self._urllib3.Timeout(total=left, connect=min(left, CONNECT_TIMEOUT)), True
         try:
-            response = self._pool.urlopen("POST", self._path, body=request_body(line), headers=_HEADERS,
+            response = self._pool.urlopen("POST", self._path, body=self.protocol.encode(line), headers=self._headers,
                                           retries=False, redirect=False, timeout=timeout, preload_content=True)
         except exc_mod.NewConnectionError as exc:
             raise ConnectionDropped(f"cannot connect to the scoring server: {exc.__class__.__name__}") from None
@@ -162,7 +223,7 @@ class SyncClient:
             raise RequestTimeout(f"no answer from the scoring server within {self.timeout:g} s") from None
         except (exc_mod.HTTPError, OSError) as exc:
             raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
-        return interpret(response.status, response.headers.get("Retry-After"), response.data)
+        return interpret(response.status, response.headers.get("Retry-After"), response.data, self.protocol.score_field)
 
     def close(self) -> None:
         self._pool.close()
@@ -174,22 +235,24 @@ class AsyncClient:
     ``connections`` caps the connections open at once (0: no cap); match it to the coroutines that call it.
     """
 
-    def __init__(self, url: str, *, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, url: str, *, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT,
+                 protocol: Protocol = DEFAULT_PROTOCOL) -> None:
         import aiohttp
 
         self._aiohttp = aiohttp
         self.url = url
         self.timeout = timeout
+        self.protocol = protocol
         self.loop = asyncio.get_running_loop()
         from yarl import URL
 
-        self._score_url = URL(url.rstrip("/") + "/score")  # parsed once, not on every request
+        self._score_url = URL(protocol.target(url), encoded=True)  # parsed once, not on every request
         # Per request, aiohttp otherwise adds and the server parses headers nobody reads; its answers are small
         # JSON, never compressed.
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=max(0, connections), limit_per_host=0),
             timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, CONNECT_TIMEOUT)),
-            headers=_HEADERS,
+            headers=protocol.request_headers(),
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
             auto_decompress=False,
         )
@@ -201,14 +264,14 @@ class AsyncClient:
     async def score(self, line: str) -> int:
         aiohttp = self._aiohttp
         try:
-            async with self._session.post(self._score_url, data=request_body(line), allow_redirects=False) as resp:
+            async with self._session.post(self._score_url, data=self.protocol.encode(line), allow_redirects=False) as resp:
                 body = await resp.read()
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
         except TimeoutError:  # aiohttp's own timeouts; the harness's cancellation is a CancelledError
             raise RequestTimeout(f"no answer from the scoring server within {self.timeout:g} s") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
-        return interpret(status, retry_after, body)
+        return interpret(status, retry_after, body, self.protocol.score_field)
 
     async def close(self) -> None:
         await self._session.close()
@@ -218,9 +281,10 @@ _sync_clients: dict[tuple[Any, ...], SyncClient] = {}
 _sync_lock = threading.Lock()
 
 
-def sync_client(url: str, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT) -> SyncClient:
+def sync_client(url: str, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT,
+                protocol: Protocol = DEFAULT_PROTOCOL) -> SyncClient:
     """This process's client for ``url`` (made on first use; a forked child makes its own)."""
-    key = (os.getpid(), url, connections, timeout)
+    key = (os.getpid(), url, connections, timeout, protocol)
     client = _sync_clients.get(key)
     if client is None:
         with _sync_lock:
@@ -229,7 +293,8 @@ def sync_client(url: str, connections: int = DEFAULT_CONNECTIONS, timeout: float
                 pid = os.getpid()
                 for stale in [k for k in _sync_clients if k[0] != pid]:  # inherited through fork: not ours
                     del _sync_clients[stale]
-                client = _sync_clients[key] = SyncClient(url, connections=connections, timeout=timeout)
+                client = _sync_clients[key] = SyncClient(url, connections=connections, timeout=timeout,
+                                                         protocol=protocol)
     return client
 
 
@@ -258,16 +323,16 @@ class _LoopClients:
 _loop_clients: dict[int, _LoopClients] = {}
 
 
-async def async_client(url: str, connections: int = DEFAULT_CONNECTIONS,
-                       timeout: float = DEFAULT_TIMEOUT) -> AsyncClient:
+async def async_client(url: str, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT,
+                       protocol: Protocol = DEFAULT_PROTOCOL) -> AsyncClient:
     """The running event loop's client for ``url`` (one session per loop, closed when ``asyncio.run`` ends)."""
     loop = asyncio.get_running_loop()
     entry = _loop_clients.get(id(loop))
     if entry is None or entry.loop is not loop:
         entry = _loop_clients[id(loop)] = _LoopClients(loop)
         await entry.keeper.__anext__()
-    key = (url, connections, timeout)
+    key = (url, connections, timeout, protocol)
     client = entry.clients.get(key)
     if client is None or client.closed:
-        client = entry.clients[key] = AsyncClient(url, connections=connections, timeout=timeout)
+        client = entry.clients[key] = AsyncClient(url, connections=connections, timeout=timeout, protocol=protocol)
     return client

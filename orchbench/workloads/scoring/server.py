@@ -3,7 +3,9 @@ deterministic faults.
 
 Endpoints:
 
-- ``POST /score`` with the JSON body ``{"line": "..."}`` answers ``{"score": N}`` (see ``scores.score_line``).
+- ``POST`` to any path but ``/score`` and ``/reset`` (``/`` above all) with the raw UTF-8 line as the body, whatever
+  its ``Content-Type``, answers ``{"score": N}`` (see ``scores.score_line``): the original service's protocol.
+- ``POST /score`` with the JSON body ``{"line": "..."}`` answers the same (the JSON form, kept for compatibility).
 - ``GET /health`` answers ``{"status": "ok"}``; ``GET /stats`` answers the counters described in ``Stats``;
   ``POST /reset`` forgets every line seen and zeroes the counters (for a long-running ``orchbench serve``).
 
@@ -24,7 +26,7 @@ Behaviour, all set by a ``ServerConfig``:
   whatever its order or concurrency. Requests refused for capacity (429) are not counted as seen: the fault
   sequence of a line does not depend on how often it was refused.
 - **Death**: with ``die_after`` N > 0, the server kills itself (SIGKILL, as a crash would) when the N-th
-  ``POST /score`` arrives, dropping every request in flight; it stays dead.
+  score request arrives, dropping every request in flight; it stays dead.
 - **Limits**: bodies above ``max_body`` bytes get 413, at most ``max_connections`` connections are kept (further
   ones are closed at once), error bodies never echo the request (not even aiohttp's own answers to unparsable
   requests), and the default bind address is 127.0.0.1.
@@ -236,6 +238,7 @@ class Stats:
 
 
 _BAD_BODY = 'the body must be a JSON object {"line": string}'
+_BAD_RAW_BODY = "the body must be the line, in UTF-8"
 _DROPPED = "orchbench_dropped"
 _UNCOUNTED = {"/health", "/stats", "/reset"}
 
@@ -251,7 +254,7 @@ class ServerState:
         self.stats = Stats()
         self.seen: dict[bytes, int] = {}  # admitted requests per line (key: a hash of the line)
         self.not_before: dict[bytes, float] = {}  # per line: when the last Retry-After asked to come back
-        self.score_requests = 0  # every POST /score received, for die_after (not reset by /reset)
+        self.score_requests = 0  # every score request received, for die_after (not reset by /reset)
 
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self.stats)
@@ -275,13 +278,7 @@ class ServerState:
         if config.die_after and self.score_requests >= config.die_after:
             os.kill(os.getpid(), signal.SIGKILL)  # a crash, not a shutdown: nothing in flight is answered
         body = await request.read()  # raises 413 above client_max_size
-        try:
-            line = json.loads(body)["line"]
-            if not isinstance(line, str):
-                raise TypeError
-            encoded = line.encode("utf-8")
-        except (ValueError, TypeError, KeyError, UnicodeError):
-            raise self.web.HTTPBadRequest(text=_BAD_BODY) from None
+        line, encoded = self._line(request.path, body)
         key = hashlib.blake2b(encoded, digest_size=16).digest()
         now = asyncio.get_running_loop().time()
         if now < self.not_before.get(key, -math.inf):
@@ -320,6 +317,21 @@ class ServerState:
         self.stats.served += 1
         return self._json(200, {"score": score_line(line)})
 
+    def _line(self, path: str, body: bytes) -> tuple[str, bytes]:
+        """The line a request asks to score: the JSON form on ``/score``, the raw body anywhere else."""
+        if path == "/score":
+            try:
+                line = json.loads(body)["line"]
+                if not isinstance(line, str):
+                    raise TypeError
+                return line, line.encode("utf-8")
+            except (ValueError, TypeError, KeyError, UnicodeError):
+                raise self.web.HTTPBadRequest(text=_BAD_BODY) from None
+        try:
+            return body.decode("utf-8"), body
+        except UnicodeError:
+            raise self.web.HTTPBadRequest(text=_BAD_RAW_BODY) from None
+
     async def health(self, request: web.Request) -> web.Response:
         return self._json(200, {"status": "ok"})
 
@@ -357,6 +369,7 @@ def build_app(config: ServerConfig) -> tuple[web.Application, ServerState]:
     app.router.add_get("/health", state.health)
     app.router.add_get("/stats", state.stats_view)
     app.router.add_post("/reset", state.reset)
+    app.router.add_post("/{path:.*}", state.score)  # the original protocol: the raw line, to the service's URL
     return app, state
 
 

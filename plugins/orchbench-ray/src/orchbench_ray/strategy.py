@@ -195,7 +195,7 @@ def _default_concurrency(spec: RunSpec, actors: int) -> int:
     task = orchbench.Task.build(spec)  # not task_for: this is the driver, not a worker (no worker hook)
     bound = task.workload.max_in_flight()
     profile = task.faults.profiles.get(task.workload.map_task)
-    if not bound and not (profile is not None and profile.latency_s * 1000.0 > profile.cpu_ms):
+    if not bound and not getattr(task.workload, "items_wait", False) and not (profile is not None and profile.latency_s * 1000.0 > profile.cpu_ms):
         return 1
     return max(1, math.ceil(bound / actors)) if bound else WAITING_CONCURRENCY
 

@@ -1,0 +1,85 @@
+"""``orchbench reference record``: one careful run whose output becomes the reference of later runs."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchbench.commands import common
+from orchbench.errors import UsageError
+
+reference_app = typer.Typer(help="Record a reference output for a workload that cannot compute its own.",
+                            no_args_is_help=True)
+
+CAREFUL_RETRY = {"max_attempts": 20, "base": 0.1, "cap": 10.0}
+
+
+def record_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the reference (JSON).")],
+    workload: common.Workload = "anagrams",
+    case: common.TestCase = None,
+    input_path: common.InputFile = None,
+    scenario: common.Scenario = None,
+    seed: common.Seed = 0,
+    sets: common.Sets = None,
+    url: common.Url = None,
+    strategy: Annotated[str, typer.Option("--strategy", help="How to run the careful pass (sequential: one "
+                                          "request at a time, the gentlest on a service).")] = "sequential",
+    retry: common.Retry = "exponential",
+) -> int:
+    """Run the workload once, carefully (sequential, generous retries): when every item succeeds, save its output
+    with the input's digest and the options that define it, for `--reference`; else fail and write nothing."""
+    from orchbench.commands.run import warn_plugin_problems
+    from orchbench.harness.cache import ResourceCache
+    from orchbench.harness.isolate import run_isolated
+    from orchbench.plugins import get_registry
+    from orchbench.results import save
+    from orchbench.verify import REFERENCE_SCHEMA, answer_options, input_digest
+
+    warn_plugin_problems()
+    opts = common.RunOptions(workload=workload, case=case, input_path=input_path, scenario=scenario, seed=seed,
+                             retry=retry, sets=list(sets or []), url=url)
+    policy = get_registry().retry_policy(retry)
+    careful = [f"retry.{key}={value}" for key, value in CAREFUL_RETRY.items()
+               if key in policy.options and not any(s.startswith((f"{key}=", f"retry.{key}=")) for s in opts.sets)]
+    opts.sets += careful
+    [(_label, spec)] = common.build_specs([strategy], opts)
+    instance = get_registry().workload(spec.workload)(spec, ResourceCache())
+    raw = instance.load_input()
+    print(f"orchbench: recording the reference with {strategy} ({instance.unit})…", file=sys.stderr, flush=True)
+    result = run_isolated(spec, with_output=True, debug="--debug" in sys.argv)
+    if result.error is not None or not result.complete:
+        why = result.error or f"{result.failed:,} of {result.items:,} {instance.unit} failed"
+        first = f"; first: {result.failures[0]['item']}: {result.failures[0]['error']}" if result.failures else ""
+        raise UsageError(f"no reference written: the careful run did not complete ({why}{first})")
+    if result.correct is False:
+        raise UsageError("no reference written: the output differs from the workload's own reference")
+    document = {
+        "schema": REFERENCE_SCHEMA,
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "workload": spec.workload,
+        "input": opts.input_given or spec.case,
+        "input_digest": input_digest(raw),
+        "options": answer_options(instance),
+        "recorded_with": {"strategy": strategy, "retry": spec.retry, "retry_options": spec.retry_options,
+                          "host": _host(url), "attempts": result.attempts, "wall_s": result.wall_s},
+        "output": result.output,
+    }
+    path = save(output, document)
+    print(f"reference: {path} ({result.items:,} {instance.unit}, {result.retries:,} retries)", file=sys.stderr)
+    return 0
+
+
+def _host(url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc if url else None
+
+
+def register(app: typer.Typer) -> None:
+    reference_app.command("record")(record_command)
+    app.add_typer(reference_app, name="reference")
