@@ -77,11 +77,13 @@ class Report:
     alpha: float
     confidence: float
     notes: list[str]
+    server: str | None = None  # the host of a service given by URL (its scenario is its own, unknown here)
 
     @property
     def title(self) -> str:
         parts = [self.workload or "workload"]
-        parts += [f"{k} {v}" for k, v in (("case", self.case), ("scenario", self.scenario)) if v]
+        where = ("server", self.server) if self.server else ("scenario", self.scenario)
+        parts += [f"{k} {v}" for k, v in (("case", self.case), where) if v]
         return " · ".join(parts) + f" — {machine_label(self.environment)}"
 
 
@@ -166,11 +168,25 @@ def build_report(
         if row.wall and reference and reference.wall:
             row.relative = row.wall.median / reference.wall.median
 
-    notes = _notes(rows, winner, base, alpha, docs)
+    notes = _verification_notes(grouped, docs) + _notes(rows, winner, base, alpha, docs)
     periods = sorted({r.sample_period_s for runs in grouped.values() for r in runs if r.sample_period_s})
     unit = docs[0]["settings"].get("unit") or "items"
     return Report(workload, case, scenario, unit, baseline, winner.strategy if winner else None, rows,
-                  dict(docs[0].get("environment", {})), periods, alpha, confidence, notes)  # fmt: skip
+                  dict(docs[0].get("environment", {})), periods, alpha, confidence, notes,
+                  docs[0]["settings"].get("server"))  # fmt: skip
+
+
+def _verification_notes(grouped: Mapping[str, list[RunResult]], docs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What the outputs were checked against, and the values that differ (expected and actual)."""
+    from orchbench.verify import describe
+
+    notes = [f"Outputs unverified (no reference), compared across strategies: {a['summary']}."
+             for a in (d["settings"].get("agreement") for d in docs) if a]
+    for name, runs in grouped.items():
+        wrong = next((r.mismatch for r in runs if r.mismatch and r.mismatch.get("against") != "agreement"), None)
+        if wrong:
+            notes.append(f"{name}: against the {wrong['against']}, {describe(wrong['count'], wrong['first'])}.")
+    return notes
 
 
 def _notes(rows: list[StrategyRow], winner: StrategyRow | None, base: StrategyRow, alpha: float,

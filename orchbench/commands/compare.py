@@ -6,6 +6,7 @@ import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -88,14 +89,41 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
         "workload": first.workload, "case": first.case, "input": opts.input_given, "scenario": first.scenario,
         "seed": first.seed, "iterations": iterations, "warmup": warmup, "baseline": baseline,
         "unit": registry.workload(first.workload).unit, "specs": {label: spec.to_dict() for label, spec in specs},
+        "server": urlsplit(opts.url).netloc if opts.url else None,
         **(extra_settings or {}),
     }
     with progress_reporter(quiet, (iterations + warmup) * len(specs)) as progress:
-        session = run_session(specs, iterations, warmup, progress)
+        session = run_session(specs, iterations, warmup, progress, with_output=True)
+    found = check_agreement([result for slot, result in session.runs if not slot.warmup])
+    if found is not None:
+        settings["agreement"] = found.to_dict()
+    for _slot, result in session.runs:
+        result.output = None  # compared above; the saved document keeps digests, not outputs
     settings["complete"] = not session.interrupted
     plugins = [{"name": s.plugin, "distribution": s.distribution, "version": s.version} for s in registry.plugins()]
     document = make_document(settings, session.order, session.runs, env=environment(plugins=plugins))
     return document, session.interrupted
+
+
+def check_agreement(runs: list[Any]) -> Any:
+    """Without a reference, the complete outputs of every strategy are compared: a strategy that disagrees has its
+    runs marked wrong (``mismatch`` says with whom, and where), so it is never the winner. None when every run
+    was checked against a reference."""
+    from orchbench.verify import agreement
+
+    unverified = [r for r in runs if r.error is None and r.complete and r.correct is None]
+    if not unverified:
+        return None
+    outputs: dict[str, list[Any]] = {}
+    for run in unverified:
+        outputs.setdefault(run.name, []).append(run.output)
+    found = agreement(outputs)
+    for d in found.disagreements:
+        for run in unverified:
+            if run.name == d.strategy:
+                run.correct = False
+                run.mismatch = {"against": "agreement", "with": d.other, "count": d.count, "first": d.first}
+    return found
 
 
 def compare_command(
