@@ -235,9 +235,24 @@ def footnotes(report: Report) -> list[str]:
 # --- formatting ----------------------------------------------------------------------------------------------
 
 
-def _time_unit(rows: Sequence[StrategyRow]) -> tuple[str, float]:
-    medians = [r.wall.median for r in rows if r.wall]
-    return ("ms", 1000.0) if medians and max(medians) < 1.0 else ("s", 1.0)
+@dataclass(frozen=True)
+class TimeFormat:
+    """One unit and precision for every time in a table: ms below a second, about four significant digits."""
+
+    unit: str
+    scale: float
+    decimals: int
+
+    @classmethod
+    def for_rows(cls, rows: Sequence[StrategyRow]) -> TimeFormat:
+        medians = [r.wall.median for r in rows if r.wall]
+        largest = max(medians, default=1.0)
+        unit, scale = ("ms", 1000.0) if largest < 1.0 else ("s", 1.0)
+        digits = len(str(int(largest * scale)))  # before the point
+        return cls(unit, scale, max(0, min(3, 4 - digits)) if largest * scale >= 1 else 3)
+
+    def __call__(self, seconds: float | None) -> str:
+        return "—" if seconds is None else f"{seconds * self.scale:.{self.decimals}f}"
 
 
 def _num(value: float | None, fmt: str = ".3f", scale: float = 1.0) -> str:
@@ -254,20 +269,19 @@ def _speedup_text(row: StrategyRow) -> str:
     if row.speedup is None:
         return "—"
     s = row.speedup
-    return f"{s.ratio:.2f}× [{s.low:.2f}, {s.high:.2f}]"
+    return f"{s.ratio:.2f}× [{s.low:.2f}–{s.high:.2f}]"
 
 
 def _verdict_text(row: StrategyRow) -> str:
     if row.comparison is None:
         return "—"
-    return f"{row.comparison.verdict} (p = {row.comparison.p_value:.3g})"
+    return f"{row.comparison.verdict} (p={row.comparison.p_value:.3g})"
 
 
-def _mean_sd(row: StrategyRow, scale: float) -> str:
+def _mean_sd(row: StrategyRow, time: TimeFormat) -> str:
     if row.wall is None:
         return "—"
-    sd = "—" if row.wall.stdev is None else f"{row.wall.stdev * scale:.3f}"
-    return f"{row.wall.mean * scale:.3f} ± {sd}"
+    return f"{time(row.wall.mean)} ± {time(row.wall.stdev)}"
 
 
 def _label(row: StrategyRow) -> str:
@@ -277,52 +291,145 @@ def _label(row: StrategyRow) -> str:
     return row.strategy + (f" ({'; '.join(marks)})" if marks else "")
 
 
-# Columns left out of the terminal table to keep it readable; the exports keep every column.
-_EXPORT_ONLY = {"Mean ± σ", "Relative"}
+@dataclass(frozen=True)
+class Column:
+    """One column of every rendering. ``place``: in the terminal's main table, its details table, or only in
+    exports (Markdown, CSV-like views); exports show every column. ``numeric`` cells are never broken."""
+
+    header: str
+    cells: list[str]
+    place: str = "main"
+    numeric: bool = True
 
 
-def _cells(report: Report, terminal: bool = False) -> tuple[list[str], list[list[str]]]:
-    unit, scale = _time_unit(report.rows)
-    names = [
-        ("Strategy", ""), ("Mean ± σ", f" [{unit}]"), ("Median", f" [{unit}]"), ("IQR", f" [{unit}]"),
-        ("Min", f" [{unit}]"), ("Max", f" [{unit}]"), ("Relative", ""), ("Correct / runs", ""), ("Success", ""),
-        ("Throughput", f" [{report.unit}/s]"), ("CPU", ""), ("Peak RSS", " [MiB]"), ("Efficiency", ""),
-        (f"Speed-up vs {report.baseline}", f" ({report.confidence:.0%} CI)"), ("Verdict", ""),
+def columns(report: Report) -> list[Column]:
+    """The columns of the comparison table, in export order, one cell per strategy row."""
+    time = TimeFormat.for_rows(report.rows)
+    t = f" [{time.unit}]"
+    rows = report.rows
+
+    def each(cell: Any) -> list[str]:
+        return [cell(r) for r in rows]
+
+    return [
+        Column("Strategy", each(_label), numeric=False),
+        Column("Mean ± σ" + t, each(lambda r: _mean_sd(r, time)), "export"),
+        Column("Median" + t, each(lambda r: time(r.wall and r.wall.median))),
+        Column("IQR" + t, each(lambda r: time(r.wall and r.wall.iqr))),
+        Column("Min" + t, each(lambda r: time(r.wall and r.wall.min)), "detail"),
+        Column("Max" + t, each(lambda r: time(r.wall and r.wall.max)), "detail"),
+        Column("Relative", each(lambda r: _num(r.relative, ".2f")), "export"),
+        Column("Correct / runs", each(lambda r: f"{r.correct_runs} / {r.runs}")),
+        Column("Success", each(lambda r: _pct(r.success_rate))),
+        Column(f"Throughput [{report.unit}/s]", each(lambda r: _num(r.throughput, ".1f")), "detail"),
+        Column("CPU", each(lambda r: _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")),
+               "detail"),
+        Column("Peak RSS [MiB]", each(lambda r: _num(r.peak_rss, ".1f", 1 / MIB)), "detail"),
+        Column("Efficiency", each(lambda r: _pct(r.efficiency)), "detail"),
+        Column(f"Speed-up vs {report.baseline} ({report.confidence:.0%} CI)", each(_speedup_text), numeric=False),
+        Column("Verdict", each(_verdict_text), numeric=False),
     ]  # fmt: skip
-    keep = [not (terminal and name in _EXPORT_ONLY) for name, _ in names]
-    header = [name + suffix for (name, suffix), k in zip(names, keep, strict=True) if k]
-    body = []
-    for r in report.rows:
-        w = r.wall
-        cells = [
-            _label(r), _mean_sd(r, scale), _num(w and w.median, scale=scale), _num(w and w.iqr, scale=scale),
-            _num(w and w.min, scale=scale), _num(w and w.max, scale=scale), _num(r.relative, ".2f"),
-            f"{r.correct_runs} / {r.runs}", _pct(r.success_rate), _num(r.throughput, ".1f"),
-            _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else ""),
-            _num(r.peak_rss, ".1f", 1 / MIB), _pct(r.efficiency), _speedup_text(r), _verdict_text(r),
-        ]  # fmt: skip
-        body.append([c for c, k in zip(cells, keep, strict=True) if k])
-    return header, body
+
+
+def _cells(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Every column: a header and one row of cells per strategy."""
+    cols = columns(report)
+    return [c.header for c in cols], [list(cells) for cells in zip(*(c.cells for c in cols), strict=True)]
 
 
 # --- renderers -----------------------------------------------------------------------------------------------
 
 
-def render_table(report: Report, console: Console | None = None) -> None:
-    """Print the comparison as a rich table; flagged strategies in red, the winner in bold green."""
-    from orchbench.console import make_console
+LONG_WORD = 14  # a word of text up to this long never breaks in a narrow table
+
+
+def _limits(col: Column) -> tuple[int, int, int, int]:
+    """A column's widths: the least that keeps its cells whole (numbers; words of text), the least that also keeps
+    its header's words whole, the least that keeps every cell on one line, and its natural width."""
+    if col.numeric:
+        cells = [len(c) for c in col.cells]
+    else:  # words as long as a number stay whole; longer ones (a long strategy name) may fold
+        cells = [min(len(w), LONG_WORD) for c in col.cells for w in c.split()]
+    least = max([1, *cells])
+    header = max([least, *(min(len(w), LONG_WORD) for w in col.header.split())])
+    natural = max([header, *map(len, col.cells)])
+    return least, header, natural, max(natural, len(col.header))
+
+
+def _fit(limits: Sequence[tuple[int, int, int, int]], room: int) -> list[int]:
+    """Column widths within ``room``: each column gets the least that keeps its cells whole; then, for each next
+    width of :func:`_limits` in turn, the columns closest to it get it first (the most columns on fewest lines),
+    and what is left goes a character at a time to the column furthest from it."""
+    widths = [least for least, *_ in limits]
+    spare = room - sum(widths)
+    for goal in (1, 2, 3):
+        for i in sorted(range(len(widths)), key=lambda i: limits[i][goal] - widths[i]):
+            gap = limits[i][goal] - widths[i]
+            if 0 < gap <= spare:
+                widths[i], spare = widths[i] + gap, spare - gap
+        while spare > 0:
+            gap, i = max((want[goal] - w, i) for i, (w, want) in enumerate(zip(widths, limits, strict=True)))
+            if gap <= 0:
+                break
+            widths[i], spare = widths[i] + 1, spare - 1
+    return widths
+
+
+def _rich_table(report: Report, cols: Sequence[Column], title: Any, width: int | None) -> Any:
+    """A rich table of these columns. Numbers are never cut or broken across lines: a numeric column is at least as
+    wide as its widest cell. Within ``width`` only text wraps (at spaces; a name longer than its column folds);
+    with no width every cell keeps one line."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    console = console or make_console()
-    header, body = _cells(report, terminal=True)
-    table = Table(title=Text(report.title), header_style="bold")
-    for i, name in enumerate(header):
-        table.add_column(Text(name), justify="left" if i == 0 else "right")
-    for row, cells in zip(report.rows, body, strict=True):
+    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAVY, pad_edge=False, title_justify="left")
+    limits = [_limits(col) for col in cols]
+    border = 3 * len(cols) - 1  # SIMPLE_HEAVY without edge padding: a space each side, 3 between columns
+    widths = [high for *_, high in limits] if width is None else _fit(limits, width - border)
+    for i, (col, w) in enumerate(zip(cols, widths, strict=True)):
+        table.add_column(Text(col.header), justify="left" if i == 0 else "right", overflow="fold", width=w,
+                         no_wrap=width is None)
+    for i, row in enumerate(report.rows):
         style = "red" if row.flagged else ("bold green" if row.winner else None)
-        table.add_row(*map(Text, cells), style=style)
-    console.print(table)
+        table.add_row(*(Text(col.cells[i]) for col in cols), style=style)
+    return table
+
+
+def _print_whole(console: Console, table: Any) -> None:
+    """Print a table at its own width even when wider than the console (which would cut or squeeze it)."""
+    from rich.measure import Measurement
+    from rich.segment import Segments
+
+    options = console.options.update_width(10_000)
+    width = Measurement.get(console, options, table).maximum
+    if width <= console.width:
+        console.print(table)
+        return
+    lines = console.render_lines(table, options.update_width(width), pad=False, new_lines=True)
+    console.print(Segments([segment for line in lines for segment in line]), crop=False, soft_wrap=True)
+
+
+def render_table(report: Report, console: Console | None = None, wide: bool = False) -> None:
+    """Print the comparison on the terminal; flagged strategies in red, the winner in bold green.
+
+    The main table (strategy, median, spread, correctness, success, speed-up, verdict) fits 80 columns; the
+    other figures follow in a details table, or, with ``wide`` or on a console wide enough, in the same table.
+    """
+    from orchbench.console import make_console
+    from rich.text import Text
+
+    console = console or make_console()
+    cols = [c for c in columns(report) if c.place != "export"]
+    title = Text(report.title)
+    natural = sum(high for *_, high in map(_limits, cols)) + 3 * len(cols) - 1
+    if wide or natural <= console.width:  # wide: as wide as it needs; lines longer than the terminal stay whole
+        _print_whole(console, _rich_table(report, cols, title, None))
+    else:
+        strategy, *rest = cols
+        for place, heading in (("main", title), ("detail", Text("Details", style="bold"))):
+            shown = [strategy, *(c for c in rest if c.place == place)]
+            _print_whole(console, _rich_table(report, shown, heading, console.width))
     for note in footnotes(report):
         console.print(Text(f"• {note}", style="dim"))
 

@@ -9,7 +9,8 @@ from rich.console import Console
 
 from orchbench.errors import UsageError
 from orchbench.harness.planner import plan
-from orchbench.report import CSV_COLUMNS, MIB, build_report, render_metrics, render_table, to_csv, to_json, to_markdown
+from orchbench.report import (CSV_COLUMNS, MIB, build_report, columns, render_metrics, render_table, to_csv, to_json,
+                              to_markdown)
 from orchbench.results import load, make_document, save
 from orchbench.stats import FASTER
 from orchbench.types import RunResult, RunSpec
@@ -177,3 +178,47 @@ def test_metrics_view_shows_the_seed_figures():
     for fragment in ("Runtime [s]", "Success rate", "Throughput [words/s]", "Peak memory [MiB]",
                      "CPU utilisation", "10.0", "64.0", "40 %", "NO", "double-counts"):  # fmt: skip
         assert fragment in text
+
+
+def _terminal_text(report, width: int, wide: bool = False) -> str:
+    console = Console(file=io.StringIO(), width=width, record=True)
+    render_table(report, console, wide=wide)
+    return console.export_text()
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_terminal_table_fits_the_terminal_and_cuts_no_number(width):
+    walls = {"sequential": [40.0, 44.1, 41.2, 43.3, 39.9], "threads": [0.9876, 1.2, 0.9, 1.1, 1.3],
+             "broken": [0.5, 0.6, 0.4, 0.55, 0.45], "hybrid": [12.5, 13.0, 12.25, 13.5, 12.75]}  # fmt: skip
+    report = build_report(_document(walls, _broken_round_two))
+    text = _terminal_text(report, width)
+    assert max(map(len, text.splitlines())) <= width
+    lines = [line.split() for line in text.splitlines()]
+    median = next(c for c in columns(report) if c.header.startswith("Median"))
+    speedup = next(c for c in columns(report) if c.header.startswith("Speed-up"))
+    for row, cell, ratio in zip(report.rows, median.cells, speedup.cells, strict=True):
+        line = next(words for words in lines if words and words[0] == row.strategy)  # the name, whole
+        assert cell in line  # the median, whole, on the strategy's line
+        assert ratio.split()[0] in line
+    assert median.cells == ["0.50", "1.10", "12.75", "41.20"]  # one unit (s), same precision for all
+    for header in ("Correct", "Success", "Verdict", "Min", "Max", "Efficiency", "Peak RSS"):
+        assert header in text  # the other figures follow in a second table, not dropped
+
+
+def test_a_long_strategy_name_wraps_instead_of_being_cut():
+    name = "a-strategy-with-a-very-long-name-indeed"
+    report = build_report(_document({"sequential": [4.0, 4.4, 4.1], name: [1.0, 1.2, 0.9]}))
+    text = _terminal_text(report, 80).split("•")[0]  # the tables, not the notes under them
+    assert max(map(len, text.splitlines())) <= 80 and name not in text
+    first_words = "".join(line.split()[0] for line in text.splitlines() if line.split())
+    assert name in first_words  # folded over lines of the first column, every character kept
+
+
+def test_wide_shows_every_column_in_one_table_and_a_wide_console_needs_no_flag():
+    report = build_report(_document(WALLS))
+    wide = _terminal_text(report, 80, wide=True)
+    assert "Details" not in wide and max(map(len, wide.splitlines())) > 80
+    header = next(line for line in wide.splitlines() if "Strategy" in line)
+    assert "Median" in header and "Throughput" in header  # one table, every header on one line
+    assert "Details" not in _terminal_text(report, 250)
+    assert "Details" in _terminal_text(report, 100)
