@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 
 MULTI_VALUE_OPTIONS = ("--strategies", "--strategy", "-s")
+OPTIONAL_VALUE_OPTIONS = ("--html",)  # bare, they mean "the default place"
 
 
 def _version(value: bool) -> None:
@@ -61,13 +62,16 @@ def _register_commands() -> None:
 
 
 def expand_multi_values(argv: list[str]) -> list[str]:
-    """``--strategies a b c`` → ``--strategies a --strategies b --strategies c`` (an option takes one value per flag)."""
+    """``--strategies a b c`` → ``--strategies a --strategies b --strategies c`` (an option takes one value per flag);
+    a bare ``--html`` gets an empty value."""
     out: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
         out.append(arg)
         i += 1
+        if arg in OPTIONAL_VALUE_OPTIONS and (i == len(argv) or argv[i].startswith("-")):
+            out.append("")
         if arg in MULTI_VALUE_OPTIONS:
             first = True
             while i < len(argv) and not argv[i].startswith("-"):

@@ -181,24 +181,28 @@ def _create_temp(directory: Path, name: str) -> tuple[int, str]:
 
 
 def save(path: str | os.PathLike[str], document: Mapping[str, Any]) -> Path:
-    """Write the document atomically: a temp file beside the target, fsync, then rename over it.
+    """Write the document atomically (see :func:`write_text_atomic`); a value that cannot be serialised fails
+    before anything is written."""
+    return write_text_atomic(path, json.dumps(_json_safe(document), indent=2, allow_nan=False) + "\n")
 
-    A failure at any point (including a value that cannot be serialised) leaves any previous file intact and
-    no temp file behind.
+
+def write_text_atomic(path: str | os.PathLike[str], text: str, what: str = "results") -> Path:
+    """Write ``text`` atomically: a temp file beside the target, fsync, then rename over it.
+
+    A failure at any point leaves any previous file intact and no temp file behind.
     """
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = _create_temp(target.parent, target.name)
     except OSError as exc:
-        raise UsageError(f"cannot write results to {target}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write {what} to {target}: {exc.strerror or exc}") from None
     from orchbench.interrupts import deferred
 
     try:
         with deferred():  # Ctrl-C or SIGTERM while writing takes effect once the file is complete
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(_json_safe(document), handle, indent=2, allow_nan=False)
-                handle.write("\n")
+                handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp_name, target)
@@ -206,7 +210,7 @@ def save(path: str | os.PathLike[str], document: Mapping[str, Any]) -> Path:
         with suppress(OSError):
             os.unlink(tmp_name)
         if isinstance(exc, OSError):
-            raise UsageError(f"cannot write results to {target}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot write {what} to {target}: {exc.strerror or exc}") from None
         raise
     _fsync_directory(target.parent)
     return target

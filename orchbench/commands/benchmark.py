@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from orchbench.commands import common
-from orchbench.commands.compare import (Baseline, Iterations, Quiet, ResultsDir, Strategies, Warmup, measure,
+from orchbench.commands.compare import (Baseline, Iterations, Quiet, ResultsDir, Strategies, Warmup, Wide, measure,
                                         pick_baseline, strategy_names)
 from orchbench.errors import UsageError
 from orchbench.types import RunResult
@@ -35,6 +35,7 @@ def benchmark_command(
     warmup: Warmup = 0,
     baseline_strategy: Baseline = None,
     results_dir: ResultsDir = Path("results"),
+    wide: Wide = False,
     quiet: Quiet = False,
 ) -> int:
     """The seed's benchmark: the anagram workload across strategies, with runtime, success rate, throughput,
@@ -55,7 +56,7 @@ def benchmark_command(
         if interrupted:
             print(f"orchbench: partial results kept in {path} (marked incomplete)", file=sys.stderr)
             return 130
-        render_table(build_report([document], baseline=baseline))
+        render_table(build_report([document], baseline=baseline), wide=wide)
         print(f"results: {path}", file=sys.stderr)
         measured = results.measured_runs(document)
         medians += [_median_run(runs) for runs in measured.values()]

@@ -19,6 +19,7 @@ class Format(str, Enum):
     markdown = "markdown"
     csv = "csv"
     json = "json"
+    html = "html"
 
 
 Strategies = Annotated[list[str] | None, typer.Option(
@@ -31,6 +32,8 @@ Baseline = Annotated[str | None, typer.Option(
     "--baseline-strategy", help="Speed-ups are relative to this one (default: sequential when compared, else the first).")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="How to print the results.")]
 Plot = Annotated[bool, typer.Option("--plot", help="Also write PNG plots beside the results file.")]
+Wide = Annotated[bool, typer.Option("--wide", help="Table: every column in one table, however wide (by default "
+                                    "the figures beyond the main ones follow in a second table on a narrow terminal).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 ResultsDir = Annotated[Path, typer.Option("--results-dir", help="Where results files are written.")]
 
@@ -56,13 +59,31 @@ def pick_baseline(names: list[str], wanted: str | None) -> str:
     return wanted
 
 
-def render(report: Any, fmt: Format) -> None:
+def rendered(report: Any, fmt: Format, documents: list[dict[str, Any]]) -> str:
+    """The report as Markdown, CSV, JSON or a self-contained HTML page."""
+    from orchbench import report as reports
+
+    if fmt is Format.html:
+        from orchbench.html_report import to_html
+
+        return to_html(report, documents)
+    return {"markdown": reports.to_markdown, "csv": reports.to_csv, "json": reports.to_json}[fmt.value](report)
+
+
+def render(report: Any, fmt: Format, documents: list[dict[str, Any]], wide: bool = False) -> None:
     from orchbench import report as reports
 
     if fmt is Format.table:
-        reports.render_table(report)
+        reports.render_table(report, wide=wide)
     else:
-        typer.echo({"markdown": reports.to_markdown, "csv": reports.to_csv, "json": reports.to_json}[fmt.value](report))
+        typer.echo(rendered(report, fmt, documents), nl=False)
+
+
+def write_html(report: Any, documents: list[dict[str, Any]], path: Path) -> None:
+    from orchbench.results import write_text_atomic
+
+    write_text_atomic(path, rendered(report, Format.html, documents), "the report")
+    print(f"report: {path}", file=sys.stderr)
 
 
 def write_plots(document: dict[str, Any], out_dir: Path) -> None:
@@ -150,7 +171,10 @@ def compare_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Results file (default: results/compare-….json).")] = None,
     results_dir: ResultsDir = Path("results"),
     fmt: FormatOpt = Format.table,
+    wide: Wide = False,
     plot: Plot = False,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write the report as one self-contained HTML "
+                    "page, to this path (bare --html: beside the results file).")] = None,
     against: Annotated[Path | None, typer.Option("--against", help="A saved results file to gate against.")] = None,
     fail_above: Annotated[str, typer.Option("--fail-above", help="With --against: fail when a strategy is "
                                             "significantly slower by more than this (e.g. 10%).")] = "10%",
@@ -174,10 +198,13 @@ def compare_command(
         print(f"orchbench: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "
               "(marked incomplete)", file=sys.stderr)
         return 130
-    render(build_report([document], baseline=baseline), fmt)
+    report = build_report([document], baseline=baseline)
+    render(report, fmt, [document], wide)
     print(f"results: {path}", file=sys.stderr)
     if plot:
         write_plots(document, path.parent)
+    if html is not None:
+        write_html(report, [document], path.with_suffix(".html") if html == Path("") else html)
     if reference_doc is not None:
         found = regressions(document, reference_doc, threshold)
         for regression in found:
@@ -191,15 +218,27 @@ def compare_command(
 def report_command(
     files: Annotated[list[Path], typer.Argument(help="Results files written by compare (pooled when several).")],
     fmt: FormatOpt = Format.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the Markdown, CSV, JSON or HTML "
+                      "to this file instead of standard output.")] = None,
     baseline_strategy: Baseline = None,
+    wide: Wide = False,
     plot: Plot = False,
 ) -> int:
-    """Re-render saved comparison results, optionally with plots."""
+    """Re-render saved comparison results (a table, Markdown, CSV, JSON or an HTML page), optionally with plots."""
     from orchbench import results
     from orchbench.report import build_report
 
+    if output is not None and fmt is Format.table:
+        raise UsageError("--output needs --format markdown, csv, json or html (the table is for the terminal)")
     documents = [results.load(path) for path in files]
-    render(build_report(documents, baseline=baseline_strategy), fmt)
+    report = build_report(documents, baseline=baseline_strategy)
+    if output is None:
+        render(report, fmt, documents, wide)
+    elif fmt is Format.html:
+        write_html(report, documents, output)
+    else:
+        results.write_text_atomic(output, rendered(report, fmt, documents), "the report")
+        print(f"report: {output}", file=sys.stderr)
     if plot:
         for document, path in zip(documents, files):
             write_plots(document, path.parent)

@@ -1,0 +1,137 @@
+"""One self-contained HTML page of a comparison: title, table, verdicts, correctness, plots and environment.
+
+The page needs nothing outside itself — styles are inline and the plots are PNGs embedded as ``data:`` URIs — so
+it can be attached to a pull request or mailed, and opens in any browser without a network. Every text that comes
+from a results file (strategy names, notes, the environment) is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from collections.abc import Mapping, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from orchbench.report import Report, columns, footnotes
+from orchbench.results import machine_label
+
+STYLE = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 78em;
+       padding: 0 1.5em; color: #1f2328; }
+h1 { font-size: 1.45em; margin-bottom: .2em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
+.subtitle { color: #59636e; margin-top: 0; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { padding: .35em .7em; border-bottom: 1px solid #d1d9e0; vertical-align: top; }
+th { background: #f6f8fa; text-align: right; } th:first-child, td:first-child { text-align: left; }
+td { text-align: right; white-space: nowrap; } td:first-child { white-space: normal; }
+tr.winner td { color: #1a7f37; font-weight: 600; } tr.flagged td { color: #cf222e; }
+.state { padding: .6em 1em; border-radius: 6px; border: 1px solid; }
+.state.ok { background: #dafbe1; border-color: #4ac26b; } .state.bad { background: #ffebe9; border-color: #ff8182; }
+figure { margin: 1em 0; } img { max-width: 100%; height: auto; border: 1px solid #d1d9e0; }
+dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1.2em; } dt { font-weight: 600; }
+dd { margin: 0; } ul.notes li { margin: .3em 0; }
+"""
+
+
+def _title_line(report: Report) -> str:
+    commit = report.environment.get("git_commit")
+    parts = [f"workload {report.workload or '—'}", f"case {report.case or '—'}", f"scenario {report.scenario or '—'}",
+             machine_label(report.environment), f"commit {str(commit)[:12] if commit else 'unknown'}"]
+    return " · ".join(parts)
+
+
+def _table(report: Report) -> str:
+    cols = columns(report)
+    head = "".join(f"<th>{escape(c.header)}</th>" for c in cols)
+    rows = []
+    for i, row in enumerate(report.rows):
+        kind = "flagged" if row.flagged else ("winner" if row.winner else "")
+        cells = "".join(f"<td>{escape(c.cells[i])}</td>" for c in cols)
+        rows.append(f'<tr class="{kind}">{cells}</tr>' if kind else f"<tr>{cells}</tr>")
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _correctness(report: Report) -> str:
+    """Whether every run's output was complete and equal to the reference, and who fell short."""
+    flagged = [r for r in report.rows if r.flagged]
+    total = sum(r.runs for r in report.rows)
+    if not flagged:
+        state = (f"Every measured run ({total}) of every strategy finished, complete and equal to the reference "
+                 "output.")
+    else:
+        state = "Not every run was correct: " + "; ".join(
+            f"{r.strategy}: {r.correct_runs} of {r.runs} correct ({r.problem_text()})" for r in flagged) + "."
+    winner = f"Winner: {report.winner}." if report.winner else "No winner: no strategy has all its runs correct."
+    kind = "bad" if flagged or not report.winner else "ok"
+    return f'<p class="state {kind}">{escape(state)} {escape(winner)}</p>'
+
+
+def _environment(env: Mapping[str, Any]) -> str:
+    shown: list[tuple[str, str]] = []
+    for key, label in (("python", "Python"), ("implementation", "Implementation"), ("os", "OS"),
+                       ("platform", "Platform"), ("machine", "Architecture"), ("cpu_model", "CPU"),
+                       ("cpu_count", "Cores"), ("git_commit", "Commit")):  # fmt: skip
+        if env.get(key) not in (None, ""):
+            shown.append((label, str(env[key])))
+    if env.get("memory_total"):
+        shown.append(("Memory", f"{env['memory_total'] / 2**30:.1f} GiB"))
+    packages = env.get("packages")
+    if isinstance(packages, Mapping) and packages:
+        shown.append(("Packages", ", ".join(f"{name} {version}" for name, version in sorted(packages.items()))))
+    plugins = env.get("plugins")
+    if isinstance(plugins, list) and plugins:
+        shown.append(("Plugins", ", ".join(
+            " ".join(str(p.get(k)) for k in ("name", "distribution", "version") if p.get(k))
+            for p in plugins if isinstance(p, Mapping))))  # fmt: skip
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in shown)
+    return f"<dl>{items}</dl>"
+
+
+def _plots(documents: Sequence[Mapping[str, Any]]) -> list[tuple[str, bytes]]:
+    """The comparison's PNG plots (wall time, throughput, memory), drawn into a scratch directory and read back."""
+    from orchbench.plots import plot_comparison
+
+    with tempfile.TemporaryDirectory(prefix="orchbench-plots-") as scratch:
+        paths = plot_comparison(list(documents), scratch, stem="plot")  # type: ignore[arg-type]
+        return [(Path(p).stem.removeprefix("plot-"), Path(p).read_bytes()) for p in paths]
+
+
+def _settings(documents: Sequence[Mapping[str, Any]]) -> str:
+    first = documents[0].get("settings", {})
+    parts = [f"{first.get('iterations', '?')} measured runs per strategy after {first.get('warmup', 0)} warm-up",
+             "each run in a fresh process, interleaved in rotating rounds"]
+    if len(documents) > 1:
+        parts.append(f"pooled from {len(documents)} results files")
+    created = sorted(str(d["created"]) for d in documents if d.get("created"))
+    if created:
+        parts.append(f"recorded {created[0]}" + (f" to {created[-1]}" if created[-1] != created[0] else ""))
+    return escape("; ".join(parts) + ".")
+
+
+def to_html(report: Report, documents: Sequence[Mapping[str, Any]], plots: bool = True) -> str:
+    """The whole page; ``documents`` are the results files the report was built from (for the plots and settings)."""
+    figures = []
+    for name, png in _plots(documents) if plots else []:
+        data = base64.b64encode(png).decode("ascii")
+        figures.append(f'<figure><img alt="{escape(name)} per strategy" src="data:image/png;base64,{data}">'
+                       "</figure>")
+    notes = "".join(f"<li>{escape(note)}</li>" for note in footnotes(report))
+    title = f"orchbench comparison — {report.workload or 'workload'}"
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="subtitle">{escape(_title_line(report))}</p>',
+        f"<p>{_settings(documents)}</p>",
+        _correctness(report),
+        "<h2>Results</h2>", _table(report),
+        "<h2>Notes and verdicts</h2>", f'<ul class="notes">{notes}</ul>',
+        *(["<h2>Plots</h2>", *figures] if figures else []),
+        "<h2>Environment</h2>", _environment(report.environment),
+        "</body></html>",
+    ]) + "\n"  # fmt: skip
