@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from orchbench.report import Report, columns, footnotes
+from orchbench.report import Column, Report, columns, footnotes
 from orchbench.results import machine_label
 
 STYLE = """
@@ -27,6 +27,7 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: .35em .7em; border-bottom: 1px solid #d1d9e0; vertical-align: top; }
 th { background: #f6f8fa; text-align: right; } th:first-child, td:first-child { text-align: left; }
 td { text-align: right; white-space: nowrap; } td:first-child { white-space: normal; }
+th.text, td.text { text-align: left; white-space: normal; }
 tr.winner td { color: #1a7f37; font-weight: 600; } tr.flagged td { color: #cf222e; }
 .state { padding: .6em 1em; border-radius: 6px; border: 1px solid; }
 .state.ok { background: #dafbe1; border-color: #4ac26b; } .state.bad { background: #ffebe9; border-color: #ff8182; }
@@ -43,14 +44,24 @@ def _title_line(report: Report) -> str:
     return " · ".join(parts)
 
 
-def _table(report: Report) -> str:
-    cols = columns(report)
-    head = "".join(f"<th>{escape(c.header)}</th>" for c in cols)
+def _tables(report: Report) -> list[str]:
+    """The main figures (as the terminal's main table), then every other column beside the strategy."""
+    strategy, *rest = columns(report)
+    main = [strategy, *(c for c in rest if c.place == "main")]
+    details = [strategy, *(c for c in rest if c.place != "main")]
+    return [_table(report, main), "<h2>Details</h2>", _table(report, details)]
+
+
+def _table(report: Report, cols: Sequence[Column]) -> str:
+    def kind(c: Column) -> str:
+        return "" if c.numeric else ' class="text"'
+
+    head = "".join(f"<th{kind(c)}>{escape(c.header)}</th>" for c in cols)
     rows = []
     for i, row in enumerate(report.rows):
-        kind = "flagged" if row.flagged else ("winner" if row.winner else "")
-        cells = "".join(f"<td>{escape(c.cells[i])}</td>" for c in cols)
-        rows.append(f'<tr class="{kind}">{cells}</tr>' if kind else f"<tr>{cells}</tr>")
+        mark = "flagged" if row.flagged else ("winner" if row.winner else "")
+        cells = "".join(f"<td{kind(c)}>{escape(c.cells[i])}</td>" for c in cols)
+        rows.append(f'<tr class="{mark}">{cells}</tr>' if mark else f"<tr>{cells}</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
@@ -129,7 +140,7 @@ def to_html(report: Report, documents: Sequence[Mapping[str, Any]], plots: bool 
         f'<p class="subtitle">{escape(_title_line(report))}</p>',
         f"<p>{_settings(documents)}</p>",
         _correctness(report),
-        "<h2>Results</h2>", _table(report),
+        "<h2>Results</h2>", *_tables(report),
         "<h2>Notes and verdicts</h2>", f'<ul class="notes">{notes}</ul>',
         *(["<h2>Plots</h2>", *figures] if figures else []),
         "<h2>Environment</h2>", _environment(report.environment),
