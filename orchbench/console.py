@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -12,6 +13,6 @@ def make_console(**kwargs: Any) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if kwargs.get("stderr") else sys.stdout
-    if not stream.isatty():
+    if not stream.isatty() and not os.environ.get("COLUMNS", "").isdigit():  # COLUMNS=100 sets a pipe's width
         kwargs.setdefault("width", PIPE_WIDTH)
     return Console(**kwargs)

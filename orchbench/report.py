@@ -343,35 +343,57 @@ def _cells(report: Report) -> tuple[list[str], list[list[str]]]:
 LONG_WORD = 14  # a word of text up to this long never breaks in a narrow table
 
 
-def _limits(col: Column) -> tuple[int, int, int, int]:
-    """A column's widths: the least that keeps its cells whole (numbers; words of text), the least that also keeps
-    its header's words whole, the least that keeps every cell on one line, and its natural width."""
+def _limits(col: Column) -> tuple[int, int]:
+    """A column's least width that keeps its cells whole (numbers; words of text), and its natural width."""
     if col.numeric:
         cells = [len(c) for c in col.cells]
     else:  # words as long as a number stay whole; longer ones (a long strategy name) may fold
         cells = [min(len(w), LONG_WORD) for c in col.cells for w in c.split()]
-    least = max([1, *cells])
-    header = max([least, *(min(len(w), LONG_WORD) for w in col.header.split())])
-    natural = max([header, *map(len, col.cells)])
-    return least, header, natural, max(natural, len(col.header))
+    return max([1, *cells]), max(len(c) for c in [col.header, *col.cells])
 
 
-def _fit(limits: Sequence[tuple[int, int, int, int]], room: int) -> list[int]:
-    """Column widths within ``room``: each column gets the least that keeps its cells whole; then, for each next
-    width of :func:`_limits` in turn, the columns closest to it get it first (the most columns on fewest lines),
-    and what is left goes a character at a time to the column furthest from it."""
-    widths = [least for least, *_ in limits]
-    spare = room - sum(widths)
-    for goal in (1, 2, 3):
-        for i in sorted(range(len(widths)), key=lambda i: limits[i][goal] - widths[i]):
-            gap = limits[i][goal] - widths[i]
-            if 0 < gap <= spare:
-                widths[i], spare = widths[i] + gap, spare - gap
-        while spare > 0:
-            gap, i = max((want[goal] - w, i) for i, (w, want) in enumerate(zip(widths, limits, strict=True)))
-            if gap <= 0:
-                break
-            widths[i], spare = widths[i] + 1, spare - 1
+def _lines(text: str, width: int) -> tuple[int, int]:
+    """How many lines ``text`` takes wrapped at spaces within ``width``, and how many words fold over lines."""
+    lines, used, folds = 1, 0, 0
+    for word in text.split():
+        if used and used + 1 + len(word) <= width:
+            used += 1 + len(word)
+            continue
+        folds += len(word) > width
+        lines += bool(used) + (len(word) - 1) // width
+        used = len(word) % width or width
+    return lines, folds
+
+
+def _fit(cols: Sequence[Column], room: int) -> list[int]:
+    """Column widths within ``room``: each column gets the least that keeps its cells whole, then the spare room
+    goes, a few characters at a time, where it saves the most per character: lines of rows (the header's included)
+    and words folded over lines first, then lines of cells."""
+    limits = [_limits(c) for c in cols]
+    widths = [least for least, _ in limits]
+    rows = [[c.header for c in cols], *zip(*(c.cells for c in cols), strict=True)]
+
+    def cost(widths: Sequence[int]) -> int:
+        wrapped = [[_lines(cell, w) for cell, w in zip(row, widths, strict=True)] for row in rows]
+        lines = [[n for n, _ in row] for row in wrapped]
+        folds = sum(f for row in wrapped for _, f in row)
+        return 1000 * (sum(map(max, lines)) + folds) + sum(map(sum, lines))
+
+    spare, now = room - sum(widths), cost(widths)
+    while spare > 0:
+        best: tuple[float, int, int, int] | None = None  # (saving per character, column, extra, new cost)
+        for i, (_, natural) in enumerate(limits):
+            for extra in range(1, min(spare, natural - widths[i]) + 1):
+                trial = cost([w + extra * (j == i) for j, w in enumerate(widths)])
+                if trial < now:
+                    if best is None or (now - trial) / extra > best[0]:
+                        best = ((now - trial) / extra, i, extra, trial)
+                    break
+        if best is None:
+            break
+        _, i, extra, now = best
+        widths[i] += extra
+        spare -= extra
     return widths
 
 
@@ -384,9 +406,8 @@ def _rich_table(report: Report, cols: Sequence[Column], title: Any, width: int |
     from rich.text import Text
 
     table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAVY, pad_edge=False, title_justify="left")
-    limits = [_limits(col) for col in cols]
     border = 3 * len(cols) - 1  # SIMPLE_HEAVY without edge padding: a space each side, 3 between columns
-    widths = [high for *_, high in limits] if width is None else _fit(limits, width - border)
+    widths = [natural for _, natural in map(_limits, cols)] if width is None else _fit(cols, width - border)
     for i, (col, w) in enumerate(zip(cols, widths, strict=True)):
         table.add_column(Text(col.header), justify="left" if i == 0 else "right", overflow="fold", width=w,
                          no_wrap=width is None)
@@ -422,7 +443,7 @@ def render_table(report: Report, console: Console | None = None, wide: bool = Fa
     console = console or make_console()
     cols = [c for c in columns(report) if c.place != "export"]
     title = Text(report.title)
-    natural = sum(high for *_, high in map(_limits, cols)) + 3 * len(cols) - 1
+    natural = sum(high for _, high in map(_limits, cols)) + 3 * len(cols) - 1
     if wide or natural <= console.width:  # wide: as wide as it needs; lines longer than the terminal stay whole
         _print_whole(console, _rich_table(report, cols, title, None))
     else:
