@@ -181,16 +181,25 @@ def _create_temp(directory: Path, name: str) -> tuple[int, str]:
 
 
 def save(path: str | os.PathLike[str], document: Mapping[str, Any]) -> Path:
-    """Write the document atomically (see :func:`write_text_atomic`); a value that cannot be serialised fails
-    before anything is written."""
-    return write_text_atomic(path, json.dumps(_json_safe(document), indent=2, allow_nan=False) + "\n")
+    """Write the document atomically: a temp file beside the target, fsync, then rename over it.
+
+    A failure at any point (including a value that cannot be serialised) leaves any previous file intact and
+    no temp file behind.
+    """
+
+    def write(handle: Any) -> None:
+        json.dump(_json_safe(document), handle, indent=2, allow_nan=False)
+        handle.write("\n")
+
+    return _write_atomic(path, write, "results")
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str, what: str = "results") -> Path:
-    """Write ``text`` atomically: a temp file beside the target, fsync, then rename over it.
+    """Write ``text`` as :func:`save` writes a document: whole, or not at all."""
+    return _write_atomic(path, lambda handle: handle.write(text), what)
 
-    A failure at any point leaves any previous file intact and no temp file behind.
-    """
+
+def _write_atomic(path: str | os.PathLike[str], write: Any, what: str) -> Path:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +211,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, what: str = "resu
     try:
         with deferred():  # Ctrl-C or SIGTERM while writing takes effect once the file is complete
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
+                write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp_name, target)
