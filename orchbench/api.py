@@ -156,6 +156,17 @@ class Workload:
         """Figures the workload gathered during the run (e.g. what a server saw)."""
         return {}
 
+    @classmethod
+    def format_stats(cls, stats: dict[str, Any]) -> list[tuple[str, str]]:
+        """The stats of :meth:`stats` (as saved with the run) as (label, text) lines for ``orchbench run``.
+
+        By default one line per key: ``*_s`` numbers as durations, integers as counts, ``by_*`` mappings as
+        tallies (``200 × 508 · 503 × 9``); see :func:`orchbench.units.figure`. Override it to group or name them better,
+        and keep a line for every key you do not know, so that nothing is hidden."""
+        from orchbench import units
+
+        return [(units.label(key), units.figure(key, value)) for key, value in stats.items()]
+
     def service_pids(self) -> list[int]:
         """Processes ``start`` launched that stand for the outside world (e.g. a server): not measured."""
         return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -33,60 +33,81 @@ def where_run(spec: dict) -> str:
     return f"scenario {spec.get('scenario')}"
 
 
-def _mib(n: int | None) -> str:
-    return "n/a" if n is None else f"{n / 2**20:.1f} MiB"
+def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The run's figures by group (output, time, attempts, resources, limit, service, strategy), with units."""
+    from orchbench import units
 
-
-def render_result(label: str, result: RunResult, unit: str) -> None:
-    """The figures of one run, as a two-column table."""
-    from orchbench.console import make_console
-    from rich.table import Table
-
-    spec = result.spec
-    title = f"{label} · {spec['workload']} · {spec.get('case') or spec.get('input_path')} · {where_run(spec)}"
-    table = Table(title=title, title_justify="left", show_header=False)
-    table.add_column("metric", style="bold")
-    table.add_column("value")
     verdict = {"correct": "[green]correct[/]", "unverified": "[yellow]unverified[/] (no reference: record one with "
                "`orchbench reference record`, or compare strategies for agreement)"}.get(
         result.verdict, f"[red]{result.verdict.upper()}[/]")
     checked = f" (reference {result.reference_digest})" if result.reference_digest else ""
-    rows = [
-        ("output", f"{verdict}{checked}"),
-        ("wall time", f"{result.wall_s:.3f} s" + (f" (+ start-up {result.startup_s:.3f} s)" if result.startup_s >= 0.001 else "")),
-        ("throughput", f"{result.throughput:,.1f} {unit}/s"),
-        ("success rate", f"{100 * result.success_rate:.1f} % ({result.succeeded}/{result.items} {unit}, "
-                         f"{result.unique_items} distinct)"),
-        ("attempts", f"{result.attempts} ({result.retries} retries, {result.give_ups} gave up"
-                     + (f", {result.hedges} hedges of which {result.hedges_won} won" if result.hedges else "") + ")"),
-        ("attempt latency", "n/a" if result.latency_p50_s is None else
-         f"p50 {result.latency_p50_s * 1000:.1f} ms · p95 {result.latency_p95_s * 1000:.1f} ms · "
-         f"p99 {result.latency_p99_s * 1000:.1f} ms"),
-        ("CPU", "n/a" if result.cpu_percent is None else f"{result.cpu_percent:.0f} % ({result.cpu_s:.2f} s user+sys)"),
-        ("peak memory", f"RSS {_mib(result.peak_rss)} · USS {_mib(result.peak_uss)} (process tree, sampled every "
-                        f"{(result.sample_period_s or 0) * 1000:.0f} ms)"),
+    output = [
+        ("result", f"{verdict}{checked}"),
+        ("items", f"{units.count(result.items)} {unit}, {units.count(result.unique_items)} distinct · "
+                  f"{units.count(result.succeeded)} with a value ({100 * result.success_rate:.1f} %)"),
     ]
     if result.mismatch:
         from orchbench.verify import describe
 
-        rows.insert(1, ("differences", escape(f"against the {result.mismatch['against']}: "
-                                              + describe(result.mismatch["count"], result.mismatch["first"]))))
-    rows.append(("limit", "unknown (the workload cannot tell the best possible time here)" if result.limit_s is None
-                 else f"{result.limit_s:.3f} s (efficiency {100 * (result.efficiency or 0):.0f} %)"))
-    for key, value in result.workload_stats.items():
-        rows.append((f"server {key}", str(value)))
-    for key, value in result.strategy_stats.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items() if not isinstance(v, (list, dict)))
-        rows.append((f"strategy {key}", str(value)))
+        output.append(("differences", escape(f"against the {result.mismatch['against']}: "
+                                             + describe(result.mismatch["count"], result.mismatch["first"]))))
     if result.error:
-        rows.append(("error", f"[red]{result.error}[/]"))
+        output.append(("error", f"[red]{escape(result.error)}[/]"))
     for failure in result.failures[:LISTED_FAILURES]:
-        rows.append(("failed", f"[red]{failure['item']} ×{failure['positions']}: {failure['error']}[/]"))
+        output.append(("failed", f"[red]{escape(str(failure['item']))} ×{failure['positions']}: "
+                                 f"{escape(str(failure['error']))}[/]"))
     if len(result.failures) > LISTED_FAILURES:
-        rows.append(("failed", f"[red]… and {len(result.failures) - LISTED_FAILURES:,} more items (all in --json)[/]"))
-    for key, value in rows:
-        table.add_row(key, value)
+        output.append(("failed", f"[red]… and {len(result.failures) - LISTED_FAILURES:,} more items (all in --json)[/]"))
+    time = [("wall", units.duration(result.wall_s)), ("throughput", f"{result.throughput:,.1f} {unit}/s")]
+    if result.startup_s >= 0.001:
+        time.insert(1, ("start-up", f"{units.duration(result.startup_s)} (before the timed run)"))
+    hedges = f" · {result.hedges} hedges, {result.hedges_won} won" if result.hedges else ""
+    attempts = [("attempts", f"{units.count(result.attempts)} · {units.plural(result.retries, 'retry', 'retries')} · "
+                             f"{units.count(result.give_ups)} gave up{hedges}")]
+    if result.latency_p50_s is not None:
+        attempts.append(("latency", f"p50 {units.duration(result.latency_p50_s)} · "
+                                    f"p95 {units.duration(result.latency_p95_s)} · p99 {units.duration(result.latency_p99_s)}"))
+    cpu = "n/a" if result.cpu_percent is None else (f"{result.cpu_percent:.0f} % of a core "
+                                                     f"({units.duration(result.cpu_s)} user+sys)")
+    period = f"sampled every {units.duration(result.sample_period_s)}" if result.sample_period_s else "sampled"
+    resources = [("CPU", cpu), ("peak memory", f"RSS {units.mib(result.peak_rss)} · USS {units.mib(result.peak_uss)} "
+                                               f"(process tree, {period})")]
+    groups = [("output", output), ("time", time), ("attempts", attempts), ("resources", resources)]
+    if result.limit_s is None:
+        groups.append(("limit", [("best possible", "unknown (the workload cannot tell the best possible time here)")]))
+    else:
+        groups.append(("limit", [("best possible", units.duration(result.limit_s)),
+                                 ("efficiency", f"{100 * (result.efficiency or 0):.0f} % (best possible ÷ wall)")]))
+    if result.workload_stats:
+        groups.append(("service", [(k, escape(v)) for k, v in workload_cls.format_stats(result.workload_stats)]))
+    strategy = []
+    for key, value in result.strategy_stats.items():
+        if isinstance(value, dict):  # a summary: its scalar figures (trajectories are in --json)
+            value = {k: v for k, v in value.items() if not isinstance(v, (list, dict))}
+        strategy.append((units.label(key), escape(units.figure(key, value))))
+    if strategy:
+        groups.append(("strategy", strategy))
+    return groups
+
+
+def render_result(label: str, result: RunResult, unit: str, workload_cls: Any = None) -> None:
+    """The figures of one run, grouped: output, time, attempts, resources, limit, service, strategy."""
+    from orchbench.api import Workload
+    from orchbench.console import make_console
+    from rich import box
+    from rich.table import Table
+
+    spec = result.spec
+    title = f"{label} · {spec['workload']} · {spec.get('case') or spec.get('input_path')} · {where_run(spec)}"
+    table = Table(title=escape(title), title_justify="left", show_header=False, box=box.SIMPLE, pad_edge=False,
+                  show_edge=False)
+    table.add_column("group", style="bold", no_wrap=True)
+    table.add_column("figure", style="dim", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    groups = _groups(result, unit, workload_cls or Workload)
+    for n, (name, rows) in enumerate(groups, 1):
+        for i, (figure, value) in enumerate(rows, 1):
+            table.add_row(name if i == 1 else "", figure, value, end_section=i == len(rows) and n < len(groups))
     make_console().print(table)
 
 
@@ -126,7 +147,8 @@ def run_command(
     if as_json:
         typer.echo(json.dumps({**result.to_dict(with_output=True), "label": label}, indent=2, default=list))
     else:
-        render_result(label, result, get_registry().workload(spec.workload).unit)
+        workload_cls = get_registry().workload(spec.workload)
+        render_result(label, result, workload_cls.unit, workload_cls)
     return 0 if result.ok else 1
 
 

@@ -186,6 +186,35 @@ class ScoringWorkload(Workload):
                 return {}
             return {"error": f"no stats from the scoring server ({exc})"}
 
+    TROUBLE = ("refused", "dropped", "malformed", "hung", "slow", "early_retries", "connections_refused")
+
+    @classmethod
+    def format_stats(cls, stats: dict[str, Any]) -> list[tuple[str, str]]:
+        """The server's counters grouped: requests, answers by status, trouble (only what happened), load, CPU."""
+        from orchbench import units
+
+        rest = dict(stats)
+        lines = []
+        if "requests" in rest:
+            distinct = rest.pop("unique_lines", None)
+            lines.append(("requests", units.count(rest.pop("requests")) +
+                          (f" for {units.count(distinct)} distinct lines" if distinct is not None else "")))
+        if "by_status" in rest:
+            lines.append(("answers", units.tally(rest.pop("by_status"))))
+        if "served" in rest:
+            lines.append(("served", units.count(rest.pop("served")) + " with a valid score"))
+        trouble = {key: rest.pop(key) for key in cls.TROUBLE if key in rest}
+        if trouble:
+            happened = [f"{units.label(k)} {units.count(n)}" for k, n in trouble.items() if n]
+            lines.append(("trouble", " · ".join(happened) or "none"))
+        if "max_in_flight" in rest:
+            now = rest.pop("in_flight", None)
+            lines.append(("in flight", f"at most {units.count(rest.pop('max_in_flight'))}" +
+                          (f" ({units.count(now)} at the end)" if now else "")))
+        if "cpu_s" in rest:
+            lines.append(("server CPU", units.duration(rest.pop("cpu_s"))))
+        return lines + super().format_stats(rest)
+
     # -- input, items, output --------------------------------------------------------------------------------
 
     def task_profiles(self, scenario: str) -> dict[str, TaskProfile]:

@@ -1,0 +1,58 @@
+"""``orchbench run``'s view: figures grouped, with units; a workload's stats formatted by the workload."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from rich.console import Console
+
+from orchbench import units
+from orchbench.api import Workload
+from orchbench.commands.run import render_result
+from orchbench.workloads.scoring import ScoringWorkload
+from tests.cli_here import cli_here
+from tests.helpers import run_here
+
+
+def test_units_read_as_people_write_them():
+    assert [units.duration(s) for s in (0.000412, 0.0752, 3.4567, 754.2, None)] == \
+        ["412 µs", "75.2 ms", "3.46 s", "12 min 34 s", "n/a"]
+    assert units.tally({"200": 508, "500": 5, "503": 9}) == "200 × 508 · 500 × 5 · 503 × 9"
+    assert units.count(20507) == "20,507" and units.plural(1, "retry", "retries") == "1 retry"
+    assert units.figure("cpu_s", 0.258770516) == "259 ms"
+    assert units.figure("by_kind", {"a": 2}) == "a × 2"
+    assert units.figure("limiter", {"start": 4, "max_seen": 12.5}) == "start 4 · max seen 12.5"
+
+
+def test_the_default_formats_every_stat_and_scoring_groups_its_counters():
+    stats = {"requests": 522, "served": 508, "in_flight": 0, "max_in_flight": 64, "refused": 0, "dropped": 2,
+             "malformed": 0, "hung": 1, "by_status": {"200": 508, "500": 5, "503": 9}, "unique_lines": 500,
+             "cpu_s": 0.258770516, "new_counter": 7}  # fmt: skip
+    default = dict(Workload.format_stats(stats))
+    assert default["by status"] == "200 × 508 · 500 × 5 · 503 × 9" and default["cpu"] == "259 ms"
+    assert len(default) == len(stats)  # one line per stat: nothing hidden
+    scoring = dict(ScoringWorkload.format_stats(stats))
+    assert scoring["requests"] == "522 for 500 distinct lines"
+    assert scoring["answers"] == "200 × 508 · 500 × 5 · 503 × 9"
+    assert scoring["trouble"] == "dropped 2 · hung 1" and scoring["server CPU"] == "259 ms"
+    assert scoring["new counter"] == "7"  # a counter it does not know still shows
+
+
+def test_run_groups_its_figures_with_units(monkeypatch):
+    result = run_here("sequential", workload="anagrams", case="small")
+    console = Console(file=io.StringIO(), width=100, record=True)
+    monkeypatch.setattr("orchbench.console.make_console", lambda **_: console)
+    render_result("sequential", result, "words")
+    text = console.export_text()
+    groups = [line.split()[0] for line in text.splitlines()[1:] if line[:1].strip()]
+    assert groups == ["output", "time", "attempts", "resources", "limit"]
+    assert re.search(r"wall\s+\d+(\.\d+)? (ms|s)\b", text) and "correct" in text
+
+
+def test_run_on_the_scoring_server_shows_its_stats_formatted():
+    ran = cli_here("run", "asyncio", "--workload", "scoring", "--test-case", "small")
+    assert ran.code == 0, ran.err
+    assert re.search(r"answers\s+200 × \d+", ran.out), ran.out
+    assert re.search(r"server CPU\s+\d+(\.\d+)? (ms|s)\b", ran.out)
+    assert "by_status" not in ran.out and "{" not in ran.out and "cpu_s" not in ran.out
