@@ -98,6 +98,7 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
     """Plan and run a comparison; return its results document and whether it was interrupted."""
     from orchbench.commands.progress import progress_reporter
     from orchbench.commands.run import warn_plugin_problems
+    from orchbench.harness.planner import plan
     from orchbench.harness.session import run_session
     from orchbench.plugins import get_registry
     from orchbench.results import environment, make_document
@@ -113,7 +114,8 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
         "server": urlsplit(opts.url).netloc if opts.url else None,
         **(extra_settings or {}),
     }
-    with progress_reporter(quiet, (iterations + warmup) * len(specs)) as progress:
+    order = plan([label for label, _ in specs], iterations, warmup)  # the session runs this same plan
+    with progress_reporter(quiet, len(order), order=order) as progress:
         session = run_session(specs, iterations, warmup, progress, with_output=True)
     found = check_agreement([result for slot, result in session.runs if not slot.warmup])
     if found is not None:
