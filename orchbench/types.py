@@ -92,11 +92,19 @@ class RunResult:
     latency_p50_s: float | None = None
     latency_p95_s: float | None = None
     latency_p99_s: float | None = None
-    cpu_s: float | None = None
+    # The measured window (wall_s, cpu_s, memory) spans prepare → reduce inside the run process; elapsed_s is what
+    # the user waited: the whole run, or for `orchbench run` the whole command (start of the CLI to the result).
+    elapsed_s: float | None = None
+    cpu_s: float | None = None  # user+sys of the process tree over the window, from the kernel's CPU clocks
+    cpu_granularity_s: float | None = None  # how far cpu_s may stray from the kernel's figure
     cpu_percent: float | None = None
-    peak_rss: int | None = None
+    peak_rss: int | None = None  # the tree's peak: its own high-water marks and sampled simultaneous sums
+    peak_rss_bound: int | None = None  # the sum of every process's own high-water mark: the tree's peak is ≤ this
+    base_rss: int | None = None  # the tree's RSS as the window opened
     peak_uss: int | None = None
+    end_uss: int | None = None  # the tree's USS as the window closed
     sample_period_s: float | None = None
+    measure_notes: list[str] = field(default_factory=list)  # why a figure is missing or only sampled
     failures: list[dict[str, Any]] = field(default_factory=list)
     workload_stats: dict[str, Any] = field(default_factory=dict)
     strategy_stats: dict[str, Any] = field(default_factory=dict)

@@ -59,6 +59,8 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
     if len(result.failures) > LISTED_FAILURES:
         output.append(("failed", f"[red]… and {len(result.failures) - LISTED_FAILURES:,} more items (all in --json)[/]"))
     time = [("wall", units.duration(result.wall_s)), ("throughput", f"{result.throughput:,.1f} {unit}/s")]
+    if result.elapsed_s is not None:  # what the user waited, beside the pipeline's own window
+        time.insert(1, ("elapsed", f"{units.duration(result.elapsed_s)} (the whole command; wall is the pipeline's)"))
     if result.startup_s >= 0.001:
         time.insert(1, ("start-up", f"{units.duration(result.startup_s)} (before the timed run)"))
     hedges = f" · {result.hedges} hedges, {result.hedges_won} won" if result.hedges else ""
@@ -132,7 +134,7 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result (output included) as JSON.")] = False,
 ) -> int:
     """Run one strategy once, in a fresh process, and print wall time, throughput, success, CPU and memory."""
-    from orchbench.harness.isolate import run_isolated
+    from orchbench.harness.isolate import run_isolated, since_process_start
     from orchbench.plugins import get_registry
 
     warn_plugin_problems()
@@ -144,6 +146,7 @@ def run_command(
     result = run_isolated(spec, with_output=as_json, debug=debug)
     if opts.input_given is not None:  # the user's name for the input, not that of the private copy that was run
         result.spec["input_path"] = opts.input_given
+    result.elapsed_s = since_process_start()
     if as_json:
         typer.echo(json.dumps({**result.to_dict(with_output=True), "label": label}, indent=2, default=list))
     else:

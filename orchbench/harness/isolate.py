@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -19,6 +20,7 @@ import psutil
 from orchbench import interrupts
 from orchbench.errors import UsageError
 from orchbench.harness.sampler import DEFAULT_PERIOD_S, TreeSampler
+from orchbench.harness.window import account
 from orchbench.types import RunResult, RunSpec
 
 GRACE_S = 5.0  # how long an interrupted child may take to stop its workers before it is killed
@@ -54,13 +56,21 @@ def _stop_child(proc: subprocess.Popen) -> None:
         pass
 
 
+def since_process_start() -> float:
+    """Seconds since this process started (the kernel's start time, to its clock tick): what a user has waited for
+    a command so far, interpreter start-up included."""
+    return max(0.0, time.time() - psutil.Process().create_time())
+
+
 def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_output: bool = False,
                  debug: bool = False, launcher: Sequence[str] = CHILD) -> RunResult:
-    """Run ``spec`` in a child process; return its result with the tree's peak RSS/USS filled in.
+    """Run ``spec`` in a child process; return its result with the tree's CPU and memory over the window completed
+    by this process's samples, and ``elapsed_s``, the whole run's time from here.
 
     ``launcher`` is what follows the interpreter on the child's command line, before SPEC.json and RESULT.json.
     Another launcher must end in :func:`orchbench.harness.child.main` (``orchbench profile`` wraps it in memray).
     """
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="orchbench-run-") as tmp:
         spec_path, result_path = Path(tmp, "spec.json"), Path(tmp, "result.json")
         spec_path.write_text(json.dumps({"spec": spec.to_dict(), "with_output": with_output, "debug": debug}))
@@ -91,11 +101,11 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
         raise UsageError(payload["usage_error"])
     result = RunResult.from_dict(payload["result"])
     window = payload.get("window", {})
-    span = (window.get("start"), window.get("end"))
-    exclude = set(window.get("exclude", ()))
-    result.peak_rss, result.peak_uss = sampler.peaks(*span, exclude=exclude)
-    if result.wall_s > 0:  # the tree's CPU also counts workers that are grandchildren (a fork server's)
-        result.cpu_s = max(result.cpu_s or 0.0, sampler.cpu_seconds(*span, exclude=exclude))
-        result.cpu_percent = 100.0 * result.cpu_s / result.wall_s
-    result.sample_period_s = period_s
+    if window.get("end_tree"):  # the run process read its window's edges; the samples complete them
+        span = (window["start"], window["end"])
+        exclude = set(window.get("exclude", ()))
+        account(result, window, sampled=sampler.peaks(*span, exclude=exclude),
+                last_seen=sampler.last_seen(*span, exclude=exclude))
+        result.sample_period_s = period_s
+    result.elapsed_s = time.perf_counter() - started
     return result

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import resource
 import statistics
 import time
 from collections import Counter
@@ -17,6 +16,7 @@ from orchbench.api import Workload
 from orchbench.errors import UsageError
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.task import StageFailed, Task
+from orchbench.harness.window import Window, account
 from orchbench.plugins import get_registry
 from orchbench.types import Outcome, RunResult, RunSpec
 
@@ -25,12 +25,6 @@ from orchbench.types import Outcome, RunResult, RunSpec
 def digest(output: Any) -> str:
     """A short, order-independent fingerprint of an output (for comparing runs without storing outputs)."""
     return hashlib.sha256(json.dumps(output, sort_keys=True, default=list).encode()).hexdigest()[:16]
-
-
-def _cpu_seconds() -> float:
-    """User+sys CPU of this process and of its reaped children (worker processes)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _percentile(sorted_values: list[float], q: float) -> float | None:
@@ -90,8 +84,9 @@ def _dedupe(workload: Workload, items: list[Any], memo: bool) -> tuple[list[Any]
 
 
 def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
-    """Run ``spec`` here and return its measured result. ``window`` receives the measured span on the monotonic
-    clock and the pids of the workload's service processes, which the parent's sampler leaves out."""
+    """Run ``spec`` here and return its measured result. ``window`` receives the measured window's edges
+    (:meth:`Window.to_dict`: its span on the monotonic clock, the readings of the process tree at both edges, and
+    the pids of the workload's service processes, which the parent's sampler leaves out)."""
     registry = get_registry()
     workload = registry.workload(spec.workload)(spec, ResourceCache(spec.cache))
     strategy = registry.strategy(spec.strategy)(**spec.strategy_options)
@@ -109,10 +104,9 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
         started = time.perf_counter()
         strategy.start(spec)
         result.startup_s = time.perf_counter() - started
-        cpu_before, t0 = _cpu_seconds(), time.perf_counter()
-        if window is not None:
-            window["exclude"] = workload.service_pids()
-            window["start"] = time.monotonic()
+        edges = Window(workload.service_pids())
+        edges.open()  # just outside the timed span, as is close(): the instrument costs the wall time nothing
+        t0 = time.perf_counter()
         try:
             items = workload.prepare(raw, task.stage)
         except StageFailed as exc:
@@ -126,10 +120,11 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
             output = workload.reduce([outcomes[pos].value for pos in where])
             result.complete = True
         result.wall_s = time.perf_counter() - t0
+        edges.close()
+        edges.read_uss()
+        account(result, edges.to_dict())
         if window is not None:
-            window["end"] = time.monotonic()
-        result.cpu_s = _cpu_seconds() - cpu_before
-        result.cpu_percent = 100.0 * result.cpu_s / result.wall_s if result.wall_s > 0 else None
+            window.update(edges.to_dict())
         result.limit_s = workload.limit_s(raw, unique, task.faults)
         result.workload_stats = workload.stats()
         result.strategy_stats = strategy.stats()

@@ -1,48 +1,29 @@
-"""Samples a process tree from outside (the parent of a run): peak RSS, USS where it is cheap, and CPU time.
+"""Samples a process tree from outside (the parent of a run): RSS, high-water marks, USS and CPU time.
 
-RSS double-counts pages shared between processes (e.g. forked workers); USS counts only each process's own
-pages but costs more to read, so it is sampled less often. Samples are kept per process, so processes that
-stand for the outside world (a workload's server) can be left out afterwards.
+The tree's simultaneous peak (the sum over its processes at one instant) can only be sampled; the kernel keeps
+each process's own peak (``VmHWM``), which the sampler reads at every sample, so a process that ends inside the
+window is known to its last sample. RSS double-counts pages shared between processes (e.g. forked workers); USS
+counts only each process's own pages but costs more to read, so it is sampled less often. Samples are kept per
+process, so processes that stand for the outside world (a workload's server) can be left out afterwards.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Collection
+from contextlib import suppress
 
 import psutil
+
+from orchbench.harness import proctree
+from orchbench.harness.proctree import descendants as _descendants
 
 DEFAULT_PERIOD_S = 0.05
 USS_EVERY = 5  # read USS on every fifth sample
 
-Sample = tuple[float, dict[int, tuple[int, int | None, float]]]  # time, pid → (rss, uss, cpu seconds)
-
-
-def _descendants(root: int) -> list[int] | None:
-    """Every descendant of ``root``, read from Linux's ``/proc/PID/task/TID/children`` files: a cost in the size
-    of the tree, where listing children with psutil reads every process of the machine at each sample. None when
-    those files do not exist (another OS, or a kernel built without them)."""
-    if not os.path.exists(f"/proc/{root}/task/{root}/children"):
-        return None
-    found: list[int] = []
-    todo = [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue  # ended meanwhile
-        for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                    kids = [int(k) for k in f.read().split()]
-            except (OSError, ValueError):
-                continue
-            found.extend(kids)
-            todo.extend(kids)
-    return found
+# time, pid → (rss, uss, cpu seconds, high-water mark)
+Sample = tuple[float, dict[int, tuple[int, int | None, float | None, int | None]]]
 
 
 class TreeSampler:
@@ -53,6 +34,7 @@ class TreeSampler:
         self.samples: list[Sample] = []
         self._root = psutil.Process(pid)
         self.seen: dict[int, psutil.Process] = {pid: self._root}
+        self.parents: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="orchbench-sampler", daemon=True)
 
@@ -82,7 +64,10 @@ class TreeSampler:
                 else:
                     tree.append(self.seen[pid])
         for proc in tree:
-            self.seen.setdefault(proc.pid, proc)
+            if proc.pid not in self.seen:
+                self.seen[proc.pid] = proc
+                with suppress(psutil.Error):
+                    self.parents[proc.pid] = proc.ppid()
         return [self.seen[proc.pid] for proc in tree]
 
     def survivors(self) -> list[psutil.Process]:
@@ -93,35 +78,40 @@ class TreeSampler:
         n = 0
         while not self._stop.is_set():
             with_uss = n % USS_EVERY == 0
-            reading: dict[int, tuple[int, int | None, float]] = {}
+            reading: dict[int, tuple[int, int | None, float | None, int | None]] = {}
             for proc in self._tree():
-                try:
-                    with proc.oneshot():
-                        cpu = proc.cpu_times()
-                        if with_uss:
-                            info = proc.memory_full_info()
-                            reading[proc.pid] = (info.rss, info.uss, cpu.user + cpu.system)
-                        else:
-                            reading[proc.pid] = (proc.memory_info().rss, None, cpu.user + cpu.system)
-                except psutil.Error:
-                    continue  # the process ended between listing and reading
+                mem = proctree.memory(proc.pid)
+                if mem is None:  # ended between listing and reading, or no /proc here
+                    mem = self._psutil_memory(proc)
+                    if mem is None:
+                        continue
+                cpu = proctree.cpu_seconds(proc.pid)
+                uss = proctree.uss(proc.pid) if with_uss else None
+                reading[proc.pid] = (mem[0], uss, cpu, mem[1])
             if reading:
                 self.samples.append((time.monotonic(), reading))
             n += 1
             self._stop.wait(self.period_s)
 
-    def _window(self, start: float | None, end: float | None) -> list[Sample]:
-        # widened by one period on each side, so a run shorter than the period still gets its nearest samples
-        lo = -float("inf") if start is None else start - self.period_s
-        hi = float("inf") if end is None else end + self.period_s
-        return [s for s in self.samples if lo <= s[0] <= hi] or self.samples
+    @staticmethod
+    def _psutil_memory(proc: psutil.Process) -> tuple[int, int | None] | None:
+        try:
+            return proc.memory_info().rss, None
+        except psutil.Error:
+            return None
+
+    def within(self, start: float | None = None, end: float | None = None) -> list[Sample]:
+        """The samples taken inside [start, end] (an open side is unbounded)."""
+        lo = -float("inf") if start is None else start
+        hi = float("inf") if end is None else end
+        return [s for s in self.samples if lo <= s[0] <= hi]
 
     def peaks(self, start: float | None = None, end: float | None = None,
               exclude: Collection[int] = ()) -> tuple[int | None, int | None]:
-        """Peak tree RSS and USS within [start, end], leaving out the processes in ``exclude``."""
+        """The largest sampled sum of the tree's RSS and USS within [start, end], leaving out ``exclude``."""
         rss_peak: int | None = None
         uss_peak: int | None = None
-        for _, reading in self._window(start, end):
+        for _, reading in self.within(start, end):
             kept = [v for pid, v in reading.items() if pid not in exclude]
             if not kept:
                 continue
@@ -132,19 +122,12 @@ class TreeSampler:
                 uss_peak = uss if uss_peak is None else max(uss_peak, uss)
         return rss_peak, uss_peak
 
-    def cpu_seconds(self, start: float | None = None, end: float | None = None,
-                    exclude: Collection[int] = ()) -> float:
-        """CPU time the tree's processes (but ``exclude``) used between the first and last sample of the window.
-
-        A process that ends between two samples loses at most one period of its CPU time."""
-        window = self._window(start, end)
-        if not window:
-            return 0.0
-        first: dict[int, float] = {}
-        last: dict[int, float] = {}
-        for _, reading in window:
-            for pid, (_, _, cpu) in reading.items():
-                if pid not in exclude:
-                    first.setdefault(pid, cpu if pid in window[0][1] else 0.0)
-                    last[pid] = cpu
-        return sum(last[pid] - first[pid] for pid in last)
+    def last_seen(self, start: float | None = None, end: float | None = None,
+                  exclude: Collection[int] = ()) -> dict[int, tuple[int, float, int | None]]:
+        """Each process's last sample within [start, end]: pid → (parent pid, CPU seconds, high-water mark)."""
+        last: dict[int, tuple[int, float, int | None]] = {}
+        for _, reading in self.within(start, end):
+            for pid, (_, _, cpu, hwm) in reading.items():
+                if pid not in exclude and cpu is not None:
+                    last[pid] = (self.parents.get(pid, -1), cpu, hwm)
+        return last
