@@ -38,7 +38,7 @@ def _root(
     """Benchmark pipeline orchestration strategies."""
 
 
-COMMAND_MODULES = ("list_cmd", "run", "compare", "benchmark", "serve", "profile", "reference")
+COMMAND_MODULES = ("list_cmd", "run", "compare", "benchmark", "serve", "profile", "reference", "check")
 
 
 @functools.cache

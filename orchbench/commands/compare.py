@@ -97,6 +97,7 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
             quiet: bool, extra_settings: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
     """Plan and run a comparison; return its results document and whether it was interrupted."""
     from orchbench.commands.progress import progress_reporter
+    from orchbench import noise
     from orchbench.commands.run import warn_plugin_problems
     from orchbench.harness.planner import plan
     from orchbench.harness.session import run_session
@@ -104,6 +105,7 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
     from orchbench.results import environment, make_document
 
     warn_plugin_problems()
+    noise.warn_if_noisy()
     specs = common.build_specs(names, opts)
     registry = get_registry()
     first = specs[0][1]

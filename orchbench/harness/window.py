@@ -160,6 +160,8 @@ def account(result: RunResult, window: Mapping[str, Any], *, sampled: tuple[int 
         candidates.append(max(own_peaks.values()))
         result.peak_rss_bound = sum(own_peaks.values())
     result.peak_rss = max(c for c in candidates if c is not None)
+    if result.peak_rss_bound is not None:  # RSS read apart from the mark may differ by the kernel's counter batch
+        result.peak_rss_bound = max(result.peak_rss_bound, result.peak_rss)
     end_uss = [r[USS] for r in end.values()]
     result.end_uss = None if any(u is None for u in end_uss) else sum(end_uss)
     result.peak_uss = max((u for u in (sampled[1], result.end_uss) if u is not None), default=None)

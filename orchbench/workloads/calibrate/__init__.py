@@ -1,6 +1,6 @@
 """``calibrate``: items that do known work — sleep, burn CPU, hold memory — by exact amounts, to check the instrument.
 
-Each item burns ``cpu_s`` seconds of its thread's CPU time (counted on the thread's own CPU clock, so contention
+Each item runs ``loops`` iterations of a fixed loop (fixed work), burns ``cpu_s`` seconds of its thread's CPU time (counted on the thread's own CPU clock, so contention
 for the cores stretches the wall time but never the CPU figure), then writes ``hold_mib`` MiB to every page and
 holds them for ``sleep_s`` seconds of sleep, then lets them go. The truth of a sequential run is then known from
 the options alone: CPU ``items × cpu_s``, a peak rise of ``hold_mib``, and at least ``items × sleep_s`` of wall.
@@ -15,6 +15,14 @@ from orchbench.api import Option, TaskProfile, Workload
 from orchbench.hookspecs import hookimpl
 
 MIB = 2**20
+
+
+def spin(loops: int) -> int:
+    """A fixed amount of work: ``loops`` iterations of integer arithmetic."""
+    x = 0
+    for i in range(loops):
+        x += i * i
+    return x
 
 
 def burn(cpu_s: float) -> None:
@@ -47,6 +55,8 @@ class Calibrate(Workload):
         "cpu_s": Option(float, 0.0, "CPU seconds each item burns", min=0, max=3600),
         "sleep_s": Option(float, 0.0, "seconds each item sleeps (holding its memory)", min=0, max=3600),
         "hold_mib": Option(float, 0.0, "MiB each item writes and holds while it sleeps", min=0, max=65536),
+        "loops": Option(int, 0, "iterations of a fixed loop each item runs first: fixed work, whose time shows "
+                                "the machine's speed and noise", min=0, max=10**10),
     }
 
     def task_profiles(self, scenario: str) -> dict[str, TaskProfile]:
@@ -59,6 +69,7 @@ class Calibrate(Workload):
         return list(range(raw))
 
     def map_item(self, item: int) -> int:
+        spin(self.options["loops"])
         burn(self.options["cpu_s"])
         hold(self.options["hold_mib"], self.options["sleep_s"])
         return item

@@ -1,0 +1,70 @@
+"""How noisy this machine is for timing: CPU frequency scaling, other work on the cores, run-to-run spread.
+
+The first two are read from the system in microseconds (``benchmark`` and ``compare`` warn from them before
+they start); the spread needs runs, so only ``orchbench check`` measures it.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+SPREAD_NOISY = 0.05  # a relative standard deviation of a fixed workload's time above this is noise
+LOAD_NOISY = 0.5  # another process's load per core above this shares the cores with the runs
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def governors() -> list[str]:
+    """The CPU frequency scaling governor of each core (distinct, sorted); empty when the system does not say
+    (many virtual machines and containers)."""
+    found = set()
+    for path in Path("/sys/devices/system/cpu").glob("cpu[0-9]*/cpufreq/scaling_governor"):
+        try:
+            found.add(path.read_text().strip())
+        except OSError:
+            continue
+    return sorted(found)
+
+
+def load_per_core() -> float | None:
+    """The 1-minute load average per core, None where there is none."""
+    if not hasattr(os, "getloadavg"):
+        return None
+    return os.getloadavg()[0] / cores()
+
+
+def spread(values: Sequence[float]) -> float | None:
+    """Relative standard deviation (standard deviation over mean) of repeated measurements."""
+    if len(values) < 2 or statistics.mean(values) <= 0:
+        return None
+    return statistics.stdev(values) / statistics.mean(values)
+
+
+def reasons(run_spread: float | None = None) -> list[str]:
+    """Why timings on this machine are noisy now; empty when nothing says so."""
+    out = []
+    scaling = [g for g in governors() if g != "performance"]
+    if scaling:
+        out.append(f"CPU frequency scaling governor is {', '.join(scaling)} (not performance): clock speed varies")
+    load = load_per_core()
+    if load is not None and load > LOAD_NOISY:
+        out.append(f"load average {load * cores():.2f} on {cores()} cores: other work shares the cores")
+    if run_spread is not None and run_spread > SPREAD_NOISY:
+        out.append(f"the same work's time varies by {100 * run_spread:.1f} % from run to run "
+                   f"(over {100 * SPREAD_NOISY:.0f} %)")
+    return out
+
+
+def warn_if_noisy() -> None:
+    """One warning line per reason this machine is noisy now (on stderr)."""
+    for reason in reasons():
+        print(f"orchbench: warning: noisy machine: {reason} (see `orchbench check`)", file=sys.stderr)
