@@ -9,6 +9,7 @@ process, so processes that stand for the outside world (a workload's server) can
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Collection
@@ -19,6 +20,7 @@ import psutil
 from orchbench.harness import proctree
 from orchbench.harness.proctree import descendants as _descendants
 
+_PROC = os.path.isdir("/proc")
 DEFAULT_PERIOD_S = 0.05
 USS_EVERY = 5  # read USS on every fifth sample
 
@@ -80,11 +82,9 @@ class TreeSampler:
             with_uss = n % USS_EVERY == 0
             reading: dict[int, tuple[int, int | None, float | None, int | None]] = {}
             for proc in self._tree():
-                mem = proctree.memory(proc.pid)
-                if mem is None:  # ended between listing and reading, or no /proc here
-                    mem = self._psutil_memory(proc)
-                    if mem is None:
-                        continue
+                mem = proctree.memory(proc.pid) if _PROC else self._psutil_memory(proc)
+                if mem is None:  # ended between listing and reading (a zombie has no memory left to read)
+                    continue
                 cpu = proctree.cpu_seconds(proc.pid)
                 uss = proctree.uss(proc.pid) if with_uss else None
                 reading[proc.pid] = (mem[0], uss, cpu, mem[1])
@@ -129,5 +129,5 @@ class TreeSampler:
         for _, reading in self.within(start, end):
             for pid, (_, _, cpu, hwm) in reading.items():
                 if pid not in exclude and cpu is not None:
-                    last[pid] = (self.parents.get(pid, -1), cpu, hwm)
+                    last[pid] = (self.parents.get(pid, -1), cpu, hwm if hwm is not None else last.get(pid, (0, 0, None))[2])
         return last

@@ -110,30 +110,44 @@ def _pids(tree: Mapping[Any, Reading]) -> dict[int, Reading]:
 
 
 def cpu_seconds(start: Mapping[Any, Reading], end: Mapping[Any, Reading],
-                last_seen: Mapping[int, tuple[int, float]] | None = None) -> float:
+                last_seen: Mapping[int, tuple[Any, ...]] | None = None) -> float:
     """CPU time of the tree over the window.
 
     - a process alive at both edges: its CPU clock's advance; one born inside the window: its clock at the end;
-    - a process that ended inside the window and was reaped by a process alive at the end: counted in that
-      parent's reaped-children time (its whole life), less what it had used before the window opened;
-    - one whose parent ended too: its last sampled CPU (``last_seen``: pid → (parent pid, CPU s)), a lower bound.
+    - a process that ended inside the window: once reaped, its whole life's CPU is in its parent's reaped-children
+      time, and with the parent's in the grandparent's, and so on up to a process alive at the end, where it is
+      counted (less what it had used before the window opened);
+    - one with no known ancestor alive at the end: its last sampled CPU (``last_seen``: pid → (parent pid, CPU s,
+      …)), a lower bound.
     """
     start, end = _pids(start), _pids(end)
     seen = dict(last_seen or {})
+    parent = {pid: r[0] for pid, r in seen.items()}
+    parent.update({pid: r[PPID] for pid, r in start.items()})
     total = 0.0
     for pid, reading in end.items():
         before = start.get(pid)
         total += reading[CPU] - (before[CPU] if before else 0.0)
         total += reading[KIDS_CPU] - (before[KIDS_CPU] if before else 0.0)
     for pid in (set(start) | set(seen)) - set(end):
-        ppid = start[pid][PPID] if pid in start else seen[pid][0]
         before = start.get(pid)
-        if ppid in end:
+        if _has_live_ancestor(pid, parent, end):
             if before:
                 total -= before[CPU] + before[KIDS_CPU]
         elif pid in seen:
             total += seen[pid][1] - (before[CPU] if before else 0.0)
     return max(total, 0.0)
+
+
+def _has_live_ancestor(pid: int, parent: Mapping[int, int], alive: Collection[int]) -> bool:
+    visited = {pid}
+    up = parent.get(pid)
+    while up is not None and up not in visited:
+        if up in alive:
+            return True
+        visited.add(up)
+        up = parent.get(up)
+    return False
 
 
 def account(result: RunResult, window: Mapping[str, Any], *, sampled: tuple[int | None, int | None] = (None, None),
