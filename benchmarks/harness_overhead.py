@@ -2,10 +2,11 @@
 ``bare_anagrams.py``, the same pipeline as a plain asyncio script: same work, same latencies, same faults.
 
 Wall: orchbench's reported wall (its measured window: prepare to output) over the bare script's (same window),
-medians over interleaved pairs on the same seeds; ≤ 1.05 ×. Memory: orchbench's reported peak RSS of the run's
-process tree minus the bare script's, both sampled by orchbench's sampler every 50 ms (the bare script's own
-``ru_maxrss`` is printed too); ≤ 15 MB. The run's isolation
-(a fresh child process, ~1-2 s before the window opens) is outside both windows and reported apart.
+medians over interleaved pairs on the same seeds; ≤ 1.05 ×. Memory: both peaks are the kernel's high-water marks:
+orchbench's reported peak RSS (its run is one process, so the figure is the run process's ``VmHWM`` over the
+window, with everything it held before the window) minus the bare script's ``ru_maxrss`` (its whole life); ≤ 15 MB.
+The run's isolation (a fresh child process, ~1-2 s before the window opens) is outside both windows and reported
+apart.
 
     python benchmarks/harness_overhead.py            # 8 pairs: about 1 minute
     python benchmarks/harness_overhead.py --quick    # 3 pairs: about 25 s
@@ -27,19 +28,11 @@ BARE = Path(__file__).with_name("bare_anagrams.py")
 
 
 def bare(seed: int) -> dict:
-    """The bare script's figures; its peak RSS sampled by the same sampler, at the same period, as orchbench's."""
-    from orchbench.harness.sampler import TreeSampler
-
-    proc = subprocess.Popen([sys.executable, str(BARE), "--seed", str(seed)], stdout=subprocess.PIPE, text=True,
-                            env=env())
-    with TreeSampler(proc.pid) as sampler:
-        out, _ = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"bare_anagrams.py exited {proc.returncode}")
-    data = json.loads(out)
-    data["ru_maxrss"] = data["peak_rss"]
-    data["peak_rss"] = sampler.peaks()[0] or data["peak_rss"]
-    return data
+    """The bare script's figures: its wall over the same span, and its peak RSS (``ru_maxrss``, the kernel's)."""
+    done = subprocess.run([sys.executable, str(BARE), "--seed", str(seed)], capture_output=True, text=True, env=env())
+    if done.returncode != 0:
+        raise RuntimeError(f"bare_anagrams.py exited {done.returncode}")
+    return json.loads(done.stdout)
 
 
 def main() -> int:
@@ -61,7 +54,6 @@ def main() -> int:
            ["bare asyncio script", bs_wall, bs_mem, "-"]],
           ["pipeline", "median wall s", "peak RSS MB", "correct"])
     print(f"per-pair wall ratios: {', '.join(f'{r:.3f}' for r in ratios)}")
-    print(f"bare script's own ru_maxrss, median: {median([r['ru_maxrss'] / 1e6 for r in bs]):.1f} MB")
     print(f"whole `orchbench run` command, median: {median(whole):.2f} s "
           f"(isolation and verification outside the window: {median(whole) - ob_wall:.2f} s)")
     ratio, extra_mb = ob_wall / bs_wall, ob_mem - bs_mem

@@ -219,7 +219,7 @@ def footnotes(report: Report) -> list[str]:
     """The explanations printed under every rendering."""
     if report.sample_periods:
         shown = "/".join(f"{p * 1000:g}" for p in report.sample_periods)
-        period = f"every {shown} ms, so a shorter peak can be missed"
+        period = f"every {shown} ms for the sum across processes (each process's own peak is the kernel's)"
     else:
         period = "at a period the runs did not record"
     return [

@@ -73,7 +73,8 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
                                                      f"({units.duration(result.cpu_s)} user+sys)")
     period = f"sampled every {units.duration(result.sample_period_s)}" if result.sample_period_s else "sampled"
     resources = [("CPU", cpu), ("peak memory", f"RSS {units.mib(result.peak_rss)} · USS {units.mib(result.peak_uss)} "
-                                               f"(process tree, {period})")]
+                                               f"(process tree: each process's own peak from the kernel, their sum "
+                                               f"{period})")]
     groups = [("output", output), ("time", time), ("attempts", attempts), ("resources", resources)]
     if result.limit_s is None:
         groups.append(("limit", [("best possible", "unknown (the workload cannot tell the best possible time here)")]))
