@@ -47,6 +47,8 @@ class Calibrate(Workload):
     name = "calibrate"
     description = "known work to check the instrument: items that sleep, burn CPU or hold memory by exact amounts"
     unit = "items"
+    cases = {"default": "the work the options describe (--set items=…, cpu_s=…, sleep_s=…, hold_mib=…, loops=…)"}
+    default_case = "default"
     scenarios = {"none": "no latency, no faults: only the work the options ask for"}
     default_scenario = "none"
     map_task = "calibrate"
