@@ -28,6 +28,7 @@ __all__ = [
     "__version__",
     "hookimpl",
     "task_for",
+    "workload",
 ]
 
 
@@ -36,4 +37,8 @@ def __getattr__(name: str):  # the harness's Task is imported on first use, to k
         from orchbench.harness import task
 
         return getattr(task, name)
+    if name == "workload":
+        from orchbench.simple import workload
+
+        return workload
     raise AttributeError(f"module 'orchbench' has no attribute {name!r}")

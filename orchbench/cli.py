@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 
 MULTI_VALUE_OPTIONS = ("--strategies", "--strategy", "-s")
 OPTIONAL_VALUE_OPTIONS = ("--html",)  # bare, they mean "the default place"
+PLUGIN_OPTIONS = ("-p", "--plugin")
 
 
 def _version(value: bool) -> None:
@@ -34,6 +36,9 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    plugin: Annotated[list[str] | None, typer.Option(
+        "--plugin", "-p", help="Load a plugin from a Python file or an importable module, without installing it "
+                               "(repeatable; allowed before or after any command).")] = None,
 ) -> None:
     """Benchmark pipeline orchestration strategies."""
 
@@ -86,6 +91,30 @@ def expand_multi_values(argv: list[str]) -> list[str]:
     return out
 
 
+def extract_plugins(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``-p X``, ``--plugin X`` and ``--plugin=X`` anywhere before ``--`` → (the other arguments, the plugins)."""
+    rest: list[str] = []
+    found: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in PLUGIN_OPTIONS:
+            if i + 1 >= len(argv):
+                raise UsageError(f"{arg} needs a plugin file or module name")
+            found.append(argv[i + 1])
+            i += 2
+            continue
+        if arg.startswith("--plugin="):
+            found.append(arg.partition("=")[2])
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, found
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr and a non-zero status (tracebacks only with --debug).
 
@@ -109,12 +138,29 @@ def _interrupted() -> int:
     return interrupts.exit_status()
 
 
+def _use_plugins_and_project(args: list[str], command: Any) -> dict[str, Any] | None:
+    """Load the plugins of ``[tool.orchbench]`` and of ``-p/--plugin``; the project's defaults as click's map."""
+    from orchbench import plugins, project
+
+    _, named = extract_plugins(args)
+    config = project.load_config()
+    if config is not None:
+        plugins.use(config.plugins)
+    for name in named:
+        if plugins.is_path(name) and not os.path.isfile(name):
+            raise UsageError(f"--plugin {name}: no such file")
+    plugins.use(named)
+    return project.default_map(command, config) if config is not None and config.defaults else None
+
+
 def _main(argv: list[str] | None) -> int:
     args = expand_multi_values(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
     command = _command()
     try:
-        status = command.main(args=args, prog_name="orchbench", standalone_mode=False)
+        default_map = _use_plugins_and_project(args, command)
+        args, _ = extract_plugins(args)
+        status = command.main(args=args, prog_name="orchbench", standalone_mode=False, default_map=default_map)
     except TyperException as exc:  # bad command-line usage: typer's message, as one line
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: its help is the answer
             exc.show()

@@ -3,14 +3,24 @@
 A plugin that fails to import or to register is recorded as a :class:`PluginProblem` and skipped; the others and
 the CLI keep working. Set ``ORCHBENCH_PLUGINS`` to a comma-separated list of plugin or distribution names to load
 only those besides the built-ins (an empty value loads the built-ins alone).
+
+A plugin may also be a module that is not installed: a Python file or an importable module, named by ``-p/--plugin``
+(see :func:`use`), by an entry of ``ORCHBENCH_PLUGINS`` that is a path, or by ``plugins`` in ``[tool.orchbench]``.
+It is loaded exactly like an entry point's module. A run's RunSpec carries these names (``plugins``), so every
+process that rebuilds the run — the run's child, pool workers, Ray actors — loads them too.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.util
 import os
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -36,9 +46,10 @@ class Source:
     plugin: str
     distribution: str | None
     version: str | None
+    origin: str | None = None  # a plugin loaded without a distribution: its file, or "module NAME"
 
     def __str__(self) -> str:
-        dist = f"{self.distribution} {self.version}" if self.distribution else "unknown distribution"
+        dist = f"{self.distribution} {self.version}" if self.distribution else self.origin or "unknown distribution"
         return f"plugin {self.plugin!r} ({dist})"
 
 
@@ -115,7 +126,7 @@ def _selected(eps: list[EntryPoint]) -> list[EntryPoint]:
     builtins = [ep for ep in eps if _source(ep).distribution == BUILTIN_DISTRIBUTION]
     others = [ep for ep in eps if _source(ep).distribution != BUILTIN_DISTRIBUTION]
     if wanted is not None:
-        names = {n.strip() for n in wanted.split(",") if n.strip()}
+        names = {n.strip() for n in wanted.split(",") if n.strip() and not is_path(n.strip())}
         others = [ep for ep in others if ep.name in names or _source(ep).distribution in names]
     return builtins + sorted(others, key=lambda ep: ep.name)  # built-ins first: they keep their names
 
@@ -134,7 +145,72 @@ def _add(registry: Registry, kind: str, obj: Any, source: Source) -> None:
     registry.entries[kind][name] = Entry(kind, name, obj, source)
 
 
-def load_registry() -> Registry:
+def is_path(name: str) -> bool:
+    """A plugin named by a file (``pipeline.py``, ``./x/p.py``) rather than an importable module (``my.plugin``)."""
+    return name.endswith(".py") or os.sep in name or "/" in name
+
+
+def _import_module(name: str) -> tuple[str, Any]:
+    """Import a plugin module from a file (as a module named after the file) or by its module name."""
+    if not is_path(name):
+        return name, importlib.import_module(name)
+    path = Path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {name}")
+    module_name = path.stem
+    loaded = sys.modules.get(module_name)
+    if loaded is not None:  # already loaded in this process (e.g. by the parent before a fork)
+        if Path(getattr(loaded, "__file__", "") or "").resolve() == path.resolve():
+            return module_name, loaded
+        raise ImportError(f"a module named {module_name!r} is already imported from elsewhere; rename {name}")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {name} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # so that its classes and items pickle by reference, in every process
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module_name, module
+
+
+def _module_plugins(names: Iterable[str]) -> list[tuple[str, Source]]:
+    """(name, source) of each plugin given as a file or module, without duplicates."""
+    found: dict[str, Source] = {}
+    for name in names:
+        if is_path(name):
+            key = str(Path(name).resolve())
+            found.setdefault(key, Source(Path(name).stem, None, None, key))
+        else:
+            found.setdefault(name, Source(name, None, None, f"module {name}"))
+    return list(found.items())
+
+
+def env_plugin_paths() -> list[str]:
+    """The entries of ``ORCHBENCH_PLUGINS`` that are paths: files to load besides the selected entry points."""
+    return [n.strip() for n in os.environ.get(ENV_VAR, "").split(",") if n.strip() and is_path(n.strip())]
+
+
+_used: list[str] = []
+
+
+def use(names: Iterable[str]) -> None:
+    """Load these plugin files or modules too, in this process (the CLI's ``-p/--plugin`` and ``[tool.orchbench]``).
+    Paths are kept absolute, so that a process started elsewhere finds them."""
+    for name in names:
+        resolved = str(Path(name).resolve()) if is_path(name) else name
+        if resolved not in _used:
+            _used.append(resolved)
+
+
+def used() -> list[str]:
+    """The plugin files and modules this process was asked to load (see :func:`use`), for the RunSpec."""
+    return [*_used, *(str(Path(p).resolve()) for p in env_plugin_paths() if str(Path(p).resolve()) not in _used)]
+
+
+def load_registry(extra: Iterable[str] = ()) -> Registry:
     """Load every selected plugin and gather what each supplies, isolating failures per plugin and hook."""
     registry = Registry()
     pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -151,6 +227,18 @@ def load_registry() -> Registry:
             registry.problems.append(PluginProblem(source, f"{type(exc).__name__}: {exc}"))
             continue
         sources[ep.name] = source
+    for name, source in _module_plugins([*extra, *used()]):
+        if source.plugin in sources:
+            registry.problems.append(PluginProblem(
+                source, f"plugin name {source.plugin!r} is also used by {sources[source.plugin]}"))
+            continue
+        try:
+            _module_name, module = _import_module(name)
+            pm.register(module, name=source.plugin)
+        except Exception as exc:
+            registry.problems.append(PluginProblem(source, f"{type(exc).__name__}: {exc}"))
+            continue
+        sources[source.plugin] = source
     for kind, (hook_name, _base) in KINDS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():  # in registration order: built-ins first
             source = sources[impl.plugin_name]
@@ -164,11 +252,12 @@ def load_registry() -> Registry:
     return registry
 
 
-def get_registry() -> Registry:
-    """This process's registry, loaded once per value of ``ORCHBENCH_PLUGINS``."""
-    return _registry_for(os.environ.get(ENV_VAR))
+def get_registry(extra: Iterable[str] = ()) -> Registry:
+    """This process's registry, loaded once per value of ``ORCHBENCH_PLUGINS`` and set of plugin files or modules
+    (``extra``: those a RunSpec names, besides the ones this process was asked to :func:`use`)."""
+    return _registry_for(os.environ.get(ENV_VAR), tuple(dict.fromkeys([*extra, *used()])))
 
 
 @functools.cache
-def _registry_for(selection: str | None) -> Registry:
-    return load_registry()
+def _registry_for(selection: str | None, modules: tuple[str, ...] = ()) -> Registry:
+    return load_registry(modules)

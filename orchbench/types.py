@@ -35,6 +35,7 @@ class RunSpec:
     strategy_options: dict[str, Any] = field(default_factory=dict)
     workload_options: dict[str, Any] = field(default_factory=dict)
     reference_path: str | None = None  # a recorded reference to check the output against
+    plugins: list[str] = field(default_factory=list)  # plugin files or modules to load besides the installed ones
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

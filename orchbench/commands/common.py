@@ -9,7 +9,7 @@ import typer
 
 from orchbench.api import resolve_options
 from orchbench.errors import UsageError
-from orchbench.plugins import Registry, get_registry
+from orchbench.plugins import Registry, get_registry, used
 from orchbench.presets import PRESETS
 from orchbench.suggest import did_you_mean
 from orchbench.types import RunSpec
@@ -193,7 +193,7 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
             latency_scale=opts.latency_scale, cpu_ms=opts.cpu_ms, retry=opts.retry,
             retry_options=dict(routed["retry"]), cache=not opts.no_cache, memo=not (opts.no_cache or opts.no_memo),
             strategy_options={k: v for k, v in checked.items() if k in given},
-            workload_options=workload_options,
+            workload_options=workload_options, plugins=used(),
         )
         if changes:
             retry_options = {**changes.pop("retry_options", {}), **routed["retry"]}

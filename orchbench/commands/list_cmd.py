@@ -23,14 +23,14 @@ def inventory() -> dict[str, Any]:
                 extra.update(cases=list(entry.obj.cases), scenarios=list(entry.obj.scenarios))
             rows.append({"kind": kind, "name": name, "description": entry.description,
                          "plugin": entry.source.plugin, "distribution": entry.source.distribution,
-                         "version": entry.source.version, **extra})
+                         "version": entry.source.version, "origin": entry.source.origin, **extra})
     for preset in PRESETS.values():
         if preset.strategy not in registry.entries["strategy"]:
             continue
         rows.append({"kind": "preset", "name": preset.name, "description": preset.description,
                      "plugin": "presets", "distribution": "orchbench", "version": None, "strategy": preset.strategy})
     problems = [{"plugin": p.source.plugin, "distribution": p.source.distribution, "version": p.source.version,
-                 "error": p.error} for p in registry.problems]
+                 "origin": p.source.origin, "error": p.error} for p in registry.problems]
     return {"items": rows, "problems": problems}
 
 
@@ -50,7 +50,7 @@ def list_command(
     for column in ("kind", "name", "description", "source"):
         table.add_column(column, overflow="fold")
     for row in data["items"]:
-        source = f"{row['distribution']} {row['version'] or ''}".strip()
+        source = f"{row['distribution']} {row['version'] or ''}".strip() if row["distribution"] else row.get("origin") or ""
         description = row["description"]
         if row["kind"] == "workload":
             description += f"\ncases: {', '.join(row['cases'])}; scenarios: {', '.join(row['scenarios'])}"
@@ -63,7 +63,8 @@ def list_command(
         for column in ("plugin", "distribution", "error"):
             problems.add_column(column, overflow="fold")
         for p in data["problems"]:
-            problems.add_row(p["plugin"], f"{p['distribution']} {p['version'] or ''}".strip(), p["error"])
+            where = f"{p['distribution']} {p['version'] or ''}".strip() if p["distribution"] else p.get("origin") or ""
+            problems.add_row(p["plugin"], where, p["error"])
         console.print(problems)
         return 1
     return 0

@@ -87,7 +87,7 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
     """Run ``spec`` here and return its measured result. ``window`` receives the measured window's edges
     (:meth:`Window.to_dict`: its span on the monotonic clock, the readings of the process tree at both edges, and
     the pids of the workload's service processes, which the parent's sampler leaves out)."""
-    registry = get_registry()
+    registry = get_registry(spec.plugins)
     workload = registry.workload(spec.workload)(spec, ResourceCache(spec.cache))
     strategy = registry.strategy(spec.strategy)(**spec.strategy_options)
     raw = workload.load_input()

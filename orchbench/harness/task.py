@@ -62,7 +62,7 @@ class Task:
     def build(cls, spec: RunSpec, *, in_worker: bool = False, workload: Workload | None = None) -> Task:
         from orchbench.plugins import get_registry
 
-        registry = get_registry()
+        registry = get_registry(spec.plugins)
         if workload is None:
             workload = registry.workload(spec.workload)(spec, ResourceCache(spec.cache))
         policy = registry.retry_policy(spec.retry)(**spec.retry_options)

@@ -1,0 +1,94 @@
+"""A project's settings in the ``[tool.orchbench]`` table of its ``pyproject.toml``, found from the current directory
+upwards (the nearest ``pyproject.toml`` counts, as for hatch)::
+
+    [tool.orchbench]
+    plugins = ["my_pipeline.py"]        # files (relative to this pyproject.toml) or importable modules
+    workload = "my-pipeline"            # any other key: a default of every command that has that option
+    set = ["concurrency=32"]
+    strategies = ["asyncio", "threads"]
+
+Keys are command-line option names without the dashes (``test-case``, ``input``, ``reference``…); the command line
+still wins over them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchbench.errors import UsageError
+
+PATH_KEYS = ("input", "reference")  # values read relative to the pyproject.toml
+
+
+@dataclass
+class ProjectConfig:
+    path: Path
+    plugins: list[str] = field(default_factory=list)
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+def find_pyproject(start: Path) -> Path | None:
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(start: Path | None = None) -> ProjectConfig | None:
+    """The ``[tool.orchbench]`` of the nearest pyproject.toml, or None; one UsageError line when it is unusable."""
+    path = find_pyproject((start or Path.cwd()).resolve())
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as f:
+            table = tomllib.load(f).get("tool", {}).get("orchbench")
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read it ({exc})") from None
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [tool.orchbench] must be a table")
+    table = dict(table)
+    plugins = table.pop("plugins", [])
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        raise UsageError(f"{path}: [tool.orchbench] plugins must be a list of files or module names")
+    from orchbench.plugins import is_path
+
+    plugins = [str(path.parent / p) if is_path(p) else p for p in plugins]
+    for key in PATH_KEYS:
+        if isinstance(table.get(key), str) and table[key] != "-":
+            table[key] = str(path.parent / table[key])
+    return ProjectConfig(path, plugins, table)
+
+
+def default_map(command: Any, config: ProjectConfig) -> dict[str, Any]:
+    """click's ``default_map`` for ``command`` (a group) and its subcommands from the config's defaults; a key
+    that no command takes is an error naming it."""
+    used: set[str] = set()
+
+    def for_command(cmd: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if hasattr(cmd, "commands"):  # a group (typer carries its own copy of click: no isinstance)
+            for name, sub in cmd.commands.items():
+                nested = for_command(sub)
+                if nested:
+                    out[name] = nested
+            return out
+        for param in cmd.params:
+            names = [o.lstrip("-") for o in param.opts if o.startswith("--")] + [param.name or ""]
+            key = next((n for n in names if n in config.defaults), None)
+            if key is not None and getattr(param, "param_type_name", "") == "option":
+                value = config.defaults[key]
+                out[param.name] = value if not param.multiple or isinstance(value, list) else [value]
+                used.add(key)
+        return out
+
+    mapping = for_command(command)
+    unknown = sorted(set(config.defaults) - used)
+    if unknown:
+        raise UsageError(f"{config.path}: [tool.orchbench] has {unknown[0]!r}, which no orchbench command takes")
+    return mapping
