@@ -79,7 +79,7 @@ def test_a_plugin_file_runs_in_worker_processes(plugin: Path, strategy: str):
 @pytest.mark.ray
 def test_a_plugin_file_runs_on_ray(plugin: Path, ray_cluster: str):
     proc = cli("run", "ray", "--plugin", str(plugin), "-w", "word-sizes", "--set", f"address={ray_cluster}", "--json",
-               timeout=300)
+               timeout=300, env={"ORCHBENCH_PLUGINS": "orchbench-ray"})
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["output"] == [len(w) for w in WORDS.split()]
 
