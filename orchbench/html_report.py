@@ -30,7 +30,7 @@ td { text-align: right; white-space: nowrap; } td:first-child { white-space: nor
 th.text, td.text { text-align: left; white-space: normal; }
 tr.winner td { color: #1a7f37; font-weight: 600; } tr.flagged td { color: #cf222e; }
 .state { padding: .6em 1em; border-radius: 6px; border: 1px solid; }
-.state.ok { background: #dafbe1; border-color: #4ac26b; } .state.bad { background: #ffebe9; border-color: #ff8182; }
+.state.ok { background: #dafbe1; border-color: #4ac26b; } .state.warn { background: #fff8c5; border-color: #d4a72c; } .state.bad { background: #ffebe9; border-color: #ff8182; }
 figure { margin: 1em 0; } img { max-width: 100%; height: auto; border: 1px solid #d1d9e0; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1.2em; } dt { font-weight: 600; }
 dd { margin: 0; } ul.notes li { margin: .3em 0; }
@@ -65,19 +65,27 @@ def _table(report: Report, cols: Sequence[Column]) -> str:
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
-def _correctness(report: Report) -> str:
-    """Whether every run's output was complete and equal to the reference, and who fell short."""
+def _correctness(report: Report, documents: Sequence[Mapping[str, Any]]) -> str:
+    """Whether every run's output was complete and checked (against a reference, or for agreement across
+    strategies), and who fell short."""
     flagged = [r for r in report.rows if r.flagged]
     total = sum(r.runs for r in report.rows)
-    if not flagged:
-        state = (f"Every measured run ({total}) of every strategy finished, complete and equal to the reference "
-                 "output.")
-    else:
-        state = "Not every run was correct: " + "; ".join(
-            f"{r.strategy}: {r.correct_runs} of {r.runs} correct ({r.problem_text()})" for r in flagged) + "."
-    winner = f"Winner: {report.winner}." if report.winner else "No winner: no strategy has all its runs correct."
-    kind = "bad" if flagged or not report.winner else "ok"
-    return f'<p class="state {kind}">{escape(state)} {escape(winner)}</p>'
+    unchecked = total - sum(r.correct_runs for r in report.rows) - sum(r.runs - r.ok_runs for r in flagged)
+    parts = []
+    if flagged:
+        parts.append("Not every run was correct: " + "; ".join(
+            f"{r.strategy}: {r.correct_runs} of {r.runs} correct ({r.problem_text()})" for r in flagged) + ".")
+    elif not unchecked:
+        parts.append(f"Every measured run ({total}) of every strategy finished, complete and equal to the reference "
+                     "output.")
+    if unchecked:
+        parts.append(f"{unchecked} of {total} runs are unverified: there was no reference to check them against.")
+    parts += [f"Agreement across strategies: {a['summary']}." for a in
+              (d.get("settings", {}).get("agreement") for d in documents) if isinstance(a, Mapping) and a.get("summary")]
+    parts.append(f"Winner: {report.winner}." if report.winner else
+                 "No winner: no strategy has all its runs complete and not wrong.")
+    kind = "bad" if flagged or not report.winner else ("warn" if unchecked else "ok")
+    return f'<p class="state {kind}">{escape(" ".join(parts))}</p>'
 
 
 def _environment(env: Mapping[str, Any]) -> str:
@@ -139,7 +147,7 @@ def to_html(report: Report, documents: Sequence[Mapping[str, Any]], plots: bool 
         f"<h1>{escape(title)}</h1>",
         f'<p class="subtitle">{escape(_title_line(report))}</p>',
         f"<p>{_settings(documents)}</p>",
-        _correctness(report),
+        _correctness(report, documents),
         "<h2>Results</h2>", *_tables(report),
         "<h2>Notes and verdicts</h2>", f'<ul class="notes">{notes}</ul>',
         *(["<h2>Plots</h2>", *figures] if figures else []),

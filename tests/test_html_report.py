@@ -7,6 +7,7 @@ from html import unescape
 from html.parser import HTMLParser
 
 from orchbench.cli import expand_multi_values
+from orchbench.html_report import to_html
 from orchbench.report import build_report, columns
 from orchbench.results import save
 from tests.cli_here import assert_one_clear_line, cli_here
@@ -63,6 +64,11 @@ def _page(html: str) -> Page:
     return page
 
 
+def _quick_page(document) -> Page:
+    """The page without its plots (drawing them is the slow part, checked once above)."""
+    return _page(to_html(build_report(document), [document], plots=False))
+
+
 def _report_page(tmp_path, document) -> tuple[str, Page]:
     source = save(tmp_path / "c.json", document)
     out = tmp_path / "report.html"
@@ -97,7 +103,7 @@ def test_the_page_holds_the_table_plots_and_environment_and_nothing_from_outside
     assert "url(" not in "".join(page.styles) and "@import" not in "".join(page.styles)
 
 
-def test_text_from_the_results_file_is_escaped(tmp_path):
+def test_text_from_the_results_file_is_escaped():
     evil = '<script>alert("x")</script><img src=http://example.com/x.png>'
     document = _document({"sequential": [4.0, 4.4, 4.1], "threads": [1.0, 1.2, 0.9]})
     document["environment"]["cpu_model"] = evil
@@ -105,7 +111,7 @@ def test_text_from_the_results_file_is_escaped(tmp_path):
         record["label"] = record["spec"]["strategy"] = evil if record["spec"]["strategy"] == "threads" else "sequential"
     for slot in document["order"]:
         slot["strategy"] = evil if slot["strategy"] == "threads" else slot["strategy"]
-    html, page = _report_page(tmp_path, document)
+    page = _quick_page(document)
     assert "script" not in page.tags and "example.com" not in " ".join(v for _, _, v in page.links)
     assert evil in " ".join(page.text) and evil in [unescape(c).split(" (")[0] for c in page.cells]
 
@@ -119,3 +125,12 @@ def test_output_needs_an_export_format_and_a_bare_html_flag_means_beside_the_res
     assert expand_multi_values(["compare", "--html", "-n", "3"]) == ["compare", "--html", "", "-n", "3"]
     assert expand_multi_values(["compare", "--html"]) == ["compare", "--html", ""]
     assert expand_multi_values(["compare", "--html", "out.html"]) == ["compare", "--html", "out.html"]
+
+
+def test_unverified_runs_and_the_agreement_across_strategies_are_stated():
+    document = _document({"sequential": [4.0, 4.4, 4.1], "threads": [1.0, 1.2, 0.9]}, lambda s, r: {"correct": None})
+    document["settings"]["agreement"] = {"summary": "all 6 complete outputs are equal"}
+    page = _quick_page(document)
+    text = " ".join(page.text)
+    assert "6 of 6 runs are unverified" in text and "equal to the reference" not in text
+    assert "Agreement across strategies: all 6 complete outputs are equal." in text
