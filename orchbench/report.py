@@ -397,10 +397,15 @@ def _fit(cols: Sequence[Column], room: int) -> list[int]:
     return widths
 
 
-def _rich_table(report: Report, cols: Sequence[Column], title: Any, width: int | None) -> Any:
-    """A rich table of these columns. Numbers are never cut or broken across lines: a numeric column is at least as
-    wide as its widest cell. Within ``width`` only text wraps (at spaces; a name longer than its column folds);
-    with no width every cell keeps one line."""
+def _row_styles(report: Report) -> list[str | None]:
+    return ["red" if row.flagged else ("bold green" if row.winner else None) for row in report.rows]
+
+
+def _rich_table(styles: Sequence[str | None], cols: Sequence[Column], title: Any, width: int | None,
+                text_columns: int = 1) -> Any:
+    """A rich table of these columns, a row style per row. Numbers are never cut or broken across lines: a numeric
+    column is at least as wide as its widest cell. Within ``width`` only text wraps (at spaces; a name longer than
+    its column folds); with no width every cell keeps one line. The first ``text_columns`` are left-aligned."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -409,10 +414,9 @@ def _rich_table(report: Report, cols: Sequence[Column], title: Any, width: int |
     border = 3 * len(cols) - 1  # SIMPLE_HEAVY without edge padding: a space each side, 3 between columns
     widths = [natural for _, natural in map(_limits, cols)] if width is None else _fit(cols, width - border)
     for i, (col, w) in enumerate(zip(cols, widths, strict=True)):
-        table.add_column(Text(col.header), justify="left" if i == 0 else "right", overflow="fold", width=w,
-                         no_wrap=width is None)
-    for i, row in enumerate(report.rows):
-        style = "red" if row.flagged else ("bold green" if row.winner else None)
+        table.add_column(Text(col.header), justify="left" if i < text_columns else "right", overflow="fold",
+                         width=w, no_wrap=width is None)
+    for i, style in enumerate(styles):
         table.add_row(*(Text(col.cells[i]) for col in cols), style=style)
     return table
 
@@ -445,12 +449,12 @@ def render_table(report: Report, console: Console | None = None, wide: bool = Fa
     title = Text(report.title)
     natural = sum(high for _, high in map(_limits, cols)) + 3 * len(cols) - 1
     if wide or natural <= console.width:  # wide: as wide as it needs; lines longer than the terminal stay whole
-        _print_whole(console, _rich_table(report, cols, title, None))
+        _print_whole(console, _rich_table(_row_styles(report), cols, title, None))
     else:
         strategy, *rest = cols
         for place, heading in (("main", title), ("detail", Text("Details", style="bold"))):
             shown = [strategy, *(c for c in rest if c.place == place)]
-            _print_whole(console, _rich_table(report, shown, heading, console.width))
+            _print_whole(console, _rich_table(_row_styles(report), shown, heading, console.width))
     for note in footnotes(report):
         console.print(Text(f"• {note}", style="dim"))
 
@@ -528,24 +532,26 @@ def render_metrics(results: Sequence[RunResult], console: Console | None = None,
                    title: str = "Benchmark") -> None:  # fmt: skip
     """The seed's metrics, one row per run: runtime, success rate, throughput, peak memory, CPU utilisation."""
     from orchbench.console import make_console
-    from rich.table import Table
     from rich.text import Text
 
     console = console or make_console()
-    table = Table(title=Text(title), header_style="bold")
-    for name in ("Case", "Strategy", "Runtime [s]", "Success rate", "Correct", f"Throughput [{unit}/s]",
-                 "Peak memory [MiB]", "CPU utilisation"):  # fmt: skip
-        table.add_column(Text(name), justify="left" if name in {"Case", "Strategy"} else "right")
-    for r in results:
-        correct = {True: "yes", False: "NO"}.get(r.correct, "unverified")  # type: ignore[arg-type]
-        cpu = _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")
-        cells = [
-            str(r.spec.get("case") or "—"), r.name, f"{r.wall_s:.3f}", _pct(r.success_rate),
-            correct if r.error is None else f"failed: {r.error}", f"{r.throughput:.1f}",
-            _num(r.peak_rss, ".1f", 1 / MIB), cpu,
-        ]  # fmt: skip
-        table.add_row(*map(Text, cells), style=None if r.ok else "red")
-    console.print(table)
+
+    def column(header: str, cell: Any, numeric: bool = True) -> Column:
+        return Column(header, [cell(r) for r in results], numeric=numeric)
+
+    cols = [
+        column("Case", lambda r: str(r.spec.get("case") or "—"), numeric=False),
+        column("Strategy", lambda r: r.name, numeric=False),
+        column("Runtime [s]", lambda r: f"{r.wall_s:.3f}"),
+        column("Success rate", lambda r: _pct(r.success_rate)),
+        column("Correct", lambda r: f"failed: {r.error}" if r.error is not None else
+               {True: "yes", False: "NO"}.get(r.correct, "unverified"), numeric=False),  # type: ignore[arg-type]
+        column(f"Throughput [{unit}/s]", lambda r: f"{r.throughput:.1f}"),
+        column("Peak memory [MiB]", lambda r: _num(r.peak_rss, ".1f", 1 / MIB)),
+        column("CPU utilisation", lambda r: _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")),
+    ]  # fmt: skip
+    styles = [None if r.ok else "red" for r in results]
+    _print_whole(console, _rich_table(styles, cols, Text(title), console.width, text_columns=2))
     periods = sorted({r.sample_period_s for r in results if r.sample_period_s})
     every = f"every {'/'.join(f'{p * 1000:g}' for p in periods)} ms" if periods else "periodically"
     console.print(Text(f"• Peak memory: RSS of the whole process tree, sampled {every}; RSS double-counts pages "

@@ -222,3 +222,13 @@ def test_wide_shows_every_column_in_one_table_and_a_wide_console_needs_no_flag()
     assert "Median" in header and "Throughput" in header  # one table, every header on one line
     assert "Details" not in _terminal_text(report, 250)
     assert "Details" in _terminal_text(report, 100)
+
+
+def test_metrics_view_fits_80_columns_without_cutting_a_number():
+    console = Console(file=io.StringIO(), width=80, record=True)
+    runs = [_result("a-strategy-with-a-long-name", 12.3456), _result("threads", 2.0, peak_rss=1234.5 * MIB)]
+    render_metrics(runs, console, unit="words")
+    text = console.export_text().split("•")[0]
+    assert max(map(len, text.splitlines())) <= 80
+    for fragment in ("12.346", "2.000", "1234.5", "1.6", "10.0"):
+        assert fragment in text.split()
