@@ -33,7 +33,7 @@ from orchbench.api import Option, RetryPolicy
 from orchbench.harness.retry import _TIMEOUT, AttemptLog, _kwargs, timed_attempt
 
 if TYPE_CHECKING:
-    from orchbench.harness.limiter import AIMDLimiter
+    from orchbench.harness.limiter import AttemptSlots
 
 WINDOW = 512  # recent successful latencies the quantile is taken over
 REFRESH_EVERY = 16  # new samples between two recomputations of the quantile
@@ -135,20 +135,28 @@ class HedgedRetry(RetryPolicy):
 
 async def acall_hedged(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
                        attempt: Callable[[int], Awaitable[Any]], log: AttemptLog,
-                       limiter: AIMDLimiter | None = None) -> Any:
-    """Like :func:`~orchbench.harness.retry.acall_with_retry`, each try being a race of hedged attempts."""
+                       limiter: AttemptSlots | None = None) -> Any:
+    """Like :func:`~orchbench.harness.retry.acall_with_retry`, each try being a race of hedged attempts (the
+    first race runs bare, tenacity only after it failed)."""
     most = policy.options.get("max_attempts") or MAX_ATTEMPTS
+    try:
+        return await _race(policy, transient, attempt, log, limiter, most)
+    except transient as exc:
+        failed: BaseException | None = exc
     kwargs = _kwargs(policy, transient)
     kwargs["stop"] = tenacity.stop_any(kwargs["stop"], lambda state: log.attempts >= most)
     value = None
     async for state in tenacity.AsyncRetrying(**kwargs):
         with state:
+            if failed is not None:  # tenacity's first try is the race that already failed
+                first, failed = failed, None
+                raise first
             value = await _race(policy, transient, attempt, log, limiter, most)
     return value
 
 
 async def _race(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
-                attempt: Callable[[int], Awaitable[Any]], log: AttemptLog, limiter: AIMDLimiter | None,
+                attempt: Callable[[int], Awaitable[Any]], log: AttemptLog, limiter: AttemptSlots | None,
                 most: int) -> Any:
     observe = getattr(policy, "observe", None)
     launched = getattr(policy, "launched", None)

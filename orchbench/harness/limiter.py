@@ -1,6 +1,11 @@
-"""An adaptive concurrency limit (AIMD) for attempts against a service of unknown capacity.
+"""Limits on the attempts in flight: a fixed one (``AttemptSlots``) and an adaptive one (AIMD) for a service of
+unknown capacity.
 
-The limit starts low and grows by one per success (slow start) until the first sign of overload, which
+Both count attempts (requests), not items: an item waiting out a backoff or a ``Retry-After`` holds no slot.
+An item's later attempts (retries, hedges) are let in before other items' first attempts, so that an item
+already started finishes before new ones begin.
+
+The adaptive limit starts low and grows by one per success (slow start) until the first sign of overload, which
 halves it, then by one per limit's worth of successes (additive increase). Overload cuts the limit by
 ``backoff`` (multiplicative decrease): the median of recent latencies rising above ``tolerance`` times its
 lowest value, or answers with status 429 or 503 — two within one round trip (the last ``limit`` answers), since
@@ -8,7 +13,7 @@ a lone 503 is as often a fault as a sign of load, and random faults alone would 
 below the capacity. At most one cut per round trip: attempts that started before the last cut do not cut
 again, so a burst counts once.
 
-One limiter serves one event loop at a time; a process may reuse it across loops (the hybrid strategy runs a
+One limit serves one event loop at a time; a process may reuse it across loops (the hybrid strategy runs a
 fresh loop per chunk), since waiters live only while their loop runs.
 """
 
@@ -27,18 +32,60 @@ def is_overload(error: BaseException | None) -> bool:
     return getattr(error, "status", None) in OVERLOAD_STATUS
 
 
-class AIMDLimiter:
-    """How many attempts may be in flight: ``acquire`` before an attempt, ``release`` with its result after."""
+class AttemptSlots:
+    """How many attempts may be in flight: ``acquire`` before an attempt, ``release`` after it (a fixed limit)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = float(max(1, limit))
+        self.in_flight = 0
+        self.epoch = 0  # the adaptive limit's number of cuts; a fixed limit is never cut
+        self._later: deque[asyncio.Future[None]] = deque()  # waiting retries and hedges: served first
+        self._first: deque[asyncio.Future[None]] = deque()  # waiting first attempts
+
+    async def acquire(self, first: bool = True) -> int:
+        """Wait for room under the limit; return the epoch to hand back to :meth:`release`. ``first``: an item's
+        first attempt (it waits behind any item's later attempt)."""
+        if self.in_flight < int(self.limit) and not self._later and (not first or not self._first):
+            self.in_flight += 1
+            return self.epoch
+        waiter = asyncio.get_running_loop().create_future()
+        queue = self._first if first else self._later
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # granted, then cancelled: give the slot back
+                self.in_flight -= 1
+                self._wake()
+            elif waiter in queue:  # not yet passed over by _wake
+                queue.remove(waiter)
+            raise
+        return self.epoch
+
+    def release(self, epoch: int, latency: float, error: BaseException | None) -> None:
+        """An attempt ended: ``error`` None for a success, else what it raised (a fixed limit ignores both)."""
+        self.in_flight -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.in_flight < int(self.limit) and (self._later or self._first):
+            waiter = (self._later or self._first).popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
+
+
+class AIMDLimiter(AttemptSlots):
+    """An adaptive :class:`AttemptSlots`: ``release`` with each attempt's result moves the limit."""
 
     def __init__(self, maximum: int, *, initial: int = 4, minimum: int = 1, backoff: float = 0.9,
                  tolerance: float = 2.0, window: int = 25) -> None:
+        super().__init__(1)
         self.minimum = max(1, minimum)
         self.maximum = max(self.minimum, maximum)
         self.limit = float(min(max(initial, self.minimum), self.maximum))
         self.backoff = backoff
         self.tolerance = tolerance
-        self.in_flight = 0
-        self.epoch = 0  # number of decreases so far; an attempt remembers the epoch it started in
         self.start = int(self.limit)
         self.peak = int(self.limit)
         self.overloads = 0  # overload answers seen (each may or may not have cut the limit)
@@ -46,28 +93,9 @@ class AIMDLimiter:
         self._last_overload: int | None = None  # the answer number of the previous overload answer
         self._recent: deque[float] = deque(maxlen=window)
         self._floor: float | None = None
-        self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
     def decreases(self) -> int:
-        return self.epoch
-
-    async def acquire(self) -> int:
-        """Wait for room under the limit; return the epoch to hand back to :meth:`release`."""
-        if self.in_flight < int(self.limit) and not self._waiters:
-            self.in_flight += 1
-            return self.epoch
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():  # granted, then cancelled: give the slot back
-                self.in_flight -= 1
-                self._wake()
-            else:
-                self._waiters.remove(waiter)
-            raise
         return self.epoch
 
     def release(self, epoch: int, latency: float, error: BaseException | None) -> None:
@@ -112,13 +140,6 @@ class AIMDLimiter:
         self.epoch += 1
         self.limit = max(float(self.minimum), self.limit * factor)
         self._recent.clear()  # judge the new limit by latencies seen under it
-
-    def _wake(self) -> None:
-        while self._waiters and self.in_flight < int(self.limit):
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self.in_flight += 1
-                waiter.set_result(None)
 
     def summary(self) -> dict[str, Any]:
         """The limit's trajectory in a few numbers: where it started, ended and peaked, and how often it was cut."""

@@ -15,7 +15,7 @@ from orchbench.harness import deadline
 from orchbench.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from orchbench.harness.limiter import AIMDLimiter
+    from orchbench.harness.limiter import AttemptSlots
 
 _TIMEOUT = Option(float, 30.0, "per-attempt timeout in seconds", min=0.001)
 
@@ -109,37 +109,61 @@ def _kwargs(policy: RetryPolicy, transient: tuple[type[BaseException], ...]) -> 
 
 def call_with_retry(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
                     attempt: Callable[[int], Any], log: AttemptLog) -> Any:
-    """Run ``attempt(k)`` for k = 1, 2, … under the policy; each attempt is cut at the policy's timeout."""
+    """Run ``attempt(k)`` for k = 1, 2, … under the policy; each attempt is cut at the policy's timeout.
+
+    The first attempt runs bare; tenacity's machinery is built only once an attempt has failed (most never do).
+    """
+    log.attempts = 1
+    try:
+        return _timed(policy, attempt, 1, log)
+    except transient as exc:
+        failed: BaseException | None = exc
     value = None
     for state in tenacity.Retrying(**_kwargs(policy, transient)):
         with state:
+            if failed is not None:  # tenacity's attempt 1 is the one that already failed
+                first, failed = failed, None
+                raise first
             log.attempts += 1
-            start = time.perf_counter()
-            try:
-                with deadline.attempt_deadline(policy.timeout_s):
-                    value = attempt(log.attempts)
-            finally:
-                log.latencies.append(time.perf_counter() - start)
+            value = _timed(policy, attempt, log.attempts, log)
     return value
+
+
+def _timed(policy: RetryPolicy, attempt: Callable[[int], Any], k: int, log: AttemptLog) -> Any:
+    start = time.perf_counter()
+    try:
+        with deadline.attempt_deadline(policy.timeout_s):
+            return attempt(k)
+    finally:
+        log.latencies.append(time.perf_counter() - start)
 
 
 async def acall_with_retry(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
                            attempt: Callable[[int], Awaitable[Any]], log: AttemptLog,
-                           limiter: AIMDLimiter | None = None) -> Any:
+                           limiter: AttemptSlots | None = None) -> Any:
     """The async form of :func:`call_with_retry`; the timeout cancels the attempt's coroutine. With a
     ``limiter``, each attempt waits for room under its limit first and reports how it went."""
+    log.attempts = 1
+    try:
+        return await timed_attempt(policy, attempt, 1, log, limiter)
+    except transient as exc:
+        failed: BaseException | None = exc
     value = None
     async for state in tenacity.AsyncRetrying(**_kwargs(policy, transient)):
         with state:
+            if failed is not None:
+                first, failed = failed, None
+                raise first
             log.attempts += 1
             value = await timed_attempt(policy, attempt, log.attempts, log, limiter)
     return value
 
 
 async def timed_attempt(policy: RetryPolicy, attempt: Callable[[int], Awaitable[Any]], k: int, log: AttemptLog,
-                        limiter: AIMDLimiter | None = None, on_success: Callable[[float], None] | None = None) -> Any:
-    """Attempt ``k`` under the policy's timeout (and the limiter), its latency appended to the log."""
-    epoch = await limiter.acquire() if limiter is not None else 0
+                        limiter: AttemptSlots | None = None, on_success: Callable[[float], None] | None = None) -> Any:
+    """Attempt ``k`` under the policy's timeout (and the limiter, which lets an item's later attempts in first),
+    its latency appended to the log."""
+    epoch = await limiter.acquire(k == 1) if limiter is not None else 0
     error: BaseException | None = None
     start = time.perf_counter()
     try:

@@ -21,7 +21,7 @@ from orchbench.harness.retry import AttemptLog, acall_with_retry, call_with_retr
 from orchbench.types import Outcome, RunSpec
 
 if TYPE_CHECKING:
-    from orchbench.harness.limiter import AIMDLimiter
+    from orchbench.harness.limiter import AttemptSlots
 
 HARNESS_TRANSIENT: tuple[type[BaseException], ...] = (InjectedFault, AttemptTimeout)
 WORKER_HOOK_ENV = "ORCHBENCH_WORKER_HOOK"
@@ -49,6 +49,10 @@ class Task:
         profile = faults.profiles.get(workload.map_task)
         # hedges run only where the task may safely run twice, and only in async code (see harness/hedge.py)
         self.hedging = policy.hedge_copies > 1 and profile is not None and profile.idempotent
+        # a task with no latency, fault or cost of the harness's own (the scoring workload's, whose server has
+        # them) skips the fault model: no draw per attempt
+        self._acts = profile is not None and any((profile.latency_s, profile.fault_rate, profile.hang_rate,
+                                                  profile.crash_rate, profile.cpu_ms))
         self._warm = False
 
     def _warm_up(self) -> None:
@@ -87,16 +91,23 @@ class Task:
             return Outcome(index, error=_describe(exc, log.attempts), attempts=log.attempts, latencies=log.latencies)
         return Outcome(index, value=value, attempts=log.attempts, latencies=log.latencies)
 
-    async def arun(self, index: int, item: Any, generation: int = 0, limiter: AIMDLimiter | None = None) -> Outcome:
+    async def arun(self, index: int, item: Any, generation: int = 0, limiter: AttemptSlots | None = None) -> Outcome:
         """Compute one item's value (async); latency and waits yield to the event loop. With ``limiter``, every
-        attempt waits for room under its adaptive limit. Idempotent tasks are hedged when the policy says so."""
+        attempt waits for room under it (an attempt holds a slot, an item between attempts does not).
+        Idempotent tasks are hedged when the policy says so."""
         self._warm_up()
-        task = self.workload.map_task
         log = AttemptLog()
+        if self._acts:
+            task, act, work = self.workload.map_task, self.faults.act_async, self.workload.amap_item
 
-        async def attempt(k: int) -> Any:
-            await self.faults.act_async(task, index, k, generation)
-            return await self.workload.amap_item(item)
+            async def attempt(k: int) -> Any:
+                await act(task, index, k, generation)
+                return await work(item)
+        else:
+            amap_item = self.workload.amap_item
+
+            def attempt(k: int) -> Any:  # the coroutine itself is the attempt's awaitable
+                return amap_item(item)
 
         loop = acall_hedged if self.hedging else acall_with_retry
         try:

@@ -7,26 +7,33 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from orchbench.api import Option, Strategy
+from orchbench.harness.loop import run_loop
 from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
 from orchbench.types import Outcome
 
 if TYPE_CHECKING:
-    from orchbench.harness.limiter import AIMDLimiter
+    from orchbench.harness.limiter import AIMDLimiter, AttemptSlots
 
 DEFAULT_CONCURRENCY = 256
+ITEMS_PER_SLOT = 2  # items under way per attempt slot: the others wait out a backoff without holding one
 ADAPTIVE_HELP = ("adapt the attempts in flight to the service (AIMD: grow while latency holds, cut on 429/503 or "
                  "rising latency), between 1 and concurrency")
 
 
 async def run_bounded(task: Task, pairs: Iterable[tuple[int, Any]], generation: int, concurrency: int,
-                      limiter: AIMDLimiter | None = None) -> list[Outcome]:
-    """Run every (index, item) with at most ``concurrency`` in flight; outcomes in completion order.
-    With ``limiter``, attempts also wait for room under its adaptive limit.
+                      limiter: AttemptSlots | None = None) -> list[Outcome]:
+    """Run every (index, item) with at most ``concurrency`` attempts in flight (or under ``limiter``, an adaptive
+    limit with ``concurrency`` as its ceiling); outcomes in completion order.
 
-    ``concurrency`` coroutines pull from one shared iterator, so live tasks stay bounded however many items
+    The bound is on attempts, not items: an item waiting out a backoff or a ``Retry-After`` holds no slot, so
+    another item's attempt takes it. Up to ``ITEMS_PER_SLOT`` × ``concurrency`` items are under way at once,
+    pulled by as many coroutines from one shared iterator, so live tasks stay bounded however many items
     there are. They run in a TaskGroup: an unexpected error, or cancellation (Ctrl-C), cancels all of them.
     """
+    from orchbench.harness.limiter import AttemptSlots
+
+    slots = limiter if limiter is not None else AttemptSlots(concurrency)
     source = iter(pairs)
     outcomes: list[Outcome] = []
     parent = asyncio.current_task()
@@ -37,13 +44,12 @@ async def run_bounded(task: Task, pairs: Iterable[tuple[int, Any]], generation: 
             # task, which would cancel this one, may be queued behind every coroutine's next item.
             if parent is not None and parent.cancelling():
                 raise asyncio.CancelledError
-            outcomes.append(await (task.arun(index, item, generation, limiter) if limiter is not None
-                                   else task.arun(index, item, generation)))
+            outcomes.append(await task.arun(index, item, generation, slots))
             await asyncio.sleep(0)  # an item that never waits (pure CPU) must still let the others run
 
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(concurrency):
+            for _ in range(ITEMS_PER_SLOT * concurrency):
                 group.create_task(worker())
     except ExceptionGroup as errors:  # one error (the usual case) is reported as itself, not as a group
         if len(errors.exceptions) == 1:
@@ -56,7 +62,8 @@ class Asyncio(Strategy):
     name = "asyncio"
     description = "one event loop, a bounded pool of coroutines awaiting the async task (no thread per item)"
     options = {
-        "concurrency": Option(int, DEFAULT_CONCURRENCY, "items in flight at once (with adaptive: the ceiling)",
+        "concurrency": Option(int, DEFAULT_CONCURRENCY, "attempts in flight at once (with adaptive: the ceiling); "
+                              "an item waiting to retry holds no slot",
                               min=1, max=1_000_000),
         "adaptive": Option(bool, False, ADAPTIVE_HELP),
     }
@@ -71,7 +78,7 @@ class Asyncio(Strategy):
             self.limiter = AIMDLimiter(max(1, concurrency))
         results: list[Outcome | None] = [None] * len(items)
         if items:
-            for outcome in asyncio.run(run_bounded(task, enumerate(items), 0, concurrency, self.limiter)):
+            for outcome in run_loop(run_bounded(task, enumerate(items), 0, concurrency, self.limiter)):
                 results[outcome.index] = outcome
         return results  # type: ignore[return-value]
 

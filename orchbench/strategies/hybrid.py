@@ -7,13 +7,13 @@ a crashed worker's unfinished items are resubmitted (never counted as zero), and
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from orchbench.api import Option, Strategy
+from orchbench.harness.loop import run_loop
 from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
 from orchbench.strategies import pool
@@ -40,23 +40,23 @@ class ChunkOutcomes(list):
 
 
 def run_chunk(pairs: pool.Chunk, generation: int, concurrency: int, adaptive: bool = False) -> list[Outcome]:
-    """Chunk function: a fresh event loop over the chunk, ``concurrency`` items in flight (with ``adaptive``,
-    attempts also under this worker's AIMD limit, which persists from chunk to chunk)."""
+    """Chunk function: a fresh event loop over the chunk, ``concurrency`` attempts in flight (with ``adaptive``,
+    under this worker's AIMD limit instead, which persists from chunk to chunk)."""
     global _limiter
     task = pool.worker_task()
     if not adaptive:
-        return asyncio.run(run_bounded(task, pairs, generation, min(concurrency, len(pairs))))
+        return run_loop(run_bounded(task, pairs, generation, min(concurrency, len(pairs))))
     if _limiter is None:
         from orchbench.harness.limiter import AIMDLimiter
 
         _limiter = AIMDLimiter(concurrency)
-    out = ChunkOutcomes(asyncio.run(run_bounded(task, pairs, generation, min(concurrency, len(pairs)), _limiter)))
+    out = ChunkOutcomes(run_loop(run_bounded(task, pairs, generation, min(concurrency, len(pairs)), _limiter)))
     out.limiter, out.pid = _limiter.summary(), os.getpid()
     return out
 
 
 def default_concurrency(task: Task, n: int, workers: int) -> int:
-    """Items in flight per worker: for items that mostly wait, the pool's share of the items worth having in
+    """Attempts in flight per worker: for items that mostly wait, the pool's share of the items worth having in
     flight (a server's capacity, or every item); for CPU work, ``DEFAULT_CONCURRENCY``."""
     if not pool.mostly_waits(task):
         return DEFAULT_CONCURRENCY
@@ -88,7 +88,7 @@ class Hybrid(Strategy):
                    "(the original scoring service's map-reduce), rebuilt after a worker crash")
     options = {
         "workers": Option(int, None, "worker processes (default: the CPU count)", min=1, max=1024),
-        "concurrency": Option(int, None, "items in flight per worker (default: for items that mostly wait, the "
+        "concurrency": Option(int, None, "attempts in flight per worker (default: for items that mostly wait, the "
                               "worker's share of what the workload can take at once, else "
                               f"{DEFAULT_CONCURRENCY})", min=1, max=1_000_000),
         "chunk": Option(int, None, f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, "
