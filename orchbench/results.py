@@ -4,7 +4,7 @@ Layout of schema ``orchbench.comparison/1``::
 
     {"schema": "orchbench.comparison/1", "created": "2025-01-31T12:00:00Z",
      "environment": {python, implementation, os, platform, machine, cpu_model, cpu_count, memory_total,
-                     packages: {name: version}, plugins: [{name, distribution, version}], git_commit},
+                     packages: {name: version}, event_loop, plugins: [{name, distribution, version}], git_commit},
      "settings": {workload, case, scenario, iterations, warmup, baseline, ...},
      "order": [{round, strategy, warmup}, ...],
      "runs": [RunResult.to_dict() + {"round", "warmup"}, ...]}
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.errors import UsageError
+from orchbench.harness.loop import loop_name
 from orchbench.types import RunResult
 
 SCHEMA_FAMILY = "orchbench.comparison"
@@ -36,7 +37,7 @@ SCHEMA_VERSION = 1
 SCHEMA = f"{SCHEMA_FAMILY}/{SCHEMA_VERSION}"
 
 # Distributions whose versions are recorded: orchbench and what it runs on.
-PACKAGES = ("orchbench", "pluggy", "typer", "rich", "psutil", "numpy", "scipy", "matplotlib", "aiohttp")
+PACKAGES = ("orchbench", "pluggy", "typer", "rich", "psutil", "numpy", "scipy", "matplotlib", "aiohttp", "uvloop")
 
 
 def _cpu_model() -> str | None:
@@ -109,6 +110,7 @@ def environment(plugins: Iterable[Any] = ()) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "memory_total": _memory_total(),
         "packages": _package_versions(),
+        "event_loop": loop_name(),
         "plugins": [_plugin_record(p) for p in plugins],
         "git_commit": _git_commit(),
     }
