@@ -16,6 +16,7 @@ a run against a URL has no reference of its own (its verdict is *unverified* unl
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -77,6 +78,8 @@ class ScoringWorkload(Workload):
         "connections": Option(int, 0, "HTTP connections per process (0: the strategy's "
                                        f"concurrency, at least {DEFAULT_CONNECTIONS})", min=0),
         "http_timeout": Option(float, 60.0, "seconds a request may take before it counts as failed", min=0.001),
+        "aiohttp": Option(bool, False, "async strategies send with aiohttp instead of the built-in keep-alive "
+                                       "HTTP/1.1 client"),
         "embedded_server": Option(bool, False, "set by the workload itself: url is the server it started"),
         "path": Option(str, "", "path appended to the server's URL for every request (default: the URL itself)"),
         "body": Option(str, "raw", "request body: raw (the line's UTF-8 bytes) or the name of a JSON field "
@@ -116,6 +119,7 @@ class ScoringWorkload(Workload):
         self._server: Any = None
         self._final_stats: dict[str, Any] | None = None
         self._connections_per_process: int | None = None
+        self._async_client: Any = None  # the last event loop's client, to skip the lookup on every request
 
     # -- the server ------------------------------------------------------------------------------------------
 
@@ -273,7 +277,9 @@ class ScoringWorkload(Workload):
     def warm(self) -> None:
         import importlib
 
-        for name in ("aiohttp", "urllib3"):  # the clients' libraries: imported here, not in a timed first attempt
+        # the clients' libraries: imported here, not in a timed first attempt
+        for name in ("urllib3", "orchbench.workloads.scoring.client", "orchbench.workloads.scoring.http1",
+                     *(["aiohttp"] if self.options["aiohttp"] else [])):
             importlib.import_module(name)
 
     def protocol(self) -> Protocol:
@@ -304,9 +310,13 @@ class ScoringWorkload(Workload):
     async def amap_item(self, line: str) -> int:
         if self._skipped(line):
             return 0
-        from orchbench.workloads.scoring.client import async_client
+        client = self._async_client
+        if client is None or client.loop is not asyncio.get_running_loop() or client.closed:
+            from orchbench.workloads.scoring.client import async_client
 
-        client = await async_client(self.url, self._connections(), self.options["http_timeout"], self.protocol())
+            client = self._async_client = await async_client(self.url, self._connections(),
+                                                             self.options["http_timeout"], self.protocol(),
+                                                             self.options["aiohttp"])
         return await client.score(line)
 
     def reduce(self, values: list[Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Clients of the scoring server: a pooled, thread-safe sync client (urllib3) and an async one (aiohttp).
+"""Clients of the scoring server: a pooled, thread-safe sync client (urllib3) and an async one (the lean
+keep-alive HTTP/1.1 client of ``http1``, or aiohttp).
 
 Both send one ``POST`` per call, as a ``Protocol`` says (by default the original service's: the raw line as the
 body, to the service's URL), and never retry by themselves; the harness's retry policy does. They turn every
@@ -230,38 +231,73 @@ class SyncClient:
 
 
 class AsyncClient:
-    """One ``aiohttp.ClientSession`` bound to the event loop that created it (create it inside that loop).
+    """The async client of one event loop (create it inside that loop): by default orchbench's lean keep-alive
+    HTTP/1.1 client (``http1``), with ``use_aiohttp`` an ``aiohttp.ClientSession``.
 
     ``connections`` caps the connections open at once (0: no cap); match it to the coroutines that call it.
     """
 
     def __init__(self, url: str, *, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT,
-                 protocol: Protocol = DEFAULT_PROTOCOL) -> None:
-        import aiohttp
-
-        self._aiohttp = aiohttp
+                 protocol: Protocol = DEFAULT_PROTOCOL, use_aiohttp: bool = False) -> None:
         self.url = url
         self.timeout = timeout
         self.protocol = protocol
         self.loop = asyncio.get_running_loop()
+        self._pool: Any = None
+        self._session: Any = None
+        if use_aiohttp:
+            self._open_session(url, connections, timeout)
+            return
+        from orchbench.workloads.scoring.http1 import Http1Pool
+
+        target = urlsplit(protocol.target(url))
+        tls = target.scheme == "https"
+        self._pool = Http1Pool(target.hostname or "127.0.0.1", target.port or (443 if tls else 80), tls=tls,
+                               limit=max(0, connections), timeout=timeout,
+                               connect_timeout=min(timeout, CONNECT_TIMEOUT))
+        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+        head = "".join(f"{name}: {value}\r\n" for name, value in protocol.request_headers().items())
+        self._head = (f"POST {path} HTTP/1.1\r\nHost: {self._pool.host_header}\r\n{head}"
+                      "Content-Length: ").encode("utf-8")  # the request up to its body's length, built once
+
+    def _open_session(self, url: str, connections: int, timeout: float) -> None:
+        import aiohttp
         from yarl import URL
 
-        self._score_url = URL(protocol.target(url), encoded=True)  # parsed once, not on every request
+        self._aiohttp = aiohttp
+        self._score_url = URL(self.protocol.target(url), encoded=True)  # parsed once, not on every request
         # Per request, aiohttp otherwise adds and the server parses headers nobody reads; its answers are small
         # JSON, never compressed.
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=max(0, connections), limit_per_host=0),
             timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, CONNECT_TIMEOUT)),
-            headers=protocol.request_headers(),
+            headers=self.protocol.request_headers(),
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
             auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     @property
     def closed(self) -> bool:
-        return self._session.closed or self.loop.is_closed()
+        link = self._pool if self._pool is not None else self._session
+        return link.closed or self.loop.is_closed()
 
     async def score(self, line: str) -> int:
+        if self._pool is None:
+            return await self._score_aiohttp(line)
+        body = self.protocol.encode(line)
+        try:
+            response = await self._pool.request(self._head + b"%d\r\n\r\n" % len(body) + body)
+        except TimeoutError:  # the client's own timeout; the harness's cancellation is a CancelledError
+            raise RequestTimeout(f"no answer from the scoring server within {self.timeout:g} s") from None
+        except OSError as exc:
+            raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
+        except ValueError as exc:
+            raise MalformedResponse(f"the scoring server answered badly: {exc}") from None
+        return interpret(response.status, response.headers.get("retry-after"), response.body,
+                         self.protocol.score_field)
+
+    async def _score_aiohttp(self, line: str) -> int:
         aiohttp = self._aiohttp
         try:
             async with self._session.post(self._score_url, data=self.protocol.encode(line), allow_redirects=False) as resp:
@@ -274,7 +310,7 @@ class AsyncClient:
         return interpret(status, retry_after, body, self.protocol.score_field)
 
     async def close(self) -> None:
-        await self._session.close()
+        await (self._pool if self._pool is not None else self._session).close()
 
 
 _sync_clients: dict[tuple[Any, ...], SyncClient] = {}
@@ -324,15 +360,16 @@ _loop_clients: dict[int, _LoopClients] = {}
 
 
 async def async_client(url: str, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT,
-                       protocol: Protocol = DEFAULT_PROTOCOL) -> AsyncClient:
-    """The running event loop's client for ``url`` (one session per loop, closed when ``asyncio.run`` ends)."""
+                       protocol: Protocol = DEFAULT_PROTOCOL, use_aiohttp: bool = False) -> AsyncClient:
+    """The running event loop's client for ``url`` (one per loop, closed when ``asyncio.run`` ends)."""
     loop = asyncio.get_running_loop()
     entry = _loop_clients.get(id(loop))
     if entry is None or entry.loop is not loop:
         entry = _loop_clients[id(loop)] = _LoopClients(loop)
         await entry.keeper.__anext__()
-    key = (url, connections, timeout, protocol)
+    key = (url, connections, timeout, protocol, use_aiohttp)
     client = entry.clients.get(key)
     if client is None or client.closed:
-        client = entry.clients[key] = AsyncClient(url, connections=connections, timeout=timeout, protocol=protocol)
+        client = entry.clients[key] = AsyncClient(url, connections=connections, timeout=timeout, protocol=protocol,
+                                                  use_aiohttp=use_aiohttp)
     return client
