@@ -178,9 +178,10 @@ class Http1Pool:
     """
 
     def __init__(self, host: str, port: int, *, tls: bool = False, limit: int = 0, timeout: float = 60.0,
-                 connect_timeout: float = 10.0, max_body: int = MAX_BODY) -> None:
+                 connect_timeout: float = 10.0, max_body: int | None = None) -> None:
         self.host, self.port, self.limit = host, port, limit
-        self.timeout, self.connect_timeout, self.max_body = timeout, connect_timeout, max_body
+        self.timeout, self.connect_timeout = timeout, connect_timeout
+        self.max_body = MAX_BODY if max_body is None else max_body
         self._ssl = ssl_module.create_default_context() if tls else None
         self._loop = asyncio.get_running_loop()
         self._idle: list[_Connection] = []
