@@ -24,10 +24,10 @@ def orchbench_cmd() -> list[str]:
     return [sys.executable, "-m", "orchbench"]
 
 
-def run(strategy: str, *args: str, timeout: float = 3600) -> dict[str, Any]:
+def run(strategy: str, *args: str, timeout: float = 3600, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     """One isolated ``orchbench run STRATEGY ARGS --json``; its result as a dict (raises on a non-zero exit)."""
     cmd = [*orchbench_cmd(), "run", strategy, *args, "--json"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env())
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**env(), **(extra_env or {})})
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[2:])} exited {done.returncode}: {done.stderr.strip()[-500:]}")
     return json.loads(done.stdout)
@@ -45,6 +45,20 @@ def timed(cmd: list[str]) -> float:
     started = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
     return time.perf_counter() - started
+
+
+def request_costs(result: dict[str, Any]) -> dict[str, float]:
+    """A scoring run's CPU per request, in µs, from the processes' own counters: the client's (the run's CPU over
+    its attempts) and the embedded server's (its CPU during the run, start-up excluded, over the requests it
+    counted); and the CPU floor, in seconds: all of that CPU spread over every core of the machine."""
+    stats = result.get("workload_stats") or {}
+    requests = stats.get("requests") or 0
+    server_s = stats.get("cpu_s", float("nan")) - stats.get("cpu_s_at_start", float("nan"))
+    client_s = result.get("cpu_s") or float("nan")
+    cores = machine()["cores"] or 1
+    return {"client_us": 1e6 * client_s / max(1, result.get("attempts") or 0),
+            "server_us": 1e6 * server_s / max(1, requests),
+            "cpu_floor_s": (client_s + server_s) / cores}
 
 
 def median(values: list[float]) -> float:

@@ -119,7 +119,8 @@ class ScoringWorkload(Workload):
         self._server: Any = None
         self._final_stats: dict[str, Any] | None = None
         self._connections_per_process: int | None = None
-        self._async_client: Any = None  # the last event loop's client, to skip the lookup on every request
+        self._async_client: Any = None
+        self._server_cpu_at_start: float | None = None  # the last event loop's client, to skip the lookup on every request
 
     # -- the server ------------------------------------------------------------------------------------------
 
@@ -167,12 +168,16 @@ class ScoringWorkload(Workload):
             return {}
         self._server = ServerProcess(self.spec.scenario or self.default_scenario, config=self.server_config())
         url = self._server.start()
+        try:  # its start-up's CPU, to tell apart from the run's (stats() gives both)
+            self._server_cpu_at_start = float(self._server.stats()["cpu_s"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self._server_cpu_at_start = None
         return {"url": url, "embedded_server": True}
 
     def stop(self) -> None:
         if self._server is not None:
             try:
-                self._final_stats = _without_config(self._server.stats())
+                self._final_stats = self._with_start(_without_config(self._server.stats()))
             except (OSError, ValueError, RuntimeError):
                 pass
             self._server.stop()
@@ -184,7 +189,7 @@ class ScoringWorkload(Workload):
         if self._final_stats is not None:
             return self._final_stats
         try:
-            return _without_config(get_json(self.url, "/stats"))
+            return self._with_start(_without_config(get_json(self.url, "/stats")))
         except (OSError, ValueError, RuntimeError) as exc:
             if self.external:  # /stats is orchbench's own; another service need not have it
                 return {}
@@ -216,8 +221,17 @@ class ScoringWorkload(Workload):
             lines.append(("in flight", f"at most {units.count(rest.pop('max_in_flight'))}" +
                           (f" ({units.count(now)} at the end)" if now else "")))
         if "cpu_s" in rest:
-            lines.append(("server CPU", units.duration(rest.pop("cpu_s"))))
+            at_start = rest.pop("cpu_s_at_start", None)
+            lines.append(("server CPU", units.duration(rest.pop("cpu_s")) +
+                          (f" ({units.duration(at_start)} of it to start)" if at_start is not None else "")))
         return lines + super().format_stats(rest)
+
+    def _with_start(self, stats: dict[str, Any]) -> dict[str, Any]:
+        """The server's counters, plus ``cpu_s_at_start``: its CPU seconds once started (``cpu_s`` minus it is
+        the run's)."""
+        if self._server_cpu_at_start is not None and "cpu_s" in stats:
+            stats["cpu_s_at_start"] = self._server_cpu_at_start
+        return stats
 
     # -- input, items, output --------------------------------------------------------------------------------
 

@@ -644,6 +644,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from orchbench.harness.loop import run_loop
+
     args = _parser().parse_args(argv)
     overrides = {f.name: getattr(args, f.name) for f in fields(ServerConfig)}
     try:
@@ -656,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"listening {url}", flush=True)
 
     try:
-        asyncio.run(serve(config, args.host, args.port, on_ready=ready, parent_pid=args.parent_pid))
+        run_loop(serve(config, args.host, args.port, on_ready=ready, parent_pid=args.parent_pid))  # uvloop if installed
     except OSError as exc:
         print(f"scoring server: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
