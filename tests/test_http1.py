@@ -74,7 +74,7 @@ def test_keep_alive_connection_is_reused_and_every_body_form_is_read():
     assert outcomes[:2] == [7, 7] and outcomes[3] == 7
     assert getattr(outcomes[2], "status", None) == 429 and outcomes[2].retry_after == 0.5
     assert seen["requests"] == 4 and seen["connections"] == 1  # the first three kept the connection open
-    assert seen["heads"][0].startswith(b"POST /score HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert seen["heads"][0].startswith(b"POST / HTTP/1.1\r\nHost: 127.0.0.1:")  # to the URL itself
 
 
 def test_a_connection_closed_mid_answer_is_a_dropped_connection_and_not_reused():
