@@ -7,14 +7,18 @@ stretches the runs but cannot fail the tests.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from orchbench.commands.check import Check, judge
+from orchbench.commands.check import judge
 from orchbench.harness import window
+from orchbench.harness.latency import LatencySummary
 from orchbench.harness.isolate import run_isolated
 from orchbench.noise import cores
 from orchbench.types import RunResult, RunSpec
@@ -124,3 +128,13 @@ def test_check_command_prints_a_verdict():
     assert done.returncode == (0 if data["instrument_ok"] else 1)
     assert {c["figure"] for c in data["checks"]} >= {"CPU of that sleeping run", "CPU of a 0.5 s burn"}
     assert len(data["machine"]["fixed_workload_walls_s"]) == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=1e-7, max_value=1e4), min_size=1, max_size=300),
+       st.sampled_from([50, 95, 99]))
+def test_latency_summary_keeps_percentiles_to_half_a_percent(latencies, q):
+    exact = sorted(latencies)[max(1, math.ceil(q / 100 * len(latencies))) - 1]  # nearest rank
+    summary = LatencySummary(latencies)
+    assert summary.percentile(q) == pytest.approx(exact, rel=0.0051)
+    assert min(latencies) <= summary.percentile(q) <= max(latencies)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import statistics
 import time
 from collections import Counter
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from orchbench.api import Workload
 from orchbench.errors import UsageError
 from orchbench.harness.cache import ResourceCache
+from orchbench.harness.latency import LatencySummary
 from orchbench.harness.task import StageFailed, Task
 from orchbench.harness.window import Window, account
 from orchbench.plugins import get_registry
@@ -25,14 +25,6 @@ from orchbench.types import Outcome, RunResult, RunSpec
 def digest(output: Any) -> str:
     """A short, order-independent fingerprint of an output (for comparing runs without storing outputs)."""
     return hashlib.sha256(json.dumps(output, sort_keys=True, default=list).encode()).hexdigest()[:16]
-
-
-def _percentile(sorted_values: list[float], q: float) -> float | None:
-    if not sorted_values:
-        return None
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    return statistics.quantiles(sorted_values, n=100, method="inclusive")[int(q) - 1]
 
 
 def check_outcomes(outcomes: list[Outcome], n_items: int) -> None:
@@ -172,10 +164,10 @@ def _account(result: RunResult, outcomes: list[Outcome], unique: list[Any], wher
     result.hedges_won = sum(o.hedges_won for o in outcomes)
     result.retries = result.attempts - calls - result.hedges  # attempts started after a failure
     result.give_ups = sum(1 for o in outcomes if not o.ok) + (1 if result.error else 0)
-    latencies = sorted(lat for o in outcomes for lat in o.latencies)
-    result.latency_p50_s = _percentile(latencies, 50)
-    result.latency_p95_s = _percentile(latencies, 95)
-    result.latency_p99_s = _percentile(latencies, 99)
+    latencies = LatencySummary(lat for o in outcomes for lat in o.latencies)
+    result.latency_p50_s = latencies.percentile(50)
+    result.latency_p95_s = latencies.percentile(95)
+    result.latency_p99_s = latencies.percentile(99)
     positions = Counter(where)
     result.failures = [  # every failed item, so the account of a run is whole (the table shows the first few)
         {"item": _shorten(unique[o.index]), "positions": positions[o.index], "error": o.error, "attempts": o.attempts}
