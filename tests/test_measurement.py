@@ -20,6 +20,7 @@ from orchbench.commands.check import judge
 from orchbench.harness import window
 from orchbench.harness.latency import LatencySummary
 from orchbench.harness.isolate import run_isolated
+from orchbench import noise
 from orchbench.noise import cores
 from orchbench.types import RunResult, RunSpec
 
@@ -138,3 +139,10 @@ def test_latency_summary_keeps_percentiles_to_half_a_percent(latencies, q):
     summary = LatencySummary(latencies)
     assert summary.percentile(q) == pytest.approx(exact, rel=0.0051)
     assert min(latencies) <= summary.percentile(q) <= max(latencies)
+
+
+def test_noise_names_a_spread_above_its_bound():
+    assert noise.spread([1.0, 1.0, 1.0]) == 0.0
+    assert noise.spread([1.0]) is None
+    assert any("varies by 20.0 %" in r for r in noise.reasons(run_spread=0.2))
+    assert not any("varies" in r for r in noise.reasons(run_spread=0.01))

@@ -74,6 +74,9 @@ class Window:
         self.outside_s = 0.0  # the time the CPU clocks were read outside the timed span
 
     def open(self) -> None:
+        if proctree.descendants(os.getpid()) is None:
+            self.notes.add("this system does not list a process's children: only the run process is read at the "
+                           "window's edges, other processes only sampled")
         self.start, first, _ = read_tree(self.exclude, opening=True, notes=self.notes)
         self.start_mono = time.monotonic()
         self.outside_s = self.start_mono - first
