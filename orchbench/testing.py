@@ -3,7 +3,8 @@
 - :func:`run_spec` runs one spec in this process and returns its :class:`~orchbench.RunResult`;
 - :func:`assert_matches_reference` fails with the run's failures listed unless it is complete and correct;
 - :func:`map_items` hands a strategy a list of items directly and returns its outcomes;
-- :class:`StrategyContract` is a battery of tests: subclass it in your test module with your strategy's name.
+- :class:`StrategyContract` is a battery of tests: subclass it in your test module with your strategy's name;
+- :class:`WorkloadContract` is the battery for a workload: subclass it with your workload's name.
 
 Example::
 
@@ -12,15 +13,25 @@ Example::
     class TestMyStrategy(StrategyContract):
         strategy = "my-strategy"
 
+    class TestMyWorkload(WorkloadContract):
+        workload = "my-workload"
+        workload_options = {"latency": 0}   # as --set would give them
+
     def test_wordlen_under_my_strategy():
         assert_matches_reference(run_spec("my-strategy", workload="wordlen", scenario="fast"))
 """
 
 from __future__ import annotations
 
+import contextlib
+import pickle
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
+
+from orchbench.api import Workload
+from orchbench.errors import UsageError
 
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import Fault, FaultModel, apply_overrides
@@ -29,7 +40,8 @@ from orchbench.harness.task import Task
 from orchbench.plugins import get_registry
 from orchbench.types import Outcome, RunResult, RunSpec
 
-__all__ = ["StrategyContract", "assert_matches_reference", "map_items", "run_spec", "seed_passing_prepare"]
+__all__ = ["StrategyContract", "WorkloadContract", "assert_matches_reference", "map_items", "run_spec",
+           "seed_passing_prepare"]
 
 
 def run_spec(strategy: str, workload: str = "anagrams", **spec_fields: Any) -> RunResult:
@@ -49,9 +61,11 @@ def assert_matches_reference(result: RunResult) -> None:
     if result.failed:
         lines.append(f"  {result.failed} of {result.items} items failed, e.g.:")
         lines += [f"    {f['item']}: {f['error']}" for f in result.failures[:5]]
-    if result.complete and result.correct is not True:
+    if result.complete and result.correct is None:
+        lines.append("  the workload has no reference: nothing was checked")
+    if result.complete and result.correct is False:
         lines.append(f"  output {result.output_digest} differs from the reference {result.reference_digest}")
-    assert result.ok and result.succeeded == result.items > 0, "\n".join(lines)
+    assert result.ok and result.correct is True and result.succeeded == result.items > 0, "\n".join(lines)
 
 
 def _fault_model(spec: RunSpec) -> tuple[FaultModel, str]:
@@ -70,22 +84,33 @@ def seed_passing_prepare(spec: RunSpec, limit: int = 10_000) -> int:
     raise AssertionError(f"no seed below {limit} lets the prepare stages of {spec.workload!r} pass")
 
 
+@contextlib.contextmanager
+def started_workload(spec: RunSpec) -> Iterator[Workload]:
+    """The spec's workload, built here and started (e.g. its server) for the block, then stopped."""
+    work = get_registry(spec.plugins).workload(spec.workload)(spec, ResourceCache())
+    try:
+        extra = work.start()
+        work.spec = spec.replace(workload_options={**spec.workload_options, **extra})
+        yield work
+    finally:
+        work.stop()
+
+
 def map_items(strategy: str, workload: str = "anagrams", strategy_options: dict[str, Any] | None = None,
               **spec_fields: Any) -> tuple[list[Any], list[Outcome]]:
     """Prepare the workload's items, hand them to the strategy's ``map`` (between ``start`` and ``stop``) and
     return (items, outcomes)."""
     spec = RunSpec(strategy=strategy, workload=workload, strategy_options=dict(strategy_options or {}),
                    **spec_fields)
-    registry = get_registry()
-    work = registry.workload(workload)(spec, ResourceCache())
-    task = Task.build(spec, workload=work)
-    items = work.prepare(work.load_input(), task.stage)
-    runner = registry.strategy(strategy)(**spec.strategy_options)
-    try:
-        runner.start(spec)
-        outcomes = runner.map(task, items)
-    finally:
-        runner.stop()
+    with started_workload(spec) as work:
+        task = Task.build(work.spec, workload=work)
+        items = work.prepare(work.load_input(), task.stage)
+        runner = get_registry(spec.plugins).strategy(strategy)(**spec.strategy_options)
+        try:
+            runner.start(work.spec)
+            outcomes = runner.map(task, items)
+        finally:
+            runner.stop()
     return items, outcomes
 
 
@@ -99,6 +124,7 @@ class StrategyContract:
     strategy: ClassVar[str] = ""
     workload: ClassVar[str] = "anagrams"
     case: ClassVar[str | None] = "medium"
+    workload_options: ClassVar[dict[str, Any]] = {}  # e.g. {"latency": 0}: what --set would give the workload
     crashes: ClassVar[bool] = False
 
     @pytest.fixture
@@ -107,6 +133,7 @@ class StrategyContract:
 
     def run(self, strategy_options: dict[str, Any], strategy: str | None = None, **fields: Any) -> RunResult:
         return run_spec(strategy or self.strategy, self.workload, case=self.case,
+                        workload_options=dict(self.workload_options),
                         strategy_options=dict(strategy_options) if strategy is None else {}, **fields)
 
     def test_correct_on_clean_input(self, strategy_options: dict[str, Any]) -> None:
@@ -125,7 +152,7 @@ class StrategyContract:
 
     def test_explicit_failures_without_retries(self, strategy_options: dict[str, Any]) -> None:
         base = RunSpec(strategy=self.strategy, workload=self.workload, case=self.case, scenario="none",
-                       fault_rate=0.6, retry="none")
+                       fault_rate=0.6, retry="none", workload_options=dict(self.workload_options))
         seed = seed_passing_prepare(base)
         result = self.run(strategy_options, scenario="none", fault_rate=0.6, retry="none", seed=seed)
         assert result.error is None and not result.complete and result.correct is False
@@ -137,11 +164,12 @@ class StrategyContract:
 
     def test_one_outcome_per_item_in_order(self, strategy_options: dict[str, Any]) -> None:
         items, outcomes = map_items(self.strategy, self.workload, strategy_options, case=self.case, scenario="none",
-                                    memo=False)
+                                    memo=False, workload_options=dict(self.workload_options))
         assert [o.index for o in outcomes] == list(range(len(items)))
-        work = get_registry().workload(self.workload)(RunSpec(strategy=self.strategy, workload=self.workload,
-                                                              case=self.case), ResourceCache())
-        assert [o.value for o in outcomes] == [work.map_item(item) for item in items]
+        spec = RunSpec(strategy=self.strategy, workload=self.workload, case=self.case, scenario="none",
+                       workload_options=dict(self.workload_options))
+        with started_workload(spec) as work:
+            assert [o.value for o in outcomes] == [work.map_item(item) for item in items]
         assert all(o.ok and o.attempts == 1 for o in outcomes)
 
     def test_survives_worker_crashes(self, strategy_options: dict[str, Any]) -> None:
@@ -150,3 +178,93 @@ class StrategyContract:
         result = self.run(strategy_options, scenario="none", crash_rate=0.1, retry="fixed",
                           retry_options={"max_attempts": 5, "delay": 0.0})
         assert_matches_reference(result)
+
+
+class WorkloadContract:
+    """What every workload must do, as tests. Subclass it as ``TestSomething`` and set ``workload`` (and ``case``,
+    ``workload_options`` as ``--set`` would give them, ``strategies`` to compare).
+
+    Checks: the reference does not call the map function; outputs are the same under every strategy and seed;
+    every scenario profiles the same tasks, the map task among them; ``limit_s`` is never above a measured wall;
+    items and values survive pickling (process pools send them); bad inputs raise ``UsageError``.
+    """
+
+    workload: ClassVar[str] = ""
+    case: ClassVar[str | None] = None
+    input_path: ClassVar[str | None] = None  # an input file instead of a case
+    workload_options: ClassVar[dict[str, Any]] = {}
+    strategies: ClassVar[tuple[str, ...]] = ("sequential", "threads", "asyncio")
+    plugins: ClassVar[tuple[str, ...]] = ()  # plugin files or modules that supply the workload (as --plugin)
+
+    def spec(self, **fields: Any) -> RunSpec:
+        fields.setdefault("scenario", "none")
+        if "scenario" in fields and fields["scenario"] is None:
+            del fields["scenario"]
+        fields.setdefault("input_path", self.input_path)
+        return RunSpec(strategy="sequential", workload=self.workload, case=self.case,
+                       workload_options=dict(self.workload_options), plugins=list(self.plugins), **fields)
+
+    def workload_class(self) -> type[Workload]:
+        return get_registry(self.plugins).workload(self.workload)
+
+    def run(self, strategy: str = "sequential", **fields: Any) -> RunResult:
+        spec = self.spec(**fields)
+        return execute(spec.replace(strategy=strategy))
+
+    def test_reference_does_not_call_the_map_function(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        work = self.workload_class()(self.spec(), ResourceCache())
+        raw = work.load_input()
+
+        def forbidden(*_args: Any) -> Any:
+            raise AssertionError("the reference called the map function: it must be computed apart from the tasks")
+
+        monkeypatch.setattr(type(work), "map_item", forbidden)
+        monkeypatch.setattr(type(work), "amap_item", forbidden)
+        if work.reference(raw) is None:
+            pytest.skip("this workload has no reference of its own (runs are unverified or use a recorded one)")
+
+    def test_outputs_are_the_same_under_every_strategy_and_seed(self) -> None:
+        outputs = {}
+        for seed in (0, 1):  # under the default scenario's faults, which the seed decides
+            for strategy in self.strategies:
+                result = self.run(strategy, seed=seed, scenario=None, latency_scale=0.01, retry="exponential",
+                                  retry_options={"max_attempts": 30, "cap": 0.05})
+                assert result.complete and result.correct is not False, (strategy, seed, result.error,
+                                                                          result.failures[:3], result.mismatch)
+                outputs[strategy, seed] = pickle.dumps(result.output)
+        assert len(set(outputs.values())) == 1, f"outputs differ: {sorted(outputs)}"
+
+    def test_every_scenario_profiles_the_same_tasks(self) -> None:
+        cls = self.workload_class()
+        work = cls(self.spec(), ResourceCache())
+        tasks = {scenario: set(work.task_profiles(scenario)) for scenario in cls.scenarios}
+        assert len({frozenset(t) for t in tasks.values()}) == 1, f"scenarios profile different tasks: {tasks}"
+        every = next(iter(tasks.values()))
+        assert not every or cls.map_task in every, f"the map task {cls.map_task!r} is not profiled: {every}"
+
+    def test_limit_is_never_above_a_measured_wall(self) -> None:
+        cls = self.workload_class()
+        for scenario in cls.scenarios:
+            result = self.run("asyncio", scenario=scenario, latency_scale=0.01)
+            if result.limit_s is not None and result.complete:
+                assert result.limit_s <= result.wall_s, (scenario, result.limit_s, result.wall_s)
+
+    def test_items_and_values_survive_pickling(self) -> None:
+        with started_workload(self.spec()) as work:
+            task = Task.build(work.spec, workload=work)
+            items = work.prepare(work.load_input(), task.stage)
+            assert items, "the workload prepared no items"
+            assert pickle.loads(pickle.dumps(items)) == items
+            values = [work.map_item(item) for item in items[:20]]
+            assert pickle.loads(pickle.dumps(values)) == values
+
+    def test_bad_inputs_raise_usage_error(self, tmp_path: Any) -> None:
+        cls = self.workload_class()
+        bad_case = self.spec().replace(case="no-such-case-here", input_path=None)
+        with pytest.raises(UsageError):
+            cls(bad_case, ResourceCache()).load_input()
+        empty = tmp_path / "empty.txt"
+        empty.write_text("", encoding="utf-8")
+        for path in (str(tmp_path / "missing.txt"), str(empty)):
+            with pytest.raises(UsageError):
+                cls(self.spec().replace(case=None, input_path=path), ResourceCache()).load_input()

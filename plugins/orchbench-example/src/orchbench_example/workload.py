@@ -62,7 +62,10 @@ class WordLengths(Workload):
             except (OSError, UnicodeDecodeError) as exc:
                 raise UsageError(f"{self.spec.input_path}: cannot read it as UTF-8 text ({exc})") from None
         else:
-            text = CASES[self.spec.case or self.default_case]
+            case = self.spec.case or self.default_case
+            if case not in CASES:
+                raise UsageError(f"workload 'wordlen' has no test case {case!r} (cases: {', '.join(CASES)})")
+            text = CASES[case]
         if not text.split():
             raise UsageError(f"{self.spec.input_path or 'the input'} has no words")
         return text
