@@ -28,14 +28,14 @@ import pickle
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from orchbench.api import Option, Workload
+from orchbench.api import Workload
 from orchbench.errors import UsageError
 
 
 def workload(name: str, *, items: Callable[[Any], Any], reduce: Callable[[list[Any]], Any] = list,
              reference: Callable[[list[Any]], Any] | None = None, cases: dict[str, Any] | None = None,
-             unit: str = "items", waits: bool | None = None, description: str = "",
-             options: dict[str, Option] | None = None) -> Callable[[Callable[..., Any]], type[Workload]]:
+             unit: str = "items", waits: bool | None = None,
+             description: str = "") -> Callable[[Callable[..., Any]], type[Workload]]:
     """Turn the decorated per-item function into a Workload class named ``name``.
 
     ``waits`` declares that an item's time is mostly waiting (on a service, a disk); by default an async function
@@ -93,7 +93,6 @@ def workload(name: str, *, items: Callable[[Any], Any], reduce: Callable[[list[A
         FunctionWorkload.unit = unit
         FunctionWorkload.cases = {case: f"items from {source!r}" for case, source in case_sources.items()}
         FunctionWorkload.default_case = next(iter(case_sources), None)
-        FunctionWorkload.options = dict(options or {})
         FunctionWorkload.map_task = getattr(fn, "__name__", "map")
         FunctionWorkload.items_wait = is_async if waits is None else waits
         FunctionWorkload.__module__ = fn.__module__
