@@ -227,7 +227,9 @@ def footnotes(report: Report) -> list[str]:
         "processes, so it overstates a multi-process strategy's memory.",
         f"Speed-up = {report.baseline} median / strategy median, with a {report.confidence:.0%} bootstrap CI; "
         f"verdict from a two-sided Mann-Whitney U test at α = {report.alpha:g}.",
-        "Efficiency = the workload's best possible time (limit) / median wall; 100 % is the physical best.",
+        "Efficiency = the workload's best possible time (limit) / median wall; 100 % is the physical best"
+        + ("; — where the workload cannot tell its limit (unknown)." if any(r.limit_s is None for r in report.rows)
+           else "."),
         *report.notes,
     ]
 

@@ -29,8 +29,16 @@ def canonical(value: Any) -> Any:
 
 
 def input_digest(raw: Any) -> str:
-    """A fingerprint of a workload's raw input."""
-    return hashlib.sha256(json.dumps(raw, sort_keys=True, default=list).encode()).hexdigest()[:32]
+    """A fingerprint of a workload's raw input (text, or items of any kind: those JSON cannot hold by their repr)."""
+    return hashlib.sha256(json.dumps(raw, sort_keys=True, default=_plain).encode()).hexdigest()[:32]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, tuple):
+        return list(value)
+    return repr(value)
 
 
 def differences(expected: Any, actual: Any, limit: int = SHOWN_DIFFERENCES) -> tuple[int, list[dict[str, Any]]]:

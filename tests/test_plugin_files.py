@@ -139,3 +139,14 @@ def test_a_projects_pyproject_names_plugins_and_defaults(plugin: Path, tmp_path:
     (project / "pyproject.toml").write_text('[tool.orchbench]\nwokload = "x"\n', encoding="utf-8")
     bad = cli("list", cwd=project)
     assert bad.returncode == 2 and "'wokload'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_recorded_reference_checks_a_pipeline_of_ones_own(plugin: Path, tmp_path: Path):
+    ref = tmp_path / "ref.json"
+    recorded = cli("reference", "record", "-p", str(plugin), "-w", "word-sizes", "-o", str(ref))
+    assert recorded.returncode == 0, recorded.stderr
+    assert json.loads(ref.read_text())["output"] == [len(w) for w in WORDS.split()]
+    broken = cli("run", "off-by-one", "-p", str(plugin), "-w", "word-sizes", "--reference", str(ref), "--json")
+    result = json.loads(broken.stdout)
+    assert broken.returncode == 1 and result["correct"] is False
+    assert result["mismatch"]["against"] == "recorded reference" and result["mismatch"]["count"] == 1

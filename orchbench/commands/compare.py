@@ -118,7 +118,7 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
     }
     order = plan([label for label, _ in specs], iterations, warmup)  # the session runs this same plan
     with progress_reporter(quiet, len(order), order=order) as progress:
-        session = run_session(specs, iterations, warmup, progress, with_output=True)
+        session = run_session(specs, iterations, warmup, progress, with_output="unverified")
     found = check_agreement([result for slot, result in session.runs if not slot.warmup])
     if found is not None:
         settings["agreement"] = found.to_dict()

@@ -45,7 +45,9 @@ def main(spec_path: str, result_path: str) -> int:
         result = RunResult(spec=spec.to_dict(), error=message)
         if request.get("debug"):
             traceback.print_exc()
-    _write(result_path, {"result": result.to_dict(with_output=request.get("with_output", False)), "window": window})
+    wanted = request.get("with_output", False)  # True, False, or "unverified": only when nothing checked it
+    with_output = wanted is True or (wanted == "unverified" and result.correct is None)
+    _write(result_path, {"result": result.to_dict(with_output=with_output), "window": window})
     return 0
 
 

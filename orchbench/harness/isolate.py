@@ -62,7 +62,7 @@ def since_process_start() -> float:
     return max(0.0, time.time() - psutil.Process().create_time())
 
 
-def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_output: bool = False,
+def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_output: bool | str = False,
                  debug: bool = False, launcher: Sequence[str] = CHILD) -> RunResult:
     """Run ``spec`` in a child process; return its result with the tree's CPU and memory over the window completed
     by this process's samples, and ``elapsed_s``, the whole run's time from here.
