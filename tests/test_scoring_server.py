@@ -424,3 +424,21 @@ def test_server_module_reports_a_bad_setting_in_one_line():
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "rate_500" in done.stderr
+
+
+def test_the_original_protocol_raw_line_to_any_path_with_any_or_no_content_type(plain):
+    parts = urlsplit(plain.url)
+    line = "Grüße, a line with ünïcode and {\"line\": \"json-looking\"}"
+    for path, headers in (("/", {}), ("/any/prefix", {"Content-Type": "application/json"}),
+                          ("/", {"Content-Type": "text/plain"})):
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            conn.request("POST", path, body=line.encode("utf-8"), headers=headers)
+            response = conn.getresponse()
+            assert (response.status, json.loads(response.read())) == (200, {"score": score_line(line)}), path
+        finally:
+            conn.close()
+    status, _, body = post(plain.url, json.dumps({"line": line}).encode())  # the JSON form on /score, still
+    assert (status, json.loads(body)) == (200, {"score": score_line(line)})
+    status, _, _ = post(plain.url, b"\xff\xfe not UTF-8", path="/")
+    assert status == 400
