@@ -20,12 +20,12 @@ from orchbench.errors import UsageError
 from orchbench.results import machine_label, measured_runs
 from orchbench.stats import Comparison, Speedup, Summary, compare_samples, min_p_value, runs_needed, speedup
 from orchbench.terminal_table import Column, natural_width, print_whole, rich_table
+from orchbench.units import MIB
 from orchbench.types import RunResult
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-MIB = 2**20
 REPORT_SCHEMA = "orchbench.report/1"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-MIB = 2**20
+MIB = 2**20  # bytes in a MiB
 
 
 def duration(seconds: float | None) -> str:
