@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -24,3 +25,26 @@ def ray_cluster() -> Iterator[str]:
 
     with ray_head() as address:
         yield address
+
+
+# With `hatch test --parallel` (pytest-xdist), every test that starts Ray goes to one worker, so one Ray runtime
+# serves them all and two never compete for the 2 cores. xdist's own `xdist_group` cannot do it under pytest 9
+# (it renames node ids, which pytest no longer reads), so the scheduler groups by a name every Ray test carries.
+RAY_IN_NODE_ID = re.compile(r"(?<![a-z])ray(?![a-z])", re.IGNORECASE)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unnamed = [item.nodeid for item in items if item.get_closest_marker("ray") and not RAY_IN_NODE_ID.search(item.nodeid)]
+    if unnamed:
+        raise pytest.UsageError(f"a test marked ray must say 'ray' in its name or file, for the scheduler: {unnamed[0]}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class RayTestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "ray" if RAY_IN_NODE_ID.search(nodeid) else nodeid
+
+    return RayTestsTogether(config, log)
