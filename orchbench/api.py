@@ -21,13 +21,18 @@ _FALSE = {"0", "false", "no", "off"}
 
 @dataclass(frozen=True)
 class Option:
-    """A named, typed setting of a strategy, workload or retry policy, given on the CLI as ``--set key=value``."""
+    """A named, typed setting of a strategy, workload or retry policy, given on the CLI as ``--set key=value``.
+
+    ``tune=(low, high)`` marks a strategy's numeric knob that ``compare --tune`` searches (geometrically, within
+    that range) for the value with the lowest wall time; leave it None for options that are not worth searching.
+    """
 
     type: type = int
     default: Any = None
     help: str = ""
     min: float | None = None
     max: float | None = None
+    tune: tuple[float, float] | None = None
 
     def parse(self, name: str, raw: Any) -> Any:
         """Convert and check a raw value; a bad one raises UsageError naming the option."""
@@ -67,6 +72,13 @@ def resolve_options(declared: dict[str, Option], given: dict[str, Any], owner: s
     return values
 
 
+def split_in_flight(n: int, cores: int) -> tuple[int, int]:
+    """``n`` items in flight as (processes, items per process): as many processes as cores allow, each holding the
+    same share, so that exactly ``n`` are in flight (the most processes, up to ``cores``, that divide ``n``)."""
+    processes = max(d for d in range(1, max(1, min(n, cores)) + 1) if n % d == 0)
+    return processes, n // processes
+
+
 @dataclass(frozen=True)
 class TaskProfile:
     """How the harness makes one task slow or flaky: latency before the result, fault rates per attempt, CPU cost.
@@ -86,16 +98,28 @@ class TaskProfile:
 class Strategy:
     """How items are executed. Subclass it, set ``name``/``description``/``options``, implement :meth:`map`.
 
-    ``self.options`` holds the resolved option values. ``start`` is timed apart from the run (e.g. a cluster
-    start-up); everything in ``map`` counts toward wall time.
+    ``self.options`` holds the option values as given (None where a default is worked out at run time).
+    ``start`` is timed apart from the run (e.g. a cluster start-up); everything in ``map`` counts toward wall time.
+
+    For fair comparisons ``map`` records what it actually used: ``in_flight``, the most items it let be in
+    flight at once, and ``resolved``, its options with every default filled in (both reported with the run).
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     options: ClassVar[dict[str, Option]] = {}
 
+    in_flight: int | None = None
+
     def __init__(self, **options: Any) -> None:
         self.options = resolve_options(type(self).options, options, f"strategy {self.name!r}")
+        self.resolved: dict[str, Any] = dict(self.options)
+
+    @classmethod
+    def budget(cls, n: int, cores: int) -> dict[str, Any] | None:
+        """The options under which this strategy keeps exactly ``n`` items in flight at once on ``cores`` CPUs
+        (``compare --budget``); None when it cannot (e.g. one item at a time)."""
+        return None
 
     def start(self, spec: RunSpec) -> None:
         """Acquire long-lived resources; its time is reported as start-up, not as wall time."""

@@ -114,6 +114,8 @@ class RunResult:
     failures: list[dict[str, Any]] = field(default_factory=list)
     workload_stats: dict[str, Any] = field(default_factory=dict)
     strategy_stats: dict[str, Any] = field(default_factory=dict)
+    in_flight: int | None = None  # the most items the strategy let be in flight at once
+    resolved_options: dict[str, Any] = field(default_factory=dict)  # the strategy's options, defaults filled in
     error: str | None = None
     output: Any = None
     schema: str = RESULT_SCHEMA

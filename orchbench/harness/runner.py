@@ -120,6 +120,7 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
         result.limit_s = workload.limit_s(raw, unique, task.faults)
         result.workload_stats = workload.stats()
         result.strategy_stats = strategy.stats()
+        result.in_flight, result.resolved_options = strategy.in_flight, dict(getattr(strategy, "resolved", {}))
     finally:
         try:
             strategy.stop()
