@@ -15,7 +15,7 @@ from orchbench.types import Outcome
 if TYPE_CHECKING:
     from orchbench.harness.limiter import AIMDLimiter, AttemptSlots
 
-DEFAULT_CONCURRENCY = 256
+DEFAULT_CONCURRENCY = 256  # when the workload says nothing of its items (one event loop: CPU work runs in turn)
 ITEMS_PER_SLOT = 2  # items under way per attempt slot: the others wait out a backoff without holding one
 ADAPTIVE_HELP = ("adapt the attempts in flight to the service (AIMD: grow while latency holds, cut on 429/503 or "
                  "rising latency), between 1 and concurrency")
@@ -58,20 +58,33 @@ async def run_bounded(task: Task, pairs: Iterable[tuple[int, Any]], generation: 
     return outcomes
 
 
+def default_concurrency(task: Task, n: int) -> int:
+    """For items that mostly wait, the items worth having in flight (e.g. a server's capacity); otherwise
+    ``DEFAULT_CONCURRENCY``."""
+    from orchbench.strategies import pool
+
+    return pool.useful_in_flight(task, n) if pool.mostly_waits(task) else DEFAULT_CONCURRENCY
+
+
 class Asyncio(Strategy):
     name = "asyncio"
     description = "one event loop, a bounded pool of coroutines awaiting the async task (no thread per item)"
     options = {
-        "concurrency": Option(int, DEFAULT_CONCURRENCY, "attempts in flight at once (with adaptive: the ceiling); "
-                              "an item waiting to retry holds no slot",
-                              min=1, max=1_000_000),
+        "concurrency": Option(int, None, "attempts in flight at once (with adaptive: the ceiling); an item waiting "
+                              "to retry holds no slot (default: for items that mostly wait, the items worth having "
+                              f"in flight, else {DEFAULT_CONCURRENCY})", min=1, max=1_000_000, tune=(1, 16384)),
         "adaptive": Option(bool, False, ADAPTIVE_HELP),
     }
+
+    @classmethod
+    def budget(cls, n: int, cores: int) -> dict[str, Any]:
+        return {"concurrency": n}
 
     limiter: AIMDLimiter | None = None  # the adaptive limit of the last map
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
-        concurrency = min(self.options["concurrency"], len(items))
+        concurrency = min(self.options["concurrency"] or default_concurrency(task, len(items)), len(items))
+        self.resolved["concurrency"] = self.in_flight = concurrency
         if self.options["adaptive"]:
             from orchbench.harness.limiter import AIMDLimiter
 

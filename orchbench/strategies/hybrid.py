@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from orchbench.api import Option, Strategy
+from orchbench.api import Option, Strategy, split_in_flight
 from orchbench.harness.loop import run_loop
 from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
@@ -87,10 +87,11 @@ class Hybrid(Strategy):
     description = ("worker processes, each an event loop with bounded concurrency over its chunk "
                    "(the original scoring service's map-reduce), rebuilt after a worker crash")
     options = {
-        "workers": Option(int, None, "worker processes (default: the CPU count)", min=1, max=1024),
+        # concurrency first: the tuner searches the knobs in this order
         "concurrency": Option(int, None, "attempts in flight per worker (default: for items that mostly wait, the "
                               "worker's share of what the workload can take at once, else "
-                              f"{DEFAULT_CONCURRENCY})", min=1, max=1_000_000),
+                              f"{DEFAULT_CONCURRENCY})", min=1, max=1_000_000, tune=(1, 16384)),
+        "workers": Option(int, None, "worker processes (default: the CPU count)", min=1, max=1024, tune=(1, 64)),
         "chunk": Option(int, None, f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, "
                                    "each at least concurrency items; one per worker for items that mostly wait)",
                         min=1, max=1_000_000),
@@ -102,10 +103,17 @@ class Hybrid(Strategy):
     rebuilds = 0  # pool rebuilds after worker crashes in the last map
     limiters: dict[int, dict[str, Any]] = {}  # per worker pid: the last summary of its adaptive limit
 
+    @classmethod
+    def budget(cls, n: int, cores: int) -> dict[str, Any]:
+        workers, concurrency = split_in_flight(n, cores)
+        return {"workers": workers, "concurrency": concurrency}
+
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         workers = self.options["workers"] or pool.cpu_count()
         concurrency = self.options["concurrency"] or default_concurrency(task, len(items), workers)
         chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency, pool.mostly_waits(task))
+        self.resolved.update(workers=workers, concurrency=concurrency, chunk=chunk)
+        self.in_flight = min(len(items), min(workers, math.ceil(len(items) / chunk)) * min(concurrency, chunk))
         adaptive = self.options["adaptive"]
         self.limiters = {}
         supervisor = pool.Supervisor(task.spec.to_dict(), run_chunk, (concurrency, adaptive), workers=workers,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +32,8 @@ class Processes(Strategy):
                    "a bounded window of chunks in flight, rebuilt after a worker crash")
     options = {
         "workers": Option(int, None, "worker processes (default: the CPU count; for items that mostly wait, up to "
-                                      f"{WAITING_WORKERS_PER_CPU} per CPU)", min=1, max=1024),
+                                      f"{WAITING_WORKERS_PER_CPU} per CPU)", min=1, max=1024,
+                          tune=(1, 256)),
         "chunk": Option(int, None, f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, "
                                    f"at most {MAX_CHUNK})", min=1, max=1_000_000),
         "restarts": Option(int, pool.DEFAULT_RESTARTS, "pool rebuilds after worker crashes before the items "
@@ -40,9 +42,15 @@ class Processes(Strategy):
 
     rebuilds = 0  # pool rebuilds after worker crashes in the last map
 
+    @classmethod
+    def budget(cls, n: int, cores: int) -> dict[str, Any]:
+        return {"workers": n}  # a worker runs one item at a time
+
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         workers = self.options["workers"] or default_workers(task, len(items))
         chunk = self.options["chunk"] or pool.adaptive_chunk(len(items), workers, CHUNKS_PER_WORKER, 1, MAX_CHUNK)
+        self.resolved.update(workers=workers, chunk=chunk)
+        self.in_flight = min(workers, math.ceil(len(items) / chunk))
         supervisor = pool.Supervisor(task.spec.to_dict(), pool.run_batch, workers=workers,
                                      restarts=self.options["restarts"], preload=task.workload.worker_preload())
         try:

@@ -15,6 +15,8 @@ class Sequential(Strategy):
     name = "sequential"
     description = "one item after another in one thread: the baseline"
 
+    in_flight = 1
+
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         return [task.run(index, item) for index, item in enumerate(items)]
 

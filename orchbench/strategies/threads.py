@@ -10,28 +10,45 @@ from typing import Any
 from orchbench.api import Option, Strategy
 from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
+from orchbench.strategies import pool
 from orchbench.types import Outcome
 
 # Threads help only while items wait (sleep, network): the GIL serialises the Python work itself, so the right
-# number follows the waiting (Little's law: items in flight = rate x latency), not the core count. 32 is
-# CPython's own cap for I/O pools; a thread costs little memory (its stack is touched lazily), but hundreds of
-# them fight over the GIL.
+# number follows the waiting (Little's law: items in flight = rate x latency), not the core count. When the
+# workload says nothing of its items, 32 (CPython's own cap for I/O pools). A thread costs little memory (its
+# stack is touched lazily), but thousands of them spend their time handing the GIL around.
 DEFAULT_WORKERS = 32
+MAX_DEFAULT_WORKERS = 1024
 QUEUED_PER_WORKER = 2  # futures queued per thread: enough that no thread waits for the submitting loop
+
+
+def default_workers(task: Task, n: int) -> int:
+    """For items that mostly wait, one thread per item worth having in flight (e.g. a server's capacity), up to
+    ``MAX_DEFAULT_WORKERS``; otherwise ``DEFAULT_WORKERS``."""
+    if not pool.mostly_waits(task):
+        return DEFAULT_WORKERS
+    return min(MAX_DEFAULT_WORKERS, pool.useful_in_flight(task, n))
 
 
 class Threads(Strategy):
     name = "threads"
     description = "a bounded thread pool running the sync task (for waits; the GIL serialises CPU work)"
     options = {
-        "workers": Option(int, DEFAULT_WORKERS, "threads", min=1, max=4096),
+        "workers": Option(int, None, "threads (default: for items that mostly wait, the items worth having in "
+                                     f"flight, up to {MAX_DEFAULT_WORKERS}; else {DEFAULT_WORKERS})",
+                          min=1, max=4096, tune=(1, 2048)),
     }
+
+    @classmethod
+    def budget(cls, n: int, cores: int) -> dict[str, Any]:
+        return {"workers": n}
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         results: list[Outcome | None] = [None] * len(items)
         if not items:
             return []
-        workers = min(self.options["workers"], len(items))
+        workers = min(self.options["workers"] or default_workers(task, len(items)), len(items))
+        self.resolved["workers"] = self.in_flight = workers
         source = enumerate(items)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="orchbench-threads")
         clean = False

@@ -286,7 +286,8 @@ class ScoringWorkload(Workload):
                 pass
         # A floor, not a guess: "workers" may count processes (hybrid's) rather than callers, and a pool larger
         # than its callers costs nothing, while a smaller one would silently cap the strategy's concurrency.
-        return max([n for n in found if n > 0] + [DEFAULT_CONNECTIONS])
+        # The capacity too: a strategy's default concurrency is sized from it (see max_in_flight).
+        return max([n for n in found if n > 0] + [DEFAULT_CONNECTIONS, self.max_in_flight() or 0])
 
     def warm(self) -> None:
         import importlib

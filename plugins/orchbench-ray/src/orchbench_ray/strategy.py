@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchbench import Option, Outcome, RunSpec, Strategy, UsageError
+from orchbench.api import split_in_flight
 
 CONNECT_TIMEOUT_S = 5.0
 WAITING_CONCURRENCY = 64  # per actor, for items that mostly wait when the workload states no bound
@@ -31,13 +32,19 @@ class RayStrategy(Strategy):
     options = {
         "address": Option(str, None, "join the Ray cluster at HOST:PORT (also RAY_ADDRESS); default: a local Ray"),
         "dashboard": Option(bool, False, "start Ray's dashboard with the local Ray"),
-        "actors": Option(int, None, "actors in the pool (default: the CPU count)", min=1),
-        "batch": Option(int, None, "items per call (default: about four calls per actor)", min=1),
-        "inflight": Option(int, None, "batches in flight at once (default: two per actor)", min=1),
         "concurrency": Option(int, None, "items of a batch an actor runs at once on its event loop (1: in turn; "
                               "default: 1 for CPU work, else the actor's share of what the workload can take at "
-                              f"once, or {WAITING_CONCURRENCY})", min=1),
+                              f"once, or {WAITING_CONCURRENCY})", min=1, tune=(1, 16384)),
+        "actors": Option(int, None, "actors in the pool (default: the CPU count)", min=1, tune=(1, 64)),
+        "batch": Option(int, None, "items per call (default: about four calls per actor, and at least "
+                                   "concurrency items)", min=1),
+        "inflight": Option(int, None, "batches in flight at once (default: two per actor)", min=1),
     }
+
+    @classmethod
+    def budget(cls, n: int, cores: int) -> dict[str, Any]:
+        actors, concurrency = split_in_flight(n, cores)
+        return {"actors": actors, "concurrency": concurrency}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -58,6 +65,7 @@ class RayStrategy(Strategy):
 
         n = self.options["actors"] or os.cpu_count() or 1
         concurrency = self.options["concurrency"] or _default_concurrency(spec, n)
+        self.resolved.update(actors=n, concurrency=concurrency)
         cluster_cpus = float(ray.cluster_resources().get("CPU", n))
         actor_class = ray.remote(AsyncBatchWorker if concurrency > 1 else BatchWorker)
         # Restarted after a crash (the constructor rebuilds the Task); a lost call is ours to resubmit, with
@@ -90,7 +98,13 @@ class RayStrategy(Strategy):
     def map(self, task: Any, items: Sequence[Any]) -> list[Outcome]:
         if not self._actors:
             self.start(task.spec)
-        return _Feeder(self._ray, self._actors, self.options).run(list(enumerate(items)))
+        concurrency = self.resolved["concurrency"]
+        feeder = _Feeder(self._ray, self._actors, self.options, concurrency)
+        size = feeder.batch_size(len(items))
+        self.resolved.update(batch=size, inflight=feeder.limit)
+        busy = min(feeder.limit, len(self._actors), math.ceil(len(items) / size))  # an actor runs one batch at a time
+        self.in_flight = min(len(items), busy * min(concurrency, size))
+        return feeder.run(list(enumerate(items)))
 
     def stop(self) -> None:
         """Kill the pool; shut Ray down when this run started (or joined) it."""
@@ -115,17 +129,23 @@ class _Feeder:
     actor answers) comes back; its lost batch goes to the queue again with ``generation + 1``.
     """
 
-    def __init__(self, ray: Any, actors: list[Any], options: dict[str, Any]) -> None:
+    def __init__(self, ray: Any, actors: list[Any], options: dict[str, Any], concurrency: int = 1) -> None:
         self.ray = ray
         self.actors = actors
         self.options = options
+        self.concurrency = concurrency
+        self.limit = options["inflight"] or 2 * len(actors)
         self.lost = _lost_errors(ray)
+
+    def batch_size(self, n: int) -> int:
+        """Items per call: about four calls per actor, but enough to fill an actor's event loop."""
+        return self.options["batch"] or max(1, self.concurrency, math.ceil(n / (4 * len(self.actors))))
 
     def run(self, pairs: list[tuple[int, Any]]) -> list[Outcome]:
         ray, actors = self.ray, self.actors
-        size = self.options["batch"] or max(1, math.ceil(len(pairs) / (4 * len(actors))))
+        size = self.batch_size(len(pairs))
         batches = [pairs[i:i + size] for i in range(0, len(pairs), size)]
-        limit = self.options["inflight"] or 2 * len(actors)
+        limit = self.limit
         todo: deque[tuple[int, int]] = deque((b, 0) for b in range(len(batches)))  # (batch, generation)
         losses = [0] * len(batches)
         load = [0] * len(actors)
