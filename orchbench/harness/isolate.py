@@ -62,10 +62,24 @@ def since_process_start() -> float:
     return max(0.0, time.time() - psutil.Process().create_time())
 
 
+def _wait(proc: subprocess.Popen, deadline_s: float | None) -> int | None:
+    """The child's exit status; None when it outlived ``deadline_s`` and was killed (its result is not wanted:
+    the caller kills what it left behind, workers and server included)."""
+    try:
+        return proc.wait(timeout=deadline_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
 def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_output: bool | str = False,
-                 debug: bool = False, launcher: Sequence[str] = CHILD) -> RunResult:
+                 debug: bool = False, launcher: Sequence[str] = CHILD, deadline_s: float | None = None) -> RunResult:
     """Run ``spec`` in a child process; return its result with the tree's CPU and memory over the window completed
     by this process's samples, and ``elapsed_s``, the whole run's time from here.
+
+    With ``deadline_s`` a child still running after that many seconds is stopped, and the result is an error
+    saying so (the tuner stops a probe that is already clearly slower than the best one).
 
     ``launcher`` is what follows the interpreter on the child's command line, before SPEC.json and RESULT.json.
     Another launcher must end in :func:`orchbench.harness.child.main` (``orchbench profile`` wraps it in memray).
@@ -82,7 +96,7 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
                                         stdin=subprocess.DEVNULL, stdout=2)  # our stdout is for results (--json)
                 sampler = TreeSampler(proc.pid, period_s)
             with sampler:
-                returncode = proc.wait()
+                returncode = _wait(proc, deadline_s)
         except BaseException:  # Ctrl-C, SIGTERM or an error here: the child and its workers must not outlive us
             if proc is not None:
                 _stop_child(proc)
@@ -91,6 +105,9 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
             if sampler is not None:
                 with interrupts.deferred():  # a signal arriving now must not leave half the strays alive
                     kill_tree(sampler.survivors())  # strays a crashed or interrupted child left behind
+        if returncode is None:
+            return RunResult(spec=spec.to_dict(), error=f"stopped at its deadline of {deadline_s:.3g} s",
+                             elapsed_s=time.perf_counter() - started)
         if returncode == interrupts.EXIT_INTERRUPTED or (returncode == interrupts.EXIT_TERMINATED
                                                         and interrupts.terminated()):
             raise KeyboardInterrupt

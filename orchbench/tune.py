@@ -1,0 +1,308 @@
+"""``--tune``: before a comparison, search each strategy's tunable knobs for the setting with the lowest wall time.
+
+Every probe is a real run in a fresh child process (``run_isolated``). The search, per strategy:
+
+1. a probe at the strategy's defaults (its resolved knob values are where the search starts, and its wall time is
+   what the report compares against to say whether tuning changed the winner);
+2. per knob in declared order (the others held at their best so far), a geometric walk by factors of 4 up, then
+   down, from the current value, each direction stopped at the first point clearly worse than the best (slower
+   by more than ``TOLERANCE``, or not ok: failed, incomplete or wrong runs are worse, never fast), then a
+   refinement around the best by factors of 2 and √2;
+3. the best two settings probed once more, and the one with the lowest median chosen.
+
+A probe is stopped once it has run ``CLEARLY_WORSE`` times as long as the best probe so far (its result counts as
+worse). ``TuneBudget`` bounds the probes per strategy, in runs or in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from orchbench.errors import UsageError
+
+TOLERANCE = 0.10  # a point slower than the best by more than this ends a walk in that direction
+CLEARLY_WORSE = 2.0  # a probe is stopped once it has taken this many times the best probe's time
+COARSE, FINE = 4.0, (2.0, math.sqrt(2.0))
+CONFIRM = 2  # the best settings probed once more before one is chosen
+DEFAULT_BUDGET = "24"
+
+
+@dataclass(frozen=True)
+class TuneBudget:
+    """How much probing one strategy may spend: a number of runs, or of seconds."""
+
+    runs: int | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> TuneBudget:
+        """``"20"`` (runs) or ``"300s"`` (seconds); anything else is a UsageError."""
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|runs?)?\s*", text or "")
+        if not match or float(match[1]) <= 0:
+            raise UsageError(f"--tune-budget {text!r}: expected a number of runs (e.g. 20) or of seconds (e.g. 300s)")
+        if match[2] == "s":
+            return cls(seconds=float(match[1]))
+        if not match[1].isdigit():
+            raise UsageError(f"--tune-budget {text!r}: a number of runs is a whole number")
+        return cls(runs=int(match[1]))
+
+    def describe(self) -> str:
+        return f"{self.runs} runs" if self.runs is not None else f"{self.seconds:g} s"
+
+
+@dataclass
+class Probe:
+    """One tuning run: the knob values it ran with, its wall time, and whether it counts (``ok``)."""
+
+    options: dict[str, Any]
+    wall_s: float | None
+    elapsed_s: float
+    ok: bool
+    error: str | None = None
+    in_flight: int | None = None
+
+
+@dataclass
+class Tuning:
+    """One strategy's search: ranges searched, defaults, the chosen setting, every probe and the cost."""
+
+    strategy: str
+    ranges: dict[str, list[int]]
+    default: dict[str, Any] = field(default_factory=dict)
+    chosen: dict[str, Any] = field(default_factory=dict)
+    probes: list[Probe] = field(default_factory=list)
+    cost_s: float = 0.0
+    exhausted: bool = False  # the budget ran out before the search ended
+
+    @property
+    def edges(self) -> list[str]:
+        """Knobs whose chosen value lies at an end of the range searched (the best may lie beyond it)."""
+        return [k for k, v in self.chosen.items() if k in self.ranges and v in self.ranges[k]
+                and self.ranges[k][0] != self.ranges[k][1]]
+
+    def default_wall(self) -> float | None:
+        first = self.probes[0] if self.probes else None
+        return first.wall_s if first is not None and first.ok else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "edges": self.edges}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Tuning:
+        probes = [Probe(**{k: p[k] for k in Probe.__dataclass_fields__ if k in p}) for p in data.get("probes", [])]
+        return cls(strategy=data["strategy"], ranges={k: list(v) for k, v in data.get("ranges", {}).items()},
+                   default=dict(data.get("default", {})), chosen=dict(data.get("chosen", {})), probes=probes,
+                   cost_s=float(data.get("cost_s", 0.0)), exhausted=bool(data.get("exhausted", False)))
+
+
+def tunable_knobs(strategy_cls: type, given: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """The strategy's knobs declared ``tune=(low, high)`` that the user did not set, with their ranges (kept
+    within the options' own bounds)."""
+    knobs = {}
+    for name, option in strategy_cls.options.items():
+        if option.tune is None or name in given:
+            continue
+        low, high = option.tune
+        low = max(low, option.min if option.min is not None else low)
+        high = min(high, option.max if option.max is not None else high)
+        knobs[name] = (int(low), int(high))
+    return knobs
+
+
+RunProbe = Callable[[dict[str, Any], float | None], tuple[Probe, dict[str, Any], int]]
+
+
+class Search:
+    """The search over one strategy's knobs. ``run_probe(options, deadline_s)`` runs one probe and returns it,
+    the strategy's resolved options and the number of distinct items."""
+
+    def __init__(self, label: str, knobs: dict[str, tuple[int, int]], run_probe: RunProbe, budget: TuneBudget,
+                 report: Callable[[str], None] = lambda line: None) -> None:
+        self.run_probe = run_probe
+        self.budget = budget
+        self.report = report
+        self.knobs = knobs
+        self.tuning = Tuning(label, {k: list(r) for k, r in knobs.items()})
+        self.seen: dict[tuple, list[Probe]] = {}
+
+    # -- budget and probes ---------------------------------------------------------------------------------
+
+    def _left(self) -> bool:
+        t = self.tuning
+        if self.budget.runs is not None and len(t.probes) >= self.budget.runs:
+            t.exhausted = True
+        if self.budget.seconds is not None and t.cost_s >= self.budget.seconds:
+            t.exhausted = True
+        return not t.exhausted
+
+    def _deadline(self) -> float | None:
+        best = [p.elapsed_s for p in self.tuning.probes if p.ok]
+        deadline = CLEARLY_WORSE * min(best) if best else None
+        if self.budget.seconds is not None:
+            left = max(0.0, self.budget.seconds - self.tuning.cost_s)
+            deadline = left if deadline is None else min(deadline, left)
+        return deadline
+
+    def _probe(self, options: dict[str, Any]) -> tuple[Probe | None, dict[str, Any], int]:
+        if not self._left():
+            return None, {}, 0
+        probe, resolved, items = self.run_probe(options, self._deadline())
+        self.tuning.probes.append(probe)
+        self.tuning.cost_s += probe.elapsed_s
+        self.seen.setdefault(_key(probe.options), []).append(probe)
+        shown = ", ".join(f"{k}={v}" for k, v in probe.options.items()) or "defaults"
+        outcome = f"{probe.wall_s:.3f} s" if probe.ok else f"worse ({probe.error})"
+        self.report(f"tune {self.tuning.strategy}: {shown}: {outcome}")
+        return probe, resolved, items
+
+    def _score(self, options: dict[str, Any]) -> float:
+        """Median wall of the setting's ok probes; infinite when it has none, or any probe failed."""
+        probes = self.seen.get(_key(options), [])
+        if not probes or not all(p.ok for p in probes):
+            return math.inf
+        return statistics.median(p.wall_s for p in probes)  # type: ignore[type-var]
+
+    def _at(self, options: dict[str, Any]) -> float:
+        if _key(options) not in self.seen:
+            self._probe(options)
+        return self._score(options)
+
+    # -- the search ---------------------------------------------------------------------------------------
+
+    def run(self) -> Tuning:
+        t = self.tuning
+        first, resolved, items = self._probe({})
+        if first is None:
+            return t
+        current = {}
+        for knob, (low, high) in self.knobs.items():
+            if items:  # no knob is searched past the number of distinct items
+                high = max(low, min(high, items))
+                t.ranges[knob] = [low, high]
+            value = resolved.get(knob)
+            start = int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            current[knob] = min(high, max(low, start)) if start else _geometric_middle(low, high)
+        t.default = {k: resolved.get(k) for k in self.knobs}
+        if first.ok and current == t.default:  # the defaults probe is the first point of the curve
+            first.options = dict(current)
+            self.seen = {_key(current): [first]}
+        for knob in self.knobs:
+            current[knob] = self._search_knob(knob, current)
+        self._confirm(current)
+        t.chosen = current
+        return t
+
+    def _search_knob(self, knob: str, current: dict[str, Any]) -> int:
+        low, high = self.tuning.ranges[knob]
+
+        def at(value: int) -> float:
+            return self._at({**current, knob: value})
+
+        best = current[knob]
+        best_wall = at(best)
+        for direction in (COARSE, 1 / COARSE):
+            value = best
+            while self._left():
+                step = _step(value, direction, low, high)
+                if step is None:
+                    break
+                value = step
+                wall = at(value)
+                if wall < best_wall:
+                    best, best_wall = value, wall
+                elif not wall <= best_wall * (1 + TOLERANCE):
+                    break
+        for factor in FINE:
+            for value in (_step(best, factor, low, high), _step(best, 1 / factor, low, high)):
+                if value is not None and self._left():
+                    wall = at(value)
+                    if wall < best_wall:
+                        best, best_wall = value, wall
+        return best
+
+    def _confirm(self, current: dict[str, Any]) -> None:
+        """Probe the best settings once more, then keep the one with the lowest median."""
+        def ranked() -> list[tuple[float, tuple]]:
+            full = [s for s in self.seen if set(dict(s)) == set(current)]
+            return sorted((w, s) for w, s in ((self._score(dict(s)), s) for s in full) if w < math.inf)
+
+        for _, key in ranked()[:CONFIRM]:
+            if len(self.seen[key]) < 2 and self._left():
+                self._probe(dict(key))
+        best = ranked()
+        if best:
+            current.update(dict(best[0][1]))
+
+
+def _key(options: dict[str, Any]) -> tuple:
+    return tuple(sorted(options.items()))
+
+
+def _geometric_middle(low: int, high: int) -> int:
+    return max(low, min(high, round(math.sqrt(max(low, 1) * high))))
+
+
+def _step(value: int, factor: float, low: int, high: int) -> int | None:
+    """The next point from ``value`` by ``factor``, within [low, high]; an end of the range is a point too."""
+    nxt = max(low, min(high, round(value * factor)))
+    if nxt == value:
+        nxt = max(low, min(high, value + (1 if factor > 1 else -1)))
+    return None if nxt == value else nxt
+
+
+# --- the driver: real runs ----------------------------------------------------------------------------------
+
+
+def tune_specs(specs: list[tuple[str, Any]], budget: TuneBudget, quiet: bool = False
+               ) -> tuple[list[tuple[str, Any]], dict[str, Tuning]]:
+    """Tune every spec whose strategy has tunable knobs (presets are not tuned); return the specs set to their
+    chosen settings and each strategy's search."""
+    from orchbench.plugins import get_registry
+    from orchbench.presets import PRESETS
+
+    registry = get_registry()
+    tuned, searches = [], {}
+    for label, spec in specs:
+        knobs = {} if label in PRESETS else tunable_knobs(registry.strategy(spec.strategy), spec.strategy_options)
+        if not knobs:
+            tuned.append((label, spec))
+            continue
+        report = (lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+        search = Search(label, knobs, probe_runner(spec), budget, report)
+        tuning = searches[label] = search.run()
+        tuned.append((label, spec.replace(strategy_options={**spec.strategy_options, **tuning.chosen})))
+    return tuned, searches
+
+
+def probe_runner(spec: Any, run: Callable[[Any, float | None], Any] | None = None) -> RunProbe:
+    """Probes of ``spec`` with the knob values of each probe: every one a real run, by default isolated in a
+    fresh child process (``run(spec, deadline_s)`` returns its RunResult)."""
+    if run is None:
+        from orchbench.harness.isolate import run_isolated
+
+        def run(one: Any, deadline_s: float | None) -> Any:
+            return run_isolated(one, deadline_s=deadline_s)
+
+    def run_probe(options: dict[str, Any], deadline_s: float | None) -> tuple[Probe, dict[str, Any], int]:
+        started = time.monotonic()
+        result = run(spec.replace(strategy_options={**spec.strategy_options, **options}), deadline_s)
+        elapsed = time.monotonic() - started
+        error = result.error or (None if result.ok else _why_not_ok(result))
+        probe = Probe(dict(options), result.wall_s if result.ok else None, elapsed, result.ok, error,
+                      result.in_flight)
+        return probe, result.resolved_options, result.unique_items
+
+    return run_probe
+
+
+def _why_not_ok(result: Any) -> str:
+    if not result.complete:
+        return f"{result.failed} of {result.items} items failed"
+    return "wrong output"
