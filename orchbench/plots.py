@@ -138,7 +138,57 @@ def plot_comparison(doc: Mapping[str, Any], out_dir: str | os.PathLike[str], ste
         note = f"RSS of the whole process tree, sampled every {periods} ms; it double-counts pages shared by processes."
         written.append(_bars(_ranked(report, memory, best_high=False), out / f"{stem}-memory.png", memory,
                              "peak RSS [MiB], median and IQR", "Peak memory per strategy (lower is better)", note))
+    from orchbench.fairness import record_of, tunings
+
+    found = tunings(record_of(doc))
+    if found:
+        written.append(_tuning_plot(report, found, out / f"{stem}-tuning.png"))
     return written
+
+
+def _tuning_plot(report: Report, found: Mapping[str, Any], path: Path) -> Path:
+    """One panel per tuned knob: every probe's wall time against the knob's value, the chosen value starred,
+    probes that failed or were stopped as red crosses along the top, the range searched shaded."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    panels = [(label, knob) for label, t in found.items() for knob in t.ranges]
+    fig = Figure(figsize=(4.2 * min(3, len(panels)), 3.4 * -(-len(panels) // 3)), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    for i, (label, knob) in enumerate(panels, 1):
+        t = found[label]
+        ax = fig.add_subplot(-(-len(panels) // 3), min(3, len(panels)), i)
+        good = sorted((p.options[knob], p.wall_s) for p in t.probes if p.ok and knob in p.options)
+        bad = [p.options[knob] for p in t.probes if not p.ok and knob in p.options]
+        low, high = t.ranges[knob]
+        ax.axvspan(low, high, color="grey", alpha=0.08, label="range searched")
+        if good:
+            xs = sorted({x for x, _ in good})
+            medians = [sorted(w for x2, w in good if x2 == x)[(sum(1 for x2, _ in good if x2 == x) - 1) // 2]
+                       for x in xs]
+            ax.plot(xs, medians, color=OK_COLOUR, linewidth=1)
+            ax.scatter([x for x, _ in good], [w for _, w in good], s=16, color=OK_COLOUR, zorder=3, label="probe")
+            top = max(w for _, w in good) * 1.1
+        else:
+            top = 1.0
+        if bad:
+            ax.scatter(bad, [top] * len(bad), marker="x", s=50, color=BAD_COLOUR, zorder=4,
+                       label="failed or stopped (worse)")
+        chosen = t.chosen.get(knob)
+        best = [w for x, w in good if x == chosen]
+        if chosen is not None and best:
+            ax.scatter([chosen], [min(best)], marker="*", s=160, color=WIN_COLOUR, zorder=5, label=f"chosen: {chosen}")
+        if high > max(low, 1) * 10:
+            ax.set_xscale("log")
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel(knob + (" (log scale)" if ax.get_xscale() == "log" else ""))
+        ax.set_ylabel("wall time [s]")
+        edge = " — at the edge" if knob in t.edges else ""
+        ax.set_title(f"{label}: {len(t.probes)} probes, {t.cost_s:.0f} s{edge}", fontsize="medium")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small")
+    fig.suptitle(_headline(report, "Tuning: wall time of each probe by knob value"))
+    return _save(fig, path)
 
 
 def wants_log_axis(values: Iterable[float]) -> bool:

@@ -52,6 +52,8 @@ class StrategyRow:
     relative: float | None = None
     baseline: bool = False
     winner: bool = False
+    setting: str | None = None  # the knob values it ran with (see orchbench.fairness)
+    in_flight: int | None = None  # the most items it let be in flight at once
 
     @property
     def flagged(self) -> bool:
@@ -79,6 +81,7 @@ class Report:
     confidence: float
     notes: list[str]
     server: str | None = None  # the host of a service given by URL (its scenario is its own, unknown here)
+    tuning: list[list[str]] = field(default_factory=list)  # rows of the tuning table (orchbench.fairness)
 
     @property
     def title(self) -> str:
@@ -152,6 +155,12 @@ def build_report(
         raise UsageError(f"baseline strategy {baseline!r} has no measured runs (have: {', '.join(grouped)})")
 
     rows = [_row(name, runs) for name, runs in grouped.items()]
+    from orchbench import fairness
+
+    record = fairness.record_of(docs[0])
+    for row in rows:
+        row.setting = fairness.setting_text(row.strategy, grouped[row.strategy], record)
+        row.in_flight = fairness.in_flight_of(grouped[row.strategy])
     base = next(r for r in rows if r.strategy == baseline)
     base.baseline = True
     for row in rows:
@@ -169,12 +178,12 @@ def build_report(
         if row.wall and reference and reference.wall:
             row.relative = row.wall.median / reference.wall.median
 
-    notes = _verification_notes(grouped, docs) + _notes(rows, winner, base, alpha, docs)
+    notes = _verification_notes(grouped, docs) + _notes(rows, winner, base, alpha, docs) + fairness.notes(rows, docs)
     periods = sorted({r.sample_period_s for runs in grouped.values() for r in runs if r.sample_period_s})
     unit = docs[0]["settings"].get("unit") or "items"
     return Report(workload, case, scenario, unit, baseline, winner.strategy if winner else None, rows,
                   dict(docs[0].get("environment", {})), periods, alpha, confidence, notes,
-                  docs[0]["settings"].get("server"))  # fmt: skip
+                  docs[0]["settings"].get("server"), fairness.tuning_rows(docs))  # fmt: skip
 
 
 def _verification_notes(grouped: Mapping[str, list[RunResult]], docs: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -305,6 +314,10 @@ def columns(report: Report) -> list[Column]:
 
     return [
         Column("Strategy", each(_label), numeric=False),
+        *([Column("Setting", each(lambda r: r.setting or "—"), "detail", numeric=False)]
+          if any(r.setting for r in rows) else []),
+        *([Column("In flight", each(lambda r: "—" if r.in_flight is None else str(r.in_flight)), "detail")]
+          if any(r.in_flight for r in rows) else []),
         Column("Mean ± σ" + t, each(lambda r: _mean_sd(r, time)), "export"),
         Column("Median" + t, each(lambda r: time(r.wall and r.wall.median))),
         Column("IQR" + t, each(lambda r: time(r.wall and r.wall.iqr))),
@@ -356,6 +369,10 @@ def render_table(report: Report, console: Console | None = None, wide: bool = Fa
         for place, heading in (("main", title), ("detail", Text("Details", style="bold"))):
             shown = [strategy, *(c for c in rest if c.place == place)]
             print_whole(console, rich_table(_row_styles(report), shown, heading, console.width))
+    if report.tuning:
+        from orchbench.fairness import render_tuning
+
+        render_tuning(report.tuning, console)
     for note in footnotes(report):
         console.print(Text(f"• {note}", style="dim"))
 
@@ -369,6 +386,10 @@ def to_markdown(report: Report) -> str:
 
     lines = [f"### {report.title}", "", line(header), "|:---|" + "---:|" * (len(header) - 1)]
     lines += [line(cells) for cells in body]
+    if report.tuning:
+        from orchbench.fairness import tuning_markdown
+
+        lines += ["", tuning_markdown(report.tuning)]
     lines += ["", *(f"- {note}" for note in footnotes(report))]
     return "\n".join(lines) + "\n"
 
@@ -377,7 +398,7 @@ CSV_COLUMNS = (
     "strategy", "baseline", "winner", "ok", "runs", "ok_runs", "correct_runs", "mean_s", "stddev_s", "median_s",
     "q1_s", "q3_s", "min_s", "max_s", "relative", "throughput_per_s", "unit", "success_rate", "cpu_percent",
     "peak_rss_mib", "peak_uss_mib", "efficiency", "speedup", "speedup_low", "speedup_high", "verdict", "p_value",
-    "problems",
+    "problems", "setting", "in_flight",
 )  # fmt: skip
 
 
@@ -393,6 +414,7 @@ def _record(report: Report, r: StrategyRow) -> dict[str, Any]:
         "peak_uss_mib": None if r.peak_uss is None else r.peak_uss / MIB, "efficiency": r.efficiency,
         "speedup": s and s.ratio, "speedup_low": s and s.low, "speedup_high": s and s.high,
         "verdict": c and c.verdict, "p_value": c and c.p_value, "problems": r.problem_text(),
+        "setting": r.setting, "in_flight": r.in_flight,
     }  # fmt: skip
 
 

@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 
 from orchbench.commands import common
-from orchbench.commands.compare import (Baseline, Iterations, Quiet, ResultsDir, Strategies, Warmup, Wide, measure,
-                                        pick_baseline, strategy_names)
+from orchbench.commands.compare import (DEFAULT_TUNE_BUDGET, Baseline, Budget, Iterations, Quiet, ResultsDir,
+                                        Strategies, Tune, TuneBudgetOpt, Warmup, Wide, measure, pick_baseline,
+                                        strategy_names)
 from orchbench.errors import UsageError
 from orchbench.types import RunResult
 
@@ -36,6 +37,9 @@ def benchmark_command(
     baseline_strategy: Baseline = None,
     results_dir: ResultsDir = Path("results"),
     wide: Wide = False,
+    tune: Tune = False,
+    tune_budget: TuneBudgetOpt = DEFAULT_TUNE_BUDGET,
+    budget: Budget = None,
     quiet: Quiet = False,
 ) -> int:
     """The seed's benchmark: the anagram workload across strategies, with runtime, success rate, throughput,
@@ -51,7 +55,8 @@ def benchmark_command(
     medians: list[RunResult] = []
     for one_case in cases:
         opts = common.RunOptions(case=one_case, scenario=scenario, seed=seed, reference=reference)
-        document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet, {"command": "benchmark"})
+        document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet, {"command": "benchmark"},
+                                        budget=budget, tune=tune_budget if tune else None)
         path = results.save(results.default_path(results_dir, "anagrams"), document)
         if interrupted:
             print(f"orchbench: partial results kept in {path} (marked incomplete)", file=sys.stderr)

@@ -12,6 +12,7 @@ import typer
 
 from orchbench.commands import common
 from orchbench.errors import UsageError
+from orchbench.tune import DEFAULT_BUDGET as DEFAULT_TUNE_BUDGET
 
 
 class Format(str, Enum):
@@ -36,6 +37,12 @@ Wide = Annotated[bool, typer.Option("--wide", help="Table: every column in one t
                                     "the figures beyond the main ones follow in a second table on a narrow terminal).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 ResultsDir = Annotated[Path, typer.Option("--results-dir", help="Where results files are written.")]
+Tune = Annotated[bool, typer.Option("--tune", help="First search each strategy's tunable knobs for its fastest "
+                                    "setting on this workload, then compare every strategy at its best.")]
+TuneBudgetOpt = Annotated[str, typer.Option("--tune-budget", help="With --tune: the most probe runs per strategy "
+                                            "(e.g. 24), or seconds (e.g. 300s).")]
+Budget = Annotated[int | None, typer.Option("--budget", min=1, help="Run every strategy with exactly N items in "
+                                            "flight (threads, coroutines, workers × concurrency, ...).")]
 
 
 def strategy_names(given: list[str] | None) -> list[str]:
@@ -94,8 +101,13 @@ def write_plots(document: dict[str, Any], out_dir: Path) -> None:
 
 
 def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: int, baseline: str,
-            quiet: bool, extra_settings: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
-    """Plan and run a comparison; return its results document and whether it was interrupted."""
+            quiet: bool, extra_settings: dict[str, Any] | None = None, *, budget: int | None = None,
+            tune: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Plan and run a comparison (tuned first with ``tune``, a budget of runs or seconds; or every strategy at
+    ``budget`` items in flight); return its results document and whether it was interrupted."""
+    from orchbench import fairness
+    from orchbench.tune import TuneBudget
+
     from orchbench.commands.progress import progress_reporter
     from orchbench import noise
     from orchbench.commands.run import warn_plugin_problems
@@ -107,6 +119,8 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
     warn_plugin_problems()
     noise.warn_if_noisy()
     specs = common.build_specs(names, opts)
+    specs, fair = fairness.prepare(specs, budget=budget, tune=TuneBudget.parse(tune) if tune is not None else None,
+                                   quiet=quiet)
     registry = get_registry()
     first = specs[0][1]
     settings = {
@@ -114,7 +128,7 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
         "seed": first.seed, "iterations": iterations, "warmup": warmup, "baseline": baseline,
         "unit": registry.workload(first.workload).unit, "specs": {label: spec.to_dict() for label, spec in specs},
         "server": urlsplit(opts.url).netloc if opts.url else None,
-        **(extra_settings or {}),
+        "fairness": fair, **(extra_settings or {}),
     }
     order = plan([label for label, _ in specs], iterations, warmup)  # the session runs this same plan
     with progress_reporter(quiet, len(order), order=order) as progress:
@@ -182,6 +196,9 @@ def compare_command(
     against: Annotated[Path | None, typer.Option("--against", help="A saved results file to gate against.")] = None,
     fail_above: Annotated[str, typer.Option("--fail-above", help="With --against: fail when a strategy is "
                                             "significantly slower by more than this (e.g. 10%).")] = "10%",
+    tune: Tune = False,
+    tune_budget: TuneBudgetOpt = DEFAULT_TUNE_BUDGET,
+    budget: Budget = None,
     quiet: Quiet = False,
 ) -> int:
     """Compare strategies side by side: isolated, interleaved, repeated runs with statistics you can trust."""
@@ -196,7 +213,8 @@ def compare_command(
     opts = common.RunOptions(workload, case, input_path, scenario, seed, fault_rate, hang_rate, crash_rate,
                              latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url,
                              reference=reference)
-    document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet)
+    document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet, budget=budget,
+                                    tune=tune_budget if tune else None)
     path = results.save(output or results.default_path(results_dir, workload), document)
     if interrupted:
         print(f"orchbench: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "

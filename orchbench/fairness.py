@@ -1,0 +1,228 @@
+"""Fair comparisons: the settings every strategy runs with, chosen by ``--tune``, fixed by ``--budget N`` or left
+to the defaults, recorded in the results and stated by the report.
+
+The record is ``settings["fairness"]`` of a comparison document::
+
+    {"mode": "defaults" | "budget" | "tune", "budget": N, "tune_budget": "24 runs",
+     "knobs": {label: [option, ...]}, "skipped": {label: why}, "tuning": {label: Tuning.to_dict()}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from orchbench.api import resolve_options
+from orchbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from orchbench.report import StrategyRow
+    from orchbench.tune import TuneBudget, Tuning
+    from orchbench.types import RunResult, RunSpec
+
+
+def prepare(specs: list[tuple[str, RunSpec]], *, budget: int | None = None, tune: TuneBudget | None = None,
+            quiet: bool = False) -> tuple[list[tuple[str, RunSpec]], dict[str, Any]]:
+    """The specs as they will be compared (tuned, or given the budget) and the record that says how."""
+    from orchbench.plugins import get_registry
+    from orchbench.presets import PRESETS
+
+    if budget is not None and tune is not None:
+        raise UsageError("give --tune or --budget, not both")
+    registry = get_registry()
+    record: dict[str, Any] = {"mode": "defaults", "knobs": {}, "skipped": {}}
+    for label, spec in specs:
+        cls = registry.strategy(spec.strategy)
+        record["knobs"][label] = [k for k, opt in cls.options.items() if opt.tune is not None]
+        if label in PRESETS and (budget is not None or tune is not None):
+            record["skipped"][label] = "a preset: its own settings"
+    if budget is not None:
+        specs = apply_budget(specs, budget, record["skipped"])
+        record.update(mode="budget", budget=budget)
+    elif tune is not None:
+        from orchbench.tune import tune_specs
+
+        specs, tunings = tune_specs(specs, tune, quiet)
+        record.update(mode="tune", tune_budget=tune.describe(), tuning={k: t.to_dict() for k, t in tunings.items()})
+        for label, _ in specs:
+            if label not in tunings and label not in record["skipped"]:
+                record["skipped"][label] = "no tunable option"
+    return specs, record
+
+
+def apply_budget(specs: list[tuple[str, RunSpec]], n: int, skipped: dict[str, str]) -> list[tuple[str, RunSpec]]:
+    """Every strategy's options for exactly ``n`` items in flight (its ``Strategy.budget``); presets and
+    strategies that cannot take a budget keep their settings, and ``skipped`` says why."""
+    from orchbench.plugins import get_registry
+    from orchbench.strategies.pool import cpu_count
+
+    if n < 1:
+        raise UsageError(f"--budget {n}: give at least 1 item in flight")
+    registry = get_registry()
+    out = []
+    for label, spec in specs:
+        cls = registry.strategy(spec.strategy)
+        options = None if label in skipped else cls.budget(n, cpu_count())
+        if options is None:
+            skipped.setdefault(label, "it takes no in-flight budget")
+            out.append((label, spec))
+            continue
+        clash = sorted(set(options) & set(spec.strategy_options))
+        if clash:
+            raise UsageError(f"--budget {n} sets the {clash[0]} of {label}: do not --set it as well")
+        given = {**spec.strategy_options, **options}
+        try:
+            resolve_options(cls.options, given, f"strategy {spec.strategy!r}")
+        except UsageError as exc:
+            raise UsageError(f"--budget {n}: {exc}") from None
+        out.append((label, spec.replace(strategy_options=given)))
+    return out
+
+
+# --- reading the record back ---------------------------------------------------------------------------------
+
+
+def record_of(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The document's fairness record ({} for a document without one); a damaged one is one UsageError line."""
+    record = document.get("settings", {}).get("fairness")
+    if record is None:
+        return {}
+    try:
+        if not isinstance(record, dict) or record.get("mode") not in ("defaults", "budget", "tune"):
+            raise ValueError("mode")
+        for key in ("knobs", "skipped", "tuning"):
+            if not isinstance(record.get(key, {}), dict):
+                raise ValueError(key)
+        tunings(record)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"malformed orchbench comparison: its fairness record is damaged ({exc})") from None
+    return record
+
+
+def tunings(record: Mapping[str, Any]) -> dict[str, Tuning]:
+    from orchbench.tune import Tuning
+
+    return {label: Tuning.from_dict(data) for label, data in record.get("tuning", {}).items()}
+
+
+def _first(runs: Sequence[RunResult]) -> RunResult | None:
+    return next((r for r in runs if r.error is None), runs[0] if runs else None)
+
+
+def setting_text(label: str, runs: Sequence[RunResult], record: Mapping[str, Any]) -> str | None:
+    """The knob values a strategy ran with, e.g. ``workers=256``."""
+    run = _first(runs)
+    if run is None:
+        return None
+    knobs = record.get("knobs", {}).get(label)
+    if knobs is None:
+        knobs = [k for k in ("workers", "concurrency", "actors") if k in run.resolved_options]
+    shown = " ".join(f"{k}={run.resolved_options[k]}" for k in knobs if run.resolved_options.get(k) is not None)
+    return shown or None
+
+
+def in_flight_of(runs: Sequence[RunResult]) -> int | None:
+    run = _first(runs)
+    return run.in_flight if run is not None else None
+
+
+def notes(rows: Sequence[StrategyRow], docs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What the report must say about the settings: a budget's exceptions, tuned settings at the edge of their
+    range or cut short by the budget, a winner that tuning changed, and strategies at different in-flight limits."""
+    record = record_of(docs[0]) if docs else {}
+    said: list[str] = []
+    limits = {r.strategy: r.in_flight for r in rows if r.in_flight is not None}
+    skipped = record.get("skipped", {})
+    if record.get("mode") == "budget":
+        n = record.get("budget")
+        odd = [f"{s} ran {v} ({skipped.get(s, 'its mapping of the budget')})" for s, v in limits.items() if v != n]
+        said.append(f"Every strategy ran with {n} items in flight (--budget {n})" +
+                    (f", except: {'; '.join(odd)}." if odd else "."))
+    elif record.get("mode") != "tune" and len(set(limits.values())) > 1:
+        shown = ", ".join(f"{s} {v}" for s, v in limits.items())
+        said.append(f"Strategies ran at different in-flight limits ({shown}): compare them at one level with "
+                    "--budget N, or each at its best with --tune.")
+    if record.get("mode") == "tune":
+        said += _tuning_notes(rows, record)
+    return said
+
+
+def _tuning_notes(rows: Sequence[StrategyRow], record: Mapping[str, Any]) -> list[str]:
+    found = tunings(record)
+    said = []
+    cost = sum(t.cost_s for t in found.values())
+    probes = sum(len(t.probes) for t in found.values())
+    said.append(f"Each strategy was tuned first ({probes} probe runs, {cost:.1f} s in all, at most "
+                f"{record.get('tune_budget')} per strategy); not tuned: "
+                + (", ".join(f"{s} ({why})" for s, why in record.get("skipped", {}).items()) or "none") + ".")
+    for label, t in found.items():
+        for knob in t.edges:
+            low, high = t.ranges[knob]
+            said.append(f"{label}: the best {knob}={t.chosen[knob]} lies at the end of the range searched "
+                        f"({low}–{high}); the best setting may lie beyond it.")
+        if t.exhausted:
+            said.append(f"{label}: the tuning budget ran out before the search ended; its setting is the best found.")
+    at_defaults = {label: t.default_wall() for label, t in found.items()}
+    for row in rows:  # strategies not tuned ran at their defaults anyway
+        if row.strategy not in found and row.wall and not row.flagged:
+            at_defaults[row.strategy] = row.wall.median
+    ranked = sorted((w, s) for s, w in at_defaults.items() if w is not None)
+    winner = next((r.strategy for r in rows if r.winner), None)
+    if ranked and winner:
+        before = ranked[0][1]
+        if before != winner:
+            said.append(f"Tuning changed the winner: at their defaults {before} was fastest "
+                        f"({ranked[0][0]:.3f} s, one probe each); tuned, {winner} is.")
+        else:
+            said.append(f"Tuning did not change the winner: {winner} was fastest at the defaults too.")
+    return said
+
+
+# --- the tuning table ----------------------------------------------------------------------------------------
+
+
+def tuning_rows(docs: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """One row per tuned strategy: knob, range searched, default, chosen, walls, probes, cost, remarks."""
+    rows = []
+    for doc in docs[:1]:
+        for label, t in tunings(record_of(doc)).items():
+            best = [p.wall_s for p in t.probes if p.ok and p.options == t.chosen]
+            remarks = [f"{k} at the edge" for k in t.edges] + (["budget ran out"] if t.exhausted else [])
+            for i, knob in enumerate(t.ranges):
+                low, high = t.ranges[knob]
+                rows.append([label if i == 0 else "", knob, f"{low}–{high}", str(t.default.get(knob, "—")),
+                             str(t.chosen.get(knob, "—")),
+                             _secs(t.default_wall()) if i == 0 else "", _secs(min(best) if best else None) if i == 0 else "",
+                             str(len(t.probes)) if i == 0 else "", f"{t.cost_s:.1f}" if i == 0 else "",
+                             ", ".join(remarks) if i == 0 else ""])
+    return rows
+
+
+TUNING_HEADER = ["Strategy", "Knob", "Searched", "Default", "Chosen", "Wall at default [s]", "Best probe [s]",
+                 "Probes", "Cost [s]", "Remarks"]
+
+
+def _secs(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def render_tuning(rows: Sequence[Sequence[str]], console: Any = None) -> None:
+    """Print the tuning table of :func:`tuning_rows`."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from orchbench.console import make_console
+
+    console = console or make_console()
+    table = Table(title=Text("Tuning: each strategy's knobs searched before the comparison"), header_style="bold")
+    for i, name in enumerate(TUNING_HEADER):
+        table.add_column(Text(name), justify="left" if i < 2 or i == len(TUNING_HEADER) - 1 else "right")
+    for row in rows:
+        table.add_row(*map(Text, row))
+    console.print(table)
+
+
+def tuning_markdown(rows: Sequence[Sequence[str]]) -> str:
+    lines = ["#### Tuning", "", "| " + " | ".join(TUNING_HEADER) + " |", "|" + "---|" * len(TUNING_HEADER)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
