@@ -1,0 +1,96 @@
+"""Fair comparisons: the tuner finds a known optimum, --budget holds every strategy at exactly N in flight, the
+tuning budget bounds the probes, and a tuned comparison's probes round-trip through the saved results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchbench.errors import UsageError
+from orchbench.fairness import apply_budget
+from orchbench.harness.runner import execute
+from orchbench.tune import Search, TuneBudget, probe_runner
+from orchbench.types import RunSpec
+from orchbench.workloads.scoring.server import ServerConfig, ServerProcess
+from tests.helpers import cli
+
+CAPACITY = 4
+
+
+def _lines(path: Path, n: int) -> str:
+    path.write_text("".join(f"line {i} of the tuning test\n" for i in range(n)), encoding="utf-8")
+    return str(path)
+
+
+def test_search_finds_the_capacity_of_a_server_that_penalises_more(tmp_path: Path) -> None:
+    # Below the capacity every step halves the wall time; above it the server answers 429 and asks the client
+    # to wait, so the best concurrency is the capacity by construction.
+    config = ServerConfig(capacity=CAPACITY, latency_median=0.03, retry_after=0.1)
+    with ServerProcess("none", config=config) as server:
+        spec = RunSpec("asyncio", workload="scoring", input_path=_lines(tmp_path / "in.txt", 48),
+                       workload_options={"url": server.url})
+        search = Search("asyncio", {"concurrency": (1, 16384)}, probe_runner(spec, lambda s, _: execute(s)),
+                        TuneBudget(runs=14))
+        tuning = search.run()
+    chosen = tuning.chosen["concurrency"]
+    assert CAPACITY / 2 <= chosen <= CAPACITY * 2, [(p.options, p.wall_s) for p in tuning.probes]
+    assert tuning.ranges["concurrency"] == [1, 48]  # never searched past the number of distinct items
+    above = [p for p in tuning.probes if p.options.get("concurrency", 0) > 2 * CAPACITY]
+    assert above and all(not p.ok or p.wall_s > min(q.wall_s for q in tuning.probes if q.ok) for p in above)
+
+
+@pytest.mark.parametrize("strategy", ["threads", "asyncio", "processes", "hybrid"])
+def test_budget_holds_exactly_n_items_in_flight(tmp_path: Path, strategy: str) -> None:
+    n = 4
+    spec = RunSpec(strategy, workload="scoring", input_path=_lines(tmp_path / "in.txt", 6 * n),
+                   workload_options={"capacity": 0, "latency_median": 0.1, "latency_sigma": 0.0, "rate_503": 0.0,
+                                     "rate_500": 0.0, "drop_rate": 0.0, "malformed_rate": 0.0, "slow_rate": 0.0})
+    [(_, given)] = apply_budget([(strategy, spec)], n, {})
+    result = execute(given)
+    assert result.ok
+    assert result.in_flight == n
+    assert result.workload_stats["max_in_flight"] == n  # what the server saw at once
+
+
+def test_budget_and_tune_refuse_what_they_cannot_honour() -> None:
+    spec = RunSpec("threads", workload="scoring", strategy_options={"workers": 8})
+    with pytest.raises(UsageError, match="do not --set it as well"):
+        apply_budget([("threads", spec)], 4, {})
+    with pytest.raises(UsageError, match="above its maximum"):
+        apply_budget([("processes", RunSpec("processes"))], 5000, {})
+    skipped: dict[str, str] = {}
+    assert apply_budget([("sequential", RunSpec("sequential"))], 4, skipped)[0][1].strategy_options == {}
+    assert "sequential" in skipped
+    assert TuneBudget.parse("12") == TuneBudget(runs=12)
+    assert TuneBudget.parse("90s") == TuneBudget(seconds=90.0)
+    for bad in ("", "0", "1.5", "ten", "-3"):
+        with pytest.raises(UsageError, match="--tune-budget"):
+            TuneBudget.parse(bad)
+
+
+def test_tune_budget_bounds_the_probes_and_the_curve_round_trips(tmp_path: Path) -> None:
+    out = tmp_path / "tuned.json"
+    server = ["--set", f"capacity={CAPACITY}", "--set", "latency_median=0.02", "--set", "latency_sigma=0",
+              "--set", "rate_503=0", "--set", "rate_500=0", "--set", "drop_rate=0", "--set", "malformed_rate=0",
+              "--set", "slow_rate=0"]
+    done = cli("compare", "-s", "asyncio", "-w", "scoring", "--input", _lines(tmp_path / "in.txt", 24),
+               *server, "-n", "1", "--warmup", "0", "--tune", "--tune-budget", "3", "-o", str(out), "-q",
+               "--format", "markdown")
+    assert done.returncode == 0, done.stderr
+    record = json.loads(out.read_text())["settings"]["fairness"]
+    tuning = record["tuning"]["asyncio"]
+    assert len(tuning["probes"]) == 3 and tuning["exhausted"]
+    chosen = tuning["chosen"]["concurrency"]
+    measured = [r for r in json.loads(out.read_text())["runs"] if r["spec"]["strategy"] == "asyncio"]
+    assert measured[0]["spec"]["strategy_options"] == {"concurrency": chosen}  # compared at its chosen setting
+    assert f"concurrency={chosen}" in done.stdout and "#### Tuning" in done.stdout
+
+    again = cli("report", str(out), "--format", "markdown", "--plot")
+    assert again.returncode == 0, again.stderr
+    table = again.stdout[again.stdout.index("#### Tuning"):]
+    assert table == done.stdout[done.stdout.index("#### Tuning"):]  # the same probes, read back
+    assert "tuning budget ran out" in again.stdout
+    assert (tmp_path / "scoring-default-tuning.png").stat().st_size > 0
+
