@@ -255,3 +255,13 @@ def test_ctrl_c_leaves_no_ray_process() -> None:
         if proc.poll() is None:
             proc.kill()
         watcher.kill_all()
+
+
+@pytest.mark.ray
+def test_budget_holds_exactly_n_items_in_flight(ray_cluster: str, tmp_path: Path) -> None:
+    from tests.test_tune import run_at_budget
+
+    result = run_at_budget("ray", tmp_path, 4, address=ray_cluster)  # 2 actors × 2 on the cluster's 2 CPUs
+    assert result.ok
+    assert result.in_flight == 4
+    assert result.workload_stats["max_in_flight"] == 4

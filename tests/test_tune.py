@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from orchbench.errors import UsageError
 from orchbench.fairness import apply_budget
 from orchbench.harness.runner import execute
 from orchbench.tune import Search, TuneBudget, probe_runner
-from orchbench.types import RunSpec
+from orchbench.types import RunResult, RunSpec
 from orchbench.workloads.scoring.server import ServerConfig, ServerProcess
 from tests.helpers import cli
 
@@ -41,17 +42,23 @@ def test_search_finds_the_capacity_of_a_server_that_penalises_more(tmp_path: Pat
     assert above and all(not p.ok or p.wall_s > min(q.wall_s for q in tuning.probes if q.ok) for p in above)
 
 
-@pytest.mark.parametrize("strategy", ["threads", "asyncio", "processes", "hybrid"])
-def test_budget_holds_exactly_n_items_in_flight(tmp_path: Path, strategy: str) -> None:
-    n = 4
+def run_at_budget(strategy: str, tmp_path: Path, n: int, **strategy_options: Any) -> RunResult:
+    """One in-process run of ``strategy`` given a budget of ``n``, against a server of unlimited capacity whose
+    answers all take 0.1 s: every item the strategy holds in flight is in flight at the server."""
     spec = RunSpec(strategy, workload="scoring", input_path=_lines(tmp_path / "in.txt", 6 * n),
+                   strategy_options=strategy_options,
                    workload_options={"capacity": 0, "latency_median": 0.1, "latency_sigma": 0.0, "rate_503": 0.0,
                                      "rate_500": 0.0, "drop_rate": 0.0, "malformed_rate": 0.0, "slow_rate": 0.0})
     [(_, given)] = apply_budget([(strategy, spec)], n, {})
-    result = execute(given)
+    return execute(given)
+
+
+@pytest.mark.parametrize("strategy", ["threads", "asyncio", "processes", "hybrid"])
+def test_budget_holds_exactly_n_items_in_flight(tmp_path: Path, strategy: str) -> None:
+    result = run_at_budget(strategy, tmp_path, 4)
     assert result.ok
-    assert result.in_flight == n
-    assert result.workload_stats["max_in_flight"] == n  # what the server saw at once
+    assert result.in_flight == 4
+    assert result.workload_stats["max_in_flight"] == 4  # what the server saw at once
 
 
 def test_budget_and_tune_refuse_what_they_cannot_honour() -> None:
@@ -76,12 +83,12 @@ def test_tune_budget_bounds_the_probes_and_the_curve_round_trips(tmp_path: Path)
               "--set", "rate_503=0", "--set", "rate_500=0", "--set", "drop_rate=0", "--set", "malformed_rate=0",
               "--set", "slow_rate=0"]
     done = cli("compare", "-s", "asyncio", "-w", "scoring", "--input", _lines(tmp_path / "in.txt", 24),
-               *server, "-n", "1", "--warmup", "0", "--tune", "--tune-budget", "3", "-o", str(out), "-q",
+               *server, "-n", "1", "--warmup", "0", "--tune", "--tune-budget", "2", "-o", str(out), "-q",
                "--format", "markdown")
     assert done.returncode == 0, done.stderr
     record = json.loads(out.read_text())["settings"]["fairness"]
     tuning = record["tuning"]["asyncio"]
-    assert len(tuning["probes"]) == 3 and tuning["exhausted"]
+    assert len(tuning["probes"]) == 2 and tuning["exhausted"]
     chosen = tuning["chosen"]["concurrency"]
     measured = [r for r in json.loads(out.read_text())["runs"] if r["spec"]["strategy"] == "asyncio"]
     assert measured[0]["spec"]["strategy_options"] == {"concurrency": chosen}  # compared at its chosen setting

@@ -84,6 +84,10 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
     if result.workload_stats:
         groups.append(("service", [(k, escape(v)) for k, v in workload_cls.format_stats(result.workload_stats)]))
     strategy = []
+    if result.resolved_options or result.in_flight is not None:  # the settings it ran with, defaults filled in
+        shown = " ".join(f"{k}={v}" for k, v in result.resolved_options.items() if v is not None)
+        in_flight = f" · at most {result.in_flight} in flight" if result.in_flight is not None else ""
+        strategy.append(("settings", escape(shown) + in_flight))
     for key, value in result.strategy_stats.items():
         if isinstance(value, dict):  # a summary: its scalar figures (trajectories are in --json)
             value = {k: v for k, v in value.items() if not isinstance(v, (list, dict))}

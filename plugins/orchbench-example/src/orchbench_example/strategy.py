@@ -12,11 +12,16 @@ from orchbench import Option, Outcome, Strategy
 class ChunkedThreads(Strategy):
     name = "chunked-threads"
     description = "one contiguous chunk of items per thread, each chunk run in order (task.run_batch)"
-    options = {"threads": Option(int, 4, "threads, hence chunks", min=1, max=256)}
+    options = {"threads": Option(int, 4, "threads, hence chunks", min=1, max=256, tune=(1, 256))}
+
+    @classmethod
+    def budget(cls, n: int, cores: int) -> dict[str, Any]:
+        return {"threads": n}  # each thread runs one item at a time
 
     def map(self, task: Any, items: Sequence[Any]) -> list[Outcome]:
         pairs = list(enumerate(items))
         n = min(self.options["threads"], len(pairs)) or 1
+        self.in_flight = self.resolved["threads"] = n
         size, extra = divmod(len(pairs), n)
         chunks, start = [], 0
         for k in range(n):  # the first `extra` chunks take one item more
