@@ -101,3 +101,15 @@ def test_tune_budget_bounds_the_probes_and_the_curve_round_trips(tmp_path: Path)
     assert "tuning budget ran out" in again.stdout
     assert (tmp_path / "scoring-default-tuning.png").stat().st_size > 0
 
+
+
+def test_a_probe_past_its_deadline_is_stopped_with_its_workers_and_server(tmp_path: Path) -> None:
+    import psutil
+
+    from orchbench.harness.isolate import run_isolated
+
+    spec = RunSpec("hybrid", workload="scoring", input_path=_lines(tmp_path / "in.txt", 8),
+                   workload_options={"latency_median": 60.0, "latency_sigma": 0.0})
+    result = run_isolated(spec, deadline_s=4.0)
+    assert result.error == "stopped at its deadline of 4 s" and not result.ok
+    assert psutil.Process().children(recursive=True) == []  # no worker, fork server or scoring server left
