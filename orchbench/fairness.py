@@ -135,7 +135,8 @@ def notes(rows: Sequence[StrategyRow], docs: Sequence[Mapping[str, Any]]) -> lis
     skipped = record.get("skipped", {})
     if record.get("mode") == "budget":
         n = record.get("budget")
-        odd = [f"{s} ran {v} ({skipped.get(s, 'its mapping of the budget')})" for s, v in limits.items() if v != n]
+        odd = [f"{r.strategy} ran {r.in_flight if r.in_flight is not None else 'an unknown number'} "
+               f"({skipped.get(r.strategy, 'its mapping of the budget')})" for r in rows if r.in_flight != n]
         said.append(f"Every strategy ran with {n} items in flight (--budget {n})" +
                     (f", except: {'; '.join(odd)}." if odd else "."))
     elif record.get("mode") != "tune" and len(set(limits.values())) > 1:
