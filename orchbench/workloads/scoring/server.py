@@ -280,7 +280,7 @@ class ServerState:
         body = await request.read()  # raises 413 above client_max_size
         line, encoded = self._line(request.path, body)
         key = hashlib.blake2b(encoded, digest_size=16).digest()
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()  # not loop.time(): uvloop's is cached per loop iteration, in whole milliseconds
         if now < self.not_before.get(key, -math.inf):
             self.stats.early_retries += 1
         if config.capacity and self.stats.in_flight >= config.capacity:
