@@ -52,5 +52,10 @@ def loop_name() -> str:
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run(main)`` on the chosen loop (a fresh loop, closed at the end, Ctrl-C cancelling ``main``)."""
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+    try:
+        factory = loop_factory()
+    except BaseException:
+        main.close()  # never run: no "never awaited" warning on top of the error
+        raise
+    with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)
