@@ -1,7 +1,8 @@
 """How noisy this machine is for timing: CPU frequency scaling, other work on the cores, run-to-run spread.
 
-The first two are read from the system in microseconds (``benchmark`` and ``compare`` warn from them before
-they start); the spread needs runs, so only ``orchbench check`` measures it.
+The first two are read from the system in microseconds (``benchmark`` and ``compare`` read them before their runs,
+which load the machine themselves, and warn after them); the spread needs runs, so only ``orchbench check``
+measures it.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def reasons(run_spread: float | None = None) -> list[str]:
     return out
 
 
-def warn_if_noisy() -> None:
-    """One warning line per reason this machine is noisy now (on stderr)."""
-    for reason in reasons():
+def warn(found: list[str]) -> None:
+    """One warning line on stderr per reason (from :func:`reasons`) the machine was noisy."""
+    for reason in found:
         print(f"orchbench: warning: noisy machine: {reason} (see `orchbench check`)", file=sys.stderr)

@@ -79,7 +79,7 @@ def check_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> int:
     """Check the instrument on this machine: its error on wall, CPU and peak memory against known work, and the
-    machine's noise (frequency scaling, load, run-to-run spread), ending in a verdict. Takes about 20 s."""
+    machine's noise (frequency scaling, load, run-to-run spread), ending in a verdict. Takes 10 to 20 s."""
     from orchbench import noise
 
     steps = [("sleep", {"sleep_s": SLEEP_S}), ("burn", {"cpu_s": BURN_S}),

@@ -108,8 +108,8 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
     from orchbench import fairness
     from orchbench.tune import TuneBudget
 
-    from orchbench.commands.progress import progress_reporter
     from orchbench import noise
+    from orchbench.commands.progress import progress_reporter
     from orchbench.commands.run import warn_plugin_problems
     from orchbench.harness.planner import plan
     from orchbench.harness.session import run_session
@@ -117,8 +117,8 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
     from orchbench.results import environment, make_document
 
     warn_plugin_problems()
-    noise.warn_if_noisy()
     specs = common.build_specs(names, opts)
+    noisy = noise.reasons()  # read before the runs (and any tuning), which load the machine themselves
     specs, fair = fairness.prepare(specs, budget=budget, tune=TuneBudget.parse(tune) if tune is not None else None,
                                    quiet=quiet)
     registry = get_registry()
@@ -133,6 +133,7 @@ def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: 
     order = plan([label for label, _ in specs], iterations, warmup)  # the session runs this same plan
     with progress_reporter(quiet, len(order), order=order) as progress:
         session = run_session(specs, iterations, warmup, progress, with_output="unverified")
+    noise.warn(noisy)
     found = check_agreement([result for slot, result in session.runs if not slot.warmup])
     if found is not None:
         settings["agreement"] = found.to_dict()

@@ -3,8 +3,8 @@
 At the opening edge every process of the run's tree (the run process and its descendants, but the workload's
 service processes) gets its kernel high-water mark reset, and its CPU clock read; at the closing edge the CPU
 clocks, RSS and high-water marks are read again, then USS. CPU over the window is then exact for every process
-alive at both edges, whatever the run's length; a process that ends inside the window is counted through its
-parent's reaped-children time (see :func:`cpu_seconds`). The edges are read just outside the timed span (so the
+alive at both edges, whatever the run's length; a process that ends inside the window is counted through the
+reaped-children time of its nearest ancestor alive at the end (see :func:`cpu_seconds`). The edges are read just outside the timed span (so the
 instrument costs the wall time nothing) with the CPU clocks nearest to it: the CPU they bracket exceeds
 cores × wall by at most cores × the microseconds the clocks took to read, reported as the granularity.
 """
