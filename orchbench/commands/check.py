@@ -122,7 +122,7 @@ def _render(checks: list[Check], machine: dict[str, Any], walls: list[float], tr
         fmt = "{:.1f}" if c.unit == "MiB" else "{:.4f}"
         shown = "n/a" if c.measured is None else fmt.format(c.measured)
         bounded = c.allowed != float("inf")  # else a floor: the figure must not fall below the truth
-        error = "n/a" if c.error is None or not bounded else ("+" if c.error >= 0 else "") + fmt.format(c.error)
+        error = "—" if not bounded else "n/a" if c.error is None else ("+" if c.error >= 0 else "") + fmt.format(c.error)
         allowed = "±" + fmt.format(c.allowed) if bounded else "—"
         truth = f"{fmt.format(c.truth)} {c.unit}" if bounded else f"≥ {fmt.format(c.truth)} {c.unit}"
         table.add_row(c.figure, truth, f"{shown} {c.unit}", error, allowed, "[green]ok[/]" if c.ok else "[red]OFF[/]")
