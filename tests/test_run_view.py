@@ -47,7 +47,7 @@ def test_run_groups_its_figures_with_units(monkeypatch):
     text = console.export_text()
     groups = [line.split()[0] for line in text.splitlines()[1:] if line[:1].strip()]
     assert groups == ["output", "time", "attempts", "resources", "limit"]
-    assert re.search(r"wall\s+\d+(\.\d+)? (ms|s)\b", text) and "correct" in text
+    assert re.search(r"wall\s+\d+(\.\d+)? (µs|ms|s)\b", text) and "correct" in text
 
 
 def test_run_on_the_scoring_server_shows_its_stats_formatted():
