@@ -46,7 +46,7 @@ def test_run_groups_its_figures_with_units(monkeypatch):
     render_result("sequential", result, "words")
     text = console.export_text()
     groups = [line.split()[0] for line in text.splitlines()[1:] if line[:1].strip()]
-    assert groups == ["output", "time", "attempts", "resources", "limit"]
+    assert groups == ["output", "time", "attempts", "resources", "limit", "strategy"]
     assert re.search(r"wall\s+\d+(\.\d+)? (µs|ms|s)\b", text) and "correct" in text
 
 
