@@ -1,9 +1,10 @@
-"""The example plugin's own tests: orchbench's strategy contract, and the workload against its reference."""
+"""The example plugin's own tests: orchbench's strategy and workload contracts, and the workload against its
+reference."""
 
 from __future__ import annotations
 
 import pytest
-from orchbench.testing import StrategyContract, assert_matches_reference, run_spec
+from orchbench.testing import StrategyContract, WorkloadContract, assert_matches_reference, run_spec
 
 from orchbench_example.workload import WordLengths, measure, split_words
 
@@ -30,6 +31,13 @@ class TestSequentialOnWordlen(StrategyContract):
     """orchbench's baseline runs the plugin's workload too."""
 
     strategy = "sequential"
+    workload = "wordlen"
+    case = "medium"
+
+
+class TestWordLengthsWorkload(WorkloadContract):
+    """The workload battery: a reference apart from the tasks, the same output everywhere, picklable items…"""
+
     workload = "wordlen"
     case = "medium"
 
