@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import pickle
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -70,7 +69,7 @@ def workload(name: str, *, items: Callable[[Any], Any], reduce: Callable[[list[A
                 return loaded
 
             def item_key(self, item: Any) -> Any:
-                return item if isinstance(item, Hashable) else pickle.dumps(item)
+                return item if isinstance(item, Hashable) else object()  # unhashable: never taken for another
 
             def map_item(self, item: Any) -> Any:
                 return asyncio.run(fn(item)) if is_async else fn(item)

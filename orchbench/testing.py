@@ -24,7 +24,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import pickle
+import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -39,6 +39,7 @@ from orchbench.harness.runner import execute
 from orchbench.harness.task import Task
 from orchbench.plugins import get_registry
 from orchbench.types import Outcome, RunResult, RunSpec
+from orchbench.verify import canonical
 
 __all__ = ["StrategyContract", "WorkloadContract", "assert_matches_reference", "map_items", "run_spec",
            "seed_passing_prepare"]
@@ -180,6 +181,13 @@ class StrategyContract:
         assert_matches_reference(result)
 
 
+def _through_a_pipe(value: Any) -> Any:
+    """The value as a process pool's worker receives it (serialised the way multiprocessing does)."""
+    from multiprocessing.reduction import ForkingPickler
+
+    return ForkingPickler.loads(bytes(ForkingPickler.dumps(value)))
+
+
 class WorkloadContract:
     """What every workload must do, as tests. Subclass it as ``TestSomething`` and set ``workload`` (and ``case``,
     ``workload_options`` as ``--set`` would give them, ``strategies`` to compare).
@@ -231,7 +239,7 @@ class WorkloadContract:
                                   retry_options={"max_attempts": 30, "cap": 0.05})
                 assert result.complete and result.correct is not False, (strategy, seed, result.error,
                                                                           result.failures[:3], result.mismatch)
-                outputs[strategy, seed] = pickle.dumps(result.output)
+                outputs[strategy, seed] = json.dumps(canonical(result.output), sort_keys=True)
         assert len(set(outputs.values())) == 1, f"outputs differ: {sorted(outputs)}"
 
     def test_every_scenario_profiles_the_same_tasks(self) -> None:
@@ -254,9 +262,9 @@ class WorkloadContract:
             task = Task.build(work.spec, workload=work)
             items = work.prepare(work.load_input(), task.stage)
             assert items, "the workload prepared no items"
-            assert pickle.loads(pickle.dumps(items)) == items
+            assert _through_a_pipe(items) == items
             values = [work.map_item(item) for item in items[:20]]
-            assert pickle.loads(pickle.dumps(values)) == values
+            assert _through_a_pipe(values) == values
 
     def test_bad_inputs_raise_usage_error(self, tmp_path: Any) -> None:
         cls = self.workload_class()

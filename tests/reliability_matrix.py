@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -305,6 +306,8 @@ def _cli_args(spec: Any) -> list[str]:
             args += ["--set", f"{prefix}.{key}={value}"]
     if spec.workload_options.get("url"):
         args += ["--url", spec.workload_options["url"]]
+    if spec.reference_path:
+        args += ["--reference", spec.reference_path]
     return args
 
 
@@ -399,6 +402,7 @@ def run_with_restart(spec: Any, runner: Any, **kwargs: Any) -> tuple[dict[str, A
     box: dict[str, Any] = {}
     started = threading.Event()
     spec = spec.replace(workload_options={"url": url})
+    spec = spec.replace(reference_path=_local_reference(spec))
     thread = threading.Thread(target=lambda: box.update(result=_guard(runner, spec, started, **kwargs)), daemon=True)
     thread.start()
     events: dict[str, Any] = {}
@@ -416,6 +420,7 @@ def run_with_restart(spec: Any, runner: Any, **kwargs: Any) -> tuple[dict[str, A
         thread.join(RUN_TIMEOUT_S)
         events["requests_after_restart"] = _requests(port)
     finally:
+        shutil.rmtree(Path(spec.reference_path).parent, ignore_errors=True)
         for proc in servers:
             if proc.poll() is None:
                 proc.kill()
@@ -427,6 +432,26 @@ def run_with_restart(spec: Any, runner: Any, **kwargs: Any) -> tuple[dict[str, A
     if isinstance(box["result"], BaseException):
         raise box["result"]
     return box["result"], events
+
+
+def _local_reference(spec: Any) -> str:
+    """A reference file for a run against ``orchbench serve`` (an outside service, as far as the run knows),
+    computed here with orchbench's own score function."""
+    import tempfile
+
+    from orchbench.harness.cache import ResourceCache
+    from orchbench.results import save
+    from orchbench.verify import REFERENCE_SCHEMA, answer_options, input_digest
+    from orchbench.workloads.scoring import ScoringWorkload
+    from orchbench.workloads.scoring.scores import score_line, split_lines
+
+    work = ScoringWorkload(spec, ResourceCache())
+    raw = work.load_input()
+    scores = [score_line(line) for line in split_lines(raw)]
+    path = Path(tempfile.mkdtemp(prefix="orchbench-matrix-")) / "reference.json"
+    save(path, {"schema": REFERENCE_SCHEMA, "workload": "scoring", "input": spec.case, "input_digest": input_digest(raw),
+                "options": answer_options(work), "output": {"total": sum(scores), "scores": scores}})
+    return str(path)
 
 
 def _guard(runner: Any, spec: Any, started: threading.Event, **kwargs: Any) -> Any:
