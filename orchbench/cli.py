@@ -133,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _interrupted() -> int:
     from orchbench import interrupts
+    from orchbench.console import say
 
-    print(f"orchbench: {interrupts.describe()}", file=sys.stderr)
+    say(f"orchbench: {interrupts.describe()}")
     return interrupts.exit_status()
 
 
@@ -154,6 +155,8 @@ def _use_plugins_and_project(args: list[str], command: Any) -> dict[str, Any] | 
 
 
 def _main(argv: list[str] | None) -> int:
+    from orchbench.console import say
+
     args = expand_multi_values(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
     command = _command()
@@ -168,19 +171,19 @@ def _main(argv: list[str] | None) -> int:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         message = " ".join(exc.format_message().split())
-        print(f"orchbench: error: {message}{hint}", file=sys.stderr)
+        say(f"orchbench: error: {message}{hint}")
         return exc.exit_code
     except (Abort, KeyboardInterrupt):
         return _interrupted()
     except UsageError as exc:
         if debug:
             raise
-        print(f"orchbench: error: {exc}", file=sys.stderr)
+        say(f"orchbench: error: {exc}")
         return 2
     except Exception as exc:
         if debug:
             raise
-        print(f"orchbench: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        say(f"orchbench: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         return 1
     if status == 130:  # typer's status after Ctrl-C, or a command's that kept partial results (and said where)
         return _interrupted()

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from orchbench.console import safe_text
 from orchbench.errors import UsageError
 from orchbench.results import machine_label, measured_runs
 from orchbench.stats import Comparison, Speedup, Summary, compare_samples, min_p_value, runs_needed, speedup
@@ -310,7 +311,7 @@ def columns(report: Report) -> list[Column]:
     rows = report.rows
 
     def each(cell: Any) -> list[str]:
-        return [cell(r) for r in rows]
+        return [safe_text(cell(r)) for r in rows]  # names and problems come from saved files: shown as text
 
     return [
         Column("Strategy", each(_label), numeric=False),
@@ -331,7 +332,8 @@ def columns(report: Report) -> list[Column]:
                "detail"),
         Column("Peak RSS [MiB]", each(lambda r: _num(r.peak_rss, ".1f", 1 / MIB)), "detail"),
         Column("Efficiency", each(lambda r: _pct(r.efficiency)), "detail"),
-        Column(f"Speed-up vs {report.baseline} ({report.confidence:.0%} CI)", each(_speedup_text), numeric=False),
+        Column(f"Speed-up vs {safe_text(report.baseline)} ({report.confidence:.0%} CI)", each(_speedup_text),
+               numeric=False),
         Column("Verdict", each(_verdict_text), numeric=False),
     ]  # fmt: skip
 
@@ -360,7 +362,7 @@ def render_table(report: Report, console: Console | None = None, wide: bool = Fa
 
     console = console or make_console()
     cols = [c for c in columns(report) if c.place != "export"]
-    title = Text(report.title)
+    title = Text(safe_text(report.title))
     natural = natural_width(cols)
     if wide or natural <= console.width:  # wide: as wide as it needs; lines longer than the terminal stay whole
         print_whole(console, rich_table(_row_styles(report), cols, title, None))
@@ -374,7 +376,7 @@ def render_table(report: Report, console: Console | None = None, wide: bool = Fa
 
         render_tuning(report.tuning, console)
     for note in footnotes(report):
-        console.print(Text(f"• {note}", style="dim"))
+        console.print(Text(f"• {safe_text(note)}", style="dim"))
 
 
 def to_markdown(report: Report) -> str:
@@ -384,13 +386,13 @@ def to_markdown(report: Report) -> str:
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    lines = [f"### {report.title}", "", line(header), "|:---|" + "---:|" * (len(header) - 1)]
+    lines = [f"### {safe_text(report.title)}", "", line(header), "|:---|" + "---:|" * (len(header) - 1)]
     lines += [line(cells) for cells in body]
     if report.tuning:
         from orchbench.fairness import tuning_markdown
 
         lines += ["", tuning_markdown(report.tuning)]
-    lines += ["", *(f"- {note}" for note in footnotes(report))]
+    lines += ["", *(f"- {safe_text(note)}" for note in footnotes(report))]
     return "\n".join(lines) + "\n"
 
 
@@ -424,7 +426,8 @@ def to_csv(report: Report) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in report.rows:
-        writer.writerow({k: "" if v is None else v for k, v in _record(report, row).items()})
+        writer.writerow({k: "" if v is None else safe_text(v) if isinstance(v, str) else v
+                         for k, v in _record(report, row).items()})
     return out.getvalue()
 
 
@@ -460,7 +463,7 @@ def render_metrics(results: Sequence[RunResult], console: Console | None = None,
     console = console or make_console()
 
     def column(header: str, cell: Any, numeric: bool = True) -> Column:
-        return Column(header, [cell(r) for r in results], numeric=numeric)
+        return Column(header, [safe_text(cell(r)) for r in results], numeric=numeric)
 
     cols = [
         column("Case", lambda r: str(r.spec.get("case") or "—"), numeric=False),
@@ -474,7 +477,7 @@ def render_metrics(results: Sequence[RunResult], console: Console | None = None,
         column("CPU utilisation", lambda r: _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")),
     ]  # fmt: skip
     styles = [None if r.ok else "red" for r in results]
-    print_whole(console, rich_table(styles, cols, Text(title), console.width, text_columns=2))
+    print_whole(console, rich_table(styles, cols, Text(safe_text(title)), console.width, text_columns=2))
     periods = sorted({r.sample_period_s for r in results if r.sample_period_s})
     every = f"every {'/'.join(f'{p * 1000:g}' for p in periods)} ms" if periods else "periodically"
     console.print(Text(f"• Peak memory: RSS of the whole process tree, sampled {every}; RSS double-counts pages "

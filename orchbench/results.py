@@ -15,12 +15,14 @@ from another machine or another orchbench version is read safely or refused with
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import platform
 import re
 import secrets
+import stat
 import subprocess
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
@@ -182,18 +184,77 @@ def _create_temp(directory: Path, name: str) -> tuple[int, str]:
             continue
 
 
-def save(path: str | os.PathLike[str], document: Mapping[str, Any]) -> Path:
-    """Write the document atomically: a temp file beside the target, fsync, then rename over it.
+def _cannot_write(target: Path, exc: OSError | str, what: str = "results") -> UsageError:
+    why = exc if isinstance(exc, str) else (exc.strerror or str(exc))
+    return UsageError(f"cannot write {what} to {target}: {why}")
 
-    A failure at any point (including a value that cannot be serialised) leaves any previous file intact and
-    no temp file behind.
+
+def _refuse_non_regular(target: Path) -> None:
+    """An existing target must be a regular file: a directory, a device node or a FIFO is never replaced."""
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a device or special file, not a regular file"
+        raise _cannot_write(target, f"it is {kind}")
+
+
+def check_target(path: str | os.PathLike[str]) -> None:
+    """Before the first run: the results can be written to ``path`` (its directory exists or can be made and
+    takes a new file; ``path`` is new or a regular file), else UsageError with one line, before any time is spent."""
+    target = Path(path)
+    _refuse_non_regular(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = _create_temp(target.parent, target.name)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
+    os.close(fd)
+    with suppress(OSError):
+        os.unlink(probe)
+
+
+def _publish(tmp_name: str, target: Path, exclusive: bool) -> Path:
+    """Give the finished temp file its name. ``exclusive``: never over an existing file; a taken name gets -2,
+    -3, … (two comparisons started together in one directory both keep their file)."""
+    if not exclusive:
+        _refuse_non_regular(target)
+        os.replace(tmp_name, target)
+        return target
+    for n in itertools.count(1):
+        candidate = target if n == 1 else target.with_name(f"{target.stem}-{n}{target.suffix}")
+        try:
+            os.link(tmp_name, candidate)  # atomic, and fails when the name exists
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links: reserve the name, then replace the reservation
+            try:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue
+            os.replace(tmp_name, candidate)
+            return candidate
+        os.unlink(tmp_name)
+        return candidate
+    raise AssertionError("unreachable")
+
+
+def save(path: str | os.PathLike[str], document: Mapping[str, Any], *, exclusive: bool = False) -> Path:
+    """Write the document atomically: a temp file beside the target, fsync, then rename over it; return its path.
+
+    With ``exclusive`` an existing file is never replaced: the document takes the next free name instead (see
+    :func:`_publish`). A failure at any point (including a value that cannot be serialised) leaves any previous
+    file intact and no temp file behind, and raises UsageError.
     """
 
     def write(handle: Any) -> None:
         json.dump(_json_safe(document), handle, indent=2, allow_nan=False)
         handle.write("\n")
 
-    return _write_atomic(path, write, "results")
+    return _write_atomic(path, write, "results", exclusive)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str, what: str = "results") -> Path:
@@ -201,13 +262,13 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, what: str = "resu
     return _write_atomic(path, lambda handle: handle.write(text), what)
 
 
-def _write_atomic(path: str | os.PathLike[str], write: Any, what: str) -> Path:
+def _write_atomic(path: str | os.PathLike[str], write: Any, what: str, exclusive: bool = False) -> Path:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = _create_temp(target.parent, target.name)
     except OSError as exc:
-        raise UsageError(f"cannot write {what} to {target}: {exc.strerror or exc}") from None
+        raise _cannot_write(target, exc, what) from None
     from orchbench.interrupts import deferred
 
     try:
@@ -216,15 +277,42 @@ def _write_atomic(path: str | os.PathLike[str], write: Any, what: str) -> Path:
                 write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp_name, target)
+            target = _publish(tmp_name, target, exclusive)
     except BaseException as exc:
         with suppress(OSError):
             os.unlink(tmp_name)
         if isinstance(exc, OSError):
-            raise UsageError(f"cannot write {what} to {target}: {exc.strerror or exc}") from None
+            raise _cannot_write(target, exc, what) from None
         raise
     _fsync_directory(target.parent)
     return target
+
+
+class NotSaved(UsageError):
+    """The results could not be written where asked; ``fallback`` is where they were saved instead (or None)."""
+
+    def __init__(self, message: str, fallback: Path | None) -> None:
+        super().__init__(message)
+        self.fallback = fallback
+
+
+def save_or_fallback(path: str | os.PathLike[str], document: Mapping[str, Any], *,
+                     exclusive: bool = False) -> tuple[Path | None, NotSaved | None]:
+    """:func:`save`; when that fails, save to a new file in the temporary directory instead. Returns the path
+    written (None when nothing could be) and, after a failure, the error to report — it names the fallback."""
+    try:
+        return save(path, document, exclusive=exclusive), None
+    except UsageError as exc:
+        first = str(exc)
+    import tempfile
+
+    name = Path(path).name if Path(path).suffix == ".json" else "compare.json"
+    fallback = Path(tempfile.gettempdir(), f"orchbench-{name}")
+    try:
+        written = save(fallback, document, exclusive=True)
+    except UsageError as exc:
+        return None, NotSaved(f"{first}; nor to the temporary directory ({exc}): the results are lost", None)
+    return written, NotSaved(f"{first}; saved to {written} instead", written)
 
 
 def _malformed(path: Path, what: str) -> UsageError:
@@ -296,23 +384,46 @@ def _validate(path: Path, data: dict[str, Any]) -> None:
             raise _malformed(path, f"runs[{i}] has a malformed round or warm-up flag")
 
 
+MAX_FILE_BYTES = 64 * 2**20  # far above any comparison orchbench writes (a run's record is kilobytes)
+
+
+def _read_bounded(source: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """The text of a regular file of at most ``limit`` bytes; anything else is refused without reading it whole
+    (``/dev/zero``, a FIFO, a huge or growing file)."""
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO must not wait for a writer
+    except FileNotFoundError:
+        raise UsageError(f"{source}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{source}: cannot read it ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{source}: is a directory, not a comparison file")
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"{source}: is a device, pipe or other special file, not a comparison file")
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise UsageError(f"{source}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise UsageError(f"{source}: larger than {limit // 2**20} MiB, so not an orchbench comparison")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{source}: not a UTF-8 text file, so not an orchbench comparison") from None
+
+
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a comparison document; anything else raises UsageError with one line saying what is wrong."""
     source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{source}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{source}: is a directory, not a comparison file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{source}: not a UTF-8 text file, so not an orchbench comparison") from None
-    except OSError as exc:
-        raise UsageError(f"{source}: cannot read it ({exc.strerror or exc})") from None
+    text = _read_bounded(source)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{source}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise UsageError(f"{source}: JSON nested too deeply to be an orchbench comparison") from None
     schema = data.get("schema") if isinstance(data, dict) else None
     if not isinstance(schema, str) or not schema.startswith(SCHEMA_FAMILY + "/"):
         raise UsageError(f'{source}: not an orchbench comparison file (expected "schema": "{SCHEMA}")')

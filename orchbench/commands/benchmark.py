@@ -57,7 +57,7 @@ def benchmark_command(
         opts = common.RunOptions(case=one_case, scenario=scenario, seed=seed, reference=reference)
         document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet, {"command": "benchmark"},
                                         budget=budget, tune=tune_budget if tune else None)
-        path = results.save(results.default_path(results_dir, "anagrams"), document)
+        path = results.save(results.default_path(results_dir, "anagrams"), document, exclusive=True)
         if interrupted:
             print(f"orchbench: partial results kept in {path} (marked incomplete)", file=sys.stderr)
             return 130
@@ -119,7 +119,7 @@ def sweep_command(
             opts.sets.append(f"{key}={value}")
         document, interrupted = measure(names, opts, iterations, warmup, pick_baseline(names, None), quiet,
                                         {"command": "sweep", "over": key, "value": value})
-        results.save(results.default_path(results_dir, workload), document)
+        results.save(results.default_path(results_dir, workload), document, exclusive=True)
         if interrupted:
             print(f"orchbench: the sweep's finished points are saved in {results_dir}/", file=sys.stderr)
             return 130

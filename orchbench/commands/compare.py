@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +10,7 @@ from urllib.parse import urlsplit
 import typer
 
 from orchbench.commands import common
+from orchbench.console import say
 from orchbench.errors import UsageError
 from orchbench.tune import DEFAULT_BUDGET as DEFAULT_TUNE_BUDGET
 
@@ -90,14 +90,14 @@ def write_html(report: Any, documents: list[dict[str, Any]], path: Path) -> None
     from orchbench.results import write_text_atomic
 
     write_text_atomic(path, rendered(report, Format.html, documents), "the report")
-    print(f"report: {path}", file=sys.stderr)
+    say(f"report: {path}")
 
 
 def write_plots(document: dict[str, Any], out_dir: Path) -> None:
     from orchbench.plots import plot_comparison
 
     for path in plot_comparison(document, out_dir):
-        print(f"plot: {path}", file=sys.stderr)
+        say(f"plot: {path}")
 
 
 def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: int, baseline: str,
@@ -211,31 +211,51 @@ def compare_command(
     baseline = pick_baseline(names, baseline_strategy)
     threshold = parse_threshold(fail_above)
     reference_doc = results.load(against) if against is not None else None
+    target = output or results.default_path(results_dir, workload)
+    results.check_target(target)  # before the first run, not after all of them
     opts = common.RunOptions(workload, case, input_path, scenario, seed, fault_rate, hang_rate, crash_rate,
                              latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url,
                              reference=reference)
     document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet, budget=budget,
                                     tune=tune_budget if tune else None)
-    path = results.save(output or results.default_path(results_dir, workload), document)
+    path, not_saved = results.save_or_fallback(target, document, exclusive=output is None)
     if interrupted:
-        print(f"orchbench: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "
-              "(marked incomplete)", file=sys.stderr)
+        if path is not None:
+            say(f"orchbench: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "
+                "(marked incomplete)")
+        if not_saved is not None:
+            say(f"orchbench: error: {not_saved}")
         return 130
     report = build_report([document], baseline=baseline)
     render(report, fmt, [document], wide)
-    print(f"results: {path}", file=sys.stderr)
-    if plot:
+    say(f"orchbench: error: {not_saved}" if not_saved is not None else f"results: {path}")
+    status = 0 if not_saved is None else 1
+    if plot and path is not None:
         write_plots(document, path.parent)
-    if html is not None:
+    if html is not None and (path is not None or html != Path("")):
         write_html(report, [document], path.with_suffix(".html") if html == Path("") else html)
+    failed = without_success(document)
+    for label in failed:
+        say(f"orchbench: {label}: no successful run (each one failed, ended incomplete or was wrong)")
+    if failed:
+        status = 1
     if reference_doc is not None:
         found = regressions(document, reference_doc, threshold)
         for regression in found:
-            print(f"orchbench: regression: {regression.describe()}", file=sys.stderr)
+            say(f"orchbench: regression: {regression.describe()}")
         if found:
             return 1
-        print(f"gate: no strategy significantly slower than in {against} by more than {threshold:.0%}", file=sys.stderr)
-    return 0
+        say(f"gate: no strategy significantly slower than in {against} by more than {threshold:.0%}")
+    return status
+
+
+def without_success(document: dict[str, Any]) -> list[str]:
+    """The strategies of a comparison none of whose measured runs was correct and complete."""
+    from orchbench.results import measured_runs
+
+    runs = measured_runs(document)
+    labels = dict.fromkeys(slot["strategy"] for slot in document["order"] if not slot.get("warmup"))
+    return [label for label in labels if not any(run.ok for run in runs.get(label, []))]
 
 
 def report_command(
@@ -261,7 +281,7 @@ def report_command(
         write_html(report, documents, output)
     else:
         results.write_text_atomic(output, rendered(report, fmt, documents), "the report")
-        print(f"report: {output}", file=sys.stderr)
+        say(f"report: {output}")
     if plot:
         for document, path in zip(documents, files):
             write_plots(document, path.parent)

@@ -37,7 +37,10 @@ def _left(elapsed: float, done: int, total: int) -> str:
 
 
 def _line(n: int, total: int, slot: PlannedRun, result: RunResult, rounds: int | None = None) -> str:
-    return f"[{n}/{total}] {_phase(slot, rounds)} {slot.strategy}: {result.wall_s:.3f} s, {_status(result)}"
+    """One run's progress line, shown as text: its error may quote a server's answer."""
+    from orchbench.console import safe_text
+
+    return safe_text(f"[{n}/{total}] {_phase(slot, rounds)} {slot.strategy}: {result.wall_s:.3f} s, {_status(result)}")
 
 
 @contextmanager
@@ -67,13 +70,13 @@ def progress_reporter(quiet: bool, total: int, what: str = "runs", order: Sequen
 
 def _live(total: int, what: str, order: Sequence[PlannedRun] | None, rounds: int | None,
           console: Any) -> Iterator[Progress]:
+    from orchbench.console import safe_markup
     from rich.console import Console
-    from rich.markup import escape
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Display, SpinnerColumn, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
     def now(slot: PlannedRun | None) -> str:
-        return escape(f"{_phase(slot, rounds)} · {slot.strategy}") if slot else what
+        return safe_markup(f"{_phase(slot, rounds)} · {slot.strategy}") if slot else what
 
     display = Display(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TextColumn(what), TimeElapsedColumn(), TextColumn("elapsed ·"), TimeRemainingColumn(),

@@ -7,9 +7,9 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from orchbench.commands import common
+from orchbench.console import safe_markup as escape  # outside text (answers, errors, items, names) shown as text
 from orchbench.types import RunResult
 
 LISTED_FAILURES = 20  # in the table; --json lists every failed item
@@ -18,8 +18,10 @@ LISTED_FAILURES = 20  # in the table; --json lists every failed item
 def warn_plugin_problems() -> None:
     from orchbench.plugins import get_registry
 
+    from orchbench.console import say
+
     for problem in get_registry().problems:
-        print(f"orchbench: warning: {problem.source}: {problem.error} (see `orchbench list`)", file=sys.stderr)
+        say(f"orchbench: warning: {problem.source}: {problem.error} (see `orchbench list`)")
 
 
 def where_run(spec: dict) -> str:
@@ -82,7 +84,7 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
         groups.append(("limit", [("best possible", units.duration(result.limit_s)),
                                  ("efficiency", f"{100 * (result.efficiency or 0):.0f} % (best possible ÷ wall)")]))
     if result.workload_stats:
-        groups.append(("service", [(k, escape(v)) for k, v in workload_cls.format_stats(result.workload_stats)]))
+        groups.append(("service", [(escape(k), escape(v)) for k, v in workload_cls.format_stats(result.workload_stats)]))
     strategy = []
     if result.resolved_options or result.in_flight is not None:  # the settings it ran with, defaults filled in
         shown = " ".join(f"{k}={v}" for k, v in result.resolved_options.items() if v is not None)
