@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from orchbench.harness.task import Task
     from orchbench.types import Outcome, RunSpec
 
+MAX_DURATION_S = 86_400.0  # a delay or timeout longer than a day is a typo, and past ~1e9 s it overflows a sleep
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -25,6 +26,8 @@ class Option:
 
     ``tune=(low, high)`` marks a strategy's numeric knob that ``compare --tune`` searches (geometrically, within
     that range) for the value with the lowest wall time; leave it None for options that are not worth searching.
+    ``duration``: the value is a number of seconds something waits (a delay, a timeout), so it may not exceed
+    :data:`MAX_DURATION_S`: a value beyond a day is a usage error, not a run that never ends.
     """
 
     type: type = int
@@ -33,6 +36,7 @@ class Option:
     min: float | None = None
     max: float | None = None
     tune: tuple[float, float] | None = None
+    duration: bool = False
 
     def parse(self, name: str, raw: Any) -> Any:
         """Convert and check a raw value; a bad one raises UsageError naming the option."""
@@ -54,6 +58,9 @@ class Option:
             raise UsageError(f"option {name}={raw!r} is below its minimum {self.min:g}")
         if self.max is not None and value > self.max:
             raise UsageError(f"option {name}={raw!r} is above its maximum {self.max:g}")
+        if self.duration and value > MAX_DURATION_S:
+            raise UsageError(f"option {name}={raw!r} is longer than a day ({MAX_DURATION_S:g} s); "
+                             "no wait that long is meant")
         return value
 
 

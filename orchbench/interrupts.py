@@ -1,8 +1,11 @@
-"""SIGTERM ends orchbench as cleanly as Ctrl-C: it takes the same clean-up path, and only the exit status differs.
+"""SIGTERM and SIGHUP end orchbench as cleanly as Ctrl-C: they take the same clean-up path, and only the exit
+status differs.
 
-SIGTERM is turned into whatever SIGINT does in this process (a ``KeyboardInterrupt``, or asyncio's graceful
-cancellation of its main task), once: a repeated SIGTERM does not cut the bounded clean-up short. The exit
-status follows the shell's convention, 128 + the signal's number: 130 after Ctrl-C, 143 after SIGTERM.
+SIGTERM (a ``kill``) and SIGHUP (a closed terminal, a dropped SSH session) are turned into whatever SIGINT does in
+this process (a ``KeyboardInterrupt``, or asyncio's graceful cancellation of its main task), once: a repeated
+signal does not cut the bounded clean-up short. A SIGHUP that was ignored when orchbench started (``nohup``) stays
+ignored. The exit status follows the shell's convention, 128 + the signal's number: 130 after Ctrl-C, 143 after
+SIGTERM, 129 after SIGHUP.
 """
 
 from __future__ import annotations
@@ -16,18 +19,26 @@ from types import FrameType
 
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+EXIT_HANGUP = 128 + signal.SIGHUP  # 129
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class _State:
     pid: int | None = None  # the process that installed the handlers (a forked child must not use them)
-    terminated = False
+    ending: int | None = None  # the SIGTERM or SIGHUP received, if any
     deferring = 0
     pending = False
 
 
 def terminated() -> bool:
-    """Whether this process has received SIGTERM since :func:`install`."""
-    return _State.terminated
+    """Whether this process has received SIGTERM or SIGHUP since :func:`install` (a signal that asks it, and the
+    processes it started, to end)."""
+    return _State.ending is not None
+
+
+def ended_by_signal(returncode: int) -> bool:
+    """Whether a child's exit status says it ended because of an interrupt or a signal like the one we received."""
+    return returncode == EXIT_INTERRUPTED or (terminated() and returncode in (EXIT_TERMINATED, EXIT_HANGUP))
 
 
 def exit_status() -> int:
@@ -38,11 +49,12 @@ def exit_status() -> int:
     # caught; a `python -m` process then kills itself with SIGINT at exit, whatever status it returns. A string
     # run to its end clears the mark.
     exec("")
-    return EXIT_TERMINATED if _State.terminated else EXIT_INTERRUPTED
+    return EXIT_INTERRUPTED if _State.ending is None else 128 + _State.ending
 
 
 def describe() -> str:
-    return "terminated (SIGTERM)" if _State.terminated else "interrupted"
+    return {None: "interrupted", signal.SIGTERM: "terminated (SIGTERM)",
+            signal.SIGHUP: "hung up (SIGHUP)"}[_State.ending]
 
 
 def _foreign(signum: int) -> bool:
@@ -63,10 +75,10 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    if _foreign(signum) or _State.terminated:
+def _on_ending(signum: int, frame: FrameType | None) -> None:
+    if _foreign(signum) or _State.ending is not None:
         return
-    _State.terminated = True
+    _State.ending = signum
     handler = signal.getsignal(signal.SIGINT)
     if callable(handler):
         handler(signal.SIGINT, frame)  # asyncio's own handler, ours, or Python's default (KeyboardInterrupt)
@@ -77,17 +89,20 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def install(*, own_sigint: bool = True) -> Callable[[], None]:
-    """Handle SIGTERM (and, with ``own_sigint``, SIGINT, so that :func:`deferred` can hold it) in this process.
+    """Handle SIGTERM and SIGHUP (and, with ``own_sigint``, SIGINT, so that :func:`deferred` can hold it) in
+    this process.
 
     Returns a function that restores the previous handlers. Does nothing outside the main thread.
     """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    _State.pid, _State.terminated, _State.deferring, _State.pending = os.getpid(), False, 0, False
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _State.pid, _State.ending, _State.deferring, _State.pending = os.getpid(), None, 0, False
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *ENDING_SIGNALS)}
     if own_sigint and previous[signal.SIGINT] is signal.default_int_handler:  # an ignored SIGINT stays ignored
         signal.signal(signal.SIGINT, _on_sigint)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, _on_ending)
+    if previous[signal.SIGHUP] is not signal.SIG_IGN:  # under nohup, a hang-up stays ignored
+        signal.signal(signal.SIGHUP, _on_ending)
 
     def restore() -> None:
         for sig, handler in previous.items():

@@ -240,5 +240,11 @@ def _check_faults(spec: RunSpec, workload_cls: Any, retry_cls: Any) -> None:
     from orchbench.harness.cache import ResourceCache
     from orchbench.harness.faults import apply_overrides, require_timeout_for_hangs
 
+    from orchbench.api import MAX_DURATION_S
+
     profiles = apply_overrides(workload_cls(spec, ResourceCache()).task_profiles(spec.scenario), spec)
+    for name, profile in profiles.items():
+        if max(profile.latency_s, profile.cpu_ms / 1000.0) > MAX_DURATION_S:
+            raise UsageError(f"task {name!r} would take {max(profile.latency_s, profile.cpu_ms / 1000.0):g} s per "
+                             f"attempt with these overrides, longer than a day ({MAX_DURATION_S:g} s)")
     require_timeout_for_hangs(profiles, retry_cls(**spec.retry_options).timeout_s)

@@ -79,14 +79,16 @@ class HedgedRetry(RetryPolicy):
         "quantile": Option(float, 0.95, "hedge an attempt slower than this quantile of recent successful "
                                         "latencies", min=0.5, max=0.999),
         "delay": Option(float, None, "fixed hedge delay in seconds instead of the quantile (0: start every "
-                                     "copy at once, for failures that show only at the end)", min=0),
-        "min_delay": Option(float, 0.005, "shortest hedge delay in seconds (a floor under the quantile)", min=0),
+                                     "copy at once, for failures that show only at the end)", min=0, duration=True),
+        "min_delay": Option(float, 0.005, "shortest hedge delay in seconds (a floor under the quantile)",
+                            min=0, duration=True),
         "warmup": Option(int, 20, "successful latencies observed before hedging by quantile", min=1),
         "budget": Option(float, 0.1, "beyond this share of the attempts started (per process), hedges by "
                                      "quantile run one at a time; 0: no limit", min=0),
         "max_attempts": Option(int, 10, "attempts per item, hedges included, before giving up", min=1),
-        "base": Option(float, 0.01, "first backoff in seconds after a failed race (doubles, full jitter)", min=0),
-        "cap": Option(float, 2.0, "longest backoff in seconds", min=0),
+        "base": Option(float, 0.01, "first backoff in seconds after a failed race (doubles, full jitter)",
+                       min=0, duration=True),
+        "cap": Option(float, 2.0, "longest backoff in seconds", min=0, duration=True),
         "timeout": _TIMEOUT,
     }
 

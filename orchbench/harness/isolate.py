@@ -47,7 +47,7 @@ def kill_tree(procs: list[psutil.Process]) -> None:
 
 def _stop_child(proc: subprocess.Popen) -> None:
     """Give an interrupted child GRACE_S to stop its workers (it heard Ctrl-C from the terminal with us; a
-    SIGTERM may have been sent to this process alone, so that one is passed on)."""
+    SIGTERM or SIGHUP may have been sent to this process alone, so it is passed on as SIGTERM)."""
     if interrupts.terminated():
         with suppress(OSError):
             proc.send_signal(signal.SIGTERM)
@@ -118,8 +118,7 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
         if returncode is None:
             return RunResult(spec=spec.to_dict(), error=f"stopped at its deadline of {deadline_s:.3g} s",
                              elapsed_s=time.perf_counter() - started)
-        if returncode == interrupts.EXIT_INTERRUPTED or (returncode == interrupts.EXIT_TERMINATED
-                                                        and interrupts.terminated()):
+        if interrupts.ended_by_signal(returncode):
             raise KeyboardInterrupt
         if not result_path.exists():
             return RunResult(spec=spec.to_dict(), error=f"run process died (exit status {returncode})")

@@ -17,13 +17,13 @@ from orchbench.hookspecs import hookimpl
 if TYPE_CHECKING:
     from orchbench.harness.limiter import AttemptSlots
 
-_TIMEOUT = Option(float, 30.0, "per-attempt timeout in seconds", min=0.001)
+_TIMEOUT = Option(float, 30.0, "per-attempt timeout in seconds", min=0.001, duration=True)
 
 
 class NoRetry(RetryPolicy):
     name = "none"
     description = "one attempt; a failure is final (the seed's original behaviour)"
-    options = {"timeout": Option(float, None, "per-attempt timeout in seconds", min=0.001)}
+    options = {"timeout": Option(float, None, "per-attempt timeout in seconds", min=0.001, duration=True)}
 
     def stop(self) -> Any:
         return tenacity.stop_after_attempt(1)
@@ -37,7 +37,7 @@ class FixedRetry(RetryPolicy):
     description = "up to max_attempts, a fixed delay between attempts"
     options = {
         "max_attempts": Option(int, 5, "attempts before giving up", min=1),
-        "delay": Option(float, 0.05, "seconds between attempts", min=0),
+        "delay": Option(float, 0.05, "seconds between attempts", min=0, duration=True),
         "timeout": _TIMEOUT,
     }
 
@@ -53,8 +53,8 @@ class ExponentialRetry(RetryPolicy):
     description = "exponential backoff with full jitter, capped; up to max_attempts"
     options = {
         "max_attempts": Option(int, 10, "attempts before giving up", min=1),
-        "base": Option(float, 0.01, "first backoff in seconds (doubles per attempt)", min=0),
-        "cap": Option(float, 2.0, "longest backoff in seconds", min=0),
+        "base": Option(float, 0.01, "first backoff in seconds (doubles per attempt)", min=0, duration=True),
+        "cap": Option(float, 2.0, "longest backoff in seconds", min=0, duration=True),
         "jitter": Option(bool, True, "full jitter: wait a uniform time up to the backoff"),
         "timeout": _TIMEOUT,
     }

@@ -48,11 +48,13 @@ _MAX_ATTEMPTS_FOR_LIMIT = 1000
 
 _SERVER_OPTIONS: dict[str, Option] = {
     "capacity": Option(int, None, "embedded server: requests in flight before it answers 429 (0: unlimited)", min=0),
-    "latency_median": Option(float, None, "embedded server: median latency in seconds", min=0),
+    "latency_median": Option(float, None, "embedded server: median latency in seconds", min=0, duration=True),
     "latency_sigma": Option(float, None, "embedded server: lognormal shape of the latency", min=0),
     "slow_rate": Option(float, None, "embedded server: share of very slow answers", min=0, max=1),
-    "slow_latency": Option(float, None, "embedded server: latency of a very slow answer, in seconds", min=0),
-    "retry_after": Option(float, None, "embedded server: seconds its 429 and 503 answers ask to wait", min=0),
+    "slow_latency": Option(float, None, "embedded server: latency of a very slow answer, in seconds",
+                           min=0, duration=True),
+    "retry_after": Option(float, None, "embedded server: seconds its 429 and 503 answers ask to wait",
+                          min=0, duration=True),
     "rate_503": Option(float, None, "embedded server: share of 503 answers", min=0, max=1),
     "rate_500": Option(float, None, "embedded server: share of 500 answers", min=0, max=1),
     "drop_rate": Option(float, None, "embedded server: share of connections closed without answer", min=0, max=1),
@@ -77,7 +79,8 @@ class ScoringWorkload(Workload):
         **_SERVER_OPTIONS,
         "connections": Option(int, 0, "HTTP connections per process (0: the strategy's "
                                        f"concurrency, at least {DEFAULT_CONNECTIONS})", min=0),
-        "http_timeout": Option(float, 60.0, "seconds a request may take before it counts as failed", min=0.001),
+        "http_timeout": Option(float, 60.0, "seconds a request may take before it counts as failed", min=0.001,
+                               duration=True),
         "aiohttp": Option(bool, False, "async strategies send with aiohttp instead of the built-in keep-alive "
                                        "HTTP/1.1 client"),
         "embedded_server": Option(bool, False, "set by the workload itself: url is the server it started"),
@@ -102,7 +105,11 @@ class ScoringWorkload(Workload):
         super().__init__(spec, resources)
         url = self.options["url"]
         if url is not None:
-            parts = urlsplit(url)
+            try:
+                parts = urlsplit(url)
+                parts.port  # noqa: B018 -- a port that is not a number raises here
+            except ValueError as exc:  # "http://[::1" (an unclosed IPv6 bracket), "http://host:port"
+                raise UsageError(f"--url {url!r} is not a valid URL ({exc})") from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise UsageError(f"--url {url!r} is not an http:// or https:// URL with a host")
             if not self.options["embedded_server"]:

@@ -39,6 +39,8 @@ except ImportError:  # used without the harness
     _deadline = None
 
 MAX_RETRY_AFTER = 60.0
+# An answer is a few bytes of JSON: a bigger one is a failed attempt, never read whole (every client, one cap).
+from orchbench.workloads.scoring.http1 import MAX_BODY as MAX_ANSWER_BYTES  # noqa: E402
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECTIONS = 256
 CONNECT_TIMEOUT = 10.0
@@ -137,7 +139,11 @@ class RequestTimeout(TransientError):
 
 
 class MalformedResponse(TransientError):
-    """A 200 whose body is not the JSON object ``{"score": <int>}``."""
+    """A 200 whose body is not the JSON object ``{"score": <int>}``, or an answer too long to be one."""
+
+
+def _oversized() -> MalformedResponse:
+    return MalformedResponse(f"the scoring server answered more than {MAX_ANSWER_BYTES:,} bytes")
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -215,7 +221,12 @@ class SyncClient:
             timeout, cut_by_deadline = self._urllib3.Timeout(total=left, connect=min(left, CONNECT_TIMEOUT)), True
         try:
             response = self._pool.urlopen("POST", self._path, body=self.protocol.encode(line), headers=self._headers,
-                                          retries=False, redirect=False, timeout=timeout, preload_content=True)
+                                          retries=False, redirect=False, timeout=timeout, preload_content=False)
+            body = response.read(MAX_ANSWER_BYTES + 1)
+            if len(body) > MAX_ANSWER_BYTES:
+                response.close()  # the rest is never read; the connection is not reused
+                raise _oversized()
+            response.release_conn()
         except exc_mod.NewConnectionError as exc:
             raise ConnectionDropped(f"cannot connect to the scoring server: {exc.__class__.__name__}") from None
         except exc_mod.TimeoutError:
@@ -224,7 +235,7 @@ class SyncClient:
             raise RequestTimeout(f"no answer from the scoring server within {self.timeout:g} s") from None
         except (exc_mod.HTTPError, OSError) as exc:
             raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
-        return interpret(response.status, response.headers.get("Retry-After"), response.data, self.protocol.score_field)
+        return interpret(response.status, response.headers.get("Retry-After"), body, self.protocol.score_field)
 
     def close(self) -> None:
         self._pool.close()
@@ -301,7 +312,8 @@ class AsyncClient:
         aiohttp = self._aiohttp
         try:
             async with self._session.post(self._score_url, data=self.protocol.encode(line), allow_redirects=False) as resp:
-                body = await resp.read()
+                length = resp.content_length
+                body = await (resp.read() if length is not None and length <= MAX_ANSWER_BYTES else _read_capped(resp))
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
         except TimeoutError:  # aiohttp's own timeouts; the harness's cancellation is a CancelledError
             raise RequestTimeout(f"no answer from the scoring server within {self.timeout:g} s") from None
@@ -311,6 +323,17 @@ class AsyncClient:
 
     async def close(self) -> None:
         await (self._pool if self._pool is not None else self._session).close()
+
+
+async def _read_capped(resp: Any) -> bytes:
+    """The body of an answer too long or of no stated length, read no further than the cap."""
+    body = b""
+    while len(body) <= MAX_ANSWER_BYTES and (more := await resp.content.read(MAX_ANSWER_BYTES + 1 - len(body))):
+        body += more
+    if len(body) > MAX_ANSWER_BYTES:
+        resp.close()  # the rest is never read; the connection is not reused
+        raise _oversized()
+    return body
 
 
 _sync_clients: dict[tuple[Any, ...], SyncClient] = {}

@@ -619,7 +619,11 @@ def get_json(url: str, path: str, timeout: float = 10.0) -> dict[str, Any]:
     try:
         conn.request("GET", parts.path.rstrip("/") + path)
         response = conn.getresponse()
-        body = response.read()
+        from orchbench.workloads.scoring.client import MAX_ANSWER_BYTES
+
+        body = response.read(MAX_ANSWER_BYTES + 1)  # an answer too long is refused, never read whole
+        if len(body) > MAX_ANSWER_BYTES:
+            raise ValueError(f"GET {path} answered more than {MAX_ANSWER_BYTES:,} bytes")
         if response.status != 200:
             raise OSError(f"GET {path} answered HTTP {response.status}")
         data = json.loads(body)
