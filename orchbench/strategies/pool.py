@@ -5,6 +5,11 @@ initializer, from the plain-data RunSpec. When a worker dies (a crash fault, SIG
 pool breaks; the supervisor rebuilds it and resubmits only the chunks that had not returned, with their
 generation raised by one, so no item is lost or counted twice. After ``restarts`` rebuilds, or a few in a row
 with no chunk returned in between, the items still without an outcome become explicit failures.
+
+A worker that stops making progress without dying (stopped with SIGSTOP, frozen in a call that holds the GIL) is
+treated as a crashed one: each worker has a thread that writes the time into a shared heartbeat slot, and a
+worker silent for longer than the per-attempt timeout plus ``STALL_MARGIN_S`` is killed by the supervisor, which
+breaks the pool and takes the crash path above.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ import math
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +40,9 @@ Chunk = list[Pair]
 WINDOW_PER_WORKER = 2  # one chunk running and one queued per worker: a worker never waits on the parent
 STOP_GRACE_S = 2.0  # how long a terminated worker may take to exit before it is killed
 DEFAULT_RESTARTS = 100
+BEAT_S = 0.5  # how often a worker's heartbeat thread writes the time
+STALL_MARGIN_S = 5.0  # beyond the per-attempt timeout, how long a worker may be silent before it counts as lost
+NO_TIMEOUT_STALL_S = 60.0  # the silence allowed when the retry policy sets no per-attempt timeout
 
 
 def cpu_count() -> int:
@@ -69,11 +80,45 @@ class WorkerSetupError(RuntimeError):
     """A worker process could not build the run's Task."""
 
 
-def init_worker(spec: dict[str, Any]) -> None:
-    """Pool initializer: build this worker's Task once; leave Ctrl-C to the parent, which stops the pool."""
+class Heartbeats:
+    """A slot (pid, last beat on the monotonic clock) per worker of one pool, in memory shared with the workers."""
+
+    def __init__(self, ctx: multiprocessing.context.BaseContext, slots: int) -> None:
+        self.slots = ctx.Array("d", 2 * slots)  # zeros: free slots
+
+    def claim(self) -> int:
+        """In a worker: take a free slot (its pid, the time now) and return its index."""
+        with self.slots.get_lock():
+            for i in range(0, len(self.slots), 2):
+                if self.slots[i] == 0:
+                    self.slots[i], self.slots[i + 1] = os.getpid(), time.monotonic()
+                    return i
+        raise RuntimeError("more pool workers than heartbeat slots")
+
+    def beat_forever(self, i: int) -> None:
+        while True:
+            self.slots[i + 1] = time.monotonic()
+            time.sleep(BEAT_S)
+
+    def silent(self, limit_s: float) -> dict[int, float]:
+        """In the parent: the workers (pid → seconds) that have not beaten for longer than ``limit_s``."""
+        now, values = time.monotonic(), self.slots[:]
+        return {int(values[i]): now - values[i + 1] for i in range(0, len(values), 2)
+                if values[i] and now - values[i + 1] > limit_s}
+
+    def pids(self) -> set[int]:
+        return {int(pid) for pid in self.slots[::2] if pid}
+
+
+def init_worker(spec: dict[str, Any], heartbeats: Heartbeats | None = None) -> None:
+    """Pool initializer: start the heartbeat, build this worker's Task once; leave Ctrl-C to the parent, which
+    stops the pool."""
     global _task, _setup_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     interrupts.release_sigint()  # held since the fork server started (see start_forkserver); ignored from now on
+    if heartbeats is not None:
+        threading.Thread(target=heartbeats.beat_forever, args=(heartbeats.claim(),), daemon=True,
+                         name="orchbench-heartbeat").start()
     try:
         from orchbench.harness.task import task_for
 
@@ -95,6 +140,17 @@ def run_batch(pairs: Chunk, generation: int) -> list[Outcome]:
 
 
 # --- parent side --------------------------------------------------------------------------------------------
+
+
+def stall_limit(spec: dict[str, Any]) -> float:
+    """How long a worker may be silent before it counts as lost: the run's per-attempt timeout plus a margin."""
+    from orchbench.plugins import get_registry
+
+    try:
+        timeout = get_registry().retry_policy(spec["retry"])(**spec.get("retry_options", {})).timeout_s
+    except Exception:  # a spec without a usable policy: the task build reports that, in the worker
+        timeout = None
+    return (timeout if timeout is not None else NO_TIMEOUT_STALL_S) + STALL_MARGIN_S
 
 
 def chunks(pairs: Iterable[Pair], size: int) -> Iterator[Chunk]:
@@ -165,7 +221,11 @@ class Supervisor:
         self.workers = workers
         self.restarts = restarts
         self.rebuilds = 0
+        self.stalls = 0  # workers killed for making no progress
+        self.stall_s = stall_limit(spec)
         self._barren = 0  # rebuilds since a chunk last returned
+        self._heartbeats: Heartbeats | None = None
+        self._unclaimed: dict[int, float] = {}  # workers seen without a heartbeat slot yet, since when
         from orchbench.harness.task import WORKER_HOOK_ENV
 
         # A memory profile (the worker hook) must see each worker build what it uses; the fork server is not
@@ -175,7 +235,25 @@ class Supervisor:
     def _pool(self, workers: int) -> ProcessPoolExecutor:
         if self._ctx.get_start_method() == "forkserver":
             start_forkserver()
-        return ProcessPoolExecutor(workers, mp_context=self._ctx, initializer=init_worker, initargs=(self.spec,))
+        self._heartbeats, self._unclaimed = Heartbeats(self._ctx, workers), {}
+        return ProcessPoolExecutor(workers, mp_context=self._ctx, initializer=init_worker,
+                                   initargs=(self.spec, self._heartbeats))
+
+    def _kill_stalled(self, pool: ProcessPoolExecutor) -> None:
+        """Kill the pool's workers silent for longer than ``stall_s`` (or never heard from): the pool breaks,
+        and their chunks are resubmitted as after a crash."""
+        if self._heartbeats is None:
+            return
+        procs = {pid: proc for pid, proc in (getattr(pool, "_processes", None) or {}).items() if proc.is_alive()}
+        stalled = set(self._heartbeats.silent(self.stall_s))
+        now, claimed = time.monotonic(), self._heartbeats.pids()
+        for pid in procs.keys() - claimed:  # stopped before its heartbeat started
+            if now - self._unclaimed.setdefault(pid, now) > self.stall_s:
+                stalled.add(pid)
+        for pid in stalled & procs.keys():
+            with suppress(OSError):
+                os.kill(pid, signal.SIGKILL)  # also ends a stopped process
+            self.stalls += 1
 
     def map(self, items: Sequence[Any], chunk: int) -> list[Outcome]:
         """One Outcome per item, in input order."""
@@ -190,14 +268,18 @@ class Supervisor:
         inflight: dict[Future, tuple[Chunk, int]] = {}
         pool = self._pool(workers)
         clean = False
+        checked = time.monotonic()
         try:
             while True:
                 broken = self._submit(pool, inflight, again, fresh, window)
                 if not inflight and not broken:
                     break
                 if inflight:
-                    done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                    done, _ = wait(inflight, timeout=BEAT_S, return_when=FIRST_COMPLETED)
                     broken |= self._collect(done, inflight, again, results)
+                    if time.monotonic() - checked >= BEAT_S:
+                        self._kill_stalled(pool)
+                        checked = time.monotonic()
                 if broken:
                     # the manager thread fails every other pending future of a broken pool at once
                     done, _ = wait(inflight)

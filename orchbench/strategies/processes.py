@@ -41,6 +41,7 @@ class Processes(Strategy):
     }
 
     rebuilds = 0  # pool rebuilds after worker crashes in the last map
+    stalls = 0  # of which workers killed for making no progress
 
     @classmethod
     def budget(cls, n: int, cores: int) -> dict[str, Any]:
@@ -56,7 +57,10 @@ class Processes(Strategy):
         try:
             return supervisor.map(items, chunk)
         finally:
-            self.rebuilds = supervisor.rebuilds
+            self.rebuilds, self.stalls = supervisor.rebuilds, supervisor.stalls
+
+    def stats(self) -> dict[str, Any]:
+        return {"pool rebuilds": self.rebuilds, "stalled workers killed": self.stalls} if self.rebuilds else {}
 
 
 @hookimpl
