@@ -15,11 +15,21 @@ from orchbench.errors import UsageError
 from orchbench.types import RunResult, RunSpec
 
 
+EXIT_CANNOT_WRITE = 3  # the result could not be written (a full or read-only temporary directory)
+
+
+class _CannotWrite(Exception):
+    pass
+
+
 def _write(path: str, data: dict) -> None:
     tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, default=list)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, default=list)
+        os.replace(tmp, path)
+    except OSError:
+        raise _CannotWrite from None
 
 
 def main(spec_path: str, result_path: str) -> int:
@@ -38,8 +48,7 @@ def main(spec_path: str, result_path: str) -> int:
     except KeyboardInterrupt:
         return interrupts.exit_status()
     except UsageError as exc:
-        _write(result_path, {"usage_error": str(exc)})
-        return 2
+        return _report(result_path, {"usage_error": str(exc)}, 2)
     except Exception as exc:  # a strategy's or workload's bug: reported as the run's error
         message = str(exc) if type(exc).__name__ == "StrategyError" else f"{type(exc).__name__}: {exc}"
         result = RunResult(spec=spec.to_dict(), error=message)
@@ -47,8 +56,17 @@ def main(spec_path: str, result_path: str) -> int:
             traceback.print_exc()
     wanted = request.get("with_output", False)  # True, False, or "unverified": only when nothing checked it
     with_output = wanted is True or (wanted == "unverified" and result.correct is None)
-    _write(result_path, {"result": result.to_dict(with_output=with_output), "window": window})
-    return 0
+    payload = {"result": result.to_dict(with_output=with_output), "window": window}
+    return _report(result_path, payload, 0)
+
+
+def _report(result_path: str, payload: dict, status: int) -> int:
+    """Write the payload for the parent; when that fails, the status says so and the parent says it in one line."""
+    try:
+        _write(result_path, payload)
+    except _CannotWrite:
+        return EXIT_CANNOT_WRITE
+    return status
 
 
 if __name__ == "__main__":

@@ -12,14 +12,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psutil
 
 from orchbench import interrupts
 from orchbench.errors import UsageError
+from orchbench.harness.child import EXIT_CANNOT_WRITE
 from orchbench.harness.sampler import DEFAULT_PERIOD_S, TreeSampler
 from orchbench.harness.window import account
 from orchbench.types import RunResult, RunSpec
@@ -83,6 +84,27 @@ def _wait(proc: subprocess.Popen, deadline_s: float | None) -> int | None:
         return None
 
 
+def _no_room(why: str) -> UsageError:
+    import shutil
+
+    where = tempfile.gettempdir()
+    with suppress(OSError):
+        where += f", {shutil.disk_usage(where).free:,} bytes free"
+    return UsageError(f"the temporary directory ({where}) is full or not writable: {why}; "
+                      "free some space or set TMPDIR to another directory")
+
+
+@contextmanager
+def _run_directory() -> Iterator[str]:
+    """The run's temporary directory (its spec and result), removed afterwards; one line when it cannot be made."""
+    try:
+        holder = tempfile.TemporaryDirectory(prefix="orchbench-run-")
+    except OSError as exc:
+        raise _no_room(exc.strerror or str(exc)) from None
+    with holder as tmp:
+        yield tmp
+
+
 def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_output: bool | str = False,
                  debug: bool = False, launcher: Sequence[str] = CHILD, deadline_s: float | None = None) -> RunResult:
     """Run ``spec`` in a child process; return its result with the tree's CPU and memory over the window completed
@@ -95,9 +117,12 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
     Another launcher must end in :func:`orchbench.harness.child.main` (``orchbench profile`` wraps it in memray).
     """
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="orchbench-run-") as tmp:
+    with _run_directory() as tmp:
         spec_path, result_path = Path(tmp, "spec.json"), Path(tmp, "result.json")
-        spec_path.write_text(json.dumps({"spec": spec.to_dict(), "with_output": with_output, "debug": debug}))
+        try:
+            spec_path.write_text(json.dumps({"spec": spec.to_dict(), "with_output": with_output, "debug": debug}))
+        except OSError as exc:
+            raise _no_room(exc.strerror or str(exc)) from None
         proc: subprocess.Popen | None = None
         sampler: TreeSampler | None = None
         try:
@@ -120,6 +145,8 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
                              elapsed_s=time.perf_counter() - started)
         if interrupts.ended_by_signal(returncode):
             raise KeyboardInterrupt
+        if returncode == EXIT_CANNOT_WRITE and not result_path.exists():
+            raise _no_room("the run process could not write its result")
         if not result_path.exists():
             return RunResult(spec=spec.to_dict(), error=f"run process died (exit status {returncode})")
         payload = json.loads(result_path.read_text())
