@@ -220,15 +220,38 @@ def _default_concurrency(spec: RunSpec, actors: int) -> int:
     return max(1, math.ceil(bound / actors)) if bound else WAITING_CONCURRENCY
 
 
+# An HTTP/2 client connection preface and an empty SETTINGS frame: a Ray cluster's address is its GCS, a gRPC
+# (HTTP/2) server, which answers them at once with a SETTINGS frame of its own.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+_H2_SETTINGS = 0x04
+
+
 def _check_reachable(address: str) -> None:
-    """Fail in seconds, with one line, on a HOST:PORT nobody answers (Ray itself retries for minutes)."""
+    """Fail in seconds, with one line, on a HOST:PORT nobody answers (Ray itself retries for minutes, and forever
+    when something accepts the connection and never answers): connect, then ask the GCS for its HTTP/2 settings,
+    each within ``CONNECT_TIMEOUT_S``."""
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or "://" in host:
         return  # "auto", "ray://…" and the like: Ray's business
+    where = f"the Ray cluster at {address}"
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        conn = socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S)
     except OSError as exc:
-        raise UsageError(f"ray: cannot reach the Ray cluster at {address} ({exc.strerror or exc})") from None
+        raise UsageError(f"ray: cannot reach {where} ({exc.strerror or exc})") from None
+    with conn:
+        if os.environ.get("RAY_USE_TLS", "").lower() in ("1", "true"):
+            return  # the GCS speaks TLS first: connecting is all we can check here
+        try:
+            conn.sendall(_H2_PREFACE)
+            answer = conn.recv(9)
+        except TimeoutError:
+            raise UsageError(f"ray: {where} accepted the connection but did not answer within "
+                             f"{CONNECT_TIMEOUT_S:g} s (is it a Ray head's GCS port?)") from None
+        except OSError as exc:
+            raise UsageError(f"ray: {where} dropped the connection ({exc.strerror or exc})") from None
+    if len(answer) < 4 or answer[3] != _H2_SETTINGS:
+        got = "closed the connection" if not answer else "answered something else"
+        raise UsageError(f"ray: {where} {got}, not like a Ray head's GCS (gRPC); check the address and port")
 
 
 def _first_line(exc: BaseException) -> str:
