@@ -387,21 +387,23 @@ def _validate(path: Path, data: dict[str, Any]) -> None:
 MAX_FILE_BYTES = 64 * 2**20  # far above any comparison orchbench writes (a run's record is kilobytes)
 
 
-def _read_bounded(source: Path, limit: int = MAX_FILE_BYTES) -> str:
+def _read_bounded(source: Path) -> str:
     """The text of a regular file of at most ``limit`` bytes; anything else is refused without reading it whole
     (``/dev/zero``, a FIFO, a huge or growing file)."""
+    limit = MAX_FILE_BYTES
     try:
         fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO must not wait for a writer
     except FileNotFoundError:
         raise UsageError(f"{source}: no such file") from None
     except OSError as exc:
         raise UsageError(f"{source}: cannot read it ({exc.strerror or exc})") from None
-    with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
         if stat.S_ISDIR(mode):
             raise UsageError(f"{source}: is a directory, not a comparison file")
-        if not stat.S_ISREG(mode):
-            raise UsageError(f"{source}: is a device, pipe or other special file, not a comparison file")
+        raise UsageError(f"{source}: is a device, pipe or other special file, not a comparison file")
+    with os.fdopen(fd, "rb") as handle:
         try:
             data = handle.read(limit + 1)
         except OSError as exc:
