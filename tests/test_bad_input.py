@@ -139,3 +139,58 @@ def test_a_file_that_vanishes_mid_compare(tmp_path):
     runs = document["runs"]
     assert len(runs) == 2 and all(run["correct"] for run in runs)
     assert len({run["reference_digest"] for run in runs}) == 1
+
+
+# --- values that would make a wait without end -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["asyncio", "--retry", "fixed", "--set", "retry.delay=1e300"], "longer than a day"),
+    (["sequential", "--retry", "fixed", "--set", "retry.delay=1e300"], "longer than a day"),
+    (["threads", "--set", "retry.timeout=86401"], "longer than a day"),
+    (["asyncio", "--set", "retry.cap=1e12"], "longer than a day"),
+    (["asyncio", "-w", "scoring", "--set", "http_timeout=1e9"], "longer than a day"),
+    (["asyncio", "--latency-scale", "1e300"], "longer than a day"),
+    (["asyncio", "--cpu-ms", "1e12"], "longer than a day"),
+])
+def test_a_duration_beyond_a_day_is_a_usage_error(args, fragment):
+    ran = cli_here("run", *args, "-t", "small")
+    assert_one_clear_line(ran, fragment)
+    assert ran.code == 2
+
+
+def test_a_day_itself_is_accepted():
+    from orchbench.harness.retry import FixedRetry
+
+    assert FixedRetry(delay="86400").options["delay"] == 86400.0
+
+
+# --- a temporary directory that cannot take a run ----------------------------------------------------------
+
+
+def test_a_temporary_directory_that_takes_no_more_bytes_is_one_line():
+    """The kernel refuses every byte written (a file size limit of 0, as a full disk refuses them)."""
+    import os
+    import resource
+    import signal
+
+    def no_room() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a refused write is then an error, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+    proc = subprocess.run([sys.executable, "-m", "orchbench", "run", "sequential", "-t", "small", "--scenario",
+                           "none"], capture_output=True, text=True, timeout=120, preexec_fn=no_room,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "temporary directory" in proc.stderr and "TMPDIR" in proc.stderr
+
+
+def test_a_run_process_that_cannot_write_its_result_says_so_by_its_status(tmp_path):
+    from orchbench.harness import child
+    from orchbench.types import RunSpec
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"spec": RunSpec("sequential", case="small", scenario="none").to_dict()}))
+    (tmp_path / "file").write_text("x")
+    assert child.main(str(spec), str(tmp_path / "file" / "result.json")) == child.EXIT_CANNOT_WRITE

@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from orchbench.cli import expand_multi_values
 from tests.helpers import cli
@@ -62,3 +66,50 @@ def test_bad_compare_input_is_one_line(tmp_path):
         proc = cli(*args)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and fragment in proc.stderr, proc.stderr
+
+
+def test_a_strategy_without_a_successful_run_makes_compare_fail(tmp_path):
+    """A server that speaks another protocol: every run fails, as with `run`, so the status is 1 — with the table
+    printed and the document saved."""
+    from tests.hostile import tcp_server
+
+    lines = tmp_path / "lines.txt"
+    lines.write_text("a\nb\n")
+    with tcp_server(lambda conn: conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")) as port:
+        proc = cli("compare", "-s", "sequential", "-w", "scoring", "--url", f"http://127.0.0.1:{port}", "-i",
+                   str(lines), "-n", "1", "--warmup", "0", "-o", str(tmp_path / "r.json"), "--retry", "none",
+                   "--set", "retry.timeout=5")
+    assert proc.returncode == 1, proc.stderr
+    assert "sequential: no successful run" in proc.stderr and "sequential" in proc.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["runs"]
+
+
+def test_a_target_that_cannot_be_written_is_refused_before_the_first_run(tmp_path):
+    for target in ("/dev/null", str(tmp_path)):
+        proc = cli("compare", "-s", "sequential", "-t", "small", "-o", target)
+        assert proc.returncode == 2 and "[1/" not in proc.stderr, proc.stderr  # no run started
+        assert proc.stderr.strip() == proc.stderr.strip().splitlines()[0]
+        assert "cannot write results to" in proc.stderr
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+def test_when_saving_fails_at_the_end_the_table_is_printed_and_a_fallback_named(tmp_path):
+    """The results directory is replaced by a file while the comparison runs: the check before the first run
+    passed, the save at the end fails, nothing measured is lost."""
+    results_dir = tmp_path / "out"
+    results_dir.mkdir()
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "orchbench", "compare", "-s", "sequential", "-t", "small",
+                             "--scenario", "none", "-n", "2", "--warmup", "0", "-o", str(results_dir / "r.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
+    first = proc.stderr.readline()  # the first run's progress line: the second run is still to come
+    assert first.startswith("[1/2]"), first
+    results_dir.rmdir()
+    results_dir.write_text("now a file")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "sequential" in out  # the table
+    [line] = [line for line in err.splitlines() if "error" in line]
+    fallback = Path(line.rsplit("saved to ", 1)[1].removesuffix(" instead"))
+    assert fallback.parent == tmp_path / "tmp" and len(json.loads(fallback.read_text())["runs"]) == 2

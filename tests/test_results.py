@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -192,3 +193,57 @@ def test_default_path_is_timestamped_and_never_reuses_a_name(tmp_path):
     save(first, _document({"a": [1.0]}))
     assert default_path(tmp_path / "results", "anagrams", now=moment).name == "compare-anagrams-20250131T120005Z-2.json"
     assert default_path(tmp_path, "my/odd name", now=moment).name == "compare-my-odd-name-20250131T120005Z.json"
+
+
+# --- names that cannot collide, the target checked first, a fallback when saving fails ---------------------
+
+
+def _save_from_a_process(directory: str, moment: str) -> str:
+    from orchbench import results as store
+
+    when = datetime.fromisoformat(moment)
+    return str(store.save(store.default_path(directory, "anagrams", now=when),
+                          _document({"sequential": [1.0]}), exclusive=True))
+
+
+def test_comparisons_saved_at_the_same_moment_keep_one_file_each(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+
+    moment = "2025-01-31T12:00:05+00:00"  # every save names the same second
+    with ProcessPoolExecutor(4) as pool:
+        paths = list(pool.map(_save_from_a_process, [str(tmp_path)] * 8, [moment] * 8))
+    assert len(set(paths)) == 8
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(p).name for p in paths)
+    assert all(load(p)["runs"] for p in paths)
+
+
+def test_an_explicit_target_is_replaced_but_an_exclusive_one_never(tmp_path):
+    target = tmp_path / "r.json"
+    save(target, _document({"a": [1.0]}))
+    assert save(target, _document({"b": [1.0]})) == target  # -o: the user's file is rewritten
+    again = save(target, _document({"c": [1.0]}), exclusive=True)
+    assert again.name == "r-2.json" and load(target)["runs"][0]["spec"]["strategy"] == "b"
+
+
+@pytest.mark.parametrize("target", ["/dev/null", "directory", "parent-is-a-file"])
+def test_a_target_that_cannot_take_results_is_refused_before_any_run(tmp_path, target):
+    path = {"/dev/null": Path("/dev/null"), "directory": tmp_path,
+            "parent-is-a-file": tmp_path / "file" / "r.json"}[target]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="cannot write results to"):
+        results.check_target(path)
+    with pytest.raises(UsageError):
+        save(path, _document({"a": [1.0]}))
+    assert Path("/dev/null").is_char_device()  # never replaced by a regular file
+
+
+def test_when_saving_fails_the_document_goes_to_a_named_fallback(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "file").write_text("x")
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    written, error = results.save_or_fallback(tmp_path / "file" / "r.json", _document({"a": [1.0]}))
+    assert written is not None and written.parent == tmp_path / "tmp" and load(written)["runs"]
+    assert error is not None and str(written) in str(error) and "cannot write results to" in str(error)

@@ -87,7 +87,10 @@ def _wait(proc: subprocess.Popen, deadline_s: float | None) -> int | None:
 def _no_room(why: str) -> UsageError:
     import shutil
 
-    where = tempfile.gettempdir()
+    try:
+        where = tempfile.gettempdir()
+    except OSError:  # none of the candidates takes a file
+        where = os.environ.get("TMPDIR") or "/tmp"
     with suppress(OSError):
         where += f", {shutil.disk_usage(where).free:,} bytes free"
     return UsageError(f"the temporary directory ({where}) is full or not writable: {why}; "
