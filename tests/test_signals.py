@@ -73,10 +73,15 @@ def ray_actors_busy(tree: list[psutil.Process], err: str) -> bool:
     return any("ray::BatchWorker.run_batch" in line for line in _cmdlines(tree))
 
 
+def second_runs_pool_works(tree: list[psutil.Process], err: str) -> bool:
+    return first_run_done(tree, err) and pool_workers_run(tree, err)
+
+
 MOMENTS: dict[str, Moment] = {
     "start-up": at_once, "run process": run_process_exists, "fork server": fork_server_starts,
     "pool workers": pool_workers_run,
     "scoring server": scoring_server_runs, "between runs": first_run_done, "ray actors busy": ray_actors_busy,
+    "second run's pool": second_runs_pool_works,
 }
 
 
@@ -153,7 +158,7 @@ def check_clean_end(ending: Ending, sig: int, *, may_die_unhandled: bool = False
     assert "Traceback" not in ending.err, ending.err
     if ending.code > 0:
         last = [line for line in ending.err.splitlines() if line.strip()][-1]
-        word = "terminated (SIGTERM)" if sig == signal.SIGTERM else "interrupted"
+        word = {signal.SIGTERM: "terminated (SIGTERM)", signal.SIGHUP: "hung up (SIGHUP)"}.get(sig, "interrupted")
         assert last.startswith(f"orchbench: {word}"), ending.err
     assert ending.alive == [], [(p.pid, p.name()) for p in ending.alive]
 
@@ -228,6 +233,24 @@ def test_sigterm_between_compare_runs_keeps_a_complete_file_marked_incomplete(tm
     document = check_results_file(out, must_exist=True)
     assert document["runs"] and all(run["correct"] for run in document["runs"])
     assert "runs kept in" in ending.err and "marked incomplete" in ending.err
+
+
+@pytest.mark.parametrize("whole_group", [pytest.param(False, marks=pytest.mark.slow), True],
+                         ids=["cli-alone", "whole-group"])
+def test_a_hang_up_mid_compare_stops_everything_and_keeps_the_finished_runs(tmp_path, whole_group):
+    """A closed terminal (SIGHUP to the whole group) or a dropped session (to orchbench alone) while the second
+    run's pool works: status 129, no process left, no temporary run directory left, the first run kept."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    out = tmp_path / "results" / "partial.json"
+    env = {**os.environ, "TMPDIR": str(temp)}
+    ending = signal_at(["compare", "--strategies", "sequential", "processes", "--test-case", "medium",
+                        "--scenario", "none", "--cpu-ms", "40", "--no-memo", "--iterations", "1", "--warmup", "0",
+                        "--output", str(out)], "second run's pool", signal.SIGHUP, whole_group, 0.0, tmp_path, env)
+    check_clean_end(ending, signal.SIGHUP)
+    document = check_results_file(out, must_exist=True)
+    assert [run["spec"]["strategy"] for run in document["runs"]] == ["sequential"]
+    assert list(temp.glob("orchbench-run-*")) == []
 
 
 def test_sigterm_while_the_embedded_scoring_server_serves(tmp_path):

@@ -255,3 +255,22 @@ def test_ctrl_c_stops_the_run_process_itself(name, tmp_path: Path):
     assert code == 130, err
     assert alive == []
     assert "Traceback" not in err, err
+
+
+def _stop_on_first_submission(pairs, generation):
+    if generation == 0 and any(item == "stop" for _, item in pairs):
+        os.kill(os.getpid(), signal.SIGSTOP)  # alive, silent, never returning: as `kill -STOP` leaves it
+    return [Outcome(index, value=item.upper(), attempts=1) for index, item in pairs]
+
+
+def test_a_stopped_worker_is_killed_and_its_items_run_again(monkeypatch):
+    from orchbench.strategies import pool
+
+    monkeypatch.setattr(pool, "STALL_MARGIN_S", 0.5)  # silent past 0.5 s (timeout) + 0.5 s: lost
+    spec = RunSpec("processes", case="small", scenario="none", retry="fixed", retry_options={"timeout": 0.5})
+    items = ["a", "b", "stop", "c", "d", "e"]
+    supervisor = Supervisor(spec.to_dict(), _stop_on_first_submission, workers=2)
+    assert supervisor.stall_s == 1.0
+    outcomes = supervisor.map(items, 1)
+    assert supervisor.stalls >= 1 and supervisor.rebuilds >= 1
+    assert [o.value for o in outcomes] == [item.upper() for item in items]

@@ -165,7 +165,14 @@ def start_forkserver() -> None:
     cannot interrupt its imports (a traceback) before it starts to ignore Ctrl-C; the run stops the pool itself."""
     from multiprocessing import forkserver, resource_tracker
 
-    resource_tracker.ensure_running()  # the fork server's start starts it too, unblocking SIGINT whatever was held
+    # The fork server's start starts the resource tracker too, unblocking SIGINT whatever was held. The tracker
+    # ignores SIGINT and SIGTERM but not SIGHUP: one killed by a hang-up is relaunched by the run's clean-up,
+    # and the new one prints a traceback for every semaphore it never knew. It inherits an ignored SIGHUP.
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
     with interrupts.sigint_held():
         forkserver.ensure_running()
 
