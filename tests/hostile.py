@@ -20,10 +20,25 @@ HEALTHY = answer(b'{"status": "ok"}')
 SCORE = answer(b'{"score": 7}')
 
 
+def honest_score(body: bytes) -> Answer:
+    """The score orchbench's own server would answer for a request body (JSON ``{"line": …}`` or the raw line)."""
+    import json
+
+    from orchbench.workloads.scoring.scores import score_line
+
+    text = body.decode("utf-8", errors="replace")
+    try:
+        line = json.loads(text)["line"]
+    except (ValueError, TypeError, KeyError):
+        line = text
+    return answer(json.dumps({"score": score_line(line)}))
+
+
 @contextmanager
-def http_server(*, post: Answer = SCORE, health: Answer = HEALTHY, stats: Answer | None = None) -> Iterator[str]:
-    """An HTTP server answering every POST with ``post``, ``GET …/stats`` with ``stats`` and any other GET with
-    ``health``; yields its URL."""
+def http_server(*, post: Answer | Callable[[bytes], Answer] = SCORE, health: Answer = HEALTHY,
+                stats: Answer | None = None) -> Iterator[str]:
+    """An HTTP server answering every POST with ``post`` (or ``post(body)``), ``GET …/stats`` with ``stats`` and
+    any other GET with ``health``; yields its URL."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -44,8 +59,8 @@ def http_server(*, post: Answer = SCORE, health: Answer = HEALTHY, stats: Answer
                 self.close_connection = True
 
         def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self._send(post)
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self._send(post(body) if callable(post) else post)
 
         def do_GET(self) -> None:  # noqa: N802
             self._send(stats if stats is not None and self.path.rstrip("/").endswith("/stats") else health)

@@ -44,6 +44,11 @@ CASES = {"ci": {"anagrams": "medium", "scoring": "small"}, "long": {"anagrams": 
 SEEDS = {"ci": (1,), "long": (0, 1)}
 # Faults the default test run meets in other files (the long run still has every cell of them):
 COVERED_ELSEWHERE = {
+    "stopped worker": "tests/test_strategy_faults.py::test_a_stopped_worker_is_killed_and_its_items_run_again",
+    "oversized answers": "tests/test_hostile_sources.py (both clients, /health and /stats, a whole run)",
+    "hostile bytes": "tests/test_hostile_sources.py (server answers, saved files, file names, input lines)",
+    "hang-up": "tests/test_signals.py::test_a_hang_up_mid_compare_stops_everything_and_keeps_the_finished_runs",
+    "full disk": "tests/test_bad_input.py::test_a_temporary_directory_that_takes_no_more_bytes_is_one_line",
     "exceptions 0.1": "tests/test_strategies.py (rates 0-0.5, every strategy against the reference)",
     "exceptions 0.3": "orchbench.testing.StrategyContract.test_correct_under_faults_with_retries (every strategy)",
     "hangs": "tests/test_strategy_faults.py::test_hung_attempts_end_at_the_timeout_and_are_retried",
@@ -72,6 +77,8 @@ class Fault:
     restart: bool = False  # an external server, killed with SIGKILL mid-run and started again on its port
     ci_strategy: str | None = None  # the strategy of its test-suite cell, when the rotation's would be too slow
     ci: bool = True  # False: in the long run only (the suite covers it elsewhere, see ``COVERED_ELSEWHERE``)
+    hostile: str = ""  # scoring against a hostile server on loopback: "oversized" answers, or "bytes"
+    action: str = ""  # done to the run from outside: "stop a worker", "hang up", "no room" (CLI runs only)
 
 
 def _harness(rate: float = 0.0, **spec: Any) -> dict[str, Any]:
@@ -119,7 +126,23 @@ FAULTS: tuple[Fault, ...] = (
     Fault("server killed and restarted", "`orchbench serve` killed with SIGKILL mid-run, a new one started on its "
           "port; retries bridge the gap", "reference", workloads=("scoring",), restart=True,
           spec={"retry": "fixed", "retry_options": {"max_attempts": 150, "delay": 0.1}}),
+    Fault("stopped worker", "one pool worker stopped with SIGSTOP once it runs; 1 s attempt timeout, so it is "
+          "silent past 6 s, killed, and its items run again", "reference", strategies=("processes", "hybrid"),
+          ci=False, action="stop a worker", spec={"retry_options": {"timeout": 1.0}}),
+    Fault("oversized answers", "every answer a body just above the client's 1 MiB cap; 2 attempts", "exact",
+          "MalformedResponse: .*more than", workloads=("scoring",), case="small", ci=False, hostile="oversized",
+          spec={"retry_options": {"max_attempts": 2, **NO_WAIT}}),
+    Fault("hostile bytes", "input lines, /stats keys and values full of escape sequences and rich markup; 30 % "
+          "exceptions, 2 attempts; the table printed as well", "exact", "InjectedFault", workloads=("scoring",),
+          ci=False, hostile="bytes", spec=_harness(0.3, retry_options={"max_attempts": 2, **NO_WAIT})),
+    Fault("hang-up", "SIGHUP to the run's process group once the run works", "clean end", ci=False,
+          action="hang up", spec=_harness(0.0, cpu_ms=20.0)),
+    Fault("full disk", "a file size limit of 0: every byte written is refused, as on a full disk", "clean end",
+          workloads=("anagrams",), ci=False, action="no room"),
 )
+
+HOSTILE_TEXT = "\x1b]0;owned\x07\x1b[2J\x1b[31m[/usr/bin][bold]\u202e"
+HOSTILE_LINES = [f"line {i} {HOSTILE_TEXT} [link=file:///etc/passwd]x[/link]" for i in range(40)] + ["", "   "]
 
 
 @dataclass(frozen=True)
@@ -185,17 +208,23 @@ def spec_for(cell: Cell, size: str, seed: int, *, ray_address: str | None = None
     if cell.workload == "anagrams":
         fields.setdefault("fault_rate", 0.0)  # only the cell's faults, not the scenario's
     options = dict(cell.fault.server) if cell.workload == "scoring" else {}
-    return RunSpec(strategy=cell.strategy, workload=cell.workload, case=cell.fault.case or CASES[size][cell.workload],
+    case = cell.fault.case or CASES[size][cell.workload]
+    if cell.fault.hostile == "bytes":
+        case, fields["input_path"] = None, _hostile_input()
+    return RunSpec(strategy=cell.strategy, workload=cell.workload, case=case,
                    scenario=scenario, seed=seed, retry=fields.pop("retry", "exponential"),
                    retry_options=fields.pop("retry_options", {}), workload_options=options,
                    strategy_options=strategy_options(cell.strategy, ray_address), **fields)
 
 
+def _hostile_input() -> str:
+    path = Path(os.environ.get("TMPDIR", "/tmp"), f"orchbench-matrix-hostile-{os.getpid()}.txt")
+    if not path.exists():
+        path.write_text("\n".join(HOSTILE_LINES) + "\n", encoding="utf-8")
+    return str(path)
+
+
 # -- prediction -----------------------------------------------------------------------------------------------
-
-
-def _direct(name: str, fn: Any, arg: Any) -> Any:
-    return fn(arg)
 
 
 @dataclass
@@ -205,10 +234,12 @@ class Prediction:
     positions: list[int]  # how many items share each unique item's key
     failing: set[int]  # positions in ``unique`` that must fail
     prepare_fails: bool = False
+    stages: int = 0  # prepare stage calls (each one attempt when it has no fault)
 
 
-def predict(spec: Any) -> Prediction:
-    """Which items must fail under ``spec``'s deterministic faults and retry budget, computed without running it."""
+def predict(spec: Any, every_line_fails: bool = False) -> Prediction:
+    """Which items must fail under ``spec``'s deterministic faults and retry budget, computed without running it
+    (``every_line_fails``: a server none of whose answers is ever a score)."""
     from orchbench.harness.cache import ResourceCache
     from orchbench.harness.faults import FaultModel, apply_overrides
     from orchbench.plugins import get_registry
@@ -218,7 +249,8 @@ def predict(spec: Any) -> Prediction:
     budget = registry.retry_policy(spec.retry)(**spec.retry_options).options["max_attempts"]
     faults = FaultModel(spec.seed, apply_overrides(workload.task_profiles(spec.scenario), spec))
     raw = workload.load_input()
-    items = workload.prepare(raw, _direct)
+    calls: list[str] = []
+    items = workload.prepare(raw, lambda name, fn, arg: calls.append(name) or fn(arg))
     by_key: dict[Any, list[Any]] = {}
     for item in items:
         by_key.setdefault(workload.item_key(item), []).append(item)
@@ -228,9 +260,13 @@ def predict(spec: Any) -> Prediction:
     if any(faults.attempts_to_succeed(stage, 0, budget + 1) > budget for stage in stages):
         return Prediction(items, unique, positions, set(), prepare_fails=True)
     failing = {i for i in range(len(unique)) if faults.attempts_to_succeed(workload.map_task, i, budget + 1) > budget}
-    if spec.workload == "scoring":
+    if every_line_fails:
+        from orchbench.workloads.scoring.scores import is_blank
+
+        failing |= {i for i, line in enumerate(unique) if not is_blank(line)}
+    elif spec.workload == "scoring":
         failing |= _server_failures(workload, unique, budget)
-    return Prediction(items, unique, positions, failing)
+    return Prediction(items, unique, positions, failing, stages=len(calls))
 
 
 def _server_failures(workload: Any, unique: list[str], budget: int) -> set[int]:
@@ -273,30 +309,37 @@ def check(cell: Cell, spec: Any, result: dict[str, Any]) -> str:
     if expect == "reference":
         assert result["complete"] and result["correct"], f"expected the reference, got {listed[:3] or result['error']}"
     elif expect == "exact":
-        _check_prediction(spec, result, unique_failed)
+        p = _check_prediction(spec, result, unique_failed, every_line_fails=cell.fault.hostile == "oversized")
+        if cell.fault.hostile == "oversized":  # each answer too long is one failed attempt, counted
+            budget = spec.retry_options["max_attempts"]
+            expected = budget * len(p.failing) + len(p.unique) - len(p.failing) + p.stages  # blank lines: 1 each
+            assert result["attempts"] == expected, f"{result['attempts']} attempts counted, {expected} expected"
     return "reference" if result["complete"] else "explicit"
 
 
-def _check_prediction(spec: Any, result: dict[str, Any], unique_failed: int) -> None:
-    p = predict(spec)
+def _check_prediction(spec: Any, result: dict[str, Any], unique_failed: int,
+                      every_line_fails: bool = False) -> Prediction:
+    p = predict(spec, every_line_fails)
     if p.prepare_fails:
         assert result["error"] and result["error"].startswith("prepare failed"), "a prepare stage should fail"
-        return
+        return p
     assert result["error"] is None, result["error"]
     assert result["items"] == len(p.items) and result["unique_items"] == len(p.unique)
     assert unique_failed == len(p.failing), f"{unique_failed} items failed, {len(p.failing)} predicted"
     expected = {_shown(p.unique[i]) for i in p.failing}
     assert {f["item"] for f in result["failures"]} == expected, "the failed items differ from the predicted ones"
     assert result["failed"] == sum(p.positions[i] for i in p.failing), "failed positions differ"
+    return p
 
 
 # -- running a cell -------------------------------------------------------------------------------------------
 
 
 def _cli_args(spec: Any) -> list[str]:
-    args = ["run", spec.strategy, "--workload", spec.workload, "--test-case", spec.case, "--scenario",
+    source = ["--input", spec.input_path] if spec.input_path else ["--test-case", spec.case]
+    args = ["run", spec.strategy, "--workload", spec.workload, *source, "--scenario",
             spec.scenario, "--seed", str(spec.seed), "--retry", spec.retry, "--json"]
-    for name in ("fault_rate", "hang_rate", "crash_rate"):
+    for name in ("fault_rate", "hang_rate", "crash_rate", "cpu_ms"):
         value = getattr(spec, name)
         if value is not None:
             args += ["--" + name.replace("_", "-"), repr(value)]
@@ -315,12 +358,14 @@ def _env(ray: bool) -> dict[str, str]:
     return {**os.environ, "ORCHBENCH_PLUGINS": "orchbench-ray" if ray else "", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def run_cli(spec: Any, *, timeout: float = RUN_TIMEOUT_S,
-            started: threading.Event | None = None) -> dict[str, Any]:
+def run_cli(spec: Any, *, timeout: float = RUN_TIMEOUT_S, started: threading.Event | None = None,
+            pids: list[int] | None = None) -> dict[str, Any]:
     """Run the spec through ``orchbench run … --json`` in a subprocess; its result as a dict."""
     cmd = [sys.executable, "-m", "orchbench", *_cli_args(spec)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL, env=_env(spec.strategy == "ray"), start_new_session=True)
+    if pids is not None:
+        pids.append(proc.pid)
     if started is not None:
         started.set()
     try:
@@ -335,8 +380,11 @@ def run_cli(spec: Any, *, timeout: float = RUN_TIMEOUT_S,
         raise AssertionError(f"exit {proc.returncode}, no JSON result: {err.strip()[-2000:]}") from None
 
 
-def run_here(spec: Any, *, timeout: float = RUN_TIMEOUT_S, started: threading.Event | None = None) -> dict[str, Any]:
+def run_here(spec: Any, *, timeout: float = RUN_TIMEOUT_S, started: threading.Event | None = None,
+             pids: list[int] | None = None) -> dict[str, Any]:
     """Run the spec in this process (in a thread, so that a hang fails the test instead of stopping it)."""
+    if pids is not None:
+        pids.append(os.getpid())
     from orchbench.harness.runner import execute
 
     box: dict[str, Any] = {}
@@ -461,17 +509,167 @@ def _guard(runner: Any, spec: Any, started: threading.Event, **kwargs: Any) -> A
         return exc
 
 
+# -- hostile servers, a stopped worker, a hang-up, no room ------------------------------------------------------
+
+
+@contextlib.contextmanager
+def hostile_server(kind: str) -> Any:
+    """A scoring server on loopback that answers every score too long ("oversized"), or honestly but with
+    escape sequences and markup in its /stats ("bytes"); yields its URL."""
+    from orchbench.workloads.scoring.client import MAX_ANSWER_BYTES
+    from tests.hostile import answer, honest_score, http_server
+
+    if kind == "oversized":
+        server = http_server(post=answer(b" " * MAX_ANSWER_BYTES + b'{"score": 1}'))
+    else:
+        server = http_server(post=honest_score, stats=answer(json.dumps({HOSTILE_TEXT: HOSTILE_TEXT, "requests": 1})))
+    with server as url:
+        yield url
+
+
+def check_shown(spec: Any) -> None:
+    """The run's table (not --json) shows the hostile text as text: no escape sequence or control character
+    reaches the terminal, no markup is taken for styling or fails."""
+    cmd = [sys.executable, "-m", "orchbench", *[a for a in _cli_args(spec) if a != "--json"]]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=_env(spec.strategy == "ray"))
+    shown = proc.stdout + proc.stderr
+    assert proc.returncode in (0, 1), f"exit {proc.returncode}: {proc.stderr[-2000:]}"
+    assert "Traceback" not in shown and "MarkupError" not in shown, shown[-2000:]
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]", shown), "raw control characters printed"
+    assert "\\x1b]0;owned\\x07" in shown and "[/usr/bin]" in shown, "the hostile text is not shown as text"
+
+
+def _pool_workers(root: int) -> list[Any]:
+    import psutil
+
+    try:
+        tree = psutil.Process(root).children(recursive=True)
+    except psutil.Error:
+        return []
+    workers = []
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):
+            if "forkserver" in " ".join(proc.parent().cmdline()) and proc.pid != root:
+                workers.append(proc)
+    return workers
+
+
+def run_stopping_a_worker(spec: Any, runner: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run ``spec``; once its pool's workers run, stop one with SIGSTOP (as ``kill -STOP`` does) and never
+    continue it. Returns the result and what was done."""
+    box: dict[str, Any] = {}
+    started, pids = threading.Event(), []
+    thread = threading.Thread(target=lambda: box.update(result=_guard(runner, spec, started, pids=pids)),
+                              daemon=True)
+    thread.start()
+    started.wait()
+    events: dict[str, Any] = {"stopped_mid_run": False}
+    while thread.is_alive() and not events["stopped_mid_run"]:
+        workers = _pool_workers(pids[0])
+        if workers:
+            time.sleep(0.2)  # it has taken work
+            with contextlib.suppress(Exception):
+                workers[0].suspend()
+                events["stopped_mid_run"] = thread.is_alive()
+        time.sleep(0.02)
+    thread.join(RUN_TIMEOUT_S)
+    if "result" not in box:
+        raise AssertionError("the run with a stopped worker did not end")
+    if isinstance(box["result"], BaseException):
+        raise box["result"]
+    return box["result"], events
+
+
+def _no_room() -> None:
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a refused write is then an error, not a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+
+def run_ended_from_outside(cell: Cell, spec: Any) -> dict[str, Any]:
+    """A hang-up (SIGHUP to the run's whole group once it works) or no room to write: the CLI must end with its
+    conventional status and one clear last line, no traceback, no process and no temporary run directory left."""
+    import tempfile
+
+    import psutil
+
+    started = time.monotonic()
+    cmd = [sys.executable, "-m", "orchbench", *_cli_args(spec)]
+    with tempfile.TemporaryDirectory(prefix="matrix-tmp-") as temp:
+        env = {**_env(spec.strategy == "ray"), "TMPDIR": temp, "PYTHONDONTWRITEBYTECODE": "1"}
+        hang_up = cell.fault.action == "hang up"
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=None if hang_up else _no_room)
+        seen: dict[int, Any] = {}
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        signalled = False
+        while hang_up and proc.poll() is None and time.monotonic() < deadline and not signalled:
+            with contextlib.suppress(psutil.Error):
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    seen.setdefault(child.pid, child)
+            working = [p for p in seen.values() if _safe_cmdline(p).find("orchbench.harness.child") >= 0]
+            if working and (spec.strategy not in ("processes", "hybrid") or _pool_workers(proc.pid)):
+                time.sleep(0.3)
+                os.killpg(proc.pid, signal.SIGHUP)
+                signalled = True
+            time.sleep(0.02)
+        try:
+            out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise AssertionError(f"did not end within {RUN_TIMEOUT_S:g} s") from None
+        _gone, alive = psutil.wait_procs(list(seen.values()), timeout=10)
+        for p in alive:
+            p.kill()
+        leftovers = [p.name for p in Path(temp).iterdir()]
+    lines = [line for line in err.splitlines() if line.strip()]
+    expected = 129 if hang_up else 2
+    assert not hang_up or signalled, f"the run ended before the hang-up: {err[-2000:]}"
+    assert proc.returncode == expected, f"exit {proc.returncode}, expected {expected}: {err[-2000:]}"
+    assert "Traceback" not in err, err[-2000:]
+    if hang_up:
+        assert lines[-1] == "orchbench: hung up (SIGHUP)", lines[-3:]
+    else:
+        assert len(lines) == 1 and "temporary directory" in lines[0], lines
+    assert alive == [], [p.pid for p in alive]
+    assert leftovers == [], leftovers
+    return {"cell": cell.id, "seed": spec.seed, "outcome": "clean", "status": proc.returncode, "items": 0,
+            "unique": 0, "failed": 0, "lost": 0, "elapsed_s": time.monotonic() - started}
+
+
+def _safe_cmdline(proc: Any) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except Exception:
+        return ""
+
+
 def run_cell(cell: Cell, size: str, seed: int, *, cli: bool, ray_address: str | None = None) -> dict[str, Any]:
     """Run one cell once and check it; returns a record for the table (raises AssertionError on a failed check)."""
     spec = spec_for(cell, size, seed, ray_address=ray_address)
     runner = run_cli if cli else run_here
     started = time.monotonic()
     events: dict[str, Any] = {}
+    if cell.fault.action in ("hang up", "no room"):
+        assert cli, f"{cell.fault.name}: through the CLI only"
+        return run_ended_from_outside(cell, spec)
     if cell.fault.restart:
         result, events = run_with_restart(spec, runner)
         assert events["killed_mid_run"], "the run ended before the server was killed"
         assert events["requests_after_restart"] > 0, "the new server answered nothing"
         spec = spec.replace(workload_options={})
+    elif cell.fault.hostile:
+        with hostile_server(cell.fault.hostile) as url:
+            spec = spec.replace(workload_options={**spec.workload_options, "url": url})
+            result = runner(spec)
+            if cell.fault.hostile == "bytes" and cli:
+                check_shown(spec)
+    elif cell.fault.action == "stop a worker":
+        result, events = run_stopping_a_worker(spec, runner)
+        assert events["stopped_mid_run"], "the run ended before a worker was stopped"
     else:
         result = runner(spec)
     outcome = check(cell, spec, result)
@@ -507,6 +705,8 @@ def _summary(records: list[dict[str, Any]]) -> str:
         return "not run"
     if any(r["outcome"] == "FAIL" for r in records):
         return "**FAIL**"
+    if all(r["outcome"] == "clean" for r in records):
+        return f"{len(records)}× clean end ({', '.join(sorted({str(r['status']) for r in records}))})"
     ref = sum(r["outcome"] == "reference" for r in records)
     explicit = len(records) - ref
     parts = ([f"{ref}× ref"] if ref else []) + ([f"{explicit}× explicit ({sum(r['failed'] for r in records if r['outcome'] == 'explicit')} failed)"] if explicit else [])
