@@ -42,7 +42,7 @@ def list_command(
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return 1 if data["problems"] else 0
-    from orchbench.console import make_console
+    from orchbench.console import make_console, safe_markup
     from rich.table import Table
 
     console = make_console()
@@ -56,7 +56,8 @@ def list_command(
             description += f"\ncases: {', '.join(row['cases'])}; scenarios: {', '.join(row['scenarios'])}"
         if row.get("options"):
             description += f"\noptions (--set): {', '.join(row['options'])}"
-        table.add_row(row["kind"], row["name"], description, source)
+        cells = (row["kind"], row["name"], description, source)  # text from plugins: shown as text, line by line
+        table.add_row(*("\n".join(map(safe_markup, cell.split("\n"))) for cell in cells))
     console.print(table)
     if data["problems"]:
         problems = Table(title="plugins that could not be loaded", title_justify="left", style="red")
@@ -64,7 +65,7 @@ def list_command(
             problems.add_column(column, overflow="fold")
         for p in data["problems"]:
             where = f"{p['distribution']} {p['version'] or ''}".strip() if p["distribution"] else p.get("origin") or ""
-            problems.add_row(p["plugin"], where, p["error"])
+            problems.add_row(*map(safe_markup, (p["plugin"], where, p["error"])))
         console.print(problems)
         return 1
     return 0

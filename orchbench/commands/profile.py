@@ -73,7 +73,7 @@ def _via(site: dict[str, Any]) -> str:
 
 def render(summary: dict[str, Any], out: Path) -> None:
     """The summary table, then the top allocation sites of each strategy."""
-    from orchbench.console import make_console
+    from orchbench.console import make_console, safe_markup
     from rich.table import Table
 
     console = make_console()
@@ -81,7 +81,7 @@ def render(summary: dict[str, Any], out: Path) -> None:
     first = summary["strategies"][0]["spec"] if summary["strategies"] else {}
     title = (f"memory profile · {first.get('workload')} · {first.get('case') or first.get('input_path')} · "
              f"scenario {first.get('scenario')} · memray {summary['environment']['memray']}")
-    table = Table(title=title, title_justify="left")
+    table = Table(title=safe_markup(title), title_justify="left")
     for column in ("strategy", "procs", "peak heap", "allocations", "allocated", "peak RSS (tree)", "output"):
         table.add_column(column, justify="left" if column in ("strategy", "output") else "right")
     if options["leaks"]:
@@ -89,7 +89,7 @@ def render(summary: dict[str, Any], out: Path) -> None:
     if options["temporary"]:
         table.add_column("temporary", justify="right")
     for entry in summary["strategies"]:
-        row = [entry["label"], str(len(entry["processes"])), _heap(entry), f"{entry['allocations']:,}",
+        row = [safe_markup(entry["label"]), str(len(entry["processes"])), _heap(entry), f"{entry['allocations']:,}",
                _mib(entry["allocated_bytes"]), _mib(entry["peak_rss"]), _verdict(entry)]
         if options["leaks"]:
             row.append(_mib(entry.get("leaked_bytes")))
@@ -109,15 +109,17 @@ def render(summary: dict[str, Any], out: Path) -> None:
         for entry in summary["strategies"]:
             for n, site in enumerate(entry["top"].get(view, [])):
                 where = f" in {site['processes']} procs" if site["processes"] > 1 else ""
-                sites.add_row(entry["label"] if n == 0 else "", f"{site['function']}  {site['site']}", _via(site),
+                sites.add_row(safe_markup(entry["label"]) if n == 0 else "",
+                              safe_markup(f"{site['function']}  {site['site']}"), safe_markup(_via(site)),
                               _mib(site["bytes"]) + where, f"{site['allocations']:,}")
             sites.add_section()
         console.print(sites)
-    console.print(f"captures, flamegraphs and summary.json: {out}/")
+    console.print(f"captures, flamegraphs and summary.json: {safe_markup(out)}/")
     for entry in summary["strategies"]:
         for proc in entry["processes"]:
             if proc.get("error"):
-                console.print(f"[yellow]warning[/]: {entry['label']} {proc['capture']}: {proc['error']}")
+                console.print(f"[yellow]warning[/]: {safe_markup(entry['label'])} {safe_markup(proc['capture'])}: "
+                              f"{safe_markup(proc['error'])}")
 
 
 def profile_command(
