@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,8 @@ import typer
 from orchbench.commands import common
 from orchbench.commands.compare import (DEFAULT_TUNE_BUDGET, Baseline, Budget, Iterations, Quiet, ResultsDir,
                                         Strategies, Tune, TuneBudgetOpt, Warmup, Wide, measure, pick_baseline,
-                                        strategy_names)
+                                        strategy_names, without_success)
+from orchbench.console import say
 from orchbench.errors import UsageError
 from orchbench.types import RunResult
 
@@ -52,21 +52,26 @@ def benchmark_command(
     if strategies is None:
         names.append("naive")  # the seed's original orchestrator, for reference
     baseline = pick_baseline(names, baseline_strategy)
+    results.check_target(results.default_path(results_dir, "anagrams"))  # before the first run
     medians: list[RunResult] = []
+    failed: list[str] = []
     for one_case in cases:
         opts = common.RunOptions(case=one_case, scenario=scenario, seed=seed, reference=reference)
         document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet, {"command": "benchmark"},
                                         budget=budget, tune=tune_budget if tune else None)
         path = results.save(results.default_path(results_dir, "anagrams"), document, exclusive=True)
         if interrupted:
-            print(f"orchbench: partial results kept in {path} (marked incomplete)", file=sys.stderr)
+            say(f"orchbench: partial results kept in {path} (marked incomplete)")
             return 130
         render_table(build_report([document], baseline=baseline), wide=wide)
-        print(f"results: {path}", file=sys.stderr)
+        say(f"results: {path}")
         measured = results.measured_runs(document)
         medians += [_median_run(runs) for runs in measured.values()]
+        failed += [f"{label} ({one_case})" for label in without_success(document)]
     render_metrics(medians, unit="words", title=f"Benchmark (median of {iterations} runs per strategy and case)")
-    return 0
+    for label in failed:
+        say(f"orchbench: {label}: no successful run (each one failed, ended incomplete or was wrong)")
+    return 1 if failed else 0
 
 
 def _sweep_values(over: str) -> tuple[str, list[str]]:
@@ -121,7 +126,7 @@ def sweep_command(
                                         {"command": "sweep", "over": key, "value": value})
         results.save(results.default_path(results_dir, workload), document, exclusive=True)
         if interrupted:
-            print(f"orchbench: the sweep's finished points are saved in {results_dir}/", file=sys.stderr)
+            say(f"orchbench: the sweep's finished points are saved in {results_dir}/")
             return 130
         for name, runs in results.measured_runs(document).items():
             timed = [r for r in runs if r.error is None and r.wall_s > 0]
@@ -131,7 +136,7 @@ def sweep_command(
     _print_sweep(key, values, points)
     out = results_dir / f"sweep-{workload}-{key}.png"
     plot_sweep(points, out, option=key, unit=document["settings"]["unit"])
-    print(f"plot: {out}", file=sys.stderr)
+    say(f"plot: {out}")
     return 0
 
 
