@@ -1,9 +1,11 @@
-"""SIGTERM (and Ctrl-C) at chosen moments of `run`, `compare` and `profile`, sent for real to a real process tree.
+"""SIGTERM, SIGHUP and Ctrl-C at chosen moments of `run`, `compare` and `profile`, sent for real to a real process
+tree.
 
 Each case starts orchbench in a session of its own, records every process of its tree while it runs, signals it
 at a moment (while starting, once its run process exists, once pool workers or the embedded scoring server run,
-between compare runs), and then checks: it ended with the conventional status (143 after SIGTERM, 130 after
-Ctrl-C) and one clear last line, no process of its tree survives, and any results file parses completely.
+between compare runs), and then checks: it ended with the conventional status (143 after SIGTERM, 129 after
+SIGHUP, 130 after Ctrl-C) and one clear last line, no process of its tree survives, and any results file parses
+completely.
 Where a choice is free (whom to signal: the process alone, as ``kill PID`` does, or its whole group, as a
 terminal or a service manager does; an extra delay) it is drawn from a seeded random generator; set
 ORCHBENCH_SIGNAL_SEED to replay another draw. The long randomized version is marked slow.

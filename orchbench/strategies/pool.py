@@ -191,20 +191,25 @@ def stop_forkserver() -> None:
         stop()
 
 
-def _close(pool: ProcessPoolExecutor, *, kill: bool) -> None:
-    """Shut the pool down; with ``kill``, terminate workers still busy (after Ctrl-C or an error)."""
+def _close(pool: ProcessPoolExecutor, *, kill: bool, patience_s: float = STOP_GRACE_S) -> None:
+    """Shut the pool down; with ``kill``, terminate workers still busy (after Ctrl-C or an error). Without it,
+    each worker has ``patience_s`` to exit, and one that does not (stopped, frozen) is killed: an idle worker
+    that stopped making progress would otherwise hold the shutdown forever."""
     procs = list((getattr(pool, "_processes", None) or {}).values())  # gone after shutdown: take them first
-    pool.shutdown(wait=not kill, cancel_futures=True)
-    if not kill:
-        return
+    pool.shutdown(wait=False, cancel_futures=True)
+    if kill:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+    deadline = time.monotonic() + (STOP_GRACE_S if kill else patience_s)
     for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
+        proc.join(max(0.0, deadline - time.monotonic()))
     for proc in procs:
-        proc.join(STOP_GRACE_S)
         if proc.is_alive():
             proc.kill()
             proc.join(STOP_GRACE_S)
+    if not kill:
+        pool.shutdown(wait=True)  # the pool's manager thread ends once its workers have
 
 
 class Supervisor:
@@ -291,7 +296,7 @@ class Supervisor:
                     # the manager thread fails every other pending future of a broken pool at once
                     done, _ = wait(inflight)
                     self._collect(done, inflight, again, results)
-                    _close(pool, kill=False)
+                    _close(pool, kill=False, patience_s=self.stall_s)
                     self.rebuilds += 1
                     self._barren += 1
                     if self.rebuilds > self.restarts or self._barren >= self.BARREN_LIMIT:
@@ -301,7 +306,7 @@ class Supervisor:
             clean = True
         finally:
             try:
-                _close(pool, kill=not clean)
+                _close(pool, kill=not clean, patience_s=self.stall_s)
             finally:
                 if self._ctx.get_start_method() == "forkserver":
                     stop_forkserver()
