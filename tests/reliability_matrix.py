@@ -719,13 +719,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CI sizes and one seed")
     parser.add_argument("--no-ray", action="store_true", help="leave out the Ray cells")
-    parser.add_argument("--only", default="", help="run only cells whose id contains this text")
+    parser.add_argument("--only", default="", help="run only cells whose id contains this text (or one of these "
+                                                   "comma-separated texts)")
     parser.add_argument("--log", default=None, help="append one JSON line per run to this file")
     parser.add_argument("--from-log", nargs="+", default=None, metavar="LOG",
                         help="run nothing: print the table of the runs recorded in these --log files")
     args = parser.parse_args(argv)
     size = "ci" if args.quick else "long"
-    chosen = [c for c in cells(STRATEGIES[:-1] if args.no_ray else STRATEGIES) if args.only in c.id]
+    chosen = [c for c in cells(STRATEGIES[:-1] if args.no_ray else STRATEGIES)
+              if any(text in c.id for text in args.only.split(","))]
     if args.from_log:
         latest = {}  # a cell's later run of a seed (a rerun) replaces the earlier one
         for path in args.from_log:
