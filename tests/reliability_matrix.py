@@ -126,9 +126,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault("server killed and restarted", "`orchbench serve` killed with SIGKILL mid-run, a new one started on its "
           "port; retries bridge the gap", "reference", workloads=("scoring",), restart=True,
           spec={"retry": "fixed", "retry_options": {"max_attempts": 150, "delay": 0.1}}),
-    Fault("stopped worker", "one pool worker stopped with SIGSTOP once it runs; 1 s attempt timeout, so it is "
-          "silent past 6 s, killed, and its items run again", "reference", strategies=("processes", "hybrid"),
-          ci=False, action="stop a worker", spec={"retry_options": {"timeout": 1.0}}),
+    Fault("stopped worker", "one pool worker stopped with SIGSTOP as soon as it exists; 1 s attempt timeout, so "
+          "it is silent past 6 s, killed, and its items run again; 20 ms of CPU per attempt", "reference", strategies=("processes", "hybrid"),
+          ci=False, action="stop a worker", spec=_harness(0.0, cpu_ms=20.0, retry_options={"timeout": 1.0})),
     Fault("oversized answers", "every answer a body just above the client's 1 MiB cap; 2 attempts", "exact",
           "MalformedResponse: .*more than", workloads=("scoring",), case="small", ci=False, hostile="oversized",
           spec={"retry_options": {"max_attempts": 2, **NO_WAIT}}),
@@ -566,8 +566,7 @@ def run_stopping_a_worker(spec: Any, runner: Any) -> tuple[dict[str, Any], dict[
     events: dict[str, Any] = {"stopped_mid_run": False}
     while thread.is_alive() and not events["stopped_mid_run"]:
         workers = _pool_workers(pids[0])
-        if workers:
-            time.sleep(0.2)  # it has taken work
+        if workers:  # busy or idle: either must be noticed
             with contextlib.suppress(Exception):
                 workers[0].suspend()
                 events["stopped_mid_run"] = thread.is_alive()
