@@ -81,33 +81,39 @@ class WorkerSetupError(RuntimeError):
 
 
 class Heartbeats:
-    """A slot (pid, last beat on the monotonic clock) per worker of one pool, in memory shared with the workers."""
+    """A slot (pid, last beat on the monotonic clock) per worker of one pool, in memory shared with the workers.
+
+    Only claiming a slot takes the lock. Beats and the parent's reads go around it (one aligned 8-byte store or
+    load each), so a worker stopped in the middle of a beat cannot hold the parent up.
+    """
 
     def __init__(self, ctx: multiprocessing.context.BaseContext, slots: int) -> None:
         self.slots = ctx.Array("d", 2 * slots)  # zeros: free slots
 
     def claim(self) -> int:
         """In a worker: take a free slot (its pid, the time now) and return its index."""
+        raw = self.slots.get_obj()
         with self.slots.get_lock():
-            for i in range(0, len(self.slots), 2):
-                if self.slots[i] == 0:
-                    self.slots[i], self.slots[i + 1] = os.getpid(), time.monotonic()
+            for i in range(0, len(raw), 2):
+                if raw[i] == 0:
+                    raw[i + 1], raw[i] = time.monotonic(), os.getpid()
                     return i
         raise RuntimeError("more pool workers than heartbeat slots")
 
     def beat_forever(self, i: int) -> None:
+        raw = self.slots.get_obj()
         while True:
-            self.slots[i + 1] = time.monotonic()
+            raw[i + 1] = time.monotonic()
             time.sleep(BEAT_S)
 
     def silent(self, limit_s: float) -> dict[int, float]:
         """In the parent: the workers (pid → seconds) that have not beaten for longer than ``limit_s``."""
-        now, values = time.monotonic(), self.slots[:]
+        now, values = time.monotonic(), self.slots.get_obj()[:]
         return {int(values[i]): now - values[i + 1] for i in range(0, len(values), 2)
                 if values[i] and now - values[i + 1] > limit_s}
 
     def pids(self) -> set[int]:
-        return {int(pid) for pid in self.slots[::2] if pid}
+        return {int(pid) for pid in self.slots.get_obj()[::2] if pid}
 
 
 def init_worker(spec: dict[str, Any], heartbeats: Heartbeats | None = None) -> None:
