@@ -126,9 +126,16 @@ FAULTS: tuple[Fault, ...] = (
     Fault("server killed and restarted", "`orchbench serve` killed with SIGKILL mid-run, a new one started on its "
           "port; retries bridge the gap", "reference", workloads=("scoring",), restart=True,
           spec={"retry": "fixed", "retry_options": {"max_attempts": 150, "delay": 0.1}}),
+    # A pool worker stopped as soon as it exists (busy or idle); anagrams with 20 ms of CPU per attempt, so that
+    # its run is long enough to meet the stop (on an event loop that CPU would push scoring's attempts past 1 s).
     Fault("stopped worker", "one pool worker stopped with SIGSTOP as soon as it exists; 1 s attempt timeout, so "
-          "it is silent past 6 s, killed, and its items run again; 20 ms of CPU per attempt", "reference", strategies=("processes", "hybrid"),
-          ci=False, action="stop a worker", spec=_harness(0.0, cpu_ms=20.0, retry_options={"timeout": 1.0})),
+          "it is silent past 6 s, killed, and its items run again; 20 ms of CPU per attempt", "reference",
+          workloads=("anagrams",), strategies=("processes", "hybrid"), ci=False, action="stop a worker",
+          spec=_harness(0.0, cpu_ms=20.0, retry_options={"timeout": 1.0})),
+    Fault("stopped worker", "one pool worker stopped with SIGSTOP as soon as it exists; 1 s attempt timeout, so "
+          "it is silent past 6 s, killed, and its items run again", "reference", workloads=("scoring",),
+          strategies=("processes", "hybrid"), ci=False, action="stop a worker",
+          spec={"retry_options": {"timeout": 1.0}}),
     Fault("oversized answers", "every answer a body just above the client's 1 MiB cap; 2 attempts", "exact",
           "MalformedResponse: .*more than", workloads=("scoring",), case="small", ci=False, hostile="oversized",
           spec={"retry_options": {"max_attempts": 2, **NO_WAIT}}),
