@@ -137,7 +137,7 @@ FAULTS: tuple[Fault, ...] = (
           strategies=("processes", "hybrid"), ci=False, action="stop a worker",
           spec={"retry_options": {"timeout": 1.0}}),
     Fault("oversized answers", "every answer a body just above the client's 1 MiB cap; 2 attempts", "exact",
-          "MalformedResponse: .*more than", workloads=("scoring",), case="small", ci=False, hostile="oversized",
+          "MalformedResponse: .*(more than|exceeds)", workloads=("scoring",), case="small", ci=False, hostile="oversized",
           spec={"retry_options": {"max_attempts": 2, **NO_WAIT}}),
     Fault("hostile bytes", "input lines, /stats keys and values full of escape sequences and rich markup; 30 % "
           "exceptions, 2 attempts; the table printed as well", "exact", "InjectedFault", workloads=("scoring",),
@@ -267,10 +267,10 @@ def predict(spec: Any, every_line_fails: bool = False) -> Prediction:
     if any(faults.attempts_to_succeed(stage, 0, budget + 1) > budget for stage in stages):
         return Prediction(items, unique, positions, set(), prepare_fails=True)
     failing = {i for i in range(len(unique)) if faults.attempts_to_succeed(workload.map_task, i, budget + 1) > budget}
-    if every_line_fails:
+    if every_line_fails:  # every line sent fails (blank lines too, when they are sent)
         from orchbench.workloads.scoring.scores import is_blank
 
-        failing |= {i for i, line in enumerate(unique) if not is_blank(line)}
+        failing |= {i for i, line in enumerate(unique) if workload.options.get("send_blank") or not is_blank(line)}
     elif spec.workload == "scoring":
         failing |= _server_failures(workload, unique, budget)
     return Prediction(items, unique, positions, failing, stages=len(calls))

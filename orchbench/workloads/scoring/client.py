@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orchbench.errors import AttemptTimeout, TransientError
+from orchbench.workloads.scoring.http1 import MAX_BODY as MAX_ANSWER_BYTES  # every client reads no more of an answer
 
 try:  # the harness's per-attempt deadline, which cuts sync attempts cooperatively
     from orchbench.harness import deadline as _deadline
@@ -39,8 +40,6 @@ except ImportError:  # used without the harness
     _deadline = None
 
 MAX_RETRY_AFTER = 60.0
-# An answer is a few bytes of JSON: a bigger one is a failed attempt, never read whole (every client, one cap).
-from orchbench.workloads.scoring.http1 import MAX_BODY as MAX_ANSWER_BYTES  # noqa: E402
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECTIONS = 256
 CONNECT_TIMEOUT = 10.0
