@@ -103,8 +103,10 @@ def test_when_saving_fails_at_the_end_the_table_is_printed_and_a_fallback_named(
                              "--scenario", "none", "-n", "2", "--warmup", "0", "-o", str(results_dir / "r.json")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
-    first = proc.stderr.readline()  # the first run's progress line: the second run is still to come
-    assert first.startswith("[1/2]"), first
+    first = proc.stderr.readline()
+    while first and not first.startswith("[1/2]"):  # past warnings: the first run's progress line
+        first = proc.stderr.readline()
+    assert first.startswith("[1/2]"), first  # the second run is still to come
     results_dir.rmdir()
     results_dir.write_text("now a file")
     out, err = proc.communicate(timeout=120)

@@ -120,7 +120,8 @@ def test_compare_isolates_broken_and_faulty_plugins_and_reports_the_rest(tmp_pat
          "--test-case", "medium", "--scenario", "none", "--iterations", "1", "--warmup", "0", "--output", str(out),
          "--format", "json"],
         env=_env(site, "ob-good", "ob-broken", "ob-dupe", "ob-faulty"), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # the faulty strategies have no successful run; the others are reported
+    assert "orchbench: short: no successful run" in proc.stderr and "orchbench: boom: no successful run" in proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("orchbench: warning:")]
     assert any("plugin 'broken' (ob-broken 2.0): RuntimeError: boom at import" in w for w in warnings), warnings

@@ -109,7 +109,8 @@ def test_compare_names_the_strategy_that_disagrees_and_never_lets_it_win(plugin:
     saved = tmp_path / "c.json"
     proc = cli("compare", "-p", str(plugin), "-w", "word-sizes", "-s", "sequential", "threads", "off-by-one",
                "-n", "2", "--warmup", "0", "-q", "-o", str(saved), "-f", "json")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # a strategy with no run that is not wrong fails the comparison
+    assert "orchbench: off-by-one: no successful run" in proc.stderr
     report = json.loads(proc.stdout)
     winner = [r["strategy"] for r in report["results"] if r["winner"]]
     assert winner and winner != ["off-by-one"]

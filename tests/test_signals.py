@@ -16,9 +16,11 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -242,8 +244,7 @@ def test_sigterm_between_compare_runs_keeps_a_complete_file_marked_incomplete(tm
 def test_a_hang_up_mid_compare_stops_everything_and_keeps_the_finished_runs(tmp_path, whole_group):
     """A closed terminal (SIGHUP to the whole group) or a dropped session (to orchbench alone) while the second
     run's pool works: status 129, no process left, no temporary run directory left, the first run kept."""
-    temp = tmp_path / "tmp"
-    temp.mkdir()
+    temp = Path(tempfile.mkdtemp(prefix="hup-"))  # short: the fork server's socket path must fit AF_UNIX's limit
     out = tmp_path / "results" / "partial.json"
     env = {**os.environ, "TMPDIR": str(temp)}
     ending = signal_at(["compare", "--strategies", "sequential", "processes", "--test-case", "medium",
@@ -252,7 +253,9 @@ def test_a_hang_up_mid_compare_stops_everything_and_keeps_the_finished_runs(tmp_
     check_clean_end(ending, signal.SIGHUP)
     document = check_results_file(out, must_exist=True)
     assert [run["spec"]["strategy"] for run in document["runs"]] == ["sequential"]
-    assert list(temp.glob("orchbench-run-*")) == []
+    leftovers = list(temp.glob("orchbench-run-*"))
+    shutil.rmtree(temp, ignore_errors=True)
+    assert leftovers == []
 
 
 def test_sigterm_while_the_embedded_scoring_server_serves(tmp_path):

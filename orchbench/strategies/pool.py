@@ -174,11 +174,15 @@ def start_forkserver() -> None:
     # The fork server's start starts the resource tracker too, unblocking SIGINT whatever was held. The tracker
     # ignores SIGINT and SIGTERM but not SIGHUP: one killed by a hang-up is relaunched by the run's clean-up,
     # and the new one prints a traceback for every semaphore it never knew. It inherits an ignored SIGHUP.
-    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    except ValueError:  # not the main thread (a run inside a test): handlers cannot change here
+        previous = None
     try:
         resource_tracker.ensure_running()
     finally:
-        signal.signal(signal.SIGHUP, previous)
+        if previous is not None:
+            signal.signal(signal.SIGHUP, previous)
     with interrupts.sigint_held():
         forkserver.ensure_running()
 
