@@ -68,8 +68,11 @@ def http_server(*, post: Answer | Callable[[bytes], Answer] = SCORE, health: Ans
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 1024  # the default backlog (5) refuses connections a concurrent strategy opens at once
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
