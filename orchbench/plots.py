@@ -147,8 +147,8 @@ def plot_comparison(doc: Mapping[str, Any], out_dir: str | os.PathLike[str], ste
 
 
 def _tuning_plot(report: Report, found: Mapping[str, Any], path: Path) -> Path:
-    """One panel per tuned knob: every probe's wall time against the knob's value, the chosen value starred,
-    probes that failed or were stopped as red crosses along the top, the range searched shaded."""
+    """One panel per tuned knob: the wall time of each probe of its search against the knob's value, the chosen
+    value starred, probes that failed or were stopped as red crosses along the top, the range searched shaded."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -158,8 +158,10 @@ def _tuning_plot(report: Report, found: Mapping[str, Any], path: Path) -> Path:
     for i, (label, knob) in enumerate(panels, 1):
         t = found[label]
         ax = fig.add_subplot(-(-len(panels) // 3), min(3, len(panels)), i)
-        good = sorted((p.options[knob], p.wall_s) for p in t.probes if p.ok and knob in p.options)
-        bad = [p.options[knob] for p in t.probes if not p.ok and knob in p.options]
+        # the probes of this knob's search (the other knobs held still), the defaults and the confirmations
+        probes = [p for p in t.probes if knob in p.options and p.phase in (None, knob)]
+        good = sorted((p.options[knob], p.wall_s) for p in probes if p.ok)
+        bad = [p.options[knob] for p in probes if not p.ok]
         low, high = t.ranges[knob]
         ax.axvspan(low, high, color="grey", alpha=0.08, label="range searched")
         if good:

@@ -67,6 +67,7 @@ class Probe:
     ok: bool
     error: str | None = None
     in_flight: int | None = None
+    phase: str | None = None  # the knob being searched when it ran; None for the defaults and the confirmations
 
 
 @dataclass
@@ -97,6 +98,10 @@ class Tuning:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Tuning:
         probes = [Probe(**{k: p[k] for k in Probe.__dataclass_fields__ if k in p}) for p in data.get("probes", [])]
+        for p in probes:  # what the report and the plot read: a damaged file is a ValueError, not a crash later
+            if not (isinstance(p.options, dict) and isinstance(p.ok, bool) and isinstance(p.elapsed_s, (int, float))
+                    and (p.wall_s is None or isinstance(p.wall_s, (int, float)))):
+                raise ValueError("a probe is malformed")
         return cls(strategy=data["strategy"], ranges={k: list(v) for k, v in data.get("ranges", {}).items()},
                    default=dict(data.get("default", {})), chosen=dict(data.get("chosen", {})), probes=probes,
                    cost_s=float(data.get("cost_s", 0.0)), exhausted=bool(data.get("exhausted", False)))
@@ -131,6 +136,7 @@ class Search:
         self.knobs = knobs
         self.tuning = Tuning(label, {k: list(r) for k, r in knobs.items()})
         self.seen: dict[tuple, list[Probe]] = {}
+        self.phase: str | None = None
 
     # -- budget and probes ---------------------------------------------------------------------------------
 
@@ -154,6 +160,7 @@ class Search:
         if not self._left():
             return None, {}, 0
         probe, resolved, items = self.run_probe(options, self._deadline())
+        probe.phase = self.phase
         self.tuning.probes.append(probe)
         self.tuning.cost_s += probe.elapsed_s
         self.seen.setdefault(_key(probe.options), []).append(probe)
@@ -194,7 +201,9 @@ class Search:
             first.options = dict(current)
             self.seen = {_key(current): [first]}
         for knob in self.knobs:
+            self.phase = knob
             current[knob] = self._search_knob(knob, current)
+        self.phase = None
         self._confirm(current)
         t.chosen = current
         return t

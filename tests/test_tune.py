@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orchbench.errors import UsageError
-from orchbench.fairness import apply_budget
+from orchbench.fairness import apply_budget, record_of
 from orchbench.harness.runner import execute
 from orchbench.tune import Search, TuneBudget, probe_runner
 from orchbench.types import RunResult, RunSpec
@@ -101,6 +101,11 @@ def test_tune_budget_bounds_the_probes_and_the_curve_round_trips(tmp_path: Path)
     assert table == done.stdout[done.stdout.index("#### Tuning"):]  # the same probes, read back
     assert "tuning budget ran out" in again.stdout
     assert (tmp_path / "scoring-default-tuning.png").stat().st_size > 0
+
+    damaged = json.loads(out.read_text())
+    damaged["settings"]["fairness"]["tuning"]["asyncio"]["probes"][0]["wall_s"] = "fast"
+    with pytest.raises(UsageError, match="fairness record is damaged"):
+        record_of(damaged)
 
 
 
