@@ -137,8 +137,11 @@ def notes(rows: Sequence[StrategyRow], docs: Sequence[Mapping[str, Any]]) -> lis
         n = record.get("budget")
         odd = [f"{r.strategy} ran {r.in_flight if r.in_flight is not None else 'an unknown number'} "
                f"({skipped.get(r.strategy, 'its mapping of the budget')})" for r in rows if r.in_flight != n]
-        said.append(f"Every strategy ran with {n} items in flight (--budget {n})" +
+        said.append(f"Every strategy was allowed {n} items in flight (--budget {n})" +
                     (f", except: {'; '.join(odd)}." if odd else "."))
+        seen = _service_peaks(docs)
+        if seen:  # a limit is not a level: a starved pool may never fill it
+            said.append("The service saw at most: " + ", ".join(f"{s} {v}" for s, v in seen.items()) + " at once.")
     elif record.get("mode") != "tune" and len(set(limits.values())) > 1:
         shown = ", ".join(f"{s} {v}" for s, v in limits.items())
         said.append(f"Strategies ran at different in-flight limits ({shown}): compare them at one level with "
@@ -146,6 +149,20 @@ def notes(rows: Sequence[StrategyRow], docs: Sequence[Mapping[str, Any]]) -> lis
     if record.get("mode") == "tune":
         said += _tuning_notes(rows, record)
     return said
+
+
+def _service_peaks(docs: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Per strategy, the most requests the service had in flight at once in any measured run, when the workload
+    reports it (``max_in_flight`` in its stats, as the scoring server does)."""
+    from orchbench.results import measured_runs
+
+    peaks: dict[str, int] = {}
+    for name, runs in measured_runs(docs).items():
+        values = [r.workload_stats.get("max_in_flight") for r in runs]
+        values = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+        if values:
+            peaks[name] = max(values)
+    return peaks
 
 
 def _tuning_notes(rows: Sequence[StrategyRow], record: Mapping[str, Any]) -> list[str]:
