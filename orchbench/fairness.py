@@ -46,7 +46,7 @@ def prepare(specs: list[tuple[str, RunSpec]], *, budget: int | None = None, tune
         record.update(mode="tune", tune_budget=tune.describe(), tuning={k: t.to_dict() for k, t in tunings.items()})
         for label, _ in specs:
             if label not in tunings and label not in record["skipped"]:
-                record["skipped"][label] = "no tunable option"
+                record["skipped"][label] = "no tunable option left unset"
     return specs, record
 
 
