@@ -140,7 +140,8 @@ def plot_comparison(doc: Mapping[str, Any], out_dir: str | os.PathLike[str], ste
                              "peak RSS [MiB], median and IQR", "Peak memory per strategy (lower is better)", note))
     from orchbench.fairness import record_of, tunings
 
-    found = tunings(record_of(doc))
+    first = doc if isinstance(doc, Mapping) else next(iter(doc))  # the HTML report passes several documents
+    found = tunings(record_of(first))
     if found:
         written.append(_tuning_plot(report, found, out / f"{stem}-tuning.png"))
     return written
