@@ -387,10 +387,10 @@ def _validate(path: Path, data: dict[str, Any]) -> None:
 MAX_FILE_BYTES = 64 * 2**20  # far above any comparison orchbench writes (a run's record is kilobytes)
 
 
-def _read_bounded(source: Path) -> str:
-    """The text of a regular file of at most ``limit`` bytes; anything else is refused without reading it whole
-    (``/dev/zero``, a FIFO, a huge or growing file)."""
-    limit = MAX_FILE_BYTES
+def read_bounded(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; anything else is refused with one UsageError line,
+    without reading it whole (``/dev/zero``, a FIFO, a huge or growing file). ``what``: "a comparison file"."""
+    source = Path(path)
     try:
         fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO must not wait for a writer
     except FileNotFoundError:
@@ -401,25 +401,25 @@ def _read_bounded(source: Path) -> str:
     if not stat.S_ISREG(mode):
         os.close(fd)
         if stat.S_ISDIR(mode):
-            raise UsageError(f"{source}: is a directory, not a comparison file")
-        raise UsageError(f"{source}: is a device, pipe or other special file, not a comparison file")
+            raise UsageError(f"{source}: is a directory, not {what}")
+        raise UsageError(f"{source}: is a device, pipe or other special file, not {what}")
     with os.fdopen(fd, "rb") as handle:
         try:
             data = handle.read(limit + 1)
         except OSError as exc:
             raise UsageError(f"{source}: cannot read it ({exc.strerror or exc})") from None
     if len(data) > limit:
-        raise UsageError(f"{source}: larger than {limit // 2**20} MiB, so not an orchbench comparison")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{source}: not a UTF-8 text file, so not an orchbench comparison") from None
+        raise UsageError(f"{source}: larger than {limit // 2**20} MiB, so not {what}")
+    return data
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a comparison document; anything else raises UsageError with one line saying what is wrong."""
     source = Path(path)
-    text = _read_bounded(source)
+    try:
+        text = read_bounded(source, MAX_FILE_BYTES, "a comparison file").decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{source}: not a UTF-8 text file, so not an orchbench comparison") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

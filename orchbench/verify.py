@@ -85,14 +85,9 @@ def answer_options(workload: Any) -> dict[str, Any]:
 
 def load_reference(path: str | Path) -> dict[str, Any]:
     """A reference file, read bounded and checked; one UsageError line when unusable."""
-    p = Path(path)
-    try:
-        with p.open("rb") as f:
-            data = f.read(MAX_REFERENCE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the reference ({exc.strerror or exc})") from None
-    if len(data) > MAX_REFERENCE_BYTES:
-        raise UsageError(f"{path}: a reference larger than {MAX_REFERENCE_BYTES // 2**20} MiB")
+    from orchbench.results import read_bounded
+
+    data = read_bounded(path, MAX_REFERENCE_BYTES, "a reference file")  # a regular file, never read whole
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeError):

@@ -196,3 +196,12 @@ def test_run_ray_against_a_silent_address_ends_with_one_line():
     assert ran.returncode == 2, ran.stderr
     assert [line for line in ran.stderr.splitlines() if line.strip()] == [ran.stderr.strip()]
     assert "did not answer within 5 s" in ran.stderr
+
+
+def test_a_reference_that_is_a_fifo_is_refused_without_waiting(tmp_path):
+    from orchbench.verify import load_reference
+
+    fifo = tmp_path / "ref.json"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match="not a reference file"):
+        load_reference(fifo)
