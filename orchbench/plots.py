@@ -178,7 +178,7 @@ def _tuning_plot(report: Report, found: Mapping[str, Any], path: Path) -> Path:
             ax.scatter(bad, [top] * len(bad), marker="x", s=50, color=BAD_COLOUR, zorder=4,
                        label="failed or stopped (worse)")
         chosen = t.chosen.get(knob)
-        best = [w for x, w in good if x == chosen]
+        best = [p.wall_s for p in probes if p.ok and p.options == t.chosen]  # the chosen setting's own probes
         if chosen is not None and best:
             ax.scatter([chosen], [min(best)], marker="*", s=160, color=WIN_COLOUR, zorder=5, label=f"chosen: {chosen}")
         if high > max(low, 1) * 10:
