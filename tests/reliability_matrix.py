@@ -344,8 +344,9 @@ def _check_prediction(spec: Any, result: dict[str, Any], unique_failed: int,
 
 def _cli_args(spec: Any) -> list[str]:
     source = ["--input", spec.input_path] if spec.input_path else ["--test-case", spec.case]
-    args = ["run", spec.strategy, "--workload", spec.workload, *source, "--scenario",
-            spec.scenario, "--seed", str(spec.seed), "--retry", spec.retry, "--json"]
+    scenario = [] if spec.workload_options.get("url") else ["--scenario", spec.scenario]  # a URL has its own
+    args = ["run", spec.strategy, "--workload", spec.workload, *source, *scenario,
+            "--seed", str(spec.seed), "--retry", spec.retry, "--json"]
     for name in ("fault_rate", "hang_rate", "crash_rate", "cpu_ms"):
         value = getattr(spec, name)
         if value is not None:

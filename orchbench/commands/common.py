@@ -176,6 +176,9 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
     if opts.url is not None:
         if "url" not in workload_cls.options:
             raise UsageError(f"workload {workload_cls.name!r} takes no --url")
+        if opts.scenario is not None:
+            raise UsageError(f"--scenario {opts.scenario} sets the embedded server's latencies and faults; "
+                             "a service given by --url has its own")
         workload_options["url"] = opts.url
     resolve_options(workload_cls.options, workload_options, f"workload {workload_cls.name!r}")
     if opts.input_path is not None:
