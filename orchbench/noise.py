@@ -44,10 +44,17 @@ def load_per_core() -> float | None:
 
 
 def spread(values: Sequence[float]) -> float | None:
-    """Relative standard deviation (standard deviation over mean) of repeated measurements."""
-    if len(values) < 2 or statistics.mean(values) <= 0:
+    """Relative spread of repeated measurements: 1.4826 × the median absolute deviation over the median.
+
+    It equals the relative standard deviation for normally spread values, but one stray run (a VM's hiccup) does
+    not move it: comparisons rank strategies by medians, which that run does not move either.
+    """
+    if len(values) < 2:
         return None
-    return statistics.stdev(values) / statistics.mean(values)
+    middle = statistics.median(values)
+    if middle <= 0:
+        return None
+    return 1.4826 * statistics.median(abs(v - middle) for v in values) / middle
 
 
 def reasons(run_spread: float | None = None) -> list[str]:

@@ -143,6 +143,8 @@ def test_latency_summary_keeps_percentiles_to_half_a_percent(latencies, q):
 
 def test_noise_names_a_spread_above_its_bound():
     assert noise.spread([1.0, 1.0, 1.0]) == 0.0
+    assert noise.spread([0.14, 0.141, 0.142, 0.139, 0.224]) < 0.02  # one stray run moves no median
+    assert noise.spread([0.10, 0.12, 0.14, 0.16, 0.18]) > 0.15  # the whole spread is wide
     assert noise.spread([1.0]) is None
     assert any("varies by 20.0 %" in r for r in noise.reasons(run_spread=0.2))
     assert not any("varies" in r for r in noise.reasons(run_spread=0.01))

@@ -136,7 +136,7 @@ def _render(checks: list[Check], machine: dict[str, Any], walls: list[float], tr
     console.print(f"load average: {'n/a' if load is None else f'{load * cores:.2f}'} on {cores} cores")
     console.print(f"fixed workload, {len(walls)} runs: median {statistics.median(walls):.4f} s, "
                   f"min {min(walls):.4f} s, max {max(walls):.4f} s, spread "
-                  f"{'n/a' if spread is None else f'{100 * spread:.1f} %'} (standard deviation / mean)")
+                  f"{'n/a' if spread is None else f'{100 * spread:.1f} %'} (1.4826 × median absolute deviation / median)")
     off = [c.figure for c in checks if not c.ok]
     console.print("verdict: instrument " + ("[green]trustworthy here[/]: every figure within its bound" if trusted
                   else f"[red]NOT trustworthy here[/]: {escape('; '.join(off))} out of bound"))
