@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import os
 import subprocess
 import sys
@@ -115,3 +116,15 @@ def test_when_saving_fails_at_the_end_the_table_is_printed_and_a_fallback_named(
     [line] = [line for line in err.splitlines() if "error" in line]
     fallback = Path(line.rsplit("saved to ", 1)[1].removesuffix(" instead"))
     assert fallback.parent == tmp_path / "tmp" and len(json.loads(fallback.read_text())["runs"]) == 2
+
+
+def test_benchmark_fails_on_a_chosen_strategy_without_success_but_not_on_the_naive_reference_point(tmp_path):
+    # seed 0 on `small`: the naive orchestrator (no retries) never gets a complete output
+    common = ["benchmark", "--test-case", "small", "--scenario", "fast", "--seed", "0", "--iterations", "1",
+              "--quiet", "--results-dir", str(tmp_path)]
+    shown = cli(*common)
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(r"small\s+naive\s.*\bNO\b", shown.stdout), shown.stdout  # still shown, as failing
+    chosen = cli(*common, "--strategies", "sequential", "naive")
+    assert chosen.returncode == 1
+    assert "naive (small): no successful run" in chosen.stderr
