@@ -56,9 +56,11 @@ def request_costs(result: dict[str, Any]) -> dict[str, float]:
     server_s = stats.get("cpu_s", float("nan")) - stats.get("cpu_s_at_start", float("nan"))
     client_s = result.get("cpu_s") or float("nan")
     cores = machine()["cores"] or 1
-    return {"client_us": 1e6 * client_s / max(1, result.get("attempts") or 0),
-            "server_us": 1e6 * server_s / max(1, requests),
-            "cpu_floor_s": (client_s + server_s) / cores}
+    return {
+        "client_us": 1e6 * client_s / max(1, result.get("attempts") or 0),
+        "server_us": 1e6 * server_s / max(1, requests),
+        "cpu_floor_s": (client_s + server_s) / cores,
+    }
 
 
 def median(values: list[float]) -> float:
@@ -76,8 +78,9 @@ def progress(message: str) -> None:
     print(f"  … {message}", file=sys.stderr, flush=True)
 
 
-def verdict(target: str, figure: str, ok: bool, details: dict[str, Any] | None = None,
-            json_out: str | None = None) -> bool:
+def verdict(
+    target: str, figure: str, ok: bool, details: dict[str, Any] | None = None, json_out: str | None = None
+) -> bool:
     """Print ``target / measured / pass|short``; optionally write the figures as JSON. Returns ``ok``."""
     print(f"target:   {target}")
     print(f"measured: {figure}")
@@ -103,8 +106,13 @@ def machine() -> dict[str, Any]:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count()
-    return {"cpu": cpu, "cores": cores, "python": platform.python_version(), "os": platform.platform(),
-            "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+    return {
+        "cpu": cpu,
+        "cores": cores,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
 
 
 def table(rows: list[list[Any]], header: list[str]) -> None:
@@ -112,7 +120,7 @@ def table(rows: list[list[Any]], header: list[str]) -> None:
     text = [[str(c) for c in header]] + [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in text) for i in range(len(header))]
     for r in text:
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
 
 
 def _fmt(value: Any) -> str:

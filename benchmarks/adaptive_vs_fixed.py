@@ -26,8 +26,9 @@ FIXED = (4, 8, 16, 32, 64, 128, 256)
 
 
 def orchbench(*args: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "orchbench", *args], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchbench", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     if proc.returncode != 0:
         sys.exit(f"orchbench {' '.join(args)} failed:\n{proc.stderr}")
 
@@ -64,40 +65,83 @@ def main() -> int:
     parser.add_argument("--tolerance", type=float, default=0.25, help="allowed slowdown vs the best fixed limit")
     args = parser.parse_args()
 
-    common = ["--workload", "scoring", "--test-case", args.case, "--scenario", "default",
-              "--set", f"capacity={args.capacity}",
-              "--iterations", str(args.iterations), "--warmup", "0", "--quiet"]
+    common = [
+        "--workload",
+        "scoring",
+        "--test-case",
+        args.case,
+        "--scenario",
+        "default",
+        "--set",
+        f"capacity={args.capacity}",
+        "--iterations",
+        str(args.iterations),
+        "--warmup",
+        "0",
+        "--quiet",
+    ]
     with tempfile.TemporaryDirectory(prefix="orchbench-adaptive-") as tmp:
         fixed_dir, auto_dir = Path(tmp, "fixed"), Path(tmp, "auto")
-        orchbench("sweep", "--over", "concurrency=" + ",".join(map(str, FIXED)), "--strategies", "asyncio",
-                  "--results-dir", str(fixed_dir), *common)
-        orchbench("compare", "--strategies", "asyncio", "--set", "adaptive=true", "--set", "concurrency=256",
-                  "--output", str(auto_dir / "auto.json"), "--results-dir", str(auto_dir), *common)
+        orchbench(
+            "sweep",
+            "--over",
+            "concurrency=" + ",".join(map(str, FIXED)),
+            "--strategies",
+            "asyncio",
+            "--results-dir",
+            str(fixed_dir),
+            *common,
+        )
+        orchbench(
+            "compare",
+            "--strategies",
+            "asyncio",
+            "--set",
+            "adaptive=true",
+            "--set",
+            "concurrency=256",
+            "--output",
+            str(auto_dir / "auto.json"),
+            "--results-dir",
+            str(auto_dir),
+            *common,
+        )
         fixed_runs, auto_runs = runs_in(fixed_dir), runs_in(auto_dir)
 
     rows = {f"fixed {v}": summarise([r for r in fixed_runs if str(r["sweep_value"]) == str(v)]) for v in FIXED}
     rows["adaptive (ceiling 256)"] = auto = summarise(auto_runs)
-    print(f"asyncio · scoring {args.case} · server capacity {args.capacity} (not told to the client) · "
-          f"median of {args.iterations} runs")
+    print(
+        f"asyncio · scoring {args.case} · server capacity {args.capacity} (not told to the client) · "
+        f"median of {args.iterations} runs"
+    )
     print(f"{'limit':<24}{'wall s':>9}{'attempts':>10}{'429s':>8}  correct  limit trajectory")
     for name, row in rows.items():
         trajectory = ""
         if row["limiter"]:
             lim = row["limiter"]
-            trajectory = (f"start {lim['start']} → final {lim['final']}, max {lim['max']}, {lim['decreases']} cuts "
-                          f"({lim['overloads']} 429/503 answers)")
-        print(f"{name:<24}{row['wall']:>9.3f}{row['attempts']:>10.0f}{row['refused']:>8.0f}  "
-              f"{'yes' if row['ok'] else 'NO':<7}  {trajectory}")
+            trajectory = (
+                f"start {lim['start']} → final {lim['final']}, max {lim['max']}, {lim['decreases']} cuts "
+                f"({lim['overloads']} 429/503 answers)"
+            )
+        print(
+            f"{name:<24}{row['wall']:>9.3f}{row['attempts']:>10.0f}{row['refused']:>8.0f}  "
+            f"{'yes' if row['ok'] else 'NO':<7}  {trajectory}"
+        )
 
-    best_name, best = min(((n, r) for n, r in rows.items() if n.startswith("fixed") and r["ok"]),
-                          key=lambda nr: nr[1]["wall"])
+    best_name, best = min(
+        ((n, r) for n, r in rows.items() if n.startswith("fixed") and r["ok"]), key=lambda nr: nr[1]["wall"]
+    )
     default = rows["fixed 256"]
     target = best["wall"] * (1 + args.tolerance)
     passed = auto["ok"] and auto["wall"] <= target and auto["wall"] < default["wall"]
-    print(f"\ntarget: adaptive correct, wall <= {1 + args.tolerance:.2f} x best fixed ({best_name}: "
-          f"{best['wall']:.3f} s) = {target:.3f} s, and faster than fixed 256 ({default['wall']:.3f} s)")
-    print(f"measured: adaptive {auto['wall']:.3f} s ({auto['wall'] / best['wall']:.2f} x best fixed, "
-          f"{auto['wall'] / default['wall']:.2f} x fixed 256), correct: {auto['ok']}")
+    print(
+        f"\ntarget: adaptive correct, wall <= {1 + args.tolerance:.2f} x best fixed ({best_name}: "
+        f"{best['wall']:.3f} s) = {target:.3f} s, and faster than fixed 256 ({default['wall']:.3f} s)"
+    )
+    print(
+        f"measured: adaptive {auto['wall']:.3f} s ({auto['wall'] / best['wall']:.2f} x best fixed, "
+        f"{auto['wall'] / default['wall']:.2f} x fixed 256), correct: {auto['ok']}"
+    )
     print("result: " + ("pass" if passed else "short"))
     return 0 if passed else 1
 

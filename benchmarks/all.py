@@ -1,7 +1,7 @@
 """Run every target's script in turn and print one summary table; each script's JSON goes to ``--out``.
 
-    python benchmarks/all.py                       # the full suite: about 20 minutes on 2 cores
-    python benchmarks/all.py --quick               # every script's quick form: about 4 minutes
+python benchmarks/all.py                       # the full suite: about 20 minutes on 2 cores
+python benchmarks/all.py --quick               # every script's quick form: about 4 minutes
 """
 
 from __future__ import annotations

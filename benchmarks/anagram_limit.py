@@ -40,13 +40,26 @@ def main() -> int:
     for strategy, results in runs.items():
         ratios = [r["wall_s"] / r["limit_s"] for r in results]
         correct = sum(bool(r["correct"]) for r in results)
-        summary[strategy] = {"median_wall_s": median([r["wall_s"] for r in results]),
-                             "median_ratio": median(ratios), "max_ratio": max(ratios),
-                             "correct": correct, "runs": len(results),
-                             "median_peak_rss_mb": median([r["peak_rss"] / 1e6 for r in results])}
+        summary[strategy] = {
+            "median_wall_s": median([r["wall_s"] for r in results]),
+            "median_ratio": median(ratios),
+            "max_ratio": max(ratios),
+            "correct": correct,
+            "runs": len(results),
+            "median_peak_rss_mb": median([r["peak_rss"] / 1e6 for r in results]),
+        }
         s = summary[strategy]
-        rows.append([strategy, len(results), s["median_wall_s"], s["median_ratio"], s["max_ratio"],
-                     f"{correct}/{len(results)}", s["median_peak_rss_mb"]])
+        rows.append(
+            [
+                strategy,
+                len(results),
+                s["median_wall_s"],
+                s["median_ratio"],
+                s["max_ratio"],
+                f"{correct}/{len(results)}",
+                s["median_peak_rss_mb"],
+            ]
+        )
     table(rows, ["strategy", "runs", "median wall s", "median wall/limit", "max wall/limit", "correct", "peak MB"])
     best = min(strategies, key=lambda s: summary[s]["median_ratio"])
     b = summary[best]
@@ -56,21 +69,42 @@ def main() -> int:
     # No strategy can beat the limit, so sequential / limit is the largest speed-up a seed allows: the prepare
     # stages (1 s per attempt) are sequential in every strategy, and a seed whose stages fail more allows less.
     per_seed = []
-    for seed, (s_run, b_run) in enumerate(zip(runs["sequential"], runs[best])):
-        per_seed.append({"seed": seed, "limit_s": b_run["limit_s"], "sequential_s": s_run["wall_s"],
-                         "best_s": b_run["wall_s"], "speedup": s_run["wall_s"] / b_run["wall_s"],
-                         "ceiling": s_run["wall_s"] / b_run["limit_s"]})
-    table([[r["seed"], r["limit_s"], r["sequential_s"], r["best_s"], r["speedup"], r["ceiling"]] for r in per_seed],
-          ["seed", "limit s", "sequential s", f"{best} s", "speed-up", "ceiling (sequential/limit)"])
+    for seed, (s_run, b_run) in enumerate(zip(runs["sequential"], runs[best], strict=True)):
+        per_seed.append(
+            {
+                "seed": seed,
+                "limit_s": b_run["limit_s"],
+                "sequential_s": s_run["wall_s"],
+                "best_s": b_run["wall_s"],
+                "speedup": s_run["wall_s"] / b_run["wall_s"],
+                "ceiling": s_run["wall_s"] / b_run["limit_s"],
+            }
+        )
+    table(
+        [[r["seed"], r["limit_s"], r["sequential_s"], r["best_s"], r["speedup"], r["ceiling"]] for r in per_seed],
+        ["seed", "limit s", "sequential s", f"{best} s", "speed-up", "ceiling (sequential/limit)"],
+    )
     ceiling = median([r["ceiling"] for r in per_seed])
     all_correct = b["correct"] == b["runs"]
     ok = b["median_ratio"] <= RATIO and all_correct and speedup >= SPEEDUP
-    figure = (f"{best}: median wall/limit {b['median_ratio']:.2f} (max {b['max_ratio']:.2f}) over {b['runs']} seeds, "
-              f"{b['correct']}/{b['runs']} correct; {speedup:.1f}x faster than sequential "
-              f"(median over {seq_seeds} seeds, where the limit allows at most {ceiling:.1f}x)")
-    verdict(f"best strategy median wall <= {RATIO} x limit, 100 % correct, >= {SPEEDUP:g} x faster than sequential",
-            figure, ok, {"best": best, "speedup_vs_sequential": speedup, "speedup_ceiling": ceiling,
-             "per_seed": per_seed, "strategies": summary}, args.json_out)
+    figure = (
+        f"{best}: median wall/limit {b['median_ratio']:.2f} (max {b['max_ratio']:.2f}) over {b['runs']} seeds, "
+        f"{b['correct']}/{b['runs']} correct; {speedup:.1f}x faster than sequential "
+        f"(median over {seq_seeds} seeds, where the limit allows at most {ceiling:.1f}x)"
+    )
+    verdict(
+        f"best strategy median wall <= {RATIO} x limit, 100 % correct, >= {SPEEDUP:g} x faster than sequential",
+        figure,
+        ok,
+        {
+            "best": best,
+            "speedup_vs_sequential": speedup,
+            "speedup_ceiling": ceiling,
+            "per_seed": per_seed,
+            "strategies": summary,
+        },
+        args.json_out,
+    )
     return 0
 
 

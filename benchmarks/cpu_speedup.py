@@ -32,17 +32,31 @@ def main() -> int:
     walls = {s: median([r["wall_s"] for r in rs]) for s, rs in runs.items()}
     rows = []
     for s, rs in runs.items():
-        rows.append([s, len(rs), walls[s], walls["sequential"] / walls[s], median([r["cpu_percent"] for r in rs]),
-                     f"{sum(bool(r['correct']) for r in rs)}/{len(rs)}", median([r["peak_rss"] / 1e6 for r in rs])])
+        rows.append(
+            [
+                s,
+                len(rs),
+                walls[s],
+                walls["sequential"] / walls[s],
+                median([r["cpu_percent"] for r in rs]),
+                f"{sum(bool(r['correct']) for r in rs)}/{len(rs)}",
+                median([r["peak_rss"] / 1e6 for r in rs]),
+            ]
+        )
     table(rows, ["strategy", "runs", "median wall s", "speed-up", "CPU %", "correct", "peak MB"])
     best = min(["processes", "hybrid"], key=lambda s: walls[s])
     speedup = walls["sequential"] / walls[best]
     correct = all(r["correct"] for rs in runs.values() for r in rs)
     cores = machine()["cores"]
     ok = speedup >= SPEEDUP and correct
-    verdict(f"processes or hybrid >= {SPEEDUP} x faster than sequential on 2 cores",
-            f"{best}: {speedup:.2f}x faster than sequential ({walls[best]:.2f} s vs {walls['sequential']:.2f} s) "
-            f"on {cores} cores", ok, {"walls": walls, "speedup": speedup, "best": best}, args.json_out)
+    verdict(
+        f"processes or hybrid >= {SPEEDUP} x faster than sequential on 2 cores",
+        f"{best}: {speedup:.2f}x faster than sequential ({walls[best]:.2f} s vs {walls['sequential']:.2f} s) "
+        f"on {cores} cores",
+        ok,
+        {"walls": walls, "speedup": speedup, "best": best},
+        args.json_out,
+    )
     return 0
 
 

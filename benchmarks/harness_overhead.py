@@ -49,20 +49,35 @@ def main() -> int:
         bs.append(bare(seed))
     ob_wall, bs_wall = median([r["wall_s"] for r in ob]), median([r["wall_s"] for r in bs])
     ob_mem, bs_mem = median([r["peak_rss"] / 1e6 for r in ob]), median([r["peak_rss"] / 1e6 for r in bs])
-    ratios = [o["wall_s"] / b["wall_s"] for o, b in zip(ob, bs)]
-    table([["orchbench run asyncio", ob_wall, ob_mem, f"{sum(r['correct'] for r in ob)}/{len(ob)}"],
-           ["bare asyncio script", bs_wall, bs_mem, "-"]],
-          ["pipeline", "median wall s", "peak RSS MB", "correct"])
+    ratios = [o["wall_s"] / b["wall_s"] for o, b in zip(ob, bs, strict=True)]
+    table(
+        [
+            ["orchbench run asyncio", ob_wall, ob_mem, f"{sum(r['correct'] for r in ob)}/{len(ob)}"],
+            ["bare asyncio script", bs_wall, bs_mem, "-"],
+        ],
+        ["pipeline", "median wall s", "peak RSS MB", "correct"],
+    )
     print(f"per-pair wall ratios: {', '.join(f'{r:.3f}' for r in ratios)}")
-    print(f"whole `orchbench run` command, median: {median(whole):.2f} s "
-          f"(isolation and verification outside the window: {median(whole) - ob_wall:.2f} s)")
+    print(
+        f"whole `orchbench run` command, median: {median(whole):.2f} s "
+        f"(isolation and verification outside the window: {median(whole) - ob_wall:.2f} s)"
+    )
     ratio, extra_mb = ob_wall / bs_wall, ob_mem - bs_mem
     ok = ratio <= WALL_RATIO and extra_mb <= MEMORY_MB
-    verdict(f"orchbench wall <= {WALL_RATIO} x a bare script's; peak memory overhead <= {MEMORY_MB:g} MB",
-            f"wall {ratio:.3f} x ({ob_wall:.3f} s vs {bs_wall:.3f} s); memory +{extra_mb:.1f} MB "
-            f"({ob_mem:.1f} vs {bs_mem:.1f} MB)", ok,
-            {"wall_ratio": ratio, "pair_ratios": ratios, "memory_overhead_mb": extra_mb,
-             "orchbench_wall_s": ob_wall, "bare_wall_s": bs_wall}, args.json_out)
+    verdict(
+        f"orchbench wall <= {WALL_RATIO} x a bare script's; peak memory overhead <= {MEMORY_MB:g} MB",
+        f"wall {ratio:.3f} x ({ob_wall:.3f} s vs {bs_wall:.3f} s); memory +{extra_mb:.1f} MB "
+        f"({ob_mem:.1f} vs {bs_mem:.1f} MB)",
+        ok,
+        {
+            "wall_ratio": ratio,
+            "pair_ratios": ratios,
+            "memory_overhead_mb": extra_mb,
+            "orchbench_wall_s": ob_wall,
+            "bare_wall_s": bs_wall,
+        },
+        args.json_out,
+    )
     return 0
 
 

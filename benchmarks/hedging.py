@@ -25,12 +25,41 @@ from typing import Any
 
 
 def compare(retry: str, out: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
-    cmd = [sys.executable, "-m", "orchbench", "compare", "--strategies", "asyncio", "--workload", "scoring",
-           "--test-case", args.case, "--scenario", "default", "--retry", retry,
-           "--set", "capacity=0", "--set", f"slow_rate={args.slow_rate}", "--set", f"slow_latency={args.slow_latency}",
-           "--set", "latency_median=0.02", "--set", "latency_sigma=0.3",
-           "--iterations", str(args.iterations), "--warmup", "0", "--quiet", "--output", str(out),
-           "--results-dir", str(out.parent)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "orchbench",
+        "compare",
+        "--strategies",
+        "asyncio",
+        "--workload",
+        "scoring",
+        "--test-case",
+        args.case,
+        "--scenario",
+        "default",
+        "--retry",
+        retry,
+        "--set",
+        "capacity=0",
+        "--set",
+        f"slow_rate={args.slow_rate}",
+        "--set",
+        f"slow_latency={args.slow_latency}",
+        "--set",
+        "latency_median=0.02",
+        "--set",
+        "latency_sigma=0.3",
+        "--iterations",
+        str(args.iterations),
+        "--warmup",
+        "0",
+        "--quiet",
+        "--output",
+        str(out),
+        "--results-dir",
+        str(out.parent),
+    ]
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd[2:])} failed:\n{proc.stderr}")
@@ -65,27 +94,38 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="orchbench-hedging-") as tmp:
-        rows = {retry: summarise(compare(retry, Path(tmp, f"{retry}.json"), args))
-                for retry in ("exponential", "hedged")}
+        rows = {
+            retry: summarise(compare(retry, Path(tmp, f"{retry}.json"), args)) for retry in ("exponential", "hedged")
+        }
 
-    print(f"asyncio · scoring {args.case} · {100 * args.slow_rate:g} % of answers take {args.slow_latency:g} s "
-          f"(else ~20 ms) · median of {args.iterations} runs")
-    print(f"{'retry':<13}{'wall s':>8}{'p99 ms':>9}{'attempts':>10}{'hedges (won)':>14}{'requests':>10}"
-          f"{'slow':>6}  correct")
+    print(
+        f"asyncio · scoring {args.case} · {100 * args.slow_rate:g} % of answers take {args.slow_latency:g} s "
+        f"(else ~20 ms) · median of {args.iterations} runs"
+    )
+    print(
+        f"{'retry':<13}{'wall s':>8}{'p99 ms':>9}{'attempts':>10}{'hedges (won)':>14}{'requests':>10}"
+        f"{'slow':>6}  correct"
+    )
     for name, r in rows.items():
         hedges = f"{r['hedges']:.0f} ({r['won']:.0f})"
-        print(f"{name:<13}{r['wall']:>8.3f}{1000 * r['p99']:>9.1f}{r['attempts']:>10.0f}{hedges:>14}"
-              f"{r['requests']:>10.0f}{r['slow']:>6.0f}  {'yes' if r['ok'] else 'NO'}")
+        print(
+            f"{name:<13}{r['wall']:>8.3f}{1000 * r['p99']:>9.1f}{r['attempts']:>10.0f}{hedges:>14}"
+            f"{r['requests']:>10.0f}{r['slow']:>6.0f}  {'yes' if r['ok'] else 'NO'}"
+        )
 
     plain, hedged = rows["exponential"], rows["hedged"]
     speedup = plain["wall"] / hedged["wall"] if hedged["wall"] > 0 else float("inf")
     extra = hedged["requests"] / plain["requests"] - 1 if plain["requests"] else float("inf")
     passed = hedged["ok"] and plain["ok"] and speedup >= args.speedup and extra <= args.extra
-    print(f"\ntarget: both correct; hedged wall at least {args.speedup:g}x shorter, for at most "
-          f"{100 * args.extra:.0f} % more server requests")
-    print(f"measured: {speedup:.2f}x shorter ({plain['wall']:.3f} s → {hedged['wall']:.3f} s), "
-          f"{100 * extra:+.1f} % server requests, p99 attempt latency {1000 * plain['p99']:.0f} → "
-          f"{1000 * hedged['p99']:.0f} ms")
+    print(
+        f"\ntarget: both correct; hedged wall at least {args.speedup:g}x shorter, for at most "
+        f"{100 * args.extra:.0f} % more server requests"
+    )
+    print(
+        f"measured: {speedup:.2f}x shorter ({plain['wall']:.3f} s → {hedged['wall']:.3f} s), "
+        f"{100 * extra:+.1f} % server requests, p99 attempt latency {1000 * plain['p99']:.0f} → "
+        f"{1000 * hedged['p99']:.0f} ms"
+    )
     print("result: " + ("pass" if passed else "short"))
     return 0 if passed else 1
 

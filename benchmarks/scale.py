@@ -38,20 +38,38 @@ def main() -> int:
             for _ in range(args.iterations):
                 progress(f"{base * factor} words, {args.strategy}")
                 runs.append(run(args.strategy, "-i", str(path), "--scenario", "none", "--no-memo"))
-            results[factor] = {"items": runs[0]["items"], "wall_s": median([r["wall_s"] for r in runs]),
-                               "peak_rss_mb": median([r["peak_rss"] / 1e6 for r in runs]),
-                               "correct": all(r["correct"] for r in runs)}
+            results[factor] = {
+                "items": runs[0]["items"],
+                "wall_s": median([r["wall_s"] for r in runs]),
+                "peak_rss_mb": median([r["peak_rss"] / 1e6 for r in runs]),
+                "correct": all(r["correct"] for r in runs),
+            }
     w1, m1 = results[1]["wall_s"], results[1]["peak_rss_mb"]
-    rows = [[f"{f}x", r["items"], r["wall_s"], r["wall_s"] / w1, 1e6 * r["wall_s"] / r["items"], r["peak_rss_mb"],
-             r["peak_rss_mb"] / m1, r["correct"]] for f, r in results.items()]
+    rows = [
+        [
+            f"{f}x",
+            r["items"],
+            r["wall_s"],
+            r["wall_s"] / w1,
+            1e6 * r["wall_s"] / r["items"],
+            r["peak_rss_mb"],
+            r["peak_rss_mb"] / m1,
+            r["correct"],
+        ]
+        for f, r in results.items()
+    ]
     table(rows, ["input", "items", "wall s", "time ratio", "µs/item", "peak MB", "memory ratio", "correct"])
     time_ok = all(results[f]["wall_s"] / w1 <= limit for f, limit in LIMITS.items())
     mem_ratio = results[100]["peak_rss_mb"] / m1
     ok = time_ok and mem_ratio < 10 and all(r["correct"] for r in results.values())
-    verdict("10x / 100x items cost <= 11x / 110x the time; peak memory grows far slower than the input",
-            f"time {results[10]['wall_s'] / w1:.1f}x and {results[100]['wall_s'] / w1:.1f}x; "
-            f"peak memory {mem_ratio:.2f}x for 100x the input ({args.strategy})", ok,
-            {"strategy": args.strategy, "base": base, "sizes": results}, args.json_out)
+    verdict(
+        "10x / 100x items cost <= 11x / 110x the time; peak memory grows far slower than the input",
+        f"time {results[10]['wall_s'] / w1:.1f}x and {results[100]['wall_s'] / w1:.1f}x; "
+        f"peak memory {mem_ratio:.2f}x for 100x the input ({args.strategy})",
+        ok,
+        {"strategy": args.strategy, "base": base, "sizes": results},
+        args.json_out,
+    )
     return 0
 
 

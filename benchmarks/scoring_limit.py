@@ -45,7 +45,9 @@ def main() -> int:
             "client_us_per_request": median([c["client_us"] for c in costs]),
             "server_us_per_request": median([c["server_us"] for c in costs]),
             "cpu_floor_s": median([c["cpu_floor_s"] for c in costs]),
-            "median_wall_over_cpu_floor": median([r["wall_s"] / c["cpu_floor_s"] for r, c in zip(results, costs)]),
+            "median_wall_over_cpu_floor": median(
+                [r["wall_s"] / c["cpu_floor_s"] for r, c in zip(results, costs, strict=True)]
+            ),
             "median_wall_s": median([r["wall_s"] for r in results]),
             "median_ratio": median([r["wall_s"] / r["limit_s"] for r in results]),
             "limit_s": median([r["limit_s"] for r in results]),
@@ -54,29 +56,75 @@ def main() -> int:
             "runs": len(results),
             "client_cpu_percent": median([r["cpu_percent"] or 0.0 for r in results]),
             # the server's CPU during the run: the client's rival for the cores
-            "server_cpu_percent": median([100 * (r["workload_stats"].get("cpu_s", float("nan"))
-                                                 - r["workload_stats"].get("cpu_s_at_start", float("nan"))) / r["wall_s"]
-                                          for r in results]),
+            "server_cpu_percent": median(
+                [
+                    100
+                    * (
+                        r["workload_stats"].get("cpu_s", float("nan"))
+                        - r["workload_stats"].get("cpu_s_at_start", float("nan"))
+                    )
+                    / r["wall_s"]
+                    for r in results
+                ]
+            ),
             "requests": median([r["workload_stats"].get("requests", 0) for r in results]),
             "refused_429": median([r["workload_stats"].get("refused", 0) for r in results]),
         }
-        rows.append([strategy, len(results), s["median_wall_s"], s["limit_s"], s["median_ratio"], s["cpu_floor_s"],
-                     s["median_wall_over_cpu_floor"], f"{100 * s['scored']:.1f} %", s["client_us_per_request"],
-                     s["server_us_per_request"], s["client_cpu_percent"], s["server_cpu_percent"], int(s["requests"]),
-                     int(s["refused_429"])])
-    table(rows, ["strategy", "runs", "median wall s", "limit s", "wall/limit", "CPU floor s", "wall/CPU floor",
-                 "scored", "client µs/req", "server µs/req", "client CPU %", "server CPU %", "requests", "429s"])
+        rows.append(
+            [
+                strategy,
+                len(results),
+                s["median_wall_s"],
+                s["limit_s"],
+                s["median_ratio"],
+                s["cpu_floor_s"],
+                s["median_wall_over_cpu_floor"],
+                f"{100 * s['scored']:.1f} %",
+                s["client_us_per_request"],
+                s["server_us_per_request"],
+                s["client_cpu_percent"],
+                s["server_cpu_percent"],
+                int(s["requests"]),
+                int(s["refused_429"]),
+            ]
+        )
+    table(
+        rows,
+        [
+            "strategy",
+            "runs",
+            "median wall s",
+            "limit s",
+            "wall/limit",
+            "CPU floor s",
+            "wall/CPU floor",
+            "scored",
+            "client µs/req",
+            "server µs/req",
+            "client CPU %",
+            "server CPU %",
+            "requests",
+            "429s",
+        ],
+    )
     print(f"event loop: {loop_name()}; load average (1 min) at the end: {os.getloadavg()[0]:.2f}")
     best = min(strategies, key=lambda s: summary[s]["median_ratio"])
     b = summary[best]
     speedup = summary[BASELINE]["median_wall_s"] / b["median_wall_s"]
     ok = b["median_ratio"] <= RATIO and b["scored"] == 1.0 and b["correct"] == b["runs"] and speedup >= SPEEDUP
-    figure = (f"{best}: wall/limit {b['median_ratio']:.2f} ({b['median_wall_s']:.2f} s vs {b['limit_s']:.2f} s), "
-              f"wall/CPU floor {b['median_wall_over_cpu_floor']:.2f} ({b['cpu_floor_s']:.2f} s; client "
-              f"{b['client_us_per_request']:.0f} µs, server {b['server_us_per_request']:.0f} µs per request), "
-              f"{100 * b['scored']:.1f} % scored, {speedup:.2f}x faster than {BASELINE}")
-    verdict(f"best strategy <= {RATIO} x limit, 100 % scored, >= {SPEEDUP} x faster than {BASELINE}", figure, ok,
-            {"best": best, "speedup_vs_seed_design": speedup, "strategies": summary}, args.json_out)
+    figure = (
+        f"{best}: wall/limit {b['median_ratio']:.2f} ({b['median_wall_s']:.2f} s vs {b['limit_s']:.2f} s), "
+        f"wall/CPU floor {b['median_wall_over_cpu_floor']:.2f} ({b['cpu_floor_s']:.2f} s; client "
+        f"{b['client_us_per_request']:.0f} µs, server {b['server_us_per_request']:.0f} µs per request), "
+        f"{100 * b['scored']:.1f} % scored, {speedup:.2f}x faster than {BASELINE}"
+    )
+    verdict(
+        f"best strategy <= {RATIO} x limit, 100 % scored, >= {SPEEDUP} x faster than {BASELINE}",
+        figure,
+        ok,
+        {"best": best, "speedup_vs_seed_design": speedup, "strategies": summary},
+        args.json_out,
+    )
     return 0
 
 

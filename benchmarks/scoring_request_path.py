@@ -30,9 +30,20 @@ def main() -> int:
     for i in range(rounds):
         for loop, client in settings:
             progress(f"round {i + 1}: {loop} loop, {client} client")
-            runs[(loop, client)].append(run(args.strategy, "-w", "scoring", "-t", "seed", "--scenario", "default",
-                                            "--set", f"aiohttp={client == 'aiohttp'}",
-                                            extra_env={"ORCHBENCH_LOOP": loop}))
+            runs[(loop, client)].append(
+                run(
+                    args.strategy,
+                    "-w",
+                    "scoring",
+                    "-t",
+                    "seed",
+                    "--scenario",
+                    "default",
+                    "--set",
+                    f"aiohttp={client == 'aiohttp'}",
+                    extra_env={"ORCHBENCH_LOOP": loop},
+                )
+            )
     rows, summary = [], {}
     for (loop, client), results in runs.items():
         costs = [request_costs(r) for r in results]
@@ -43,16 +54,29 @@ def main() -> int:
             "server_us_per_request": median([c["server_us"] for c in costs]),
             "correct": sum(bool(r["correct"]) for r in results),
         }
-        rows.append([loop, client, len(results), s["median_wall_s"], s["client_us_per_request"],
-                     s["server_us_per_request"], f"{s['correct']}/{len(results)}"])
+        rows.append(
+            [
+                loop,
+                client,
+                len(results),
+                s["median_wall_s"],
+                s["client_us_per_request"],
+                s["server_us_per_request"],
+                f"{s['correct']}/{len(results)}",
+            ]
+        )
     table(rows, ["event loop", "client", "runs", "median wall s", "client µs/req", "server µs/req", "correct"])
     if "uvloop" not in loops:
         print("uvloop is not installed (pip install uvloop): asyncio's loop only")
     best = min(summary, key=lambda k: summary[k]["client_us_per_request"])
     b = summary[best]
-    verdict("the leanest request path (client CPU per request)",
-            f"{best}: {b['client_us_per_request']:.0f} µs per request ({b['median_wall_s']:.2f} s wall)",
-            all(s["correct"] == s["runs"] for s in summary.values()), {"settings": summary}, args.json_out)
+    verdict(
+        "the leanest request path (client CPU per request)",
+        f"{best}: {b['client_us_per_request']:.0f} µs per request ({b['median_wall_s']:.2f} s wall)",
+        all(s["correct"] == s["runs"] for s in summary.values()),
+        {"settings": summary},
+        args.json_out,
+    )
     return 0
 
 

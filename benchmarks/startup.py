@@ -27,12 +27,18 @@ def main() -> int:
         timed(cmd)  # warm-up: bytecode caches, page cache
         times = [timed(cmd) for _ in range(runs)]
         figures[name] = {"median_s": median(times), "min_s": min(times), "max_s": max(times)}
-    table([[n, f["median_s"], f["min_s"], f["max_s"]] for n, f in figures.items()],
-          ["command", "median s", "min s", "max s"])
+    table(
+        [[n, f["median_s"], f["min_s"], f["max_s"]] for n, f in figures.items()],
+        ["command", "median s", "min s", "max s"],
+    )
     worst = max(f["median_s"] for f in figures.values())
-    verdict(f"orchbench list and --help each <= {LIMIT_S} s",
-            "; ".join(f"{n} {f['median_s']:.2f} s" for n, f in figures.items()), worst <= LIMIT_S,
-            figures, args.json_out)
+    verdict(
+        f"orchbench list and --help each <= {LIMIT_S} s",
+        "; ".join(f"{n} {f['median_s']:.2f} s" for n, f in figures.items()),
+        worst <= LIMIT_S,
+        figures,
+        args.json_out,
+    )
     return 0
 
 

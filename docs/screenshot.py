@@ -27,8 +27,10 @@ def find_browser(given: str | None) -> str:
         path = shutil.which(name)
         if path:
             return path
-    sys.exit(f"screenshot: no Chromium found (tried {', '.join((given,) if given else BROWSERS)}); "
-             "install it (Debian: apt-get install chromium) or pass --browser")
+    sys.exit(
+        f"screenshot: no Chromium found (tried {', '.join((given,) if given else BROWSERS)}); "
+        "install it (Debian: apt-get install chromium) or pass --browser"
+    )
 
 
 def html_of(source: Path, scratch: Path) -> Path:
@@ -36,8 +38,9 @@ def html_of(source: Path, scratch: Path) -> Path:
     if source.suffix == ".html":
         return source
     page = scratch / "report.html"
-    subprocess.run([sys.executable, "-m", "orchbench", "report", str(source), "--format", "html", "-o", str(page)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "orchbench", "report", str(source), "--format", "html", "-o", str(page)], check=True
+    )
     return page
 
 
@@ -60,10 +63,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="orchbench-screenshot-") as scratch:
         page = html_of(args.source, Path(scratch))
         args.png.parent.mkdir(parents=True, exist_ok=True)
-        command = [browser, "--headless", "--disable-gpu", "--hide-scrollbars", "--force-device-scale-factor=1",
-                   f"--user-data-dir={scratch}/profile", "--host-resolver-rules=MAP * ~NOTFOUND",
-                   f"--window-size={args.width},{args.height}", "--virtual-time-budget=3000",
-                   f"--screenshot={args.png.resolve()}", page.resolve().as_uri()]  # fmt: skip
+        command = [
+            browser,
+            "--headless",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            f"--user-data-dir={scratch}/profile",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--window-size={args.width},{args.height}",
+            "--virtual-time-budget=3000",
+            f"--screenshot={args.png.resolve()}",
+            page.resolve().as_uri(),
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.insert(1, "--no-sandbox")  # Chromium refuses to sandbox itself as root
         done = subprocess.run(command, capture_output=True, text=True, timeout=120)

@@ -1,6 +1,6 @@
 """The smallest pipeline of one's own: items from a file, one async call per item, a sum.
 
-    orchbench compare -p examples/my_pipeline.py -w line-lengths --input README.md --strategies sequential asyncio
+orchbench compare -p examples/my_pipeline.py -w line-lengths --input README.md --strategies sequential asyncio
 """
 
 import asyncio

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -59,8 +58,9 @@ class Option:
         if self.max is not None and value > self.max:
             raise UsageError(f"option {name}={raw!r} is above its maximum {self.max:g}")
         if self.duration and value > MAX_DURATION_S:
-            raise UsageError(f"option {name}={raw!r} is longer than a day ({MAX_DURATION_S:g} s); "
-                             "no wait that long is meant")
+            raise UsageError(
+                f"option {name}={raw!r} is longer than a day ({MAX_DURATION_S:g} s); no wait that long is meant"
+            )
         return value
 
 

@@ -34,11 +34,19 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
-    plugin: Annotated[list[str] | None, typer.Option(
-        "--plugin", "-p", help="Load a plugin from a Python file or an importable module, without installing it "
-                               "(repeatable; allowed before or after any command).")] = None,
+    plugin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--plugin",
+            "-p",
+            help="Load a plugin from a Python file or an importable module, without installing it "
+            "(repeatable; allowed before or after any command).",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark pipeline orchestration strategies."""
 

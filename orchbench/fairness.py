@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from orchbench.types import RunResult, RunSpec
 
 
-def prepare(specs: list[tuple[str, RunSpec]], *, budget: int | None = None, tune: TuneBudget | None = None,
-            quiet: bool = False) -> tuple[list[tuple[str, RunSpec]], dict[str, Any]]:
+def prepare(
+    specs: list[tuple[str, RunSpec]], *, budget: int | None = None, tune: TuneBudget | None = None, quiet: bool = False
+) -> tuple[list[tuple[str, RunSpec]], dict[str, Any]]:
     """The specs as they will be compared (tuned, or given the budget) and the record that says how."""
     from orchbench.plugins import get_registry
     from orchbench.presets import PRESETS
@@ -135,17 +136,25 @@ def notes(rows: Sequence[StrategyRow], docs: Sequence[Mapping[str, Any]]) -> lis
     skipped = record.get("skipped", {})
     if record.get("mode") == "budget":
         n = record.get("budget")
-        odd = [f"{r.strategy} ran {r.in_flight if r.in_flight is not None else 'an unknown number'} "
-               f"({skipped.get(r.strategy, 'its mapping of the budget')})" for r in rows if r.in_flight != n]
-        said.append(f"Every strategy was allowed {n} items in flight (--budget {n})" +
-                    (f", except: {'; '.join(odd)}." if odd else "."))
+        odd = [
+            f"{r.strategy} ran {r.in_flight if r.in_flight is not None else 'an unknown number'} "
+            f"({skipped.get(r.strategy, 'its mapping of the budget')})"
+            for r in rows
+            if r.in_flight != n
+        ]
+        said.append(
+            f"Every strategy was allowed {n} items in flight (--budget {n})"
+            + (f", except: {'; '.join(odd)}." if odd else ".")
+        )
         seen = _service_peaks(docs)
         if seen:  # a limit is not a level: a starved pool may never fill it
             said.append("The service saw at most: " + ", ".join(f"{s} {v}" for s, v in seen.items()) + " at once.")
     elif record.get("mode") != "tune" and len(set(limits.values())) > 1:
         shown = ", ".join(f"{s} {v}" for s, v in limits.items())
-        said.append(f"Strategies ran at different in-flight limits ({shown}): compare them at one level with "
-                    "--budget N, or each at its best with --tune.")
+        said.append(
+            f"Strategies ran at different in-flight limits ({shown}): compare them at one level with "
+            "--budget N, or each at its best with --tune."
+        )
     if record.get("mode") == "tune":
         said += _tuning_notes(rows, record)
     return said
@@ -170,14 +179,19 @@ def _tuning_notes(rows: Sequence[StrategyRow], record: Mapping[str, Any]) -> lis
     said = []
     cost = sum(t.cost_s for t in found.values())
     probes = sum(len(t.probes) for t in found.values())
-    said.append(f"Each strategy was tuned first ({probes} probe runs, {cost:.1f} s in all, at most "
-                f"{record.get('tune_budget')} per strategy); not tuned: "
-                + (", ".join(f"{s} ({why})" for s, why in record.get("skipped", {}).items()) or "none") + ".")
+    said.append(
+        f"Each strategy was tuned first ({probes} probe runs, {cost:.1f} s in all, at most "
+        f"{record.get('tune_budget')} per strategy); not tuned: "
+        + (", ".join(f"{s} ({why})" for s, why in record.get("skipped", {}).items()) or "none")
+        + "."
+    )
     for label, t in found.items():
         for knob in t.edges:
             low, high = t.ranges[knob]
-            said.append(f"{label}: the best {knob}={t.chosen[knob]} lies at the end of the range searched "
-                        f"({low}–{high}); the best setting may lie beyond it.")
+            said.append(
+                f"{label}: the best {knob}={t.chosen[knob]} lies at the end of the range searched "
+                f"({low}–{high}); the best setting may lie beyond it."
+            )
         if t.exhausted:
             said.append(f"{label}: the tuning budget ran out before the search ended; its setting is the best found.")
     at_defaults = {label: t.default_wall() for label, t in found.items()}
@@ -189,8 +203,10 @@ def _tuning_notes(rows: Sequence[StrategyRow], record: Mapping[str, Any]) -> lis
     if ranked and winner:
         before = ranked[0][1]
         if before != winner:
-            said.append(f"Tuning changed the winner: at their defaults {before} was fastest "
-                        f"({ranked[0][0]:.3f} s, one probe each); tuned, {winner} is.")
+            said.append(
+                f"Tuning changed the winner: at their defaults {before} was fastest "
+                f"({ranked[0][0]:.3f} s, one probe each); tuned, {winner} is."
+            )
         else:
             said.append(f"Tuning did not change the winner: {winner} was fastest at the defaults too.")
     return said
@@ -208,16 +224,35 @@ def tuning_rows(docs: Sequence[Mapping[str, Any]]) -> list[list[str]]:
             remarks = [f"{k} at the edge" for k in t.edges] + (["budget ran out"] if t.exhausted else [])
             for i, knob in enumerate(t.ranges):
                 low, high = t.ranges[knob]
-                rows.append([label if i == 0 else "", knob, f"{low}–{high}", str(t.default.get(knob, "—")),
-                             str(t.chosen.get(knob, "—")),
-                             _secs(t.default_wall()) if i == 0 else "", _secs(min(best) if best else None) if i == 0 else "",
-                             str(len(t.probes)) if i == 0 else "", f"{t.cost_s:.1f}" if i == 0 else "",
-                             ", ".join(remarks) if i == 0 else ""])
+                rows.append(
+                    [
+                        label if i == 0 else "",
+                        knob,
+                        f"{low}–{high}",
+                        str(t.default.get(knob, "—")),
+                        str(t.chosen.get(knob, "—")),
+                        _secs(t.default_wall()) if i == 0 else "",
+                        _secs(min(best) if best else None) if i == 0 else "",
+                        str(len(t.probes)) if i == 0 else "",
+                        f"{t.cost_s:.1f}" if i == 0 else "",
+                        ", ".join(remarks) if i == 0 else "",
+                    ]
+                )
     return rows
 
 
-TUNING_HEADER = ["Strategy", "Knob", "Searched", "Default", "Chosen", "Wall at default [s]", "Best probe [s]",
-                 "Probes", "Cost [s]", "Remarks"]
+TUNING_HEADER = [
+    "Strategy",
+    "Knob",
+    "Searched",
+    "Default",
+    "Chosen",
+    "Wall at default [s]",
+    "Best probe [s]",
+    "Probes",
+    "Cost [s]",
+    "Remarks",
+]
 
 
 def _secs(value: float | None) -> str:

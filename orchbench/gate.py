@@ -39,8 +39,10 @@ class Regression:
     def describe(self) -> str:
         """One line for the terminal or a CI log."""
         if self.reason == SLOWER_REASON:
-            return (f"{self.strategy}: {self.ratio:.2f}× slower than the baseline (median "
-                    f"{self.current_median:.4g} s vs {self.baseline_median:.4g} s, p = {self.p_value:.3g})")
+            return (
+                f"{self.strategy}: {self.ratio:.2f}× slower than the baseline (median "
+                f"{self.current_median:.4g} s vs {self.baseline_median:.4g} s, p = {self.p_value:.3g})"
+            )
         return f"{self.strategy}: {self.reason} (the baseline's runs were all correct and complete)"
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,8 +91,10 @@ def regressions(
     current, baseline = measured_runs(current_doc), measured_runs(baseline_doc)
     common = [name for name in current if name in baseline]
     if not common:
-        raise UsageError(f"no strategy in common with the baseline (baseline: {', '.join(baseline) or 'none'}; "
-                         f"now: {', '.join(current) or 'none'})")
+        raise UsageError(
+            f"no strategy in common with the baseline (baseline: {', '.join(baseline) or 'none'}; "
+            f"now: {', '.join(current) or 'none'})"
+        )
 
     found: list[Regression] = []
     for name in common:
@@ -104,8 +108,10 @@ def regressions(
         if not now or not then:
             continue
         if min_p_value(len(then), len(now)) >= alpha:
-            raise UsageError(f"too few runs of {name!r} to detect a regression at α = {alpha:g} ({len(then)} in "
-                             f"the baseline, {len(now)} now; use at least {runs_needed(alpha)} iterations)")
+            raise UsageError(
+                f"too few runs of {name!r} to detect a regression at α = {alpha:g} ({len(then)} in "
+                f"the baseline, {len(now)} now; use at least {runs_needed(alpha)} iterations)"
+            )
         verdict = compare_samples(then, now, alpha)
         if verdict.verdict == SLOWER and ratio is not None and ratio > 1 + fail_above:
             found.append(Regression(name, then_median, now_median, ratio, verdict.p_value))

@@ -30,7 +30,9 @@ td { text-align: right; white-space: nowrap; } td:first-child { white-space: nor
 th.text, td.text { text-align: left; white-space: normal; }
 tr.winner td { color: #1a7f37; font-weight: 600; } tr.flagged td { color: #cf222e; }
 .state { padding: .6em 1em; border-radius: 6px; border: 1px solid; }
-.state.ok { background: #dafbe1; border-color: #4ac26b; } .state.warn { background: #fff8c5; border-color: #d4a72c; } .state.bad { background: #ffebe9; border-color: #ff8182; }
+.state.ok { background: #dafbe1; border-color: #4ac26b; }
+.state.warn { background: #fff8c5; border-color: #d4a72c; }
+.state.bad { background: #ffebe9; border-color: #ff8182; }
 figure { margin: 1em 0; } img { max-width: 100%; height: auto; border: 1px solid #d1d9e0; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1.2em; } dt { font-weight: 600; }
 dd { margin: 0; } ul.notes li { margin: .3em 0; }
@@ -39,8 +41,13 @@ dd { margin: 0; } ul.notes li { margin: .3em 0; }
 
 def _title_line(report: Report) -> str:
     commit = report.environment.get("git_commit")
-    parts = [f"workload {report.workload or '—'}", f"case {report.case or '—'}", f"scenario {report.scenario or '—'}",
-             machine_label(report.environment), f"commit {str(commit)[:12] if commit else 'unknown'}"]
+    parts = [
+        f"workload {report.workload or '—'}",
+        f"case {report.case or '—'}",
+        f"scenario {report.scenario or '—'}",
+        machine_label(report.environment),
+        f"commit {str(commit)[:12] if commit else 'unknown'}",
+    ]
     return " · ".join(parts)
 
 
@@ -73,26 +80,43 @@ def _correctness(report: Report, documents: Sequence[Mapping[str, Any]]) -> str:
     unchecked = total - sum(r.correct_runs for r in report.rows) - sum(r.runs - r.ok_runs for r in flagged)
     parts = []
     if flagged:
-        parts.append("Not every run was correct: " + "; ".join(
-            f"{r.strategy}: {r.correct_runs} of {r.runs} correct ({r.problem_text()})" for r in flagged) + ".")
+        parts.append(
+            "Not every run was correct: "
+            + "; ".join(f"{r.strategy}: {r.correct_runs} of {r.runs} correct ({r.problem_text()})" for r in flagged)
+            + "."
+        )
     elif not unchecked:
-        parts.append(f"Every measured run ({total}) of every strategy finished, complete and equal to the reference "
-                     "output.")
+        parts.append(
+            f"Every measured run ({total}) of every strategy finished, complete and equal to the reference output."
+        )
     if unchecked:
         parts.append(f"{unchecked} of {total} runs are unverified: there was no reference to check them against.")
-    parts += [f"Agreement across strategies: {a['summary']}." for a in
-              (d.get("settings", {}).get("agreement") for d in documents) if isinstance(a, Mapping) and a.get("summary")]
-    parts.append(f"Winner: {report.winner}." if report.winner else
-                 "No winner: no strategy has all its runs complete and not wrong.")
+    parts += [
+        f"Agreement across strategies: {a['summary']}."
+        for a in (d.get("settings", {}).get("agreement") for d in documents)
+        if isinstance(a, Mapping) and a.get("summary")
+    ]
+    parts.append(
+        f"Winner: {report.winner}."
+        if report.winner
+        else "No winner: no strategy has all its runs complete and not wrong."
+    )
     kind = "bad" if flagged or not report.winner else ("warn" if unchecked else "ok")
     return f'<p class="state {kind}">{escape(" ".join(parts))}</p>'
 
 
 def _environment(env: Mapping[str, Any]) -> str:
     shown: list[tuple[str, str]] = []
-    for key, label in (("python", "Python"), ("implementation", "Implementation"), ("os", "OS"),
-                       ("platform", "Platform"), ("machine", "Architecture"), ("cpu_model", "CPU"),
-                       ("cpu_count", "Cores"), ("git_commit", "Commit")):  # fmt: skip
+    for key, label in (
+        ("python", "Python"),
+        ("implementation", "Implementation"),
+        ("os", "OS"),
+        ("platform", "Platform"),
+        ("machine", "Architecture"),
+        ("cpu_model", "CPU"),
+        ("cpu_count", "Cores"),
+        ("git_commit", "Commit"),
+    ):
         if env.get(key) not in (None, ""):
             shown.append((label, str(env[key])))
     if env.get("memory_total"):
@@ -102,9 +126,16 @@ def _environment(env: Mapping[str, Any]) -> str:
         shown.append(("Packages", ", ".join(f"{name} {version}" for name, version in sorted(packages.items()))))
     plugins = env.get("plugins")
     if isinstance(plugins, list) and plugins:
-        shown.append(("Plugins", ", ".join(
-            " ".join(str(p.get(k)) for k in ("name", "distribution", "version") if p.get(k))
-            for p in plugins if isinstance(p, Mapping))))  # fmt: skip
+        shown.append(
+            (
+                "Plugins",
+                ", ".join(
+                    " ".join(str(p.get(k)) for k in ("name", "distribution", "version") if p.get(k))
+                    for p in plugins
+                    if isinstance(p, Mapping)
+                ),
+            )
+        )
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in shown)
     return f"<dl>{items}</dl>"
 
@@ -120,8 +151,10 @@ def _plots(documents: Sequence[Mapping[str, Any]]) -> list[tuple[str, bytes]]:
 
 def _settings(documents: Sequence[Mapping[str, Any]]) -> str:
     first = documents[0].get("settings", {})
-    parts = [f"{first.get('iterations', '?')} measured runs per strategy after {first.get('warmup', 0)} warm-up",
-             "each run in a fresh process, interleaved in rotating rounds"]
+    parts = [
+        f"{first.get('iterations', '?')} measured runs per strategy after {first.get('warmup', 0)} warm-up",
+        "each run in a fresh process, interleaved in rotating rounds",
+    ]
     if len(documents) > 1:
         parts.append(f"pooled from {len(documents)} results files")
     created = sorted(str(d["created"]) for d in documents if d.get("created"))
@@ -135,22 +168,29 @@ def to_html(report: Report, documents: Sequence[Mapping[str, Any]], plots: bool 
     figures = []
     for name, png in _plots(documents) if plots else []:
         data = base64.b64encode(png).decode("ascii")
-        figures.append(f'<figure><img alt="{escape(name)} per strategy" src="data:image/png;base64,{data}">'
-                       "</figure>")
+        figures.append(f'<figure><img alt="{escape(name)} per strategy" src="data:image/png;base64,{data}"></figure>')
     notes = "".join(f"<li>{escape(note)}</li>" for note in footnotes(report))
     title = f"orchbench comparison — {report.workload or 'workload'}"
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{escape(title)}</h1>",
-        f'<p class="subtitle">{escape(_title_line(report))}</p>',
-        f"<p>{_settings(documents)}</p>",
-        _correctness(report, documents),
-        "<h2>Results</h2>", *_tables(report),
-        "<h2>Notes and verdicts</h2>", f'<ul class="notes">{notes}</ul>',
-        *(["<h2>Plots</h2>", *figures] if figures else []),
-        "<h2>Environment</h2>", _environment(report.environment),
-        "</body></html>",
-    ]) + "\n"  # fmt: skip
+    return (
+        "\n".join(
+            [
+                "<!DOCTYPE html>",
+                '<html lang="en"><head><meta charset="utf-8">',
+                '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
+                f"<h1>{escape(title)}</h1>",
+                f'<p class="subtitle">{escape(_title_line(report))}</p>',
+                f"<p>{_settings(documents)}</p>",
+                _correctness(report, documents),
+                "<h2>Results</h2>",
+                *_tables(report),
+                "<h2>Notes and verdicts</h2>",
+                f'<ul class="notes">{notes}</ul>',
+                *(["<h2>Plots</h2>", *figures] if figures else []),
+                "<h2>Environment</h2>",
+                _environment(report.environment),
+                "</body></html>",
+            ]
+        )
+        + "\n"
+    )

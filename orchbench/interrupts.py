@@ -53,8 +53,9 @@ def exit_status() -> int:
 
 
 def describe() -> str:
-    return {None: "interrupted", signal.SIGTERM: "terminated (SIGTERM)",
-            signal.SIGHUP: "hung up (SIGHUP)"}[_State.ending]
+    return {None: "interrupted", signal.SIGTERM: "terminated (SIGTERM)", signal.SIGHUP: "hung up (SIGHUP)"}[
+        _State.ending
+    ]
 
 
 def _foreign(signum: int) -> bool:

@@ -67,8 +67,9 @@ def reasons(run_spread: float | None = None) -> list[str]:
     if load is not None and load > LOAD_NOISY:
         out.append(f"load average {load * cores():.2f} on {cores()} cores: other work shares the cores")
     if run_spread is not None and run_spread > SPREAD_NOISY:
-        out.append(f"the same work's time varies by {100 * run_spread:.1f} % from run to run "
-                   f"(over {100 * SPREAD_NOISY:.0f} %)")
+        out.append(
+            f"the same work's time varies by {100 * run_spread:.1f} % from run to run (over {100 * SPREAD_NOISY:.0f} %)"
+        )
     return out
 
 

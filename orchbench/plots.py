@@ -69,8 +69,15 @@ def _wall_plot(report: Report, path: Path) -> Path:
     fig = _figure(len(rows))
     ax = fig.add_subplot()
     positions = np.arange(len(rows))
-    boxes = ax.boxplot([r.walls for r in rows], positions=positions, orientation="horizontal", widths=0.5,
-                       showfliers=False, patch_artist=True, medianprops={"color": "black"})
+    boxes = ax.boxplot(
+        [r.walls for r in rows],
+        positions=positions,
+        orientation="horizontal",
+        widths=0.5,
+        showfliers=False,
+        patch_artist=True,
+        medianprops={"color": "black"},
+    )
     rng = np.random.default_rng(0)
     for pos, row, box in zip(positions, rows, boxes["boxes"], strict=True):
         box.set(facecolor=_colour(row), alpha=0.35)
@@ -90,8 +97,9 @@ def _wall_plot(report: Report, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _bars(report: Report, path: Path, values: dict[str, list[float]], xlabel: str, what: str,
-          note: str | None = None) -> Path:
+def _bars(
+    report: Report, path: Path, values: dict[str, list[float]], xlabel: str, what: str, note: str | None = None
+) -> Path:
     """Horizontal bars of the median, whiskers from first to third quartile, best (largest/smallest) at top."""
     rows = [r for r in report.rows if values.get(r.strategy)]
     fig = _figure(len(rows))
@@ -100,8 +108,7 @@ def _bars(report: Report, path: Path, values: dict[str, list[float]], xlabel: st
     order = list(range(len(rows)))[::-1]
     medians = [stats[i][1] for i in order]
     errors = [[stats[i][1] - stats[i][0] for i in order], [stats[i][2] - stats[i][1] for i in order]]
-    ax.barh(range(len(rows)), medians, xerr=errors, color=[_colour(rows[i]) for i in order], alpha=0.8,
-            capsize=4)
+    ax.barh(range(len(rows)), medians, xerr=errors, color=[_colour(rows[i]) for i in order], alpha=0.8, capsize=4)
     for y, value in enumerate(medians):
         ax.annotate(f"{value:.3g}", (value, y), xytext=(4, 6), textcoords="offset points", fontsize="small")
     ax.set_yticks(range(len(rows)), [_label(rows[i]) for i in order])
@@ -129,15 +136,30 @@ def plot_comparison(doc: Mapping[str, Any], out_dir: str | os.PathLike[str], ste
     written = [_wall_plot(report, out / f"{stem}-wall.png")]
 
     throughput = {name: [r.throughput for r in runs] for name, runs in timed.items()}
-    written.append(_bars(_ranked(report, throughput, best_high=True), out / f"{stem}-throughput.png", throughput,
-                         f"throughput [{report.unit}/s], median and IQR", "Throughput per strategy (higher is better)"))
+    written.append(
+        _bars(
+            _ranked(report, throughput, best_high=True),
+            out / f"{stem}-throughput.png",
+            throughput,
+            f"throughput [{report.unit}/s], median and IQR",
+            "Throughput per strategy (higher is better)",
+        )
+    )
 
     memory = {name: [r.peak_rss / MIB for r in runs if r.peak_rss] for name, runs in timed.items()}
     if any(memory.values()):
         periods = "/".join(f"{p * 1000:g}" for p in report.sample_periods) or "?"
         note = f"RSS of the whole process tree, sampled every {periods} ms; it double-counts pages shared by processes."
-        written.append(_bars(_ranked(report, memory, best_high=False), out / f"{stem}-memory.png", memory,
-                             "peak RSS [MiB], median and IQR", "Peak memory per strategy (lower is better)", note))
+        written.append(
+            _bars(
+                _ranked(report, memory, best_high=False),
+                out / f"{stem}-memory.png",
+                memory,
+                "peak RSS [MiB], median and IQR",
+                "Peak memory per strategy (lower is better)",
+                note,
+            )
+        )
     from orchbench.fairness import record_of, tunings
 
     first = doc if isinstance(doc, Mapping) else next(iter(doc))  # the HTML report passes several documents
@@ -167,16 +189,18 @@ def _tuning_plot(report: Report, found: Mapping[str, Any], path: Path) -> Path:
         ax.axvspan(low, high, color="grey", alpha=0.08, label="range searched")
         if good:
             xs = sorted({x for x, _ in good})
-            medians = [sorted(w for x2, w in good if x2 == x)[(sum(1 for x2, _ in good if x2 == x) - 1) // 2]
-                       for x in xs]
+            medians = [
+                sorted(w for x2, w in good if x2 == x)[(sum(1 for x2, _ in good if x2 == x) - 1) // 2] for x in xs
+            ]
             ax.plot(xs, medians, color=OK_COLOUR, linewidth=1)
             ax.scatter([x for x, _ in good], [w for _, w in good], s=16, color=OK_COLOUR, zorder=3, label="probe")
             top = max(w for _, w in good) * 1.1
         else:
             top = 1.0
         if bad:
-            ax.scatter(bad, [top] * len(bad), marker="x", s=50, color=BAD_COLOUR, zorder=4,
-                       label="failed or stopped (worse)")
+            ax.scatter(
+                bad, [top] * len(bad), marker="x", s=50, color=BAD_COLOUR, zorder=4, label="failed or stopped (worse)"
+            )
         chosen = t.chosen.get(knob)
         best = [p.wall_s for p in probes if p.ok and p.options == t.chosen]  # the chosen setting's own probes
         if chosen is not None and best:
@@ -215,9 +239,15 @@ def _point(p: SweepPoint | Mapping[str, Any]) -> SweepPoint:
     return p if isinstance(p, SweepPoint) else SweepPoint(**dict(p))
 
 
-def plot_sweep(points: Iterable[SweepPoint | Mapping[str, Any]], out_path: str | os.PathLike[str], *,
-               option: str = "value", metric: str = "wall", unit: str = "items",
-               title: str | None = None) -> Path:
+def plot_sweep(
+    points: Iterable[SweepPoint | Mapping[str, Any]],
+    out_path: str | os.PathLike[str],
+    *,
+    option: str = "value",
+    metric: str = "wall",
+    unit: str = "items",
+    title: str | None = None,
+) -> Path:
     """A scaling curve: x = option value, y = median wall (``metric="wall"``) or throughput, a line per strategy.
 
     The x axis is logarithmic when the values span more than 10×. Points whose runs were not all ok are
@@ -238,8 +268,15 @@ def plot_sweep(points: Iterable[SweepPoint | Mapping[str, Any]], out_path: str |
         ax.plot([p.value for p, _ in pairs], [y for _, y in pairs], marker="o", label=name)
         bad = [(p.value, y) for p, y in pairs if not p.ok]
         if bad:
-            ax.scatter([x for x, _ in bad], [y for _, y in bad], marker="x", s=80, color=BAD_COLOUR, zorder=4,
-                       label=flagged_label)
+            ax.scatter(
+                [x for x, _ in bad],
+                [y for _, y in bad],
+                marker="x",
+                s=80,
+                color=BAD_COLOUR,
+                zorder=4,
+                label=flagged_label,
+            )
             flagged_label = "_nolegend_"
     values = sorted({p.value for p in data})
     if wants_log_axis(values):

@@ -114,7 +114,7 @@ def _source(ep: EntryPoint) -> Source:
     return Source(ep.name, name, version)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dist_identity(dist: Any) -> tuple[str | None, str | None]:
     """Name and version of a distribution, its metadata parsed once (every entry point of it shares the object)."""
     metadata = dist.metadata
@@ -139,8 +139,9 @@ def _add(registry: Registry, kind: str, obj: Any, source: Source) -> None:
         return
     taken = registry.entries[kind].get(name)
     if taken is not None:
-        registry.problems.append(PluginProblem(
-            source, f"{kind} {name!r} is supplied by both {taken.source} and {source}; keeping the first"))
+        registry.problems.append(
+            PluginProblem(source, f"{kind} {name!r} is supplied by both {taken.source} and {source}; keeping the first")
+        )
         return
     registry.entries[kind][name] = Entry(kind, name, obj, source)
 
@@ -219,7 +220,9 @@ def load_registry(extra: Iterable[str] = ()) -> Registry:
     for ep in _selected(list(entry_points(group=hookspecs.PROJECT))):
         source = _source(ep)
         if ep.name in sources:
-            registry.problems.append(PluginProblem(source, f"plugin name {ep.name!r} is also used by {sources[ep.name]}"))
+            registry.problems.append(
+                PluginProblem(source, f"plugin name {ep.name!r} is also used by {sources[ep.name]}")
+            )
             continue
         try:
             pm.register(ep.load(), name=ep.name)
@@ -229,8 +232,9 @@ def load_registry(extra: Iterable[str] = ()) -> Registry:
         sources[ep.name] = source
     for name, source in _module_plugins([*extra, *used()]):
         if source.plugin in sources:
-            registry.problems.append(PluginProblem(
-                source, f"plugin name {source.plugin!r} is also used by {sources[source.plugin]}"))
+            registry.problems.append(
+                PluginProblem(source, f"plugin name {source.plugin!r} is also used by {sources[source.plugin]}")
+            )
             continue
         try:
             _module_name, module = _import_module(name)

@@ -18,12 +18,20 @@ class Preset:
 PRESETS = {
     p.name: p
     for p in (
-        Preset("naive", "the seed's original orchestrator: sequential, no retry, no caching (the dictionary is "
-               "reloaded on every call, duplicates recomputed)", "sequential",
-               {"retry": "none", "retry_options": {}, "cache": False, "memo": False}),
-        Preset("seed-design", "the original scoring service's design: hybrid, one process per core, "
-               "100 concurrent per process, 3 attempts with 2^n s backoff, a per-process cache", "hybrid",
-               {"retry": "exponential", "retry_options": {"max_attempts": 3, "base": 2.0, "cap": 60.0, "jitter": False}},
-               {"concurrency": 100}),
+        Preset(
+            "naive",
+            "the seed's original orchestrator: sequential, no retry, no caching (the dictionary is "
+            "reloaded on every call, duplicates recomputed)",
+            "sequential",
+            {"retry": "none", "retry_options": {}, "cache": False, "memo": False},
+        ),
+        Preset(
+            "seed-design",
+            "the original scoring service's design: hybrid, one process per core, "
+            "100 concurrent per process, 3 attempts with 2^n s backoff, a per-process cache",
+            "hybrid",
+            {"retry": "exponential", "retry_options": {"max_attempts": 3, "base": 2.0, "cap": 60.0, "jitter": False}},
+            {"concurrency": 100},
+        ),
     )
 }

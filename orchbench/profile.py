@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,9 @@ def require_memray() -> Any:
     try:
         import memray
     except ImportError as exc:
-        raise UsageError(f"memory profiling needs memray, which cannot be imported ({exc}); "
-                         "install it with `pip install memray`") from None
+        raise UsageError(
+            f"memory profiling needs memray, which cannot be imported ({exc}); install it with `pip install memray`"
+        ) from None
     return memray
 
 
@@ -72,8 +73,12 @@ def _start(capture: str, settings: dict[str, Any]) -> None:
     global _tracker, _tracked
     import memray
 
-    tracker = memray.Tracker(capture, native_traces=settings["native"], follow_fork=True,
-                             trace_python_allocators=settings["python_allocators"])
+    tracker = memray.Tracker(
+        capture,
+        native_traces=settings["native"],
+        follow_fork=True,
+        trace_python_allocators=settings["python_allocators"],
+    )
     tracker.__enter__()
     _tracker, _tracked = tracker, True
 
@@ -129,6 +134,7 @@ def track_worker() -> None:
 
 # --- reading captures ----------------------------------------------------------------------------------------
 
+
 def _roots() -> list[Path]:
     import orchbench
 
@@ -176,11 +182,19 @@ class SiteTable:
 
     def top(self, n: int) -> list[dict[str, Any]]:
         ranked = sorted(self.sites.items(), key=lambda kv: kv[1][0], reverse=True)[:n]
-        return [{
-            "site": f"{short_path(top[1], self.roots)}:{top[2]}", "function": top[0],
-            "via": [{"function": frame[0], "site": f"{short_path(frame[1], self.roots)}:{frame[2]}"} for frame in via],
-            "bytes": size, "allocations": count, "processes": processes,
-        } for (top, via), (size, count, processes, _) in ranked]
+        return [
+            {
+                "site": f"{short_path(top[1], self.roots)}:{top[2]}",
+                "function": top[0],
+                "via": [
+                    {"function": frame[0], "site": f"{short_path(frame[1], self.roots)}:{frame[2]}"} for frame in via
+                ],
+                "bytes": size,
+                "allocations": count,
+                "processes": processes,
+            }
+            for (top, via), (size, count, processes, _) in ranked
+        ]
 
 
 def _records_table(records: Any) -> SiteTable:
@@ -213,14 +227,20 @@ def read_capture(path: Path, options: ProfileOptions) -> tuple[dict[str, Any], d
         every = SiteTable()
         for size, count, record in by_stack.values():
             every.add(record.stack_trace(), size, count, 0)
-        views = {"peak": _records_table(reader.get_high_watermark_allocation_records(merge_threads=True)),
-                 "allocated": every}
+        views = {
+            "peak": _records_table(reader.get_high_watermark_allocation_records(merge_threads=True)),
+            "allocated": every,
+        }
         if options.leaks:
             views["leaked"] = _records_table(reader.get_leaked_allocation_records(merge_threads=True))
         if options.temporary:
             views["temporary"] = _records_table(reader.get_temporary_allocation_records(merge_threads=True))
-    figures: dict[str, Any] = {"pid": meta.pid, "peak_heap": meta.peak_memory, "allocations": allocations,
-                               "allocated_bytes": allocated}
+    figures: dict[str, Any] = {
+        "pid": meta.pid,
+        "peak_heap": meta.peak_memory,
+        "allocations": allocations,
+        "allocated_bytes": allocated,
+    }
     for view in ("leaked", "temporary"):
         if view in views:
             sites = views[view].sites.values()
@@ -234,8 +254,18 @@ FLAMEGRAPH_MODES = {"peak": [], "leaks": ["--leaks"], "temporary": ["--temporary
 
 def flamegraph(capture: Path, out: Path, mode: str = "peak") -> str | None:
     """Draw ``capture`` as a self-contained HTML flamegraph (no assets from the web); the error line, if any."""
-    cmd = [sys.executable, "-m", "memray", "flamegraph", "--force", "--no-web", "-o", str(out),
-           *FLAMEGRAPH_MODES[mode], str(capture)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "memray",
+        "flamegraph",
+        "--force",
+        "--no-web",
+        "-o",
+        str(out),
+        *FLAMEGRAPH_MODES[mode],
+        str(capture),
+    ]
     done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
     if done.returncode != 0 or not out.exists():
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
@@ -245,9 +275,10 @@ def flamegraph(capture: Path, out: Path, mode: str = "peak") -> str | None:
 
 # --- one profile per strategy --------------------------------------------------------------------------------
 
+
 def default_out_dir(base: Path = Path("results")) -> Path:
     """``results/profile-<UTC timestamp>``, made unique when two profiles start in the same second."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     candidate, n = base / f"profile-{stamp}", 1
     while candidate.exists():
         n += 1
@@ -285,9 +316,16 @@ def profile_one(label: str, spec: RunSpec, out: Path, options: ProfileOptions) -
     settings = json.dumps({"native": options.native, "python_allocators": options.python_allocators})
     result = run_isolated(spec, launcher=("-m", "orchbench.profile", str(capture), settings))
     entry: dict[str, Any] = {
-        "label": label, "spec": spec.to_dict(), "ok": result.ok, "complete": result.complete,
-        "correct": result.correct, "error": result.error, "wall_s": result.wall_s,
-        "peak_rss": result.peak_rss, "peak_uss": result.peak_uss, "sample_period_s": result.sample_period_s,
+        "label": label,
+        "spec": spec.to_dict(),
+        "ok": result.ok,
+        "complete": result.complete,
+        "correct": result.correct,
+        "error": result.error,
+        "wall_s": result.wall_s,
+        "peak_rss": result.peak_rss,
+        "peak_uss": result.peak_uss,
+        "sample_period_s": result.sample_period_s,
     }
     totals = {key: 0 for key in ("peak_heap", "allocations", "allocated_bytes")}
     views: dict[str, SiteTable] = {}
@@ -303,8 +341,11 @@ def profile_one(label: str, spec: RunSpec, out: Path, options: ProfileOptions) -
                 html = out / (f"{name}.html" if mode == "peak" else f"{name}-{mode}.html")
                 drawings[path, mode] = html, pool.submit(flamegraph, path, html, mode)
         for index, path in enumerate(paths):
-            proc: dict[str, Any] = {"role": "main" if path.name == capture.name else "worker",
-                                    "capture": path.name, "flamegraphs": {}}
+            proc: dict[str, Any] = {
+                "role": "main" if path.name == capture.name else "worker",
+                "capture": path.name,
+                "flamegraphs": {},
+            }
             processes.append(proc)
             try:
                 figures, tables = read_capture(path, options)
@@ -317,7 +358,7 @@ def profile_one(label: str, spec: RunSpec, out: Path, options: ProfileOptions) -
                     totals[key] = totals.get(key, 0) + figures[key]
             for view, table in tables.items():
                 views.setdefault(view, SiteTable()).merge(table, index)
-        for path, proc in zip(paths, processes):
+        for path, proc in zip(paths, processes, strict=True):
             if "error" in proc:
                 continue
             errors = []
@@ -342,8 +383,13 @@ def environment() -> dict[str, Any]:
     from orchbench import __version__
 
     memray = require_memray()
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "orchbench": __version__, "memray": memray.__version__}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "orchbench": __version__,
+        "memray": memray.__version__,
+    }
 
 
 def write_summary(out: Path, summary: dict[str, Any]) -> Path:
@@ -359,9 +405,13 @@ def write_summary(out: Path, summary: dict[str, Any]) -> Path:
 
 
 def new_summary(options: ProfileOptions) -> dict[str, Any]:
-    return {"schema": SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "options": {**asdict(options), "python_allocators": options.python_allocators},
-            "environment": environment(), "strategies": []}
+    return {
+        "schema": SCHEMA,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "options": {**asdict(options), "python_allocators": options.python_allocators},
+        "environment": environment(),
+        "strategies": [],
+    }
 
 
 if __name__ == "__main__":

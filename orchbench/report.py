@@ -21,8 +21,8 @@ from orchbench.errors import UsageError
 from orchbench.results import machine_label, measured_runs
 from orchbench.stats import Comparison, Speedup, Summary, compare_samples, min_p_value, runs_needed, speedup
 from orchbench.terminal_table import Column, natural_width, print_whole, rich_table
-from orchbench.units import MIB
 from orchbench.types import RunResult
+from orchbench.units import MIB
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -182,17 +182,33 @@ def build_report(
     notes = _verification_notes(grouped, docs) + _notes(rows, winner, base, alpha, docs) + fairness.notes(rows, docs)
     periods = sorted({r.sample_period_s for runs in grouped.values() for r in runs if r.sample_period_s})
     unit = docs[0]["settings"].get("unit") or "items"
-    return Report(workload, case, scenario, unit, baseline, winner.strategy if winner else None, rows,
-                  dict(docs[0].get("environment", {})), periods, alpha, confidence, notes,
-                  docs[0]["settings"].get("server"), fairness.tuning_rows(docs))  # fmt: skip
+    return Report(
+        workload,
+        case,
+        scenario,
+        unit,
+        baseline,
+        winner.strategy if winner else None,
+        rows,
+        dict(docs[0].get("environment", {})),
+        periods,
+        alpha,
+        confidence,
+        notes,
+        docs[0]["settings"].get("server"),
+        fairness.tuning_rows(docs),
+    )
 
 
 def _verification_notes(grouped: Mapping[str, list[RunResult]], docs: Sequence[Mapping[str, Any]]) -> list[str]:
     """What the outputs were checked against, and the values that differ (expected and actual)."""
     from orchbench.verify import describe
 
-    notes = [f"Outputs unverified (no reference), compared across strategies: {a['summary']}."
-             for a in (d["settings"].get("agreement") for d in docs) if a]
+    notes = [
+        f"Outputs unverified (no reference), compared across strategies: {a['summary']}."
+        for a in (d["settings"].get("agreement") for d in docs)
+        if a
+    ]
     for name, runs in grouped.items():
         wrong = next((r.mismatch for r in runs if r.mismatch and r.mismatch.get("against") != "agreement"), None)
         if wrong:
@@ -200,8 +216,13 @@ def _verification_notes(grouped: Mapping[str, list[RunResult]], docs: Sequence[M
     return notes
 
 
-def _notes(rows: list[StrategyRow], winner: StrategyRow | None, base: StrategyRow, alpha: float,
-           docs: Sequence[Mapping[str, Any]]) -> list[str]:  # fmt: skip
+def _notes(
+    rows: list[StrategyRow],
+    winner: StrategyRow | None,
+    base: StrategyRow,
+    alpha: float,
+    docs: Sequence[Mapping[str, Any]],
+) -> list[str]:
     notes: list[str] = []
     flagged = [r.strategy for r in rows if r.flagged]
     if flagged:
@@ -213,13 +234,16 @@ def _notes(rows: list[StrategyRow], winner: StrategyRow | None, base: StrategyRo
         if others:
             verdict = compare_samples(others[0].walls, winner.walls, alpha)
             if not verdict.significant:
-                notes.append(f"{winner.strategy} is fastest, but not significantly faster than "
-                             f"{others[0].strategy} (p = {verdict.p_value:.3g}).")  # fmt: skip
+                notes.append(
+                    f"{winner.strategy} is fastest, but not significantly faster than "
+                    f"{others[0].strategy} (p = {verdict.p_value:.3g})."
+                )
     sizes = [min_p_value(len(base.walls), len(r.walls)) for r in rows if r is not base and r.walls]
     if base.walls and sizes and min(sizes) >= alpha:
         need = runs_needed(alpha)
-        notes.append(f"Too few runs for any difference to be significant at α = {alpha:g}: "
-                     f"use at least {need} iterations.")  # fmt: skip
+        notes.append(
+            f"Too few runs for any difference to be significant at α = {alpha:g}: use at least {need} iterations."
+        )
     machines = {machine_label(d.get("environment", {})) for d in docs}
     if len(machines) > 1:
         notes.append(f"Runs pooled from {len(machines)} different machines: {'; '.join(sorted(machines))}.")
@@ -239,8 +263,11 @@ def footnotes(report: Report) -> list[str]:
         f"Speed-up = {report.baseline} median / strategy median, with a {report.confidence:.0%} bootstrap CI; "
         f"verdict from a two-sided Mann-Whitney U test at α = {report.alpha:g}.",
         "Efficiency = the workload's best possible time (limit) / median wall; 100 % is the physical best"
-        + ("; — where the workload cannot tell its limit (unknown)." if any(r.limit_s is None for r in report.rows)
-           else "."),
+        + (
+            "; — where the workload cannot tell its limit (unknown)."
+            if any(r.limit_s is None for r in report.rows)
+            else "."
+        ),
         *report.notes,
     ]
 
@@ -315,10 +342,16 @@ def columns(report: Report) -> list[Column]:
 
     return [
         Column("Strategy", each(_label), numeric=False),
-        *([Column("Setting", each(lambda r: r.setting or "—"), "detail", numeric=False)]
-          if any(r.setting for r in rows) else []),
-        *([Column("In flight", each(lambda r: "—" if r.in_flight is None else str(r.in_flight)), "detail")]
-          if any(r.in_flight for r in rows) else []),
+        *(
+            [Column("Setting", each(lambda r: r.setting or "—"), "detail", numeric=False)]
+            if any(r.setting for r in rows)
+            else []
+        ),
+        *(
+            [Column("In flight", each(lambda r: "—" if r.in_flight is None else str(r.in_flight)), "detail")]
+            if any(r.in_flight for r in rows)
+            else []
+        ),
         Column("Mean ± σ" + t, each(lambda r: _mean_sd(r, time)), "export"),
         Column("Median" + t, each(lambda r: time(r.wall and r.wall.median))),
         Column("IQR" + t, each(lambda r: time(r.wall and r.wall.iqr))),
@@ -328,14 +361,16 @@ def columns(report: Report) -> list[Column]:
         Column("Correct / runs", each(lambda r: f"{r.correct_runs} / {r.runs}")),
         Column("Success", each(lambda r: _pct(r.success_rate))),
         Column(f"Throughput [{report.unit}/s]", each(lambda r: _num(r.throughput, ".1f")), "detail"),
-        Column("CPU", each(lambda r: _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")),
-               "detail"),
+        Column(
+            "CPU", each(lambda r: _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")), "detail"
+        ),
         Column("Peak RSS [MiB]", each(lambda r: _num(r.peak_rss, ".1f", 1 / MIB)), "detail"),
         Column("Efficiency", each(lambda r: _pct(r.efficiency)), "detail"),
-        Column(f"Speed-up vs {safe_text(report.baseline)} ({report.confidence:.0%} CI)", each(_speedup_text),
-               numeric=False),
+        Column(
+            f"Speed-up vs {safe_text(report.baseline)} ({report.confidence:.0%} CI)", each(_speedup_text), numeric=False
+        ),
         Column("Verdict", each(_verdict_text), numeric=False),
-    ]  # fmt: skip
+    ]
 
 
 def _cells(report: Report) -> tuple[list[str], list[list[str]]]:
@@ -357,8 +392,9 @@ def render_table(report: Report, console: Console | None = None, wide: bool = Fa
     The main table (strategy, median, spread, correctness, success, speed-up, verdict) fits 80 columns; the
     other figures follow in a details table, or, with ``wide`` or on a console wide enough, in the same table.
     """
-    from orchbench.console import make_console
     from rich.text import Text
+
+    from orchbench.console import make_console
 
     console = console or make_console()
     cols = [c for c in columns(report) if c.place != "export"]
@@ -397,27 +433,73 @@ def to_markdown(report: Report) -> str:
 
 
 CSV_COLUMNS = (
-    "strategy", "baseline", "winner", "ok", "runs", "ok_runs", "correct_runs", "mean_s", "stddev_s", "median_s",
-    "q1_s", "q3_s", "min_s", "max_s", "relative", "throughput_per_s", "unit", "success_rate", "cpu_percent",
-    "peak_rss_mib", "peak_uss_mib", "efficiency", "speedup", "speedup_low", "speedup_high", "verdict", "p_value",
-    "problems", "setting", "in_flight",
-)  # fmt: skip
+    "strategy",
+    "baseline",
+    "winner",
+    "ok",
+    "runs",
+    "ok_runs",
+    "correct_runs",
+    "mean_s",
+    "stddev_s",
+    "median_s",
+    "q1_s",
+    "q3_s",
+    "min_s",
+    "max_s",
+    "relative",
+    "throughput_per_s",
+    "unit",
+    "success_rate",
+    "cpu_percent",
+    "peak_rss_mib",
+    "peak_uss_mib",
+    "efficiency",
+    "speedup",
+    "speedup_low",
+    "speedup_high",
+    "verdict",
+    "p_value",
+    "problems",
+    "setting",
+    "in_flight",
+)
 
 
 def _record(report: Report, r: StrategyRow) -> dict[str, Any]:
     w, s, c = r.wall, r.speedup, r.comparison
     return {
-        "strategy": r.strategy, "baseline": r.baseline, "winner": r.winner, "ok": not r.flagged, "runs": r.runs,
-        "ok_runs": r.ok_runs, "correct_runs": r.correct_runs, "mean_s": w and w.mean, "stddev_s": w and w.stdev,
-        "median_s": w and w.median, "q1_s": w and w.q1, "q3_s": w and w.q3, "min_s": w and w.min,
-        "max_s": w and w.max, "relative": r.relative, "throughput_per_s": r.throughput, "unit": report.unit,
-        "success_rate": r.success_rate, "cpu_percent": r.cpu_percent,
+        "strategy": r.strategy,
+        "baseline": r.baseline,
+        "winner": r.winner,
+        "ok": not r.flagged,
+        "runs": r.runs,
+        "ok_runs": r.ok_runs,
+        "correct_runs": r.correct_runs,
+        "mean_s": w and w.mean,
+        "stddev_s": w and w.stdev,
+        "median_s": w and w.median,
+        "q1_s": w and w.q1,
+        "q3_s": w and w.q3,
+        "min_s": w and w.min,
+        "max_s": w and w.max,
+        "relative": r.relative,
+        "throughput_per_s": r.throughput,
+        "unit": report.unit,
+        "success_rate": r.success_rate,
+        "cpu_percent": r.cpu_percent,
         "peak_rss_mib": None if r.peak_rss is None else r.peak_rss / MIB,
-        "peak_uss_mib": None if r.peak_uss is None else r.peak_uss / MIB, "efficiency": r.efficiency,
-        "speedup": s and s.ratio, "speedup_low": s and s.low, "speedup_high": s and s.high,
-        "verdict": c and c.verdict, "p_value": c and c.p_value, "problems": r.problem_text(),
-        "setting": r.setting, "in_flight": r.in_flight,
-    }  # fmt: skip
+        "peak_uss_mib": None if r.peak_uss is None else r.peak_uss / MIB,
+        "efficiency": r.efficiency,
+        "speedup": s and s.ratio,
+        "speedup_low": s and s.low,
+        "speedup_high": s and s.high,
+        "verdict": c and c.verdict,
+        "p_value": c and c.p_value,
+        "problems": r.problem_text(),
+        "setting": r.setting,
+        "in_flight": r.in_flight,
+    }
 
 
 def to_csv(report: Report) -> str:
@@ -426,8 +508,9 @@ def to_csv(report: Report) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in report.rows:
-        writer.writerow({k: "" if v is None else safe_text(v) if isinstance(v, str) else v
-                         for k, v in _record(report, row).items()})
+        writer.writerow(
+            {k: "" if v is None else safe_text(v) if isinstance(v, str) else v for k, v in _record(report, row).items()}
+        )
     return out.getvalue()
 
 
@@ -436,29 +519,49 @@ def to_json(report: Report) -> str:
     results = []
     for row in report.rows:
         record = _record(report, row)
-        results.append({
-            "strategy": row.strategy, "mean": record["mean_s"], "stddev": record["stddev_s"],
-            "median": record["median_s"], "min": record["min_s"], "max": record["max_s"],
-            "relative": row.relative, "times": row.walls,
-            **{k: v for k, v in record.items() if k not in {"strategy", "mean_s", "stddev_s", "median_s", "min_s",
-                                                            "max_s", "relative"}},
-        })  # fmt: skip
+        results.append(
+            {
+                "strategy": row.strategy,
+                "mean": record["mean_s"],
+                "stddev": record["stddev_s"],
+                "median": record["median_s"],
+                "min": record["min_s"],
+                "max": record["max_s"],
+                "relative": row.relative,
+                "times": row.walls,
+                **{
+                    k: v
+                    for k, v in record.items()
+                    if k not in {"strategy", "mean_s", "stddev_s", "median_s", "min_s", "max_s", "relative"}
+                },
+            }
+        )
     document = {
-        "schema": REPORT_SCHEMA, "workload": report.workload, "case": report.case, "scenario": report.scenario,
-        "machine": machine_label(report.environment), "baseline": report.baseline, "winner": report.winner,
-        "alpha": report.alpha, "confidence": report.confidence, "results": results, "notes": footnotes(report),
-    }  # fmt: skip
+        "schema": REPORT_SCHEMA,
+        "workload": report.workload,
+        "case": report.case,
+        "scenario": report.scenario,
+        "machine": machine_label(report.environment),
+        "baseline": report.baseline,
+        "winner": report.winner,
+        "alpha": report.alpha,
+        "confidence": report.confidence,
+        "results": results,
+        "notes": footnotes(report),
+    }
     return json.dumps(document, indent=2) + "\n"
 
 
 # --- the benchmark command's view ----------------------------------------------------------------------------
 
 
-def render_metrics(results: Sequence[RunResult], console: Console | None = None, unit: str = "items",
-                   title: str = "Benchmark") -> None:  # fmt: skip
+def render_metrics(
+    results: Sequence[RunResult], console: Console | None = None, unit: str = "items", title: str = "Benchmark"
+) -> None:
     """The seed's metrics, one row per run: runtime, success rate, throughput, peak memory, CPU utilisation."""
-    from orchbench.console import make_console
     from rich.text import Text
+
+    from orchbench.console import make_console
 
     console = console or make_console()
 
@@ -470,15 +573,25 @@ def render_metrics(results: Sequence[RunResult], console: Console | None = None,
         column("Strategy", lambda r: r.name, numeric=False),
         column("Runtime [s]", lambda r: f"{r.wall_s:.3f}"),
         column("Success rate", lambda r: _pct(r.success_rate)),
-        column("Correct", lambda r: f"failed: {r.error}" if r.error is not None else
-               {True: "yes", False: "NO"}.get(r.correct, "unverified"), numeric=False),  # type: ignore[arg-type]
+        column(
+            "Correct",
+            lambda r: (
+                f"failed: {r.error}" if r.error is not None else {True: "yes", False: "NO"}.get(r.correct, "unverified")
+            ),
+            numeric=False,
+        ),  # type: ignore[arg-type]
         column(f"Throughput [{unit}/s]", lambda r: f"{r.throughput:.1f}"),
         column("Peak memory [MiB]", lambda r: _num(r.peak_rss, ".1f", 1 / MIB)),
         column("CPU utilisation", lambda r: _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")),
-    ]  # fmt: skip
+    ]
     styles = [None if r.ok else "red" for r in results]
     print_whole(console, rich_table(styles, cols, Text(safe_text(title)), console.width, text_columns=2))
     periods = sorted({r.sample_period_s for r in results if r.sample_period_s})
     every = f"every {'/'.join(f'{p * 1000:g}' for p in periods)} ms" if periods else "periodically"
-    console.print(Text(f"• Peak memory: RSS of the whole process tree, sampled {every}; RSS double-counts pages "
-                       "shared between processes.", style="dim"))  # fmt: skip
+    console.print(
+        Text(
+            f"• Peak memory: RSS of the whole process tree, sampled {every}; RSS double-counts pages "
+            "shared between processes.",
+            style="dim",
+        )
+    )

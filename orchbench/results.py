@@ -86,9 +86,7 @@ def _package_versions() -> dict[str, str | None]:
 
 def _git_commit() -> str | None:
     with suppress(OSError, subprocess.SubprocessError):
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=os.getcwd()
-        )
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=os.getcwd())
         commit = out.stdout.strip()
         if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit):
             return commit
@@ -296,8 +294,9 @@ class NotSaved(UsageError):
         self.fallback = fallback
 
 
-def save_or_fallback(path: str | os.PathLike[str], document: Mapping[str, Any], *,
-                     exclusive: bool = False) -> tuple[Path | None, NotSaved | None]:
+def save_or_fallback(
+    path: str | os.PathLike[str], document: Mapping[str, Any], *, exclusive: bool = False
+) -> tuple[Path | None, NotSaved | None]:
     """:func:`save`; when that fails, save to a new file in the temporary directory instead. Returns the path
     written (None when nothing could be) and, after a failure, the error to report — it names the fallback."""
     try:
@@ -352,9 +351,18 @@ def _check_fields(path: Path, where: str, record: dict[str, Any], cls: type) -> 
             raise _malformed(path, f"{where}.{f.name} is {json.dumps(record[f.name])[:40]}, not {f.type}")
 
 
-_SETTINGS = {"workload": "str | None", "case": "str | None", "scenario": "str | None", "input": "str | None",
-             "baseline": "str | None", "unit": "str | None", "iterations": "int | None", "warmup": "int | None",
-             "complete": "bool | None", "command": "str | None"}
+_SETTINGS = {
+    "workload": "str | None",
+    "case": "str | None",
+    "scenario": "str | None",
+    "input": "str | None",
+    "baseline": "str | None",
+    "unit": "str | None",
+    "iterations": "int | None",
+    "warmup": "int | None",
+    "complete": "bool | None",
+    "command": "str | None",
+}
 
 
 def _validate(path: Path, data: dict[str, Any]) -> None:
@@ -368,8 +376,12 @@ def _validate(path: Path, data: dict[str, Any]) -> None:
         if key in data["settings"] and not _kind_ok(data["settings"][key], annotation):
             raise _malformed(path, f"settings.{key} is not {annotation}")
     for i, slot in enumerate(data["order"]):
-        if not (isinstance(slot, dict) and isinstance(slot.get("strategy"), str) and _kind_ok(slot.get("round"), "int")
-                and isinstance(slot.get("warmup"), bool)):
+        if not (
+            isinstance(slot, dict)
+            and isinstance(slot.get("strategy"), str)
+            and _kind_ok(slot.get("round"), "int")
+            and isinstance(slot.get("warmup"), bool)
+        ):
             raise _malformed(path, f"order[{i}] is not a planned run (strategy, round, warmup)")
     for i, run in enumerate(data["runs"]):
         spec = run.get("spec") if isinstance(run, dict) else None

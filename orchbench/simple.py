@@ -31,10 +31,17 @@ from orchbench.api import Workload
 from orchbench.errors import UsageError
 
 
-def workload(name: str, *, items: Callable[[Any], Any], reduce: Callable[[list[Any]], Any] = list,
-             reference: Callable[[list[Any]], Any] | None = None, cases: dict[str, Any] | None = None,
-             unit: str = "items", waits: bool | None = None,
-             description: str = "") -> Callable[[Callable[..., Any]], type[Workload]]:
+def workload(
+    name: str,
+    *,
+    items: Callable[[Any], Any],
+    reduce: Callable[[list[Any]], Any] = list,
+    reference: Callable[[list[Any]], Any] | None = None,
+    cases: dict[str, Any] | None = None,
+    unit: str = "items",
+    waits: bool | None = None,
+    description: str = "",
+) -> Callable[[Callable[..., Any]], type[Workload]]:
     """Turn the decorated per-item function into a Workload class named ``name``.
 
     ``waits`` declares that an item's time is mostly waiting (on a service, a disk); by default an async function

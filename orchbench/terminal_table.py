@@ -84,8 +84,9 @@ def natural_width(cols: Sequence[Column]) -> int:
     return sum(high for _, high in map(_limits, cols)) + 3 * len(cols) - 1
 
 
-def rich_table(styles: Sequence[str | None], cols: Sequence[Column], title: Any, width: int | None,
-                text_columns: int = 1) -> Any:
+def rich_table(
+    styles: Sequence[str | None], cols: Sequence[Column], title: Any, width: int | None, text_columns: int = 1
+) -> Any:
     """A rich table of these columns, a row style per row. Numbers are never cut or broken across lines: a numeric
     column is at least as wide as its widest cell. Within ``width`` only text wraps (at spaces; a name longer than
     its column folds); with no width every cell keeps one line. The first ``text_columns`` are left-aligned."""
@@ -97,8 +98,13 @@ def rich_table(styles: Sequence[str | None], cols: Sequence[Column], title: Any,
     border = 3 * len(cols) - 1  # SIMPLE_HEAVY without edge padding: a space each side, 3 between columns
     widths = [natural for _, natural in map(_limits, cols)] if width is None else _fit(cols, width - border)
     for i, (col, w) in enumerate(zip(cols, widths, strict=True)):
-        table.add_column(Text(col.header), justify="left" if i < text_columns else "right", overflow="fold",
-                         width=w, no_wrap=width is None)
+        table.add_column(
+            Text(col.header),
+            justify="left" if i < text_columns else "right",
+            overflow="fold",
+            width=w,
+            no_wrap=width is None,
+        )
     for i, style in enumerate(styles):
         table.add_row(*(Text(col.cells[i]) for col in cols), style=style)
     return table

@@ -32,7 +32,6 @@ import pytest
 
 from orchbench.api import Workload
 from orchbench.errors import UsageError
-
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import Fault, FaultModel, apply_overrides
 from orchbench.harness.runner import execute
@@ -41,8 +40,14 @@ from orchbench.plugins import get_registry
 from orchbench.types import Outcome, RunResult, RunSpec
 from orchbench.verify import canonical
 
-__all__ = ["StrategyContract", "WorkloadContract", "assert_matches_reference", "map_items", "run_spec",
-           "seed_passing_prepare"]
+__all__ = [
+    "StrategyContract",
+    "WorkloadContract",
+    "assert_matches_reference",
+    "map_items",
+    "run_spec",
+    "seed_passing_prepare",
+]
 
 
 def run_spec(strategy: str, workload: str = "anagrams", **spec_fields: Any) -> RunResult:
@@ -97,12 +102,12 @@ def started_workload(spec: RunSpec) -> Iterator[Workload]:
         work.stop()
 
 
-def map_items(strategy: str, workload: str = "anagrams", strategy_options: dict[str, Any] | None = None,
-              **spec_fields: Any) -> tuple[list[Any], list[Outcome]]:
+def map_items(
+    strategy: str, workload: str = "anagrams", strategy_options: dict[str, Any] | None = None, **spec_fields: Any
+) -> tuple[list[Any], list[Outcome]]:
     """Prepare the workload's items, hand them to the strategy's ``map`` (between ``start`` and ``stop``) and
     return (items, outcomes)."""
-    spec = RunSpec(strategy=strategy, workload=workload, strategy_options=dict(strategy_options or {}),
-                   **spec_fields)
+    spec = RunSpec(strategy=strategy, workload=workload, strategy_options=dict(strategy_options or {}), **spec_fields)
     with started_workload(spec) as work:
         task = Task.build(work.spec, workload=work)
         items = work.prepare(work.load_input(), task.stage)
@@ -133,9 +138,14 @@ class StrategyContract:
         return {}
 
     def run(self, strategy_options: dict[str, Any], strategy: str | None = None, **fields: Any) -> RunResult:
-        return run_spec(strategy or self.strategy, self.workload, case=self.case,
-                        workload_options=dict(self.workload_options),
-                        strategy_options=dict(strategy_options) if strategy is None else {}, **fields)
+        return run_spec(
+            strategy or self.strategy,
+            self.workload,
+            case=self.case,
+            workload_options=dict(self.workload_options),
+            strategy_options=dict(strategy_options) if strategy is None else {},
+            **fields,
+        )
 
     def test_correct_on_clean_input(self, strategy_options: dict[str, Any]) -> None:
         result = self.run(strategy_options, scenario="none")
@@ -143,8 +153,12 @@ class StrategyContract:
         assert result.retries == 0
 
     def test_correct_under_faults_with_retries(self, strategy_options: dict[str, Any]) -> None:
-        fields = {"scenario": "none", "fault_rate": 0.3, "retry": "fixed",
-                  "retry_options": {"max_attempts": 40, "delay": 0.0}}
+        fields = {
+            "scenario": "none",
+            "fault_rate": 0.3,
+            "retry": "fixed",
+            "retry_options": {"max_attempts": 40, "delay": 0.0},
+        }
         result = self.run(strategy_options, **fields)
         assert_matches_reference(result)
         assert result.retries > 0, "the faults never fired: nothing was tested"
@@ -152,8 +166,15 @@ class StrategyContract:
         assert result.attempts == self.run({}, strategy="sequential", **fields).attempts
 
     def test_explicit_failures_without_retries(self, strategy_options: dict[str, Any]) -> None:
-        base = RunSpec(strategy=self.strategy, workload=self.workload, case=self.case, scenario="none",
-                       fault_rate=0.6, retry="none", workload_options=dict(self.workload_options))
+        base = RunSpec(
+            strategy=self.strategy,
+            workload=self.workload,
+            case=self.case,
+            scenario="none",
+            fault_rate=0.6,
+            retry="none",
+            workload_options=dict(self.workload_options),
+        )
         seed = seed_passing_prepare(base)
         result = self.run(strategy_options, scenario="none", fault_rate=0.6, retry="none", seed=seed)
         assert result.error is None and not result.complete and result.correct is False
@@ -164,11 +185,23 @@ class StrategyContract:
         assert result.failures and all(f["error"] and f["attempts"] == 1 for f in result.failures)
 
     def test_one_outcome_per_item_in_order(self, strategy_options: dict[str, Any]) -> None:
-        items, outcomes = map_items(self.strategy, self.workload, strategy_options, case=self.case, scenario="none",
-                                    memo=False, workload_options=dict(self.workload_options))
+        items, outcomes = map_items(
+            self.strategy,
+            self.workload,
+            strategy_options,
+            case=self.case,
+            scenario="none",
+            memo=False,
+            workload_options=dict(self.workload_options),
+        )
         assert [o.index for o in outcomes] == list(range(len(items)))
-        spec = RunSpec(strategy=self.strategy, workload=self.workload, case=self.case, scenario="none",
-                       workload_options=dict(self.workload_options))
+        spec = RunSpec(
+            strategy=self.strategy,
+            workload=self.workload,
+            case=self.case,
+            scenario="none",
+            workload_options=dict(self.workload_options),
+        )
         with started_workload(spec) as work:
             assert [o.value for o in outcomes] == [work.map_item(item) for item in items]
         assert all(o.ok and o.attempts == 1 for o in outcomes)
@@ -176,8 +209,13 @@ class StrategyContract:
     def test_survives_worker_crashes(self, strategy_options: dict[str, Any]) -> None:
         if not self.crashes:
             pytest.skip("this strategy runs no worker processes")
-        result = self.run(strategy_options, scenario="none", crash_rate=0.1, retry="fixed",
-                          retry_options={"max_attempts": 5, "delay": 0.0})
+        result = self.run(
+            strategy_options,
+            scenario="none",
+            crash_rate=0.1,
+            retry="fixed",
+            retry_options={"max_attempts": 5, "delay": 0.0},
+        )
         assert_matches_reference(result)
 
 
@@ -209,8 +247,14 @@ class WorkloadContract:
         if "scenario" in fields and fields["scenario"] is None:
             del fields["scenario"]
         fields.setdefault("input_path", self.input_path)
-        return RunSpec(strategy="sequential", workload=self.workload, case=self.case,
-                       workload_options=dict(self.workload_options), plugins=list(self.plugins), **fields)
+        return RunSpec(
+            strategy="sequential",
+            workload=self.workload,
+            case=self.case,
+            workload_options=dict(self.workload_options),
+            plugins=list(self.plugins),
+            **fields,
+        )
 
     def workload_class(self) -> type[Workload]:
         return get_registry(self.plugins).workload(self.workload)
@@ -235,10 +279,21 @@ class WorkloadContract:
         outputs = {}
         for seed in (0, 1):  # under the default scenario's faults, which the seed decides
             for strategy in self.strategies:
-                result = self.run(strategy, seed=seed, scenario=None, latency_scale=0.01, retry="exponential",
-                                  retry_options={"max_attempts": 30, "cap": 0.05})
-                assert result.complete and result.correct is not False, (strategy, seed, result.error,
-                                                                          result.failures[:3], result.mismatch)
+                result = self.run(
+                    strategy,
+                    seed=seed,
+                    scenario=None,
+                    latency_scale=0.01,
+                    retry="exponential",
+                    retry_options={"max_attempts": 30, "cap": 0.05},
+                )
+                assert result.complete and result.correct is not False, (
+                    strategy,
+                    seed,
+                    result.error,
+                    result.failures[:3],
+                    result.mismatch,
+                )
                 outputs[strategy, seed] = json.dumps(canonical(result.output), sort_keys=True)
         assert len(set(outputs.values())) == 1, f"outputs differ: {sorted(outputs)}"
 

@@ -85,8 +85,11 @@ class Tuning:
     @property
     def edges(self) -> list[str]:
         """Knobs whose chosen value lies at an end of the range searched (the best may lie beyond it)."""
-        return [k for k, v in self.chosen.items() if k in self.ranges and v in self.ranges[k]
-                and self.ranges[k][0] != self.ranges[k][1]]
+        return [
+            k
+            for k, v in self.chosen.items()
+            if k in self.ranges and v in self.ranges[k] and self.ranges[k][0] != self.ranges[k][1]
+        ]
 
     def default_wall(self) -> float | None:
         first = self.probes[0] if self.probes else None
@@ -99,12 +102,22 @@ class Tuning:
     def from_dict(cls, data: dict[str, Any]) -> Tuning:
         probes = [Probe(**{k: p[k] for k in Probe.__dataclass_fields__ if k in p}) for p in data.get("probes", [])]
         for p in probes:  # what the report and the plot read: a damaged file is a ValueError, not a crash later
-            if not (isinstance(p.options, dict) and isinstance(p.ok, bool) and isinstance(p.elapsed_s, (int, float))
-                    and (p.wall_s is None or isinstance(p.wall_s, (int, float)))):
+            if not (
+                isinstance(p.options, dict)
+                and isinstance(p.ok, bool)
+                and isinstance(p.elapsed_s, (int, float))
+                and (p.wall_s is None or isinstance(p.wall_s, (int, float)))
+            ):
                 raise ValueError("a probe is malformed")
-        return cls(strategy=data["strategy"], ranges={k: list(v) for k, v in data.get("ranges", {}).items()},
-                   default=dict(data.get("default", {})), chosen=dict(data.get("chosen", {})), probes=probes,
-                   cost_s=float(data.get("cost_s", 0.0)), exhausted=bool(data.get("exhausted", False)))
+        return cls(
+            strategy=data["strategy"],
+            ranges={k: list(v) for k, v in data.get("ranges", {}).items()},
+            default=dict(data.get("default", {})),
+            chosen=dict(data.get("chosen", {})),
+            probes=probes,
+            cost_s=float(data.get("cost_s", 0.0)),
+            exhausted=bool(data.get("exhausted", False)),
+        )
 
 
 def tunable_knobs(strategy_cls: type, given: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -128,8 +141,14 @@ class Search:
     """The search over one strategy's knobs. ``run_probe(options, deadline_s)`` runs one probe and returns it,
     the strategy's resolved options and the number of distinct items."""
 
-    def __init__(self, label: str, knobs: dict[str, tuple[int, int]], run_probe: RunProbe, budget: TuneBudget,
-                 report: Callable[[str], None] = lambda line: None) -> None:
+    def __init__(
+        self,
+        label: str,
+        knobs: dict[str, tuple[int, int]],
+        run_probe: RunProbe,
+        budget: TuneBudget,
+        report: Callable[[str], None] = lambda line: None,
+    ) -> None:
         self.run_probe = run_probe
         self.budget = budget
         self.report = report
@@ -238,6 +257,7 @@ class Search:
 
     def _confirm(self, current: dict[str, Any]) -> None:
         """Probe the best settings once more, then keep the one with the lowest median."""
+
         def ranked() -> list[tuple[float, tuple]]:
             full = [s for s in self.seen if set(dict(s)) == set(current)]
             return sorted((w, s) for w, s in ((self._score(dict(s)), s) for s in full) if w < math.inf)
@@ -269,8 +289,9 @@ def _step(value: int, factor: float, low: int, high: int) -> int | None:
 # --- the driver: real runs ----------------------------------------------------------------------------------
 
 
-def tune_specs(specs: list[tuple[str, Any]], budget: TuneBudget, quiet: bool = False
-               ) -> tuple[list[tuple[str, Any]], dict[str, Tuning]]:
+def tune_specs(
+    specs: list[tuple[str, Any]], budget: TuneBudget, quiet: bool = False
+) -> tuple[list[tuple[str, Any]], dict[str, Tuning]]:
     """Tune every spec whose strategy has tunable knobs (presets are not tuned); return the specs set to their
     chosen settings and each strategy's search."""
     from orchbench.plugins import get_registry
@@ -304,8 +325,7 @@ def probe_runner(spec: Any, run: Callable[[Any, float | None], Any] | None = Non
         result = run(spec.replace(strategy_options={**spec.strategy_options, **options}), deadline_s)
         elapsed = time.monotonic() - started
         error = result.error or (None if result.ok else _why_not_ok(result))
-        probe = Probe(dict(options), result.wall_s if result.ok else None, elapsed, result.ok, error,
-                      result.in_flight)
+        probe = Probe(dict(options), result.wall_s if result.ok else None, elapsed, result.ok, error, result.in_flight)
         return probe, result.resolved_options, result.unique_items
 
     return run_probe

@@ -78,6 +78,7 @@ def _short(value: Any, limit: int = 40) -> str:
 
 # -- recorded references ---------------------------------------------------------------------------------------
 
+
 def answer_options(workload: Any) -> dict[str, Any]:
     """The resolved options of a workload instance that change its output."""
     return {key: workload.options.get(key) for key in type(workload).answer_options}
@@ -93,8 +94,10 @@ def load_reference(path: str | Path) -> dict[str, Any]:
     except (ValueError, UnicodeError):
         raise UsageError(f"{path}: not a reference file (not JSON)") from None
     if not isinstance(doc, dict) or doc.get("schema") != REFERENCE_SCHEMA:
-        raise UsageError(f"{path}: not a reference file (schema {REFERENCE_SCHEMA} expected; write one with "
-                         "`orchbench reference record`)")
+        raise UsageError(
+            f"{path}: not a reference file (schema {REFERENCE_SCHEMA} expected; write one with "
+            "`orchbench reference record`)"
+        )
     for key, kind in (("workload", str), ("input_digest", str), ("options", dict)):
         if not isinstance(doc.get(key), kind) or "output" not in doc:
             raise UsageError(f"{path}: a malformed reference file (field {key!r})")
@@ -106,8 +109,10 @@ def check_reference(doc: dict[str, Any], path: str | Path, workload: Any, raw: A
     if doc["workload"] != workload.name:
         raise UsageError(f"{path}: a reference of workload {doc['workload']!r}, not {workload.name!r}")
     if doc["input_digest"] != input_digest(raw):
-        raise UsageError(f"{path}: recorded for another input ({doc.get('input')!r}, digest "
-                         f"{doc['input_digest'][:12]}), not this one (digest {input_digest(raw)[:12]})")
+        raise UsageError(
+            f"{path}: recorded for another input ({doc.get('input')!r}, digest "
+            f"{doc['input_digest'][:12]}), not this one (digest {input_digest(raw)[:12]})"
+        )
     ours = canonical(answer_options(workload))
     for key, value in ours.items():
         if key in doc["options"] and doc["options"][key] != value:
@@ -115,6 +120,7 @@ def check_reference(doc: dict[str, Any], path: str | Path, workload: Any, raw: A
 
 
 # -- agreement ---------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Disagreement:
@@ -154,8 +160,12 @@ class Agreement:
         return "; ".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"strategies": self.strategies, "consensus": self.consensus, "summary": self.summary(),
-                "disagreements": [vars(d) for d in self.disagreements]}
+        return {
+            "strategies": self.strategies,
+            "consensus": self.consensus,
+            "summary": self.summary(),
+            "disagreements": [vars(d) for d in self.disagreements],
+        }
 
 
 def agreement(outputs: dict[str, list[Any]]) -> Agreement:
@@ -181,7 +191,9 @@ def agreement(outputs: dict[str, list[Any]]) -> Agreement:
     for name in sorted(typical):
         if top is not None and typical[name] == top:
             continue
-        other = result.consensus[0] if result.consensus else next(n for n in sorted(typical) if typical[n] != typical[name])
+        other = (
+            result.consensus[0] if result.consensus else next(n for n in sorted(typical) if typical[n] != typical[name])
+        )
         n, first = differences(json.loads(typical[other]), json.loads(typical[name]))
         result.disagreements.append(Disagreement(name, other, n, first))
     return result

@@ -34,9 +34,13 @@ RAY_IN_NODE_ID = re.compile(r"(?<![a-z])ray(?![a-z])", re.IGNORECASE)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    unnamed = [item.nodeid for item in items if item.get_closest_marker("ray") and not RAY_IN_NODE_ID.search(item.nodeid)]
+    unnamed = [
+        item.nodeid for item in items if item.get_closest_marker("ray") and not RAY_IN_NODE_ID.search(item.nodeid)
+    ]
     if unnamed:
-        raise pytest.UsageError(f"a test marked ray must say 'ray' in its name or file, for the scheduler: {unnamed[0]}")
+        raise pytest.UsageError(
+            f"a test marked ray must say 'ray' in its name or file, for the scheduler: {unnamed[0]}"
+        )
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -20,11 +20,23 @@ def run_here(strategy: str = "sequential", **fields) -> RunResult:
     return execute(RunSpec(strategy=strategy, **fields))
 
 
-def cli(*args: str, input: str | None = None, env: dict | None = None, timeout: float = 120,
-        cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+def cli(
+    *args: str,
+    input: str | None = None,
+    env: dict | None = None,
+    timeout: float = 120,
+    cwd: str | os.PathLike | None = None,
+) -> subprocess.CompletedProcess:
     """Run ``python -m orchbench ARGS`` as a user would, capturing output."""
-    return subprocess.run([sys.executable, "-m", "orchbench", *args], capture_output=True, text=True, input=input,
-                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "orchbench", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
 
 
 def score_with_async_client(url: str, line: str, **client_options) -> int:

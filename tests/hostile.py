@@ -35,8 +35,9 @@ def honest_score(body: bytes) -> Answer:
 
 
 @contextmanager
-def http_server(*, post: Answer | Callable[[bytes], Answer] = SCORE, health: Answer = HEALTHY,
-                stats: Answer | None = None) -> Iterator[str]:
+def http_server(
+    *, post: Answer | Callable[[bytes], Answer] = SCORE, health: Answer = HEALTHY, stats: Answer | None = None
+) -> Iterator[str]:
     """An HTTP server answering every POST with ``post`` (or ``post(body)``), ``GET …/stats`` with ``stats`` and
     any other GET with ``health``; yields its URL."""
 

@@ -47,13 +47,34 @@ def ray_head() -> Iterator[str]:
     token.write_text(secrets.token_hex(32))
     saved = {key: os.environ.get(key) for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH")}
     os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
-    cmd = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1",
-           "--port", str(port), "--num-cpus", "2", "--include-dashboard=false", "--disable-usage-stats",
-           "--temp-dir", temp, "--dashboard-agent-listen-port", str(_free_port()), "--block"]
+    cmd = [
+        str(Path(sys.executable).parent / "ray"),
+        "start",
+        "--head",
+        "--node-ip-address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num-cpus",
+        "2",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+        "--temp-dir",
+        temp,
+        "--dashboard-agent-listen-port",
+        str(_free_port()),
+        "--block",
+    ]
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "ORCHBENCH_PLUGINS")}
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**env, "RAY_USAGE_STATS_ENABLED": "0"}, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**env, "RAY_USAGE_STATS_ENABLED": "0"},
+            start_new_session=True,
+        )
     root = psutil.Process(proc.pid)
     seen: dict[int, psutil.Process] = {}
     try:

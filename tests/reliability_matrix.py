@@ -86,66 +86,191 @@ def _harness(rate: float = 0.0, **spec: Any) -> dict[str, Any]:
 
 
 FAULTS: tuple[Fault, ...] = (
-    Fault("exceptions 0.1", "a plain exception on 10 % of attempts (every task); 3 attempts", "exact", "InjectedFault",
-          ci=False, spec=_harness(0.1, retry_options={"max_attempts": 3, **NO_WAIT})),
-    Fault("exceptions 0.3", "as above at 30 %", "exact", "InjectedFault", ci=False,
-          spec=_harness(0.3, retry_options={"max_attempts": 3, **NO_WAIT})),
-    Fault("exceptions 0.5", "as above at 50 %: many items and some prepare stages fail for good", "exact",
-          "InjectedFault", spec=_harness(0.5, retry_options={"max_attempts": 3, **NO_WAIT})),
-    Fault("hangs", "30 % of attempts never return; the 0.2 s attempt timeout cuts them; 2 attempts", "exact",
-          "AttemptTimeout", ci=False, workloads=("anagrams",),
-          spec=_harness(hang_rate=0.3, retry_options={"max_attempts": 2, "timeout": 0.2, **NO_WAIT})),
+    Fault(
+        "exceptions 0.1",
+        "a plain exception on 10 % of attempts (every task); 3 attempts",
+        "exact",
+        "InjectedFault",
+        ci=False,
+        spec=_harness(0.1, retry_options={"max_attempts": 3, **NO_WAIT}),
+    ),
+    Fault(
+        "exceptions 0.3",
+        "as above at 30 %",
+        "exact",
+        "InjectedFault",
+        ci=False,
+        spec=_harness(0.3, retry_options={"max_attempts": 3, **NO_WAIT}),
+    ),
+    Fault(
+        "exceptions 0.5",
+        "as above at 50 %: many items and some prepare stages fail for good",
+        "exact",
+        "InjectedFault",
+        spec=_harness(0.5, retry_options={"max_attempts": 3, **NO_WAIT}),
+    ),
+    Fault(
+        "hangs",
+        "30 % of attempts never return; the 0.2 s attempt timeout cuts them; 2 attempts",
+        "exact",
+        "AttemptTimeout",
+        ci=False,
+        workloads=("anagrams",),
+        spec=_harness(hang_rate=0.3, retry_options={"max_attempts": 2, "timeout": 0.2, **NO_WAIT}),
+    ),
     # Real requests on a loaded machine may take longer than 0.2 s: a timeout far above them keeps the cut
     # attempts exactly the hung ones (the 50-line case keeps the waits short).
-    Fault("hangs", "30 % of attempts never return; the 2 s attempt timeout cuts them; 2 attempts", "exact",
-          "AttemptTimeout", ci=False, workloads=("scoring",), case="small",
-          spec=_harness(hang_rate=0.3, retry_options={"max_attempts": 2, "timeout": 2.0, **NO_WAIT})),
-    Fault("worker crashes", "20 % of first attempts in a worker process SIGKILL it; the batch is resubmitted",
-          "exact", "InjectedFault", strategies=IN_WORKERS, ci=False,
-          spec=_harness(0.05, crash_rate=0.2, retry_options={"max_attempts": 3, **NO_WAIT})),
-    Fault("slow outliers", "10 % of answers take 0.5 s instead of ~10 ms", "reference", workloads=("scoring",),
-          server={"latency_median": 0.01, "slow_rate": 0.1, "slow_latency": 0.5}),
-    Fault("429 Retry-After", "2 requests in flight at most; the rest get 429 with Retry-After 0.02 s", "reference",
-          workloads=("scoring",), server={"latency_median": 0.005, "capacity": 2, "retry_after": 0.02},
-          spec={"retry_options": {"max_attempts": 1000, "base": 0.001, "cap": 0.05}}),
-    Fault("503", "30 % of requests answered 503 with Retry-After 0.01 s; 3 attempts", "exact",
-          r"TransientHTTPError: HTTP 503", workloads=("scoring",),
-          server={"rate_503": 0.3, "retry_after": 0.01}, spec={"retry_options": {"max_attempts": 3, **NO_WAIT}}),
-    Fault("dropped connections", "30 % of connections closed without an answer; 3 attempts", "exact",
-          "ConnectionDropped", workloads=("scoring",), server={"drop_rate": 0.3},
-          spec={"retry_options": {"max_attempts": 3, **NO_WAIT}}),
-    Fault("malformed bodies", "30 % of 200 answers with a broken or score-less JSON body; 3 attempts", "exact",
-          "MalformedResponse", workloads=("scoring",), server={"malformed_rate": 0.3},
-          spec={"retry_options": {"max_attempts": 3, **NO_WAIT}}),
-    Fault("server never answers", "every request accepted and never answered; 2 attempts cut at 0.2 s", "exact",
-          "AttemptTimeout", workloads=("scoring",), server={"hang_rate": 1.0}, case="small", ci_strategy="asyncio",
-          spec={"retry_options": {"max_attempts": 2, "timeout": 0.2, **NO_WAIT}}),
-    Fault("server dies mid-run", "the server SIGKILLs itself at its 12th request and stays dead; 4 attempts",
-          "accounted", TRANSPORT, workloads=("scoring",), server={"latency_median": 0.02, "die_after": 12},
-          spec={"retry": "fixed", "retry_options": {"max_attempts": 4, "delay": 0.05}}),
-    Fault("server killed and restarted", "`orchbench serve` killed with SIGKILL mid-run, a new one started on its "
-          "port; retries bridge the gap", "reference", workloads=("scoring",), restart=True,
-          spec={"retry": "fixed", "retry_options": {"max_attempts": 150, "delay": 0.1}}),
+    Fault(
+        "hangs",
+        "30 % of attempts never return; the 2 s attempt timeout cuts them; 2 attempts",
+        "exact",
+        "AttemptTimeout",
+        ci=False,
+        workloads=("scoring",),
+        case="small",
+        spec=_harness(hang_rate=0.3, retry_options={"max_attempts": 2, "timeout": 2.0, **NO_WAIT}),
+    ),
+    Fault(
+        "worker crashes",
+        "20 % of first attempts in a worker process SIGKILL it; the batch is resubmitted",
+        "exact",
+        "InjectedFault",
+        strategies=IN_WORKERS,
+        ci=False,
+        spec=_harness(0.05, crash_rate=0.2, retry_options={"max_attempts": 3, **NO_WAIT}),
+    ),
+    Fault(
+        "slow outliers",
+        "10 % of answers take 0.5 s instead of ~10 ms",
+        "reference",
+        workloads=("scoring",),
+        server={"latency_median": 0.01, "slow_rate": 0.1, "slow_latency": 0.5},
+    ),
+    Fault(
+        "429 Retry-After",
+        "2 requests in flight at most; the rest get 429 with Retry-After 0.02 s",
+        "reference",
+        workloads=("scoring",),
+        server={"latency_median": 0.005, "capacity": 2, "retry_after": 0.02},
+        spec={"retry_options": {"max_attempts": 1000, "base": 0.001, "cap": 0.05}},
+    ),
+    Fault(
+        "503",
+        "30 % of requests answered 503 with Retry-After 0.01 s; 3 attempts",
+        "exact",
+        r"TransientHTTPError: HTTP 503",
+        workloads=("scoring",),
+        server={"rate_503": 0.3, "retry_after": 0.01},
+        spec={"retry_options": {"max_attempts": 3, **NO_WAIT}},
+    ),
+    Fault(
+        "dropped connections",
+        "30 % of connections closed without an answer; 3 attempts",
+        "exact",
+        "ConnectionDropped",
+        workloads=("scoring",),
+        server={"drop_rate": 0.3},
+        spec={"retry_options": {"max_attempts": 3, **NO_WAIT}},
+    ),
+    Fault(
+        "malformed bodies",
+        "30 % of 200 answers with a broken or score-less JSON body; 3 attempts",
+        "exact",
+        "MalformedResponse",
+        workloads=("scoring",),
+        server={"malformed_rate": 0.3},
+        spec={"retry_options": {"max_attempts": 3, **NO_WAIT}},
+    ),
+    Fault(
+        "server never answers",
+        "every request accepted and never answered; 2 attempts cut at 0.2 s",
+        "exact",
+        "AttemptTimeout",
+        workloads=("scoring",),
+        server={"hang_rate": 1.0},
+        case="small",
+        ci_strategy="asyncio",
+        spec={"retry_options": {"max_attempts": 2, "timeout": 0.2, **NO_WAIT}},
+    ),
+    Fault(
+        "server dies mid-run",
+        "the server SIGKILLs itself at its 12th request and stays dead; 4 attempts",
+        "accounted",
+        TRANSPORT,
+        workloads=("scoring",),
+        server={"latency_median": 0.02, "die_after": 12},
+        spec={"retry": "fixed", "retry_options": {"max_attempts": 4, "delay": 0.05}},
+    ),
+    Fault(
+        "server killed and restarted",
+        "`orchbench serve` killed with SIGKILL mid-run, a new one started on its port; retries bridge the gap",
+        "reference",
+        workloads=("scoring",),
+        restart=True,
+        spec={"retry": "fixed", "retry_options": {"max_attempts": 150, "delay": 0.1}},
+    ),
     # A pool worker stopped as soon as it exists (busy or idle); anagrams with 20 ms of CPU per attempt, so that
     # its run is long enough to meet the stop (on an event loop that CPU would push scoring's attempts past 1 s).
-    Fault("stopped worker", "one pool worker stopped with SIGSTOP as soon as it exists; 1 s attempt timeout, so "
-          "it is silent past 6 s, killed, and its items run again; 20 ms of CPU per attempt", "reference",
-          workloads=("anagrams",), strategies=("processes", "hybrid"), ci=False, action="stop a worker",
-          spec=_harness(0.0, cpu_ms=20.0, retry_options={"timeout": 1.0})),
-    Fault("stopped worker", "one pool worker stopped with SIGSTOP as soon as it exists; 1 s attempt timeout, so "
-          "it is silent past 6 s, killed, and its items run again", "reference", workloads=("scoring",),
-          strategies=("processes", "hybrid"), ci=False, action="stop a worker",
-          spec={"retry_options": {"timeout": 1.0}}),
-    Fault("oversized answers", "every answer a body just above the client's 1 MiB cap; 2 attempts", "exact",
-          "MalformedResponse: .*(more than|exceeds)", workloads=("scoring",), case="small", ci=False, hostile="oversized",
-          spec={"retry_options": {"max_attempts": 2, **NO_WAIT}}),
-    Fault("hostile bytes", "input lines, /stats keys and values full of escape sequences and rich markup; 30 % "
-          "exceptions, 2 attempts; the table printed as well", "exact", "InjectedFault", workloads=("scoring",),
-          ci=False, hostile="bytes", spec=_harness(0.3, retry_options={"max_attempts": 2, **NO_WAIT})),
-    Fault("hang-up", "SIGHUP to the run's process group once the run works", "clean end", ci=False,
-          action="hang up", spec=_harness(0.0, cpu_ms=20.0)),
-    Fault("full disk", "a file size limit of 0: every byte written is refused, as on a full disk", "clean end",
-          workloads=("anagrams",), ci=False, action="no room"),
+    Fault(
+        "stopped worker",
+        "one pool worker stopped with SIGSTOP as soon as it exists; 1 s attempt timeout, so "
+        "it is silent past 6 s, killed, and its items run again; 20 ms of CPU per attempt",
+        "reference",
+        workloads=("anagrams",),
+        strategies=("processes", "hybrid"),
+        ci=False,
+        action="stop a worker",
+        spec=_harness(0.0, cpu_ms=20.0, retry_options={"timeout": 1.0}),
+    ),
+    Fault(
+        "stopped worker",
+        "one pool worker stopped with SIGSTOP as soon as it exists; 1 s attempt timeout, so "
+        "it is silent past 6 s, killed, and its items run again",
+        "reference",
+        workloads=("scoring",),
+        strategies=("processes", "hybrid"),
+        ci=False,
+        action="stop a worker",
+        spec={"retry_options": {"timeout": 1.0}},
+    ),
+    Fault(
+        "oversized answers",
+        "every answer a body just above the client's 1 MiB cap; 2 attempts",
+        "exact",
+        "MalformedResponse: .*(more than|exceeds)",
+        workloads=("scoring",),
+        case="small",
+        ci=False,
+        hostile="oversized",
+        spec={"retry_options": {"max_attempts": 2, **NO_WAIT}},
+    ),
+    Fault(
+        "hostile bytes",
+        "input lines, /stats keys and values full of escape sequences and rich markup; 30 % "
+        "exceptions, 2 attempts; the table printed as well",
+        "exact",
+        "InjectedFault",
+        workloads=("scoring",),
+        ci=False,
+        hostile="bytes",
+        spec=_harness(0.3, retry_options={"max_attempts": 2, **NO_WAIT}),
+    ),
+    Fault(
+        "hang-up",
+        "SIGHUP to the run's process group once the run works",
+        "clean end",
+        ci=False,
+        action="hang up",
+        spec=_harness(0.0, cpu_ms=20.0),
+    ),
+    Fault(
+        "full disk",
+        "a file size limit of 0: every byte written is refused, as on a full disk",
+        "clean end",
+        workloads=("anagrams",),
+        ci=False,
+        action="no room",
+    ),
 )
 
 HOSTILE_TEXT = "\x1b]0;owned\x07\x1b[2J\x1b[31m[/usr/bin][bold]\u202e"
@@ -165,8 +290,9 @@ class Cell:
 
 def cells(strategies: tuple[str, ...] = STRATEGIES) -> list[Cell]:
     """Every cell of the matrix, workload by workload, fault by fault."""
-    return [Cell(s, f, w) for w in WORKLOADS for f in FAULTS if w in f.workloads
-            for s in f.strategies if s in strategies]
+    return [
+        Cell(s, f, w) for w in WORKLOADS for f in FAULTS if w in f.workloads for s in f.strategies if s in strategies
+    ]
 
 
 def ci_cells() -> list[Cell]:
@@ -218,10 +344,18 @@ def spec_for(cell: Cell, size: str, seed: int, *, ray_address: str | None = None
     case = cell.fault.case or CASES[size][cell.workload]
     if cell.fault.hostile == "bytes":
         case, fields["input_path"] = None, _hostile_input()
-    return RunSpec(strategy=cell.strategy, workload=cell.workload, case=case,
-                   scenario=scenario, seed=seed, retry=fields.pop("retry", "exponential"),
-                   retry_options=fields.pop("retry_options", {}), workload_options=options,
-                   strategy_options=strategy_options(cell.strategy, ray_address), **fields)
+    return RunSpec(
+        strategy=cell.strategy,
+        workload=cell.workload,
+        case=case,
+        scenario=scenario,
+        seed=seed,
+        retry=fields.pop("retry", "exponential"),
+        retry_options=fields.pop("retry_options", {}),
+        workload_options=options,
+        strategy_options=strategy_options(cell.strategy, ray_address),
+        **fields,
+    )
 
 
 def _hostile_input() -> str:
@@ -284,8 +418,11 @@ def _server_failures(workload: Any, unique: list[str], budget: int) -> set[int]:
 
     config = workload.server_config()
     assert not config.capacity, "server failures are predictable only without a capacity limit"
-    return {i for i, line in enumerate(unique) if not is_blank(line)
-            and all(decide(config, line.encode(), k).kind is not Kind.OK for k in range(budget))}
+    return {
+        i
+        for i, line in enumerate(unique)
+        if not is_blank(line) and all(decide(config, line.encode(), k).kind is not Kind.OK for k in range(budget))
+    }
 
 
 # -- verdict --------------------------------------------------------------------------------------------------
@@ -324,8 +461,9 @@ def check(cell: Cell, spec: Any, result: dict[str, Any]) -> str:
     return "reference" if result["complete"] else "explicit"
 
 
-def _check_prediction(spec: Any, result: dict[str, Any], unique_failed: int,
-                      every_line_fails: bool = False) -> Prediction:
+def _check_prediction(
+    spec: Any, result: dict[str, Any], unique_failed: int, every_line_fails: bool = False
+) -> Prediction:
     p = predict(spec, every_line_fails)
     if p.prepare_fails:
         assert result["error"] and result["error"].startswith("prepare failed"), "a prepare stage should fail"
@@ -345,14 +483,28 @@ def _check_prediction(spec: Any, result: dict[str, Any], unique_failed: int,
 def _cli_args(spec: Any) -> list[str]:
     source = ["--input", spec.input_path] if spec.input_path else ["--test-case", spec.case]
     scenario = [] if spec.workload_options.get("url") else ["--scenario", spec.scenario]  # a URL has its own
-    args = ["run", spec.strategy, "--workload", spec.workload, *source, *scenario,
-            "--seed", str(spec.seed), "--retry", spec.retry, "--json"]
+    args = [
+        "run",
+        spec.strategy,
+        "--workload",
+        spec.workload,
+        *source,
+        *scenario,
+        "--seed",
+        str(spec.seed),
+        "--retry",
+        spec.retry,
+        "--json",
+    ]
     for name in ("fault_rate", "hang_rate", "crash_rate", "cpu_ms"):
         value = getattr(spec, name)
         if value is not None:
             args += ["--" + name.replace("_", "-"), repr(value)]
-    for prefix, options in (("strategy", spec.strategy_options), ("retry", spec.retry_options),
-                            ("workload", {k: v for k, v in spec.workload_options.items() if k != "url"})):
+    for prefix, options in (
+        ("strategy", spec.strategy_options),
+        ("retry", spec.retry_options),
+        ("workload", {k: v for k, v in spec.workload_options.items() if k != "url"}),
+    ):
         for key, value in options.items():
             args += ["--set", f"{prefix}.{key}={value}"]
     if spec.workload_options.get("url"):
@@ -366,12 +518,20 @@ def _env(ray: bool) -> dict[str, str]:
     return {**os.environ, "ORCHBENCH_PLUGINS": "orchbench-ray" if ray else "", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def run_cli(spec: Any, *, timeout: float = RUN_TIMEOUT_S, started: threading.Event | None = None,
-            pids: list[int] | None = None) -> dict[str, Any]:
+def run_cli(
+    spec: Any, *, timeout: float = RUN_TIMEOUT_S, started: threading.Event | None = None, pids: list[int] | None = None
+) -> dict[str, Any]:
     """Run the spec through ``orchbench run … --json`` in a subprocess; its result as a dict."""
     cmd = [sys.executable, "-m", "orchbench", *_cli_args(spec)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL, env=_env(spec.strategy == "ray"), start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=_env(spec.strategy == "ray"),
+        start_new_session=True,
+    )
     if pids is not None:
         pids.append(proc.pid)
     if started is not None:
@@ -388,8 +548,9 @@ def run_cli(spec: Any, *, timeout: float = RUN_TIMEOUT_S, started: threading.Eve
         raise AssertionError(f"exit {proc.returncode}, no JSON result: {err.strip()[-2000:]}") from None
 
 
-def run_here(spec: Any, *, timeout: float = RUN_TIMEOUT_S, started: threading.Event | None = None,
-             pids: list[int] | None = None) -> dict[str, Any]:
+def run_here(
+    spec: Any, *, timeout: float = RUN_TIMEOUT_S, started: threading.Event | None = None, pids: list[int] | None = None
+) -> dict[str, Any]:
     """Run the spec in this process (in a thread, so that a hang fails the test instead of stopping it)."""
     if pids is not None:
         pids.append(os.getpid())
@@ -426,9 +587,26 @@ def free_port() -> int:
 
 def start_server(port: int, timeout: float = 60.0) -> subprocess.Popen[str]:
     """``orchbench serve`` on ``port`` (every request waits 50 ms, no fault), once it is listening."""
-    proc = subprocess.Popen([sys.executable, "-m", "orchbench", "serve", "--port", str(port), "--scenario", "none",
-                             "--latency-median", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, text=True, env=_env(False), start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchbench",
+            "serve",
+            "--port",
+            str(port),
+            "--scenario",
+            "none",
+            "--latency-median",
+            "0.05",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=_env(False),
+        start_new_session=True,
+    )
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     line = proc.stdout.readline()
@@ -505,8 +683,17 @@ def _local_reference(spec: Any) -> str:
     raw = work.load_input()
     scores = [score_line(line) for line in split_lines(raw)]
     path = Path(tempfile.mkdtemp(prefix="orchbench-matrix-")) / "reference.json"
-    save(path, {"schema": REFERENCE_SCHEMA, "workload": "scoring", "input": spec.case, "input_digest": input_digest(raw),
-                "options": answer_options(work), "output": {"total": sum(scores), "scores": scores}})
+    save(
+        path,
+        {
+            "schema": REFERENCE_SCHEMA,
+            "workload": "scoring",
+            "input": spec.case,
+            "input_digest": input_digest(raw),
+            "options": answer_options(work),
+            "output": {"total": sum(scores), "scores": scores},
+        },
+    )
     return str(path)
 
 
@@ -567,8 +754,7 @@ def run_stopping_a_worker(spec: Any, runner: Any) -> tuple[dict[str, Any], dict[
     continue it. Returns the result and what was done."""
     box: dict[str, Any] = {}
     started, pids = threading.Event(), []
-    thread = threading.Thread(target=lambda: box.update(result=_guard(runner, spec, started, pids=pids)),
-                              daemon=True)
+    thread = threading.Thread(target=lambda: box.update(result=_guard(runner, spec, started, pids=pids)), daemon=True)
     thread.start()
     started.wait()
     events: dict[str, Any] = {"stopped_mid_run": False}
@@ -606,9 +792,16 @@ def run_ended_from_outside(cell: Cell, spec: Any) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="matrix-tmp-") as temp:
         env = {**_env(spec.strategy == "ray"), "TMPDIR": temp, "PYTHONDONTWRITEBYTECODE": "1"}
         hang_up = cell.fault.action == "hang up"
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=None if hang_up else _no_room)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=None if hang_up else _no_room,
+        )
         seen: dict[int, Any] = {}
         deadline = time.monotonic() + RUN_TIMEOUT_S
         signalled = False
@@ -643,8 +836,17 @@ def run_ended_from_outside(cell: Cell, spec: Any) -> dict[str, Any]:
         assert len(lines) == 1 and "temporary directory" in lines[0], lines
     assert alive == [], [p.pid for p in alive]
     assert leftovers == [], leftovers
-    return {"cell": cell.id, "seed": spec.seed, "outcome": "clean", "status": proc.returncode, "items": 0,
-            "unique": 0, "failed": 0, "lost": 0, "elapsed_s": time.monotonic() - started}
+    return {
+        "cell": cell.id,
+        "seed": spec.seed,
+        "outcome": "clean",
+        "status": proc.returncode,
+        "items": 0,
+        "unique": 0,
+        "failed": 0,
+        "lost": 0,
+        "elapsed_s": time.monotonic() - started,
+    }
 
 
 def _safe_cmdline(proc: Any) -> str:
@@ -680,10 +882,17 @@ def run_cell(cell: Cell, size: str, seed: int, *, cli: bool, ray_address: str | 
     else:
         result = runner(spec)
     outcome = check(cell, spec, result)
-    return {"cell": cell.id, "seed": seed, "outcome": outcome, "items": result["items"],
-            "unique": result["unique_items"], "failed": result["failed"],
-            "lost": result["items"] - result["succeeded"] - result["failed"],
-            "elapsed_s": time.monotonic() - started, **events}
+    return {
+        "cell": cell.id,
+        "seed": seed,
+        "outcome": outcome,
+        "items": result["items"],
+        "unique": result["unique_items"],
+        "failed": result["failed"],
+        "lost": result["items"] - result["succeeded"] - result["failed"],
+        "elapsed_s": time.monotonic() - started,
+        **events,
+    }
 
 
 # -- the long run as a script ---------------------------------------------------------------------------------
@@ -695,8 +904,10 @@ def table(records: list[dict[str, Any]], all_cells: list[Cell]) -> str:
     for record in records:
         by_cell.setdefault(record["cell"], []).append(record)
     strategies = [s for s in STRATEGIES if any(c.strategy == s for c in all_cells)]
-    lines = ["| workload | fault | expected | " + " | ".join(strategies) + " |",
-             "|---|---|---|" + "---|" * len(strategies)]
+    lines = [
+        "| workload | fault | expected | " + " | ".join(strategies) + " |",
+        "|---|---|---|" + "---|" * len(strategies),
+    ]
     for group in _groups(all_cells):
         first = group[0]
         row = [first.workload, first.fault.name, first.fault.expect]
@@ -716,7 +927,11 @@ def _summary(records: list[dict[str, Any]]) -> str:
         return f"{len(records)}× clean end ({', '.join(sorted({str(r['status']) for r in records}))})"
     ref = sum(r["outcome"] == "reference" for r in records)
     explicit = len(records) - ref
-    parts = ([f"{ref}× ref"] if ref else []) + ([f"{explicit}× explicit ({sum(r['failed'] for r in records if r['outcome'] == 'explicit')} failed)"] if explicit else [])
+    parts = ([f"{ref}× ref"] if ref else []) + (
+        [f"{explicit}× explicit ({sum(r['failed'] for r in records if r['outcome'] == 'explicit')} failed)"]
+        if explicit
+        else []
+    )
     return ", ".join(parts)
 
 
@@ -726,15 +941,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CI sizes and one seed")
     parser.add_argument("--no-ray", action="store_true", help="leave out the Ray cells")
-    parser.add_argument("--only", default="", help="run only cells whose id contains this text (or one of these "
-                                                   "comma-separated texts)")
+    parser.add_argument(
+        "--only", default="", help="run only cells whose id contains this text (or one of these comma-separated texts)"
+    )
     parser.add_argument("--log", default=None, help="append one JSON line per run to this file")
-    parser.add_argument("--from-log", nargs="+", default=None, metavar="LOG",
-                        help="run nothing: print the table of the runs recorded in these --log files")
+    parser.add_argument(
+        "--from-log",
+        nargs="+",
+        default=None,
+        metavar="LOG",
+        help="run nothing: print the table of the runs recorded in these --log files",
+    )
     args = parser.parse_args(argv)
     size = "ci" if args.quick else "long"
-    chosen = [c for c in cells(STRATEGIES[:-1] if args.no_ray else STRATEGIES)
-              if any(text in c.id for text in args.only.split(","))]
+    chosen = [
+        c
+        for c in cells(STRATEGIES[:-1] if args.no_ray else STRATEGIES)
+        if any(text in c.id for text in args.only.split(","))
+    ]
     if args.from_log:
         latest = {}  # a cell's later run of a seed (a rerun) replaces the earlier one
         for path in args.from_log:
@@ -756,8 +980,16 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     record = run_cell(cell, size, seed, cli=True, ray_address=address)
                 except AssertionError as exc:
-                    record = {"cell": cell.id, "seed": seed, "outcome": "FAIL", "why": str(exc)[:2000],
-                              "items": 0, "unique": 0, "failed": 0, "lost": None}
+                    record = {
+                        "cell": cell.id,
+                        "seed": seed,
+                        "outcome": "FAIL",
+                        "why": str(exc)[:2000],
+                        "items": 0,
+                        "unique": 0,
+                        "failed": 0,
+                        "lost": None,
+                    }
                 records.append(record)
                 print(json.dumps(record), file=sys.stderr, flush=True)
                 if args.log:
@@ -772,10 +1004,12 @@ def report(chosen: list[Cell], records: list[dict[str, Any]], seconds: float) ->
     print(table(records, chosen))
     print()
     lost = "unknown (a check failed)" if failed else sum(r["lost"] for r in records)
-    print(f"cells: {len(chosen)} · runs: {len(records)} · items: {sum(r['items'] for r in records):,} "
-          f"({sum(r['unique'] for r in records):,} distinct) · items failed explicitly: "
-          f"{sum(r['failed'] for r in records):,} · items lost: {lost} · runs failing their check: {len(failed)} · "
-          f"run time {seconds / 60:.0f} min")
+    print(
+        f"cells: {len(chosen)} · runs: {len(records)} · items: {sum(r['items'] for r in records):,} "
+        f"({sum(r['unique'] for r in records):,} distinct) · items failed explicitly: "
+        f"{sum(r['failed'] for r in records):,} · items lost: {lost} · runs failing their check: {len(failed)} · "
+        f"run time {seconds / 60:.0f} min"
+    )
     for r in failed:
         print(f"FAIL {r['cell']} seed {r['seed']}: {r['why']}")
     return 1 if failed else 0

@@ -13,8 +13,17 @@ from tests.helpers import run_here
 CONCURRENCY = 4
 # Every admitted request waits 0.25 s; half of the first requests of a line are answered 503 at once, asking the
 # client to come back after 2 s. No other fault, no capacity limit: the server's in-flight count is the client's.
-SERVER = {"capacity": 0, "latency_median": 0.25, "latency_sigma": 0.0, "slow_rate": 0.0, "rate_503": 0.5,
-          "rate_500": 0.0, "drop_rate": 0.0, "malformed_rate": 0.0, "retry_after": 2.0}
+SERVER = {
+    "capacity": 0,
+    "latency_median": 0.25,
+    "latency_sigma": 0.0,
+    "slow_rate": 0.0,
+    "rate_503": 0.5,
+    "rate_500": 0.0,
+    "drop_rate": 0.0,
+    "malformed_rate": 0.0,
+    "retry_after": 2.0,
+}
 
 
 def _lines(waiting: int, plain: int) -> list[str]:
@@ -34,8 +43,10 @@ def _lines(waiting: int, plain: int) -> list[str]:
     return fates[True][:waiting] + fates[False][:plain]
 
 
-@pytest.mark.parametrize("strategy,options", [("asyncio", {"concurrency": CONCURRENCY}),
-                                              ("hybrid", {"workers": 1, "concurrency": CONCURRENCY, "chunk": 64})])
+@pytest.mark.parametrize(
+    "strategy,options",
+    [("asyncio", {"concurrency": CONCURRENCY}), ("hybrid", {"workers": 1, "concurrency": CONCURRENCY, "chunk": 64})],
+)
 def test_items_in_backoff_leave_their_slots_to_other_items(tmp_path, strategy, options):
     # The first two items are told to wait 2 s; meanwhile the six others' requests fill every slot. (Were items
     # bounding concurrency, the waiting two would hold half of the slots while the six others ran two by two,
@@ -43,8 +54,14 @@ def test_items_in_backoff_leave_their_slots_to_other_items(tmp_path, strategy, o
     # chunk: the end of a chunk is a barrier, and a second chunk would fill the slots whatever bounds them.
     path = tmp_path / "lines.txt"
     path.write_text("\n".join(_lines(2, 6)) + "\n")
-    result = run_here(strategy, workload="scoring", input_path=str(path), scenario="default",
-                      strategy_options=options, workload_options=SERVER)
+    result = run_here(
+        strategy,
+        workload="scoring",
+        input_path=str(path),
+        scenario="default",
+        strategy_options=options,
+        workload_options=SERVER,
+    )
     assert result.ok and result.correct, result.failures
     stats = result.workload_stats
     assert stats["by_status"].get("503") == 2 and stats["early_retries"] == 0

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -39,13 +38,16 @@ def _run(workload: str, path: Path | str, *extra: str):
 
 
 @pytest.mark.parametrize("workload", WORKLOADS)
-@pytest.mark.parametrize(("name", "content", "fragment"), [
-    ("empty.txt", b"", "is empty"),
-    ("blank.txt", b"\n  \n\t\n\r\n", "is empty"),
-    ("binary.bin", bytes(range(256)) * 64, "looks binary"),
-    ("latin1.txt", "naïve café\n".encode("latin-1"), "not UTF-8 text (invalid byte at offset 2)"),
-    ("truncated-utf8.txt", "ok é".encode()[:-1], "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("empty.txt", b"", "is empty"),
+        ("blank.txt", b"\n  \n\t\n\r\n", "is empty"),
+        ("binary.bin", bytes(range(256)) * 64, "looks binary"),
+        ("latin1.txt", "naïve café\n".encode("latin-1"), "not UTF-8 text (invalid byte at offset 2)"),
+        ("truncated-utf8.txt", "ok é".encode()[:-1], "not UTF-8"),
+    ],
+)
 def test_unusable_files_get_one_clear_line_naming_the_file(workload, name, content, fragment, tmp_path):
     path = tmp_path / name
     path.write_bytes(content)
@@ -76,8 +78,7 @@ def test_a_50_mb_single_line_word_is_refused(tmp_path):
 def test_a_50_mb_single_line_cannot_be_scored(tmp_path):
     path = tmp_path / "line.txt"
     path.write_text("first line\n" + "w" * 50 * 2**20 + "\n")
-    assert_one_clear_line(_run("scoring", path), str(path), "line 2 has 52,428,800 characters",
-                          "up to 65,536 bytes")
+    assert_one_clear_line(_run("scoring", path), str(path), "line 2 has 52,428,800 characters", "up to 65,536 bytes")
 
 
 def test_a_long_line_within_the_limit_is_scored(tmp_path):
@@ -89,13 +90,17 @@ def test_a_long_line_within_the_limit_is_scored(tmp_path):
     assert json.loads(ran.out)["output"]["total"] == score_line(line)
 
 
-@pytest.mark.parametrize(("workload", "text"), [
-    ("anagrams", "cat act " + "z" * 1000 + "\n"),  # a word of the longest length allowed
-    ("scoring", "alpha\n\nbeta\nalpha\n"),
-])
+@pytest.mark.parametrize(
+    ("workload", "text"),
+    [
+        ("anagrams", "cat act " + "z" * 1000 + "\n"),  # a word of the longest length allowed
+        ("scoring", "alpha\n\nbeta\nalpha\n"),
+    ],
+)
 def test_standard_input(workload, text):
-    ran = cli_here("run", "sequential", "--workload", workload, "--input", "-", *FAST[workload], "--json",
-                   stdin=text.encode())
+    ran = cli_here(
+        "run", "sequential", "--workload", workload, "--input", "-", *FAST[workload], "--json", stdin=text.encode()
+    )
     assert ran.code == 0, ran.err
     result = json.loads(ran.out)
     assert result["correct"] is True and result["spec"]["input_path"] == "-" and result["label"] == "sequential"
@@ -113,8 +118,9 @@ def test_empty_or_binary_standard_input(workload):
 
 
 def test_text_without_words_names_standard_input():
-    assert_one_clear_line(cli_here("run", "sequential", "-i", "-", stdin=b"... !!! ???\n"),
-                          "standard input has no words")
+    assert_one_clear_line(
+        cli_here("run", "sequential", "-i", "-", stdin=b"... !!! ???\n"), "standard input has no words"
+    )
 
 
 def test_a_file_that_vanishes_mid_compare(tmp_path):
@@ -122,10 +128,31 @@ def test_a_file_that_vanishes_mid_compare(tmp_path):
     path = tmp_path / "text.txt"
     path.write_text("listen silent enlist\ncat act tac dog god\n")
     out = tmp_path / "vanish.json"
-    proc = subprocess.Popen([sys.executable, "-m", "orchbench", "compare", "--strategies", "sequential",
-                             "--input", str(path), "--scenario", "none", "--iterations", "2", "--warmup", "0",
-                             "--output", str(out), "--format", "json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchbench",
+            "compare",
+            "--strategies",
+            "sequential",
+            "--input",
+            str(path),
+            "--scenario",
+            "none",
+            "--iterations",
+            "2",
+            "--warmup",
+            "0",
+            "--output",
+            str(out),
+            "--format",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deleted_after = None
     for line in proc.stderr:  # one plain progress line per run (stderr is not a terminal)
         if line.startswith("[1/") and deleted_after is None:
@@ -144,15 +171,18 @@ def test_a_file_that_vanishes_mid_compare(tmp_path):
 # --- values that would make a wait without end -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["asyncio", "--retry", "fixed", "--set", "retry.delay=1e300"], "longer than a day"),
-    (["sequential", "--retry", "fixed", "--set", "retry.delay=1e300"], "longer than a day"),
-    (["threads", "--set", "retry.timeout=86401"], "longer than a day"),
-    (["asyncio", "--set", "retry.cap=1e12"], "longer than a day"),
-    (["asyncio", "-w", "scoring", "--set", "http_timeout=1e9"], "longer than a day"),
-    (["asyncio", "--latency-scale", "1e300"], "longer than a day"),
-    (["asyncio", "--cpu-ms", "1e12"], "longer than a day"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["asyncio", "--retry", "fixed", "--set", "retry.delay=1e300"], "longer than a day"),
+        (["sequential", "--retry", "fixed", "--set", "retry.delay=1e300"], "longer than a day"),
+        (["threads", "--set", "retry.timeout=86401"], "longer than a day"),
+        (["asyncio", "--set", "retry.cap=1e12"], "longer than a day"),
+        (["asyncio", "-w", "scoring", "--set", "http_timeout=1e9"], "longer than a day"),
+        (["asyncio", "--latency-scale", "1e300"], "longer than a day"),
+        (["asyncio", "--cpu-ms", "1e12"], "longer than a day"),
+    ],
+)
 def test_a_duration_beyond_a_day_is_a_usage_error(args, fragment):
     ran = cli_here("run", *args, "-t", "small")
     assert_one_clear_line(ran, fragment)
@@ -178,9 +208,14 @@ def test_a_temporary_directory_that_takes_no_more_bytes_is_one_line():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a refused write is then an error, not a killed process
         resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
 
-    proc = subprocess.run([sys.executable, "-m", "orchbench", "run", "sequential", "-t", "small", "--scenario",
-                           "none"], capture_output=True, text=True, timeout=120, preexec_fn=no_room,
-                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchbench", "run", "sequential", "-t", "small", "--scenario", "none"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=no_room,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "temporary directory" in proc.stderr and "TMPDIR" in proc.stderr

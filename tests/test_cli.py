@@ -51,20 +51,26 @@ def test_naive_preset_reports_failures_and_exits_non_zero():
     assert result["correct"] is False and result["output"] is None
 
 
-@pytest.mark.parametrize("args,fragments", [
-    (["run", "sequentail"], ["unknown strategy 'sequentail'", "did you mean 'sequential'"]),
-    (["run", "sequential", "--workload", "anagram"], ["unknown workload 'anagram'", "did you mean 'anagrams'"]),
-    (["run", "sequential", "--retry", "exponentail"], ["unknown retry policy", "did you mean 'exponential'"]),
-    (["run", "sequential", "--test-case", "larg"], ["no test case 'larg'", "did you mean 'large'"]),
-    (["run", "sequential", "--scenario", "sed"], ["no scenario 'sed'"]),
-    (["run", "sequential", "--fault-rate", "-0.1"], ["--fault-rate must be between 0 and 1"]),
-    (["run", "sequential", "--fault-rate", "1.5"], ["--fault-rate must be between 0 and 1"]),
-    (["run", "sequential", "--set", "retry.max_attempts=0"], ["max_attempts", "below its minimum"]),
-    (["run", "sequential", "--set", "wrokers=3"], ["no strategy, workload or retry policy here has option 'wrokers'"]),
-    (["run", "sequential", "--set", "novalue"], ["expected KEY=VALUE"]),
-    (["run", "sequential", "--hang-rate", "0.1", "--retry", "none"], ["hang faults need a per-attempt timeout"]),
-    (["run", "sequential", "--input", "missing.txt"], ["missing.txt: no such file"]),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["run", "sequentail"], ["unknown strategy 'sequentail'", "did you mean 'sequential'"]),
+        (["run", "sequential", "--workload", "anagram"], ["unknown workload 'anagram'", "did you mean 'anagrams'"]),
+        (["run", "sequential", "--retry", "exponentail"], ["unknown retry policy", "did you mean 'exponential'"]),
+        (["run", "sequential", "--test-case", "larg"], ["no test case 'larg'", "did you mean 'large'"]),
+        (["run", "sequential", "--scenario", "sed"], ["no scenario 'sed'"]),
+        (["run", "sequential", "--fault-rate", "-0.1"], ["--fault-rate must be between 0 and 1"]),
+        (["run", "sequential", "--fault-rate", "1.5"], ["--fault-rate must be between 0 and 1"]),
+        (["run", "sequential", "--set", "retry.max_attempts=0"], ["max_attempts", "below its minimum"]),
+        (
+            ["run", "sequential", "--set", "wrokers=3"],
+            ["no strategy, workload or retry policy here has option 'wrokers'"],
+        ),
+        (["run", "sequential", "--set", "novalue"], ["expected KEY=VALUE"]),
+        (["run", "sequential", "--hang-rate", "0.1", "--retry", "none"], ["hang faults need a per-attempt timeout"]),
+        (["run", "sequential", "--input", "missing.txt"], ["missing.txt: no such file"]),
+    ],
+)
 def test_bad_input_gets_one_clear_line(args, fragments):
     _one_clear_line(cli(*args), *fragments)
 

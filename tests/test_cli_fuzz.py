@@ -21,8 +21,12 @@ from orchbench.harness import isolate, session
 from orchbench.types import RunSpec
 from tests.cli_here import cli_here
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 class WouldRun(BaseException):
@@ -45,10 +49,33 @@ def no_runs(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- values ---------------------------------------------------------------------------------------------------
 
 SAFE_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/\\"), max_size=12)
-ODD = st.sampled_from(["", " ", "-", "--", "=", "nan", "NaN", "inf", "-inf", "1e309", "-0", "0x10", "1_000",
-                       "ünïcødé", "🙂", "None", "true"])
-NUMBERS = st.one_of(st.integers(-10, 10).map(str), st.sampled_from(["10" * 12, "-" + "9" * 30, "2**64", "1e3"]),
-                    st.floats(allow_nan=True, allow_infinity=True).map(repr), ODD)
+ODD = st.sampled_from(
+    [
+        "",
+        " ",
+        "-",
+        "--",
+        "=",
+        "nan",
+        "NaN",
+        "inf",
+        "-inf",
+        "1e309",
+        "-0",
+        "0x10",
+        "1_000",
+        "ünïcødé",
+        "🙂",
+        "None",
+        "true",
+    ]
+)
+NUMBERS = st.one_of(
+    st.integers(-10, 10).map(str),
+    st.sampled_from(["10" * 12, "-" + "9" * 30, "2**64", "1e3"]),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    ODD,
+)
 RATES = st.one_of(st.floats(-0.5, 1.5).map(repr), NUMBERS)
 NAMES = {
     "strategy": ["sequential", "threads", "asyncio", "processes", "hybrid", "naive", "sequentail", "ray"],
@@ -64,30 +91,65 @@ def name(kind: str) -> st.SearchStrategy[str]:
 
 
 SETS = st.one_of(
-    st.sampled_from(["concurrency=4", "workers=0", "retry.max_attempts=0", "retry.max_attempts=3", "retry.base=nan",
-                     "retry.base=inf", "http_timeout=-1", "http_timeout=nan", "workload.capacity=-3", "novalue", "=3",
-                     "strategy.=1", "bogus.key=1", "concurrency=", "concurrency=1e400", "wrokers=3", "a=b=c"]),
+    st.sampled_from(
+        [
+            "concurrency=4",
+            "workers=0",
+            "retry.max_attempts=0",
+            "retry.max_attempts=3",
+            "retry.base=nan",
+            "retry.base=inf",
+            "http_timeout=-1",
+            "http_timeout=nan",
+            "workload.capacity=-3",
+            "novalue",
+            "=3",
+            "strategy.=1",
+            "bogus.key=1",
+            "concurrency=",
+            "concurrency=1e400",
+            "wrokers=3",
+            "a=b=c",
+        ]
+    ),
     st.builds(lambda k, v: f"{k}={v}", SAFE_TEXT, NUMBERS),
 )
 
 COMMON = {
-    "--workload": name("workload"), "--test-case": name("case"), "--scenario": name("scenario"),
-    "--seed": NUMBERS, "--fault-rate": RATES, "--hang-rate": RATES, "--crash-rate": RATES,
-    "--latency-scale": NUMBERS, "--cpu-ms": NUMBERS, "--retry": name("retry"), "--set": SETS,
-    "--input": st.sampled_from(["-", ".", "missing.txt", ""]), "--url": st.sampled_from(
-        ["http://127.0.0.1:9", "ftp://x", "", "http://", "nope"]),
+    "--workload": name("workload"),
+    "--test-case": name("case"),
+    "--scenario": name("scenario"),
+    "--seed": NUMBERS,
+    "--fault-rate": RATES,
+    "--hang-rate": RATES,
+    "--crash-rate": RATES,
+    "--latency-scale": NUMBERS,
+    "--cpu-ms": NUMBERS,
+    "--retry": name("retry"),
+    "--set": SETS,
+    "--input": st.sampled_from(["-", ".", "missing.txt", ""]),
+    "--url": st.sampled_from(["http://127.0.0.1:9", "ftp://x", "", "http://", "nope"]),
 }
 FLAGS = ["--no-cache", "--no-memo"]
 COMPARE = {
-    "--iterations": NUMBERS, "--warmup": NUMBERS, "--baseline-strategy": name("strategy"),
+    "--iterations": NUMBERS,
+    "--warmup": NUMBERS,
+    "--baseline-strategy": name("strategy"),
     "--format": st.sampled_from(["table", "markdown", "csv", "json", "yaml", ""]),
     "--fail-above": st.one_of(st.sampled_from(["10%", "0.1", "nan%", "-5%", "inf", "1", "lots", ""]), NUMBERS),
-    "--against": st.sampled_from(["missing.json", "."]), "--output": st.sampled_from(["out.json", "x/y.json"]),
+    "--against": st.sampled_from(["missing.json", "."]),
+    "--output": st.sampled_from(["out.json", "x/y.json"]),
 }
 PROFILE = {"--top": NUMBERS, "--out": st.sampled_from(["prof", "a/b"])}
-SWEEP = {"--over": st.one_of(st.sampled_from(["concurrency=1,2", "fault_rate=0,nan", "seed=1,x", "=1", "x=",
-                                              "latency_scale=-1", "workers=1,,2"]), SAFE_TEXT),
-         "--iterations": NUMBERS}
+SWEEP = {
+    "--over": st.one_of(
+        st.sampled_from(
+            ["concurrency=1,2", "fault_rate=0,nan", "seed=1,x", "=1", "x=", "latency_scale=-1", "workers=1,,2"]
+        ),
+        SAFE_TEXT,
+    ),
+    "--iterations": NUMBERS,
+}
 
 
 @st.composite
@@ -101,16 +163,28 @@ def options(draw, table: dict[str, st.SearchStrategy[str]], flags: list[str] = (
 
 
 def strategies_arg() -> st.SearchStrategy[list[str]]:
-    return st.one_of(st.just([]), st.lists(name("strategy"), min_size=1, max_size=3).map(
-        lambda names: ["--strategies", *names]), name("strategy").map(lambda n: ["--strategies", f"{n},sequential"]))
+    return st.one_of(
+        st.just([]),
+        st.lists(name("strategy"), min_size=1, max_size=3).map(lambda names: ["--strategies", *names]),
+        name("strategy").map(lambda n: ["--strategies", f"{n},sequential"]),
+    )
 
 
 COMMANDS = st.one_of(
     st.tuples(st.just("run"), name("strategy").map(lambda n: [n]), options(COMMON, FLAGS + ["--json"])),
     st.tuples(st.just("compare"), strategies_arg(), options({**COMMON, **COMPARE}, FLAGS + ["--quiet", "--plot"])),
     st.tuples(st.just("profile"), strategies_arg(), options({**COMMON, **PROFILE}, FLAGS + ["--memory", "--json"])),
-    st.tuples(st.just("sweep"), strategies_arg(), options({**{k: COMMON[k] for k in ("--workload", "--test-case",
-              "--scenario", "--seed", "--retry", "--set")}, **SWEEP}, ["--quiet"])),
+    st.tuples(
+        st.just("sweep"),
+        strategies_arg(),
+        options(
+            {
+                **{k: COMMON[k] for k in ("--workload", "--test-case", "--scenario", "--seed", "--retry", "--set")},
+                **SWEEP,
+            },
+            ["--quiet"],
+        ),
+    ),
     st.tuples(st.just("list"), st.just([]), st.lists(st.sampled_from(["--json", "--jsn", "-j"]), max_size=1)),
 )
 
@@ -169,17 +243,45 @@ def _document() -> dict:
     runs = []
     for n, slot in enumerate(order):
         spec = RunSpec(strategy=slot.strategy, case="small", scenario="none").to_dict()
-        runs.append((slot, RunResult(spec=spec, label=slot.strategy, items=3, unique_items=3, succeeded=3,
-                                     complete=True, correct=True, wall_s=1.0 + n / 10)))
-    settings_ = {"workload": "anagrams", "case": "small", "scenario": "none", "iterations": 2, "warmup": 0,
-                 "baseline": "sequential", "unit": "words", "complete": True}
-    return make_document(settings_, order, runs, env={"cpu_model": "Test CPU", "cpu_count": 2},
-                         created=datetime(2025, 1, 31, 12, 0, tzinfo=UTC))  # the same bytes every time
+        runs.append(
+            (
+                slot,
+                RunResult(
+                    spec=spec,
+                    label=slot.strategy,
+                    items=3,
+                    unique_items=3,
+                    succeeded=3,
+                    complete=True,
+                    correct=True,
+                    wall_s=1.0 + n / 10,
+                ),
+            )
+        )
+    settings_ = {
+        "workload": "anagrams",
+        "case": "small",
+        "scenario": "none",
+        "iterations": 2,
+        "warmup": 0,
+        "baseline": "sequential",
+        "unit": "words",
+        "complete": True,
+    }
+    return make_document(
+        settings_,
+        order,
+        runs,
+        env={"cpu_model": "Test CPU", "cpu_count": 2},
+        created=datetime(2025, 1, 31, 12, 0, tzinfo=UTC),
+    )  # the same bytes every time
 
 
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | SAFE_TEXT,
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(SAFE_TEXT, inner, max_size=3),
-                           max_leaves=6)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | SAFE_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(SAFE_TEXT, inner, max_size=3),
+    max_leaves=6,
+)
 
 
 @st.composite
@@ -235,12 +337,15 @@ def test_report_never_unpickles(tmp_path, protocol, fragment):
     assert ran.code == 2 and fragment in ran.err, ran.err
 
 
-@pytest.mark.parametrize(("content", "fragment"), [
-    (b"", "not JSON"),
-    (b"\x00\x01\x02\xff", "not a UTF-8"),
-    (b'{"schema": "orchbench.comparison/1", "runs": [', "not JSON"),
-    (b'{"name": "some other tool", "results": []}', "not an orchbench comparison"),
-])
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"", "not JSON"),
+        (b"\x00\x01\x02\xff", "not a UTF-8"),
+        (b'{"schema": "orchbench.comparison/1", "runs": [', "not JSON"),
+        (b'{"name": "some other tool", "results": []}', "not an orchbench comparison"),
+    ],
+)
 def test_report_of_empty_binary_truncated_or_foreign_files(tmp_path, content, fragment):
     path = tmp_path / "r.json"
     path.write_bytes(content)
@@ -269,15 +374,17 @@ def test_unicode_and_control_characters_in_names_stay_on_one_line(no_runs):
         assert ran.code == 2
 
 
-
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["run", "sequential", "--latency-scale", "nan"], "--latency-scale must be a finite number"),
-    (["run", "sequential", "--cpu-ms", "inf"], "--cpu-ms must be a finite number"),
-    (["run", "sequential", "--fault-rate", "nan"], "--fault-rate must be a finite number"),
-    (["compare", "-s", "sequential", "threads", "--iterations", "1" + "0" * 12], "runs planned"),
-    (["run", "sequential", "-w", "scoring", "--set", "http_timeout=nan"], "is not a finite number"),
-    (["run", "sequential", "--set", "retry.base=inf"], "is not a finite number"),
-])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run", "sequential", "--latency-scale", "nan"], "--latency-scale must be a finite number"),
+        (["run", "sequential", "--cpu-ms", "inf"], "--cpu-ms must be a finite number"),
+        (["run", "sequential", "--fault-rate", "nan"], "--fault-rate must be a finite number"),
+        (["compare", "-s", "sequential", "threads", "--iterations", "1" + "0" * 12], "runs planned"),
+        (["run", "sequential", "-w", "scoring", "--set", "http_timeout=nan"], "is not a finite number"),
+        (["run", "sequential", "--set", "retry.base=inf"], "is not a finite number"),
+    ],
+)
 def test_values_that_would_hang_or_exhaust_memory_are_refused(no_runs, args, fragment):
     ran = cli_here(*args)
     check_ending(args, ran)
@@ -288,5 +395,12 @@ def test_every_spelling_of_the_strategies_option_takes_several_values():
     from orchbench.cli import expand_multi_values
 
     for flag in ("--strategies", "--strategy", "-s"):
-        assert expand_multi_values(["compare", flag, "asyncio", "processes", "-n", "3"]) == \
-            ["compare", flag, "asyncio", flag, "processes", "-n", "3"]
+        assert expand_multi_values(["compare", flag, "asyncio", "processes", "-n", "3"]) == [
+            "compare",
+            flag,
+            "asyncio",
+            flag,
+            "processes",
+            "-n",
+            "3",
+        ]

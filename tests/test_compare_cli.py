@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,18 +16,49 @@ from tests.helpers import cli
 
 
 def test_the_three_ways_of_naming_strategies_agree():
-    assert expand_multi_values(["compare", "--strategies", "asyncio", "processes", "--iterations", "3"]) == \
-        ["compare", "--strategies", "asyncio", "--strategies", "processes", "--iterations", "3"]
-    assert expand_multi_values(["compare", "--strategies", "asyncio,processes"]) == \
-        ["compare", "--strategies", "asyncio,processes"]
-    assert expand_multi_values(["compare", "--strategy", "a", "--strategy", "b"]) == \
-        ["compare", "--strategy", "a", "--strategy", "b"]
+    assert expand_multi_values(["compare", "--strategies", "asyncio", "processes", "--iterations", "3"]) == [
+        "compare",
+        "--strategies",
+        "asyncio",
+        "--strategies",
+        "processes",
+        "--iterations",
+        "3",
+    ]
+    assert expand_multi_values(["compare", "--strategies", "asyncio,processes"]) == [
+        "compare",
+        "--strategies",
+        "asyncio,processes",
+    ]
+    assert expand_multi_values(["compare", "--strategy", "a", "--strategy", "b"]) == [
+        "compare",
+        "--strategy",
+        "a",
+        "--strategy",
+        "b",
+    ]
 
 
 def test_compare_saves_reports_and_gates(tmp_path):
     saved = tmp_path / "now.json"
-    proc = cli("compare", "--strategies", "sequential", "threads", "--test-case", "small", "--scenario", "none",
-               "--iterations", "4", "--warmup", "1", "--output", str(saved), "--format", "csv")
+    proc = cli(
+        "compare",
+        "--strategies",
+        "sequential",
+        "threads",
+        "--test-case",
+        "small",
+        "--scenario",
+        "none",
+        "--iterations",
+        "4",
+        "--warmup",
+        "1",
+        "--output",
+        str(saved),
+        "--format",
+        "csv",
+    )
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert sorted(r["strategy"] for r in rows) == ["sequential", "threads"]
@@ -49,9 +80,26 @@ def test_compare_saves_reports_and_gates(tmp_path):
         run["wall_s"] /= 10
     baseline = tmp_path / "base.json"
     baseline.write_text(json.dumps(faster))
-    gated = cli("compare", "--strategies", "sequential", "--test-case", "small", "--scenario", "none",
-                "--iterations", "4", "--warmup", "0", "--output", str(tmp_path / "again.json"), "--quiet",
-                "--against", str(baseline), "--fail-above", "10%")
+    gated = cli(
+        "compare",
+        "--strategies",
+        "sequential",
+        "--test-case",
+        "small",
+        "--scenario",
+        "none",
+        "--iterations",
+        "4",
+        "--warmup",
+        "0",
+        "--output",
+        str(tmp_path / "again.json"),
+        "--quiet",
+        "--against",
+        str(baseline),
+        "--fail-above",
+        "10%",
+    )
     assert gated.returncode == 1
     assert "regression" in gated.stderr and "sequential" in gated.stderr
 
@@ -77,9 +125,27 @@ def test_a_strategy_without_a_successful_run_makes_compare_fail(tmp_path):
     lines = tmp_path / "lines.txt"
     lines.write_text("a\nb\n")
     with tcp_server(lambda conn: conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")) as port:
-        proc = cli("compare", "-s", "sequential", "-w", "scoring", "--url", f"http://127.0.0.1:{port}", "-i",
-                   str(lines), "-n", "1", "--warmup", "0", "-o", str(tmp_path / "r.json"), "--retry", "none",
-                   "--set", "retry.timeout=5")
+        proc = cli(
+            "compare",
+            "-s",
+            "sequential",
+            "-w",
+            "scoring",
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "-i",
+            str(lines),
+            "-n",
+            "1",
+            "--warmup",
+            "0",
+            "-o",
+            str(tmp_path / "r.json"),
+            "--retry",
+            "none",
+            "--set",
+            "retry.timeout=5",
+        )
     assert proc.returncode == 1, proc.stderr
     assert "sequential: no successful run" in proc.stderr and "sequential" in proc.stdout
     assert json.loads((tmp_path / "r.json").read_text())["runs"]
@@ -100,10 +166,30 @@ def test_when_saving_fails_at_the_end_the_table_is_printed_and_a_fallback_named(
     results_dir = tmp_path / "out"
     results_dir.mkdir()
     (tmp_path / "tmp").mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "orchbench", "compare", "-s", "sequential", "-t", "small",
-                             "--scenario", "none", "-n", "2", "--warmup", "0", "-o", str(results_dir / "r.json")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchbench",
+            "compare",
+            "-s",
+            "sequential",
+            "-t",
+            "small",
+            "--scenario",
+            "none",
+            "-n",
+            "2",
+            "--warmup",
+            "0",
+            "-o",
+            str(results_dir / "r.json"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
+    )
     first = proc.stderr.readline()
     while first and not first.startswith("[1/2]"):  # past warnings: the first run's progress line
         first = proc.stderr.readline()
@@ -120,8 +206,20 @@ def test_when_saving_fails_at_the_end_the_table_is_printed_and_a_fallback_named(
 
 def test_benchmark_fails_on_a_chosen_strategy_without_success_but_not_on_the_naive_reference_point(tmp_path):
     # seed 0 on `small`: the naive orchestrator (no retries) never gets a complete output
-    common = ["benchmark", "--test-case", "small", "--scenario", "fast", "--seed", "0", "--iterations", "1",
-              "--quiet", "--results-dir", str(tmp_path)]
+    common = [
+        "benchmark",
+        "--test-case",
+        "small",
+        "--scenario",
+        "fast",
+        "--seed",
+        "0",
+        "--iterations",
+        "1",
+        "--quiet",
+        "--results-dir",
+        str(tmp_path),
+    ]
     shown = cli(*common)
     assert shown.returncode == 0, shown.stderr
     assert re.search(r"small\s+naive\s.*\bNO\b", shown.stdout), shown.stdout  # still shown, as failing

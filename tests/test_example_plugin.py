@@ -33,16 +33,33 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("example-venv")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=120)
     bindir = root / "bin"
-    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(bindir / "python"), "install", "--quiet",
-                              "--no-compile", str(ROOT), str(EXAMPLE), "pytest"],
-                             env=_env(), capture_output=True, text=True, timeout=900)
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(bindir / "python"),
+            "install",
+            "--quiet",
+            "--no-compile",
+            str(ROOT),
+            str(EXAMPLE),
+            "pytest",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     return bindir
 
 
 def orchbench(bindir: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(bindir / "orchbench"), *args], env=_env(), capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+    return subprocess.run(
+        [str(bindir / "orchbench"), *args], env=_env(), capture_output=True, text=True, timeout=300, cwd=cwd
+    )
 
 
 def test_list_shows_the_plugin_with_its_distribution(venv: Path, tmp_path: Path) -> None:
@@ -52,23 +69,31 @@ def test_list_shows_the_plugin_with_its_distribution(venv: Path, tmp_path: Path)
     assert data["problems"] == []
     rows = {(row["kind"], row["name"]): row for row in data["items"]}
     for key in (("strategy", "chunked-threads"), ("workload", "wordlen")):
-        assert (rows[key]["distribution"], rows[key]["version"], rows[key]["plugin"]) == ("orchbench-example",
-                                                                                        "0.1.0", "example")
+        assert (rows[key]["distribution"], rows[key]["version"], rows[key]["plugin"]) == (
+            "orchbench-example",
+            "0.1.0",
+            "example",
+        )
     assert rows[("strategy", "chunked-threads")]["options"] == ["threads"]
     assert rows[("strategy", "sequential")]["distribution"] == "orchbench"
 
 
 def test_installed_import_names_stay_under_orchbench(venv: Path) -> None:
-    site = subprocess.run([str(venv / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(venv / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     names = {p.name for p in Path(site).iterdir()}
     assert {"orchbench", "orchbench_example"} <= names
     assert not names & {"plugins", "tasks", "tests", "src"}
 
 
 def test_its_strategy_runs_its_workload_correctly(venv: Path, tmp_path: Path) -> None:
-    ran = orchbench(venv, "run", "chunked-threads", "--workload", "wordlen", "--test-case", "medium", "--json",
-                    cwd=tmp_path)
+    ran = orchbench(
+        venv, "run", "chunked-threads", "--workload", "wordlen", "--test-case", "medium", "--json", cwd=tmp_path
+    )
     assert ran.returncode == 0, ran.stderr
     result = json.loads(ran.stdout)
     assert result["correct"] is True and result["complete"] is True
@@ -78,8 +103,19 @@ def test_its_strategy_runs_its_workload_correctly(venv: Path, tmp_path: Path) ->
 
 
 def test_its_strategy_runs_orchbench_anagrams_with_an_option(venv: Path, tmp_path: Path) -> None:
-    ran = orchbench(venv, "run", "chunked-threads", "--test-case", "medium", "--scenario", "fast",
-                    "--set", "threads=3", "--json", cwd=tmp_path)
+    ran = orchbench(
+        venv,
+        "run",
+        "chunked-threads",
+        "--test-case",
+        "medium",
+        "--scenario",
+        "fast",
+        "--set",
+        "threads=3",
+        "--json",
+        cwd=tmp_path,
+    )
     assert ran.returncode == 0, ran.stderr
     result = json.loads(ran.stdout)
     assert result["correct"] is True and result["spec"]["strategy_options"] == {"threads": 3}
@@ -88,18 +124,41 @@ def test_its_strategy_runs_orchbench_anagrams_with_an_option(venv: Path, tmp_pat
 
 
 def test_its_own_tests_pass_against_the_installed_packages(venv: Path, tmp_path: Path) -> None:
-    tests = subprocess.run([str(venv / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                            str(EXAMPLE / "tests")], env=_env(), capture_output=True, text=True, timeout=600,
-                           cwd=tmp_path)
+    tests = subprocess.run(
+        [str(venv / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert tests.returncode == 0, tests.stdout[-3000:]
     assert " passed" in tests.stdout and "failed" not in tests.stdout
 
 
 def test_compare_runs_it_beside_sequential(venv: Path, tmp_path: Path) -> None:
     out = tmp_path / "cmp.json"
-    ran = orchbench(venv, "compare", "--strategies", "chunked-threads", "sequential", "--test-case", "medium",
-                    "--scenario", "fast", "--iterations", "2", "--warmup", "0", "--output", str(out), "--quiet",
-                    "--format", "json", cwd=tmp_path)
+    ran = orchbench(
+        venv,
+        "compare",
+        "--strategies",
+        "chunked-threads",
+        "sequential",
+        "--test-case",
+        "medium",
+        "--scenario",
+        "fast",
+        "--iterations",
+        "2",
+        "--warmup",
+        "0",
+        "--output",
+        str(out),
+        "--quiet",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
     assert ran.returncode == 0, ran.stderr
     saved = json.loads(out.read_text())
     runs = [r for r in saved["runs"] if not r["warmup"]]

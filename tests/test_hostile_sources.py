@@ -64,8 +64,23 @@ def test_a_run_against_a_server_answering_too_much_counts_every_attempt(tmp_path
     lines = tmp_path / "lines.txt"
     lines.write_text("alpha\nbeta\n")
     with http_server(post=answer(OVERSIZED)) as url:
-        ran = cli_here("run", "sequential", "-w", "scoring", "--url", url, "-i", str(lines), "--retry", "fixed",
-                       "--set", "retry.max_attempts=2", "--set", "retry.delay=0", "--json")
+        ran = cli_here(
+            "run",
+            "sequential",
+            "-w",
+            "scoring",
+            "--url",
+            url,
+            "-i",
+            str(lines),
+            "--retry",
+            "fixed",
+            "--set",
+            "retry.max_attempts=2",
+            "--set",
+            "retry.delay=0",
+            "--json",
+        )
     assert ran.code == 1, ran.err
     result = json.loads(ran.out)
     assert result["complete"] is False and result["succeeded"] == 0
@@ -118,8 +133,22 @@ def test_safe_text_shows_controls_and_leaves_the_rest():
 def hostile_document(tmp_path_factory) -> Path:
     """A real comparison file whose strategy name holds escape sequences and markup."""
     folder = tmp_path_factory.mktemp("hostile")
-    ran = cli_here("compare", "-s", "sequential", "-t", "small", "--scenario", "none", "-n", "1", "--warmup", "0",
-                   "-o", str(folder / "c.json"), "-q")
+    ran = cli_here(
+        "compare",
+        "-s",
+        "sequential",
+        "-t",
+        "small",
+        "--scenario",
+        "none",
+        "-n",
+        "1",
+        "--warmup",
+        "0",
+        "-o",
+        str(folder / "c.json"),
+        "-q",
+    )
     assert ran.code == 0, ran.err
     text = (folder / "c.json").read_text()
     text = text.replace('"sequential"', json.dumps("sequential" + HOSTILE))  # JSON-escaped, so it loads
@@ -191,8 +220,15 @@ def test_a_ray_address_that_accepts_and_never_answers_is_one_line_after_the_conn
 def test_run_ray_against_a_silent_address_ends_with_one_line():
     pytest.importorskip("ray")
     with tcp_server() as port:
-        ran = cli("run", "ray", "-t", "small", "--set", f"address=127.0.0.1:{port}",
-                  env={"ORCHBENCH_PLUGINS": "orchbench-ray"})
+        ran = cli(
+            "run",
+            "ray",
+            "-t",
+            "small",
+            "--set",
+            f"address=127.0.0.1:{port}",
+            env={"ORCHBENCH_PLUGINS": "orchbench-ray"},
+        )
     assert ran.returncode == 2, ran.stderr
     assert [line for line in ran.stderr.splitlines() if line.strip()] == [ran.stderr.strip()]
     assert "did not answer within 5 s" in ran.stderr

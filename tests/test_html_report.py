@@ -96,7 +96,7 @@ def test_the_page_holds_the_table_plots_and_environment_and_nothing_from_outside
     assert len(images) >= 2  # wall time and throughput, memory when measured
     for src in images:
         prefix = "data:image/png;base64,"
-        assert src.startswith(prefix) and base64.b64decode(src[len(prefix):]).startswith(b"\x89PNG\r\n\x1a\n")
+        assert src.startswith(prefix) and base64.b64decode(src[len(prefix) :]).startswith(b"\x89PNG\r\n\x1a\n")
     assert not {"script", "link", "iframe", "object", "embed", "base"} & set(page.tags)
     for tag, name, value in page.links:
         assert value.startswith(("data:", "#")) or (name == "style" and "url(" not in value), (tag, name, value)

@@ -25,7 +25,9 @@ async def _score_against(answers: list[bytes], lines: int = 1, **client_options)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+                length = next(
+                    int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")
+                )
                 await reader.readexactly(length)
                 seen["requests"] += 1
                 seen["heads"].append(head)
@@ -65,11 +67,16 @@ def _answer(body: bytes, *headers: str, status: str = "200 OK") -> bytes:
 
 
 def test_keep_alive_connection_is_reused_and_every_body_form_is_read():
-    chunked = _answer(b"5\r\n" + OK[:5] + b"\r\n" + b"%x\r\n" % (len(OK) - 5) + OK[5:] + b"\r\n0\r\n\r\n",
-                      "Transfer-Encoding: chunked")
-    answers = [_answer(OK, f"Content-Length: {len(OK)}"), chunked,
-               _answer(b'{"error": "busy"}', "Content-Length: 17", "Retry-After: 0.5", status="429 Too Many"),
-               _answer(OK, "Connection: close")]  # delimited by the connection's end
+    chunked = _answer(
+        b"5\r\n" + OK[:5] + b"\r\n" + b"%x\r\n" % (len(OK) - 5) + OK[5:] + b"\r\n0\r\n\r\n",
+        "Transfer-Encoding: chunked",
+    )
+    answers = [
+        _answer(OK, f"Content-Length: {len(OK)}"),
+        chunked,
+        _answer(b'{"error": "busy"}', "Content-Length: 17", "Retry-After: 0.5", status="429 Too Many"),
+        _answer(OK, "Connection: close"),
+    ]  # delimited by the connection's end
     outcomes, seen = asyncio.run(_score_against(answers, lines=4))
     assert outcomes[:2] == [7, 7] and outcomes[3] == 7
     assert getattr(outcomes[2], "status", None) == 429 and outcomes[2].retry_after == 0.5
@@ -84,9 +91,15 @@ def test_a_connection_closed_mid_answer_is_a_dropped_connection_and_not_reused()
     assert seen["connections"] == 2
 
 
-@pytest.mark.parametrize("answer", [_answer(b"x" * 2048, "Content-Length: 2048"), b"SSH-2.0-not http\r\n\r\n",
-                                    _answer(b"zz\r\n", "Transfer-Encoding: chunked"),
-                                    _answer(b"800\r\n" + b"x" * 2048 + b"\r\n0\r\n\r\n", "Transfer-Encoding: chunked")])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _answer(b"x" * 2048, "Content-Length: 2048"),
+        b"SSH-2.0-not http\r\n\r\n",
+        _answer(b"zz\r\n", "Transfer-Encoding: chunked"),
+        _answer(b"800\r\n" + b"x" * 2048 + b"\r\n0\r\n\r\n", "Transfer-Encoding: chunked"),
+    ],
+)
 def test_bad_or_oversized_answers_are_malformed(monkeypatch, answer):
     from orchbench.workloads.scoring import http1
 

@@ -42,8 +42,7 @@ def test_predictions_expect_some_failures_and_some_successes() -> None:
 
 
 def _all_cells() -> list:
-    return [pytest.param(c, marks=[pytest.mark.ray] if c.strategy == "ray" else [], id=c.id)
-            for c in matrix.cells()]
+    return [pytest.param(c, marks=[pytest.mark.ray] if c.strategy == "ray" else [], id=c.id) for c in matrix.cells()]
 
 
 @pytest.mark.slow
@@ -73,14 +72,24 @@ def test_a_slow_first_load_is_not_taken_for_a_hung_attempt(monkeypatch, name) ->
         return fast_loader()
 
     monkeypatch.setattr(anagrams, "_index_loader", slow_loader)
-    result = execute(RunSpec(name, case="medium", scenario="fast", fault_rate=0.0,  # latency: attempts interleave
-                             retry_options={"max_attempts": 1, "timeout": 0.2}))
+    result = execute(
+        RunSpec(
+            name,
+            case="medium",
+            scenario="fast",
+            fault_rate=0.0,  # latency: attempts interleave
+            retry_options={"max_attempts": 1, "timeout": 0.2},
+        )
+    )
     assert result.ok, result.failures
 
 
 def test_the_check_refuses_a_lost_item_a_wrong_account_and_a_silent_wrong_total() -> None:
-    cell = next(c for c in matrix.cells() if c.fault.name == "exceptions 0.5" and c.workload == "scoring"
-                and c.strategy == "threads")
+    cell = next(
+        c
+        for c in matrix.cells()
+        if c.fault.name == "exceptions 0.5" and c.workload == "scoring" and c.strategy == "threads"
+    )
     spec = matrix.spec_for(cell, "ci", 1)
     result = matrix.run_here(spec)
     assert matrix.check(cell, spec, result) == "explicit"
@@ -88,14 +97,16 @@ def test_the_check_refuses_a_lost_item_a_wrong_account_and_a_silent_wrong_total(
     doctored = {
         "an item lost": {**result, "succeeded": result["succeeded"] - 1},
         "a failure not listed": {**result, "failures": result["failures"][1:]},
-        "the wrong item failed": {**result, "failures": [{**one, "item": "'something else'"},
-                                                         *result["failures"][1:]]},
+        "the wrong item failed": {**result, "failures": [{**one, "item": "'something else'"}, *result["failures"][1:]]},
         "a failure without its error": {**result, "failures": [{**one, "error": ""}, *result["failures"][1:]]},
         "a wrong total presented as complete": {**result, "complete": True, "correct": False},
-        "one failure fewer than predicted": {**result, "give_ups": result["give_ups"] - 1,
-                                             "failures": result["failures"][1:],
-                                             "failed": result["failed"] - one["positions"],
-                                             "succeeded": result["succeeded"] + one["positions"]},
+        "one failure fewer than predicted": {
+            **result,
+            "give_ups": result["give_ups"] - 1,
+            "failures": result["failures"][1:],
+            "failed": result["failed"] - one["positions"],
+            "succeeded": result["succeeded"] + one["positions"],
+        },
     }
     for what, bad in doctored.items():
         with pytest.raises(AssertionError):

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchbench import noise
 from orchbench.commands.check import judge
 from orchbench.harness import window
-from orchbench.harness.latency import LatencySummary
 from orchbench.harness.isolate import run_isolated
-from orchbench import noise
+from orchbench.harness.latency import LatencySummary
 from orchbench.noise import cores
 from orchbench.types import RunResult, RunSpec
 
@@ -28,8 +28,13 @@ MIB = 2**20
 
 
 def calibrate(strategy: str = "sequential", strategy_options: dict | None = None, **options) -> RunResult:
-    spec = RunSpec(strategy, workload="calibrate", scenario="none", workload_options=options,
-                   strategy_options=strategy_options or {})
+    spec = RunSpec(
+        strategy,
+        workload="calibrate",
+        scenario="none",
+        workload_options=options,
+        strategy_options=strategy_options or {},
+    )
     result = run_isolated(spec)
     assert result.ok, result.error
     assert result.elapsed_s is not None and result.elapsed_s >= result.wall_s
@@ -54,13 +59,31 @@ def test_peak_rise_is_the_memory_held(held_s):
 
 def test_single_process_peak_equals_the_kernels_high_water_mark():
     """The whole command's descendants, reaped, give the kernel's ru_maxrss: the run process's, as it holds most."""
-    wrapper = ("import resource, subprocess, sys\n"
-               "out = subprocess.run([sys.executable, '-m', 'orchbench', *sys.argv[1:]], capture_output=True).stdout\n"
-               "sys.stdout.write(out.decode())\n"
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n")
-    done = subprocess.run([sys.executable, "-c", wrapper, "run", "sequential", "-w", "calibrate", "--set",
-                           "hold_mib=160", "--set", "sleep_s=0.05", "--json"], capture_output=True, text=True,
-                          timeout=120)
+    wrapper = (
+        "import resource, subprocess, sys\n"
+        "out = subprocess.run([sys.executable, '-m', 'orchbench', *sys.argv[1:]], capture_output=True).stdout\n"
+        "sys.stdout.write(out.decode())\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            wrapper,
+            "run",
+            "sequential",
+            "-w",
+            "calibrate",
+            "--set",
+            "hold_mib=160",
+            "--set",
+            "sleep_s=0.05",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     *result_lines, kernel = done.stdout.strip().splitlines()
     result = json.loads("\n".join(result_lines))
     assert abs(result["peak_rss"] - int(kernel)) <= MIB
@@ -104,13 +127,19 @@ def test_window_cpu_counts_each_process_once_and_only_inside_the_window():
 
 
 def _result(wall: float, cpu: float, rise_mib: float = 64.0, elapsed: float | None = None) -> RunResult:
-    return RunResult(spec={}, wall_s=wall, cpu_s=cpu, cpu_granularity_s=0.0, base_rss=30 * MIB,
-                     peak_rss=int((30 + rise_mib) * MIB), elapsed_s=wall + 0.3 if elapsed is None else elapsed)
+    return RunResult(
+        spec={},
+        wall_s=wall,
+        cpu_s=cpu,
+        cpu_granularity_s=0.0,
+        base_rss=30 * MIB,
+        peak_rss=int((30 + rise_mib) * MIB),
+        elapsed_s=wall + 0.3 if elapsed is None else elapsed,
+    )
 
 
 def test_check_flags_each_figure_out_of_bound():
-    good = dict(sleep=_result(1.0005, 0.001), burn=_result(0.6, 0.5), short=_result(0.1, 0.05),
-                long=_result(2.0, 0.05))
+    good = dict(sleep=_result(1.0005, 0.001), burn=_result(0.6, 0.5), short=_result(0.1, 0.05), long=_result(2.0, 0.05))
     assert all(c.ok for c in judge(**good, cores=2))
     bad = {**good, "burn": _result(0.2, 0.5)}  # 0.5 s of CPU in 0.2 s on 2 cores cannot be
     assert [c.figure for c in judge(**bad, cores=2) if not c.ok] == ["CPU of a 0.5 s burn"]
@@ -123,8 +152,13 @@ def test_check_flags_each_figure_out_of_bound():
 
 @pytest.mark.slow
 def test_check_command_prints_a_verdict():
-    done = subprocess.run([sys.executable, "-m", "orchbench", "check", "--runs", "2", "--json"], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "NO_COLOR": "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "orchbench", "check", "--runs", "2", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     data = json.loads(done.stdout)
     assert done.returncode == (0 if data["instrument_ok"] else 1)
     assert {c["figure"] for c in data["checks"]} >= {"CPU of that sleeping run", "CPU of a 0.5 s burn"}
@@ -132,8 +166,7 @@ def test_check_command_prints_a_verdict():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(min_value=1e-7, max_value=1e4), min_size=1, max_size=300),
-       st.sampled_from([50, 95, 99]))
+@given(st.lists(st.floats(min_value=1e-7, max_value=1e4), min_size=1, max_size=300), st.sampled_from([50, 95, 99]))
 def test_latency_summary_keeps_percentiles_to_half_a_percent(latencies, q):
     exact = sorted(latencies)[max(1, math.ceil(q / 100 * len(latencies))) - 1]  # nearest rank
     summary = LatencySummary(latencies)

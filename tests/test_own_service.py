@@ -53,19 +53,37 @@ def test_a_recorded_reference_holds_the_services_own_answers(reference: str, run
 
 
 def test_run_is_correct_against_the_recorded_reference(service, reference: str, text: str):
-    proc = cli("run", "asyncio", "-w", "scoring", "--url", service.url, "--input", text, "--reference", reference,
-               "--json")
+    proc = cli(
+        "run", "asyncio", "-w", "scoring", "--url", service.url, "--input", text, "--reference", reference, "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["correct"] is True and result["complete"] and result["retries"] > 0  # the 503s were retried
 
 
 @pytest.mark.slow  # a run of every strategy: ~20 s on 2 shared cores
-def test_every_strategy_is_correct_against_the_recorded_reference(service, reference: str, text: str,
-                                                                  tmp_path: Path):
+def test_every_strategy_is_correct_against_the_recorded_reference(service, reference: str, text: str, tmp_path: Path):
     saved = tmp_path / "c.json"
-    proc = cli("compare", "-s", *STRATEGIES, "-w", "scoring", "--url", service.url, "--input", text,
-               "--reference", reference, "-n", "1", "--warmup", "0", "-q", "-o", str(saved))
+    proc = cli(
+        "compare",
+        "-s",
+        *STRATEGIES,
+        "-w",
+        "scoring",
+        "--url",
+        service.url,
+        "--input",
+        text,
+        "--reference",
+        reference,
+        "-n",
+        "1",
+        "--warmup",
+        "0",
+        "-q",
+        "-o",
+        str(saved),
+    )
     assert proc.returncode == 0, proc.stderr
     runs = json.loads(saved.read_text())["runs"]
     assert sorted(r["label"] for r in runs) == sorted(STRATEGIES)
@@ -104,8 +122,20 @@ def test_a_reference_that_differs_is_wrong_and_shows_the_values(service, referen
 def test_recording_fails_and_writes_nothing_when_an_item_keeps_failing(text: str, tmp_path: Path):
     out = tmp_path / "ref.json"
     with OwnService(always_fail=(LINES[5],)) as failing:
-        proc = cli("reference", "record", "-w", "scoring", "--url", failing.url, "--input", text, "-o", str(out),
-                   "--set", "retry.max_attempts=2")
+        proc = cli(
+            "reference",
+            "record",
+            "-w",
+            "scoring",
+            "--url",
+            failing.url,
+            "--input",
+            text,
+            "-o",
+            str(out),
+            "--set",
+            "retry.max_attempts=2",
+        )
     assert proc.returncode == 2 and "no reference written" in proc.stderr and "HTTP 500" in proc.stderr
     assert not out.exists() and list(tmp_path.glob(".ref.json*")) == []
 
@@ -120,19 +150,54 @@ def test_embedded_server_options_with_a_url_are_an_error_naming_the_option(servi
 
 def test_a_secret_header_comes_from_the_environment_and_is_never_saved(text: str, tmp_path: Path):
     with OwnService(token="s3cret-token") as guarded:
-        refused = cli("run", "sequential", "-w", "scoring", "--url", guarded.url, "--input", text,
-                      "--set", "headers=Authorization=Bearer s3cret-token")
+        refused = cli(
+            "run",
+            "sequential",
+            "-w",
+            "scoring",
+            "--url",
+            guarded.url,
+            "--input",
+            text,
+            "--set",
+            "headers=Authorization=Bearer s3cret-token",
+        )
         assert refused.returncode == 2 and "environment variable" in refused.stderr
-        proc = cli("run", "asyncio", "-w", "scoring", "--url", guarded.url, "--input", text, "--json",
-                   "--set", "headers=Authorization=$OWN_TOKEN", env={"OWN_TOKEN": "Bearer s3cret-token"})
+        proc = cli(
+            "run",
+            "asyncio",
+            "-w",
+            "scoring",
+            "--url",
+            guarded.url,
+            "--input",
+            text,
+            "--json",
+            "--set",
+            "headers=Authorization=$OWN_TOKEN",
+            env={"OWN_TOKEN": "Bearer s3cret-token"},
+        )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["complete"] and "s3cret-token" not in proc.stdout  # the result as saved
 
 
 def test_the_client_adapts_to_another_path_body_and_score_field(text: str):
     with OwnService() as service:
-        proc = cli("run", "threads", "-w", "scoring", "--url", service.url + "/api", "--input", text,
-                   "--set", "path=v1/score", "--set", "body=text", "--json")
+        proc = cli(
+            "run",
+            "threads",
+            "-w",
+            "scoring",
+            "--url",
+            service.url + "/api",
+            "--input",
+            text,
+            "--set",
+            "path=v1/score",
+            "--set",
+            "body=text",
+            "--json",
+        )
     assert proc.returncode == 0, proc.stderr
     assert service.paths == {"/api/v1/score"} and "application/json" in service.content_types
     assert json.loads(proc.stdout)["complete"]  # the service read the JSON body as a line: it still answered
@@ -140,8 +205,27 @@ def test_the_client_adapts_to_another_path_body_and_score_field(text: str):
 
 def test_compare_names_the_strategies_that_agree(service, text: str, tmp_path: Path):
     saved = tmp_path / "c.json"
-    proc = cli("compare", "-s", "sequential", "asyncio", "-w", "scoring", "--url", service.url, "--input", text,
-               "-n", "1", "--warmup", "0", "-q", "-o", str(saved), "-f", "markdown")
+    proc = cli(
+        "compare",
+        "-s",
+        "sequential",
+        "asyncio",
+        "-w",
+        "scoring",
+        "--url",
+        service.url,
+        "--input",
+        text,
+        "-n",
+        "1",
+        "--warmup",
+        "0",
+        "-q",
+        "-o",
+        str(saved),
+        "-f",
+        "markdown",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "all 2 strategies agree" in proc.stdout
     assert json.loads(saved.read_text())["settings"]["agreement"]["consensus"] == ["asyncio", "sequential"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -9,8 +10,6 @@ from orchbench.errors import UsageError
 from orchbench.harness.faults import unit_draw
 from orchbench.workloads.anagrams.dictionary import cached_words
 from orchbench.workloads.anagrams.reference import anagram_counts
-import pytest
-
 from tests.helpers import NO_WAIT, run_here, share_dictionary_index
 
 
@@ -18,11 +17,14 @@ from tests.helpers import NO_WAIT, run_here, share_dictionary_index
 def _shared_index(monkeypatch):
     share_dictionary_index(monkeypatch)
 
-WORDS = sorted(cached_words())[:: 997]  # a spread of real dictionary words
+
+WORDS = sorted(cached_words())[::997]  # a spread of real dictionary words
 CHARS = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")  # encodable, not binary
-texts = st.lists(
-    st.one_of(st.sampled_from(WORDS), st.text(CHARS, min_size=1, max_size=8)), min_size=1, max_size=25
-).map(" ".join).filter(lambda t: t.split() and any(c.isalpha() or c.isdigit() for c in t))  # filter_input's rule:
+texts = (
+    st.lists(st.one_of(st.sampled_from(WORDS), st.text(CHARS, min_size=1, max_size=8)), min_size=1, max_size=25)
+    .map(" ".join)
+    .filter(lambda t: t.split() and any(c.isalpha() or c.isdigit() for c in t))
+)  # filter_input's rule:
 # "¼" is alphanumeric to str.isalnum() but neither a letter nor a digit, so a text of it alone has no words
 
 
@@ -35,8 +37,13 @@ def _input(tmp_path, text: str) -> str:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=texts, seed=st.integers(0, 2**31), rate=st.floats(0.0, 0.5), memo=st.booleans())
 def test_output_equals_reference_under_faults(tmp_path, text, seed, rate, memo):
-    result = run_here(input_path=_input(tmp_path, text), seed=seed, fault_rate=rate, memo=memo,
-                      retry_options={"max_attempts": 60, **NO_WAIT})
+    result = run_here(
+        input_path=_input(tmp_path, text),
+        seed=seed,
+        fault_rate=rate,
+        memo=memo,
+        retry_options={"max_attempts": 60, **NO_WAIT},
+    )
     assert result.error is None
     assert result.complete and result.correct
     assert result.succeeded == result.items > 0
@@ -78,8 +85,9 @@ def test_duplicates_run_once_with_memo_and_every_time_without():
 
 
 def test_hang_is_cut_by_the_timeout_and_retried():
-    result = run_here(case="medium", hang_rate=0.3, seed=1,
-                      retry_options={"timeout": 0.05, "max_attempts": 30, **NO_WAIT})
+    result = run_here(
+        case="medium", hang_rate=0.3, seed=1, retry_options={"timeout": 0.05, "max_attempts": 30, **NO_WAIT}
+    )
     assert result.correct and result.retries > 0
 
 

@@ -11,11 +11,19 @@ from orchbench.harness.planner import PlannedRun, plan
 def test_warmups_come_first_then_rotated_rounds():
     runs = plan(["a", "b", "c"], iterations=3, warmup=1)
     assert [(r.round, r.strategy, r.warmup) for r in runs] == [
-        (1, "a", True), (1, "b", True), (1, "c", True),
-        (1, "a", False), (1, "b", False), (1, "c", False),
-        (2, "b", False), (2, "c", False), (2, "a", False),
-        (3, "c", False), (3, "a", False), (3, "b", False),
-    ]  # fmt: skip
+        (1, "a", True),
+        (1, "b", True),
+        (1, "c", True),
+        (1, "a", False),
+        (1, "b", False),
+        (1, "c", False),
+        (2, "b", False),
+        (2, "c", False),
+        (2, "a", False),
+        (3, "c", False),
+        (3, "a", False),
+        (3, "b", False),
+    ]
 
 
 def test_each_round_runs_every_strategy_once():
@@ -43,7 +51,7 @@ def test_two_strategies_alternate_abba():
 
 def test_no_strategy_runs_twice_in_a_row_with_three_or_more():
     runs = plan(["a", "b", "c", "d"], iterations=9, warmup=3)
-    assert all(x.strategy != y.strategy for x, y in zip(runs, runs[1:]))
+    assert all(x.strategy != y.strategy for x, y in zip(runs, runs[1:], strict=False))
 
 
 def test_single_strategy_and_no_warmup():

@@ -21,13 +21,18 @@ def _document(walls: dict[str, list[float]], rss: bool = True, wrong: str | None
         spec = RunSpec(strategy=slot.strategy, case="medium", scenario="seed").to_dict()
         bad = slot.strategy == wrong and slot.round == 1
         result = RunResult(
-            spec=spec, items=20, succeeded=20, complete=True, correct=not bad, limit_s=0.3,
+            spec=spec,
+            items=20,
+            succeeded=20,
+            complete=True,
+            correct=not bad,
+            limit_s=0.3,
             wall_s=5.0 if slot.warmup else walls[slot.strategy][slot.round - 1],
-            peak_rss=(40 + 10 * slot.round) * 2**20 if rss else None, sample_period_s=0.02,
-        )  # fmt: skip
+            peak_rss=(40 + 10 * slot.round) * 2**20 if rss else None,
+            sample_period_s=0.02,
+        )
         pairs.append((slot, result))
-    settings = {"workload": "anagrams", "case": "medium", "scenario": "seed", "baseline": "sequential",
-                "unit": "words"}  # fmt: skip
+    settings = {"workload": "anagrams", "case": "medium", "scenario": "seed", "baseline": "sequential", "unit": "words"}
     return make_document(settings, order, pairs, env={"cpu_model": "Test CPU", "cpu_count": 16})
 
 
@@ -37,12 +42,15 @@ def _is_png(path: Path) -> bool:
 
 
 def test_plot_comparison_writes_three_pngs(tmp_path):
-    doc = _document({"sequential": [4.0, 4.2, 4.1], "threads": [1.0, 1.1, 0.9], "asyncio": [0.6, 0.7, 0.65]},
-                    wrong="asyncio")  # fmt: skip
+    doc = _document(
+        {"sequential": [4.0, 4.2, 4.1], "threads": [1.0, 1.1, 0.9], "asyncio": [0.6, 0.7, 0.65]}, wrong="asyncio"
+    )
     paths = plot_comparison(doc, tmp_path / "plots")
     assert [p.name for p in paths] == [
-        "anagrams-medium-seed-wall.png", "anagrams-medium-seed-throughput.png", "anagrams-medium-seed-memory.png",
-    ]  # fmt: skip
+        "anagrams-medium-seed-wall.png",
+        "anagrams-medium-seed-throughput.png",
+        "anagrams-medium-seed-memory.png",
+    ]
     assert all(_is_png(p) for p in paths)
 
 

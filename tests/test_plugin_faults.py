@@ -84,12 +84,15 @@ def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         del sys.modules[name]
 
 
-@pytest.mark.parametrize(("strategy", "message"), [
-    ("short", "broke its contract: strategy returned 19 outcomes for 20 items"),
-    ("boom", "raised RuntimeError: kaboom after 10 items"),
-    ("backwards", "broke its contract: strategy returned outcome 19 at position 0"),
-    ("lazy", "broke its contract: strategy returned generator, not a list of outcomes"),
-])
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        ("short", "broke its contract: strategy returned 19 outcomes for 20 items"),
+        ("boom", "raised RuntimeError: kaboom after 10 items"),
+        ("backwards", "broke its contract: strategy returned outcome 19 at position 0"),
+        ("lazy", "broke its contract: strategy returned generator, not a list of outcomes"),
+    ],
+)
 def test_a_strategy_breaking_its_contract_is_the_runs_error_naming_its_plugin(faulty, strategy, message):
     with pytest.raises(StrategyError) as info:
         run_here(strategy, input_path=str(_words(faulty, 20)), memo=False)
@@ -103,8 +106,11 @@ def _words(directory: Path, n: int) -> Path:
 
 
 def _env(site: Path, *dists: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-            ENV_VAR: ",".join(dists)}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+        ENV_VAR: ",".join(dists),
+    }
 
 
 def test_compare_isolates_broken_and_faulty_plugins_and_reports_the_rest(tmp_path: Path):
@@ -116,10 +122,33 @@ def test_compare_isolates_broken_and_faulty_plugins_and_reports_the_rest(tmp_pat
     make_dist(site, "ob-faulty", "faulty", FAULTY)
     out = tmp_path / "out.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "orchbench", "compare", "--strategies", "sequential", "short", "boom",
-         "--test-case", "medium", "--scenario", "none", "--iterations", "1", "--warmup", "0", "--output", str(out),
-         "--format", "json"],
-        env=_env(site, "ob-good", "ob-broken", "ob-dupe", "ob-faulty"), capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "orchbench",
+            "compare",
+            "--strategies",
+            "sequential",
+            "short",
+            "boom",
+            "--test-case",
+            "medium",
+            "--scenario",
+            "none",
+            "--iterations",
+            "1",
+            "--warmup",
+            "0",
+            "--output",
+            str(out),
+            "--format",
+            "json",
+        ],
+        env=_env(site, "ob-good", "ob-broken", "ob-dupe", "ob-faulty"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr  # the faulty strategies have no successful run; the others are reported
     assert "orchbench: short: no successful run" in proc.stderr and "orchbench: boom: no successful run" in proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -145,9 +174,25 @@ def test_run_of_a_short_strategy_never_gives_a_total(tmp_path: Path):
     site.mkdir()
     make_dist(site, "ob-faulty", "faulty", FAULTY)
     proc = subprocess.run(
-        [sys.executable, "-m", "orchbench", "run", "short", "--workload", "scoring", "--test-case", "small",
-         "--scenario", "none", "--json"],
-        env=_env(site, "ob-faulty"), capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "orchbench",
+            "run",
+            "short",
+            "--workload",
+            "scoring",
+            "--test-case",
+            "small",
+            "--scenario",
+            "none",
+            "--json",
+        ],
+        env=_env(site, "ob-faulty"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     result = json.loads(proc.stdout)

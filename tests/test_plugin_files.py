@@ -76,8 +76,19 @@ def test_a_plugin_file_runs_in_worker_processes(plugin: Path, strategy: str):
 
 @pytest.mark.ray
 def test_a_plugin_file_runs_on_ray(plugin: Path, ray_cluster: str):
-    proc = cli("run", "ray", "--plugin", str(plugin), "-w", "word-sizes", "--set", f"address={ray_cluster}", "--json",
-               timeout=300, env={"ORCHBENCH_PLUGINS": "orchbench-ray"})
+    proc = cli(
+        "run",
+        "ray",
+        "--plugin",
+        str(plugin),
+        "-w",
+        "word-sizes",
+        "--set",
+        f"address={ray_cluster}",
+        "--json",
+        timeout=300,
+        env={"ORCHBENCH_PLUGINS": "orchbench-ray"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["output"] == [len(w) for w in WORDS.split()]
 
@@ -97,7 +108,9 @@ def test_list_shows_the_file_and_a_broken_file_is_reported_like_an_entry_point(p
 
 def test_a_missing_plugin_file_is_one_line():
     proc = cli("list", "-p", "no_such_pipeline.py")
-    assert proc.returncode == 2 and proc.stderr.strip() == "orchbench: error: --plugin no_such_pipeline.py: no such file"
+    assert (
+        proc.returncode == 2 and proc.stderr.strip() == "orchbench: error: --plugin no_such_pipeline.py: no such file"
+    )
 
 
 def test_orchbench_plugins_entries_that_are_paths_are_loaded(plugin: Path):
@@ -107,8 +120,26 @@ def test_orchbench_plugins_entries_that_are_paths_are_loaded(plugin: Path):
 
 def test_compare_names_the_strategy_that_disagrees_and_never_lets_it_win(plugin: Path, tmp_path: Path):
     saved = tmp_path / "c.json"
-    proc = cli("compare", "-p", str(plugin), "-w", "word-sizes", "-s", "sequential", "threads", "off-by-one",
-               "-n", "2", "--warmup", "0", "-q", "-o", str(saved), "-f", "json")
+    proc = cli(
+        "compare",
+        "-p",
+        str(plugin),
+        "-w",
+        "word-sizes",
+        "-s",
+        "sequential",
+        "threads",
+        "off-by-one",
+        "-n",
+        "2",
+        "--warmup",
+        "0",
+        "-q",
+        "-o",
+        str(saved),
+        "-f",
+        "json",
+    )
     assert proc.returncode == 1, proc.stderr  # a strategy with no run that is not wrong fails the comparison
     assert "orchbench: off-by-one: no successful run" in proc.stderr
     report = json.loads(proc.stdout)
@@ -124,7 +155,8 @@ def test_compare_names_the_strategy_that_disagrees_and_never_lets_it_win(plugin:
 def test_a_projects_pyproject_names_plugins_and_defaults(plugin: Path, tmp_path: Path):
     project = tmp_path / "project"
     (project / "src").mkdir(parents=True)
-    (project / "pyproject.toml").write_text(textwrap.dedent(f"""
+    (project / "pyproject.toml").write_text(
+        textwrap.dedent(f"""
         [project]
         name = "my-project"
 
@@ -132,7 +164,9 @@ def test_a_projects_pyproject_names_plugins_and_defaults(plugin: Path, tmp_path:
         plugins = ["{plugin.name}"]
         workload = "word-sizes"
         strategies = ["sequential", "off-by-one"]
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     (project / plugin.name).write_text(plugin.read_text(), encoding="utf-8")
     run = cli("run", "sequential", "--json", cwd=project / "src")  # found from a subdirectory upwards
     assert run.returncode == 0, run.stderr

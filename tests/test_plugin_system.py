@@ -105,7 +105,11 @@ def test_plugin_failing_at_import_is_reported_and_the_rest_loads(site: Path, mon
     only(monkeypatch, "ob-good", "ob-broken")
     registry = load_registry()
     [problem] = registry.problems
-    assert (problem.source.plugin, problem.source.distribution, problem.source.version) == ("broken", "ob-broken", "2.3")
+    assert (problem.source.plugin, problem.source.distribution, problem.source.version) == (
+        "broken",
+        "ob-broken",
+        "2.3",
+    )
     assert problem.error == "RuntimeError: boom at import"
     assert {"again", "sequential"} <= set(registry.names("strategy"))
     assert registry.entries["strategy"]["again"].source.distribution == "ob-good"
@@ -124,7 +128,9 @@ def test_duplicate_name_is_refused_naming_both_sources(site: Path, monkeypatch: 
     assert registry.strategy("sequential") is Sequential
 
 
-def test_raising_hook_is_reported_and_the_plugins_other_hooks_count(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_raising_hook_is_reported_and_the_plugins_other_hooks_count(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_dist(site, "ob-halfway", "halfway", RAISING_HOOK)
     only(monkeypatch, "ob-halfway")
     registry = load_registry()
@@ -158,18 +164,29 @@ def test_cli_lists_broken_plugins_and_still_runs(tmp_path: Path) -> None:
     make_dist(tmp_path, "ob-good", "good", GOOD)
     make_dist(tmp_path, "ob-broken", "broken", BROKEN_IMPORT)
     make_dist(tmp_path, "ob-halfway", "halfway", RAISING_HOOK)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
-           ENV_VAR: "ob-good,ob-broken,ob-halfway"}
-    listed = subprocess.run([sys.executable, "-m", "orchbench", "list", "--json"], env=env, capture_output=True,
-                            text=True, timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        ENV_VAR: "ob-good,ob-broken,ob-halfway",
+    }
+    listed = subprocess.run(
+        [sys.executable, "-m", "orchbench", "list", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert listed.returncode == 1, listed.stderr  # problems make `list` fail, so CI notices
     data = json.loads(listed.stdout)
-    assert {(p["plugin"], p["distribution"]) for p in data["problems"]} == {("broken", "ob-broken"),
-                                                                           ("halfway", "ob-halfway")}
+    assert {(p["plugin"], p["distribution"]) for p in data["problems"]} == {
+        ("broken", "ob-broken"),
+        ("halfway", "ob-halfway"),
+    }
     names = {(row["kind"], row["name"]): row["distribution"] for row in data["items"]}
     assert names[("strategy", "again")] == "ob-good" and names[("strategy", "survivor")] == "ob-halfway"
-    ran = subprocess.run([sys.executable, "-m", "orchbench", "run", "again", "--test-case", "small",
-                          "--scenario", "none", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    ran = subprocess.run(
+        [sys.executable, "-m", "orchbench", "run", "again", "--test-case", "small", "--scenario", "none", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout)["correct"] is True
     assert "plugin 'broken' (ob-broken 1.0): RuntimeError: boom at import" in ran.stderr

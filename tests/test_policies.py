@@ -40,13 +40,23 @@ def _first_requests_slow(lines: list[str], options: dict) -> int:
     from orchbench.workloads.scoring.server import SCENARIOS
 
     config: ServerConfig = SCENARIOS["default"].with_overrides(seed=0, **options)
-    return sum(1 for line in set(lines) if not is_blank(line)
-               and (d := decide(config, line.encode(), 0)).slow and d.kind is not Kind.UNAVAILABLE)
+    return sum(
+        1
+        for line in set(lines)
+        if not is_blank(line) and (d := decide(config, line.encode(), 0)).slow and d.kind is not Kind.UNAVAILABLE
+    )
 
 
 def test_hedged_scoring_with_slow_outliers_is_correct_and_counts_every_attempt():
-    result = run_here("asyncio", workload="scoring", case="small", scenario="default", retry="hedged",
-                      retry_options=HEDGE, workload_options=SLOW)
+    result = run_here(
+        "asyncio",
+        workload="scoring",
+        case="small",
+        scenario="default",
+        retry="hedged",
+        retry_options=HEDGE,
+        workload_options=SLOW,
+    )
     assert result.ok, result.failures
     assert result.succeeded == result.items
     from orchbench.workloads.scoring.corpus import case_corpus
@@ -76,8 +86,15 @@ def test_hedged_runs_as_plain_retries_in_a_sync_strategy(monkeypatch):
 def test_immediate_copies_race_every_item(monkeypatch):
     """delay=0: every race starts all its copies at once (failures that show only at the end)."""
     share_dictionary_index(monkeypatch)
-    result = run_here("asyncio", case="medium", scenario="fast", seed=5, fault_rate=0.3, retry="hedged",
-                      retry_options={"copies": 3, "delay": 0.0, **NO_WAIT})
+    result = run_here(
+        "asyncio",
+        case="medium",
+        scenario="fast",
+        seed=5,
+        fault_rate=0.3,
+        retry="hedged",
+        retry_options={"copies": 3, "delay": 0.0, **NO_WAIT},
+    )
     assert result.ok
     races = result.attempts - _prepare_attempts(seed=5) - result.hedges
     assert races >= result.unique_items
@@ -205,8 +222,16 @@ TIGHT = {"capacity": CAPACITY, "retry_after": 0.01, "latency_median": 0.01, "lat
 
 
 def test_adaptive_asyncio_settles_near_the_servers_capacity():
-    result = run_here("asyncio", workload="scoring", case="1k", scenario="default", strategy_options={"adaptive": True},
-                      retry="exponential", retry_options={"max_attempts": 30, **NO_WAIT}, workload_options=TIGHT)
+    result = run_here(
+        "asyncio",
+        workload="scoring",
+        case="1k",
+        scenario="default",
+        strategy_options={"adaptive": True},
+        retry="exponential",
+        retry_options={"max_attempts": 30, **NO_WAIT},
+        workload_options=TIGHT,
+    )
     assert result.ok, result.failures
     limiter = result.strategy_stats["limiter"]
     assert limiter["decreases"] >= 1
@@ -216,9 +241,16 @@ def test_adaptive_asyncio_settles_near_the_servers_capacity():
 
 
 def test_adaptive_hybrid_keeps_a_limit_per_worker():
-    result = run_here("hybrid", workload="scoring", case="1k", scenario="default",
-                      strategy_options={"adaptive": True, "workers": 2, "concurrency": 64}, retry="exponential",
-                      retry_options={"max_attempts": 30, **NO_WAIT}, workload_options=TIGHT)
+    result = run_here(
+        "hybrid",
+        workload="scoring",
+        case="1k",
+        scenario="default",
+        strategy_options={"adaptive": True, "workers": 2, "concurrency": 64},
+        retry="exponential",
+        retry_options={"max_attempts": 30, **NO_WAIT},
+        workload_options=TIGHT,
+    )
     assert result.ok, result.failures
     limiter = result.strategy_stats["limiter"]
     assert 1 <= limiter["workers"] <= 2 and len(limiter["per_worker"]) == limiter["workers"]
@@ -237,8 +269,23 @@ def test_cli_lists_the_policies_and_runs_them():
     rows = {(r["kind"], r["name"]): r for r in listing["items"]}
     assert {"copies", "quantile", "delay", "max_attempts"} <= set(rows[("retry policy", "hedged")]["options"])
     assert all("adaptive" in rows[("strategy", name)]["options"] for name in ("asyncio", "hybrid"))
-    proc = cli("run", "asyncio", "--test-case", "small", "--scenario", "fast", "--retry", "hedged",
-               "--set", "retry.delay=0", "--set", "retry.copies=2", "--set", "adaptive=true", "--json")
+    proc = cli(
+        "run",
+        "asyncio",
+        "--test-case",
+        "small",
+        "--scenario",
+        "fast",
+        "--retry",
+        "hedged",
+        "--set",
+        "retry.delay=0",
+        "--set",
+        "retry.copies=2",
+        "--set",
+        "adaptive=true",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["correct"] and data["hedges"] > 0 and data["strategy_stats"]["limiter"]["start"] >= 1

@@ -24,8 +24,14 @@ TASKS_PY = "orchbench/workloads/anagrams/tasks.py"
 def orchbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     # one hash seed for every run process: sets of words iterate in one order, so equal work allocates equally
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    return subprocess.run([sys.executable, "-m", "orchbench", *args], capture_output=True, text=True, cwd=cwd,
-                          stdin=subprocess.DEVNULL, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "orchbench", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
 
 
 def profile_json(tmp_path: Path, *args: str) -> dict:
@@ -46,8 +52,10 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
 
 
 def _strategy_params() -> list:
-    return [pytest.param(name, marks=[pytest.mark.ray] if "ray" in name else [])
-            for name in get_registry().names("strategy")]
+    return [
+        pytest.param(name, marks=[pytest.mark.ray] if "ray" in name else [])
+        for name in get_registry().names("strategy")
+    ]
 
 
 @pytest.mark.parametrize("strategy", _strategy_params())
@@ -77,8 +85,9 @@ def test_reloading_the_dictionary_per_call_shows_in_what_is_allocated(tmp_path: 
     text = tmp_path / "three.txt"
     text.write_text("stone listen tabs\n")  # three words, three different anagram groups
     # --temporary records pymalloc's own allocations: every object counted, whichever arenas the OS gave back
-    summary = profile_json(tmp_path, "--strategies", "sequential", "naive", "--input", str(text), "--top", "40",
-                           "--temporary")
+    summary = profile_json(
+        tmp_path, "--strategies", "sequential", "naive", "--input", str(text), "--top", "40", "--temporary"
+    )
     cached, naive = summary["strategies"]
     assert (cached["label"], naive["label"]) == ("sequential", "naive")
     assert cached["ok"] and naive["ok"]
@@ -120,8 +129,13 @@ def test_worker_processes_are_profiled_whatever_their_start_method(tmp_path: Pat
     script = tmp_path / "pool.py"
     script.write_text(POOL_SCRIPT)
     capture = tmp_path / "run.bin"
-    done = subprocess.run([sys.executable, str(script), str(capture), method], capture_output=True, text=True,
-                          cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != profile.SETTINGS_ENV})
+    done = subprocess.run(
+        [sys.executable, str(script), str(capture), method],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != profile.SETTINGS_ENV},
+    )
     assert done.returncode == 0, done.stderr
     assert "warning" not in done.stderr
     busy = {int(pid) for pid in done.stdout.split()}
@@ -181,8 +195,9 @@ def test_leaks_and_temporary_add_views_and_flamegraphs(tmp_path: Path) -> None:
 
 def test_the_table_names_strategy_sites_and_the_output_directory(tmp_path: Path) -> None:
     out = tmp_path / "profile"
-    done = orchbench("profile", "--memory", "--strategies", "sequential", "-t", "small", "--scenario", "none",
-                     "--out", str(out))
+    done = orchbench(
+        "profile", "--memory", "--strategies", "sequential", "-t", "small", "--scenario", "none", "--out", str(out)
+    )
     assert done.returncode == 0, done.stderr
     assert "sequential" in done.stdout and "correct" in done.stdout and "held at the peak" in done.stdout
     assert str(out) in done.stdout.replace("\n", "")
@@ -192,8 +207,14 @@ def test_without_memory_one_line_error() -> None:
     assert "--memory" in one_line_error(orchbench("profile", "--strategies", "sequential"))
 
 
-@pytest.mark.parametrize("spelling", [["--strategies", "sequential", "bogus"], ["--strategies", "sequential,bogus"],
-                                      ["--strategies", "sequential", "--strategy", "bogus"]])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        ["--strategies", "sequential", "bogus"],
+        ["--strategies", "sequential,bogus"],
+        ["--strategies", "sequential", "--strategy", "bogus"],
+    ],
+)
 def test_unknown_strategy_one_line_error(tmp_path: Path, spelling: list[str]) -> None:
     line = one_line_error(orchbench("profile", "--memory", *spelling, "--out", str(tmp_path / "p")))
     assert "unknown strategy 'bogus'" in line
@@ -207,16 +228,20 @@ def test_output_directory_with_files_is_refused(tmp_path: Path) -> None:
 
 
 def test_memray_missing_is_one_line_error(tmp_path: Path) -> None:
-    code = ("import sys; sys.modules['memray'] = None; from orchbench.cli import main; "
-            f"sys.exit(main(['profile', '--memory', '--strategies', 'sequential', '--out', {str(tmp_path / 'p')!r}]))")
+    code = (
+        "import sys; sys.modules['memray'] = None; from orchbench.cli import main; "
+        f"sys.exit(main(['profile', '--memory', '--strategies', 'sequential', '--out', {str(tmp_path / 'p')!r}]))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "needs memray" in one_line_error(done)
     assert not (tmp_path / "p").exists()
 
 
 def test_cli_start_does_not_import_memray() -> None:
-    code = ("import sys; from orchbench.cli import _register_commands; _register_commands(); "
-            "import orchbench.profile; assert 'memray' not in sys.modules, 'memray imported'")
+    code = (
+        "import sys; from orchbench.cli import _register_commands; _register_commands(); "
+        "import orchbench.profile; assert 'memray' not in sys.modules, 'memray imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -33,6 +33,8 @@ BIN = Path(sys.executable).parent
 def _load_the_ray_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
     """The suite loads built-ins only; these tests add the Ray plugin (their runs' child processes inherit it)."""
     monkeypatch.setenv("ORCHBENCH_PLUGINS", "orchbench-ray")
+
+
 READY_S = 180.0
 ACTOR_BUSY = "BatchWorker.run_batch"  # in the process title of an actor (sync or async) while it runs a batch
 
@@ -67,16 +69,24 @@ def _titled(procs: list[psutil.Process], title: str) -> list[psutil.Process]:
 
 
 def orchbench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "orchbench"), *args], env=_env(), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [str(BIN / "orchbench"), *args],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 # -- without Ray running --------------------------------------------------------------------------------------
 
 
 def test_listed_with_its_distribution_without_importing_ray() -> None:
-    code = ("import sys, json; from orchbench.commands.list_cmd import inventory; data = inventory(); "
-            "print(json.dumps([data, 'ray' in sys.modules]))")
+    code = (
+        "import sys, json; from orchbench.commands.list_cmd import inventory; data = inventory(); "
+        "print(json.dumps([data, 'ray' in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, check=True)
     data, ray_imported = json.loads(out.stdout)
     [row] = [r for r in data["items"] if r["kind"] == "strategy" and r["name"] == "ray"]
@@ -88,8 +98,9 @@ def test_listed_with_its_distribution_without_importing_ray() -> None:
 def test_bad_options_are_one_line_before_ray_starts() -> None:
     bad = orchbench("run", "ray", "--set", "actors=0")
     assert bad.returncode == 2 and bad.stderr.strip() == "orchbench: error: option actors='0' is below its minimum 1"
-    nobody = orchbench("run", "ray", "--test-case", "small", "--scenario", "none", "--set",
-                       f"address=127.0.0.1:{_free_port()}")
+    nobody = orchbench(
+        "run", "ray", "--test-case", "small", "--scenario", "none", "--set", f"address=127.0.0.1:{_free_port()}"
+    )
     assert nobody.returncode == 2, nobody.stderr
     assert nobody.stderr.startswith("orchbench: error: ray: cannot reach the Ray cluster at 127.0.0.1:")
     assert len(nobody.stderr.strip().splitlines()) == 1
@@ -151,8 +162,13 @@ def test_actor_killed_mid_run_is_survived(ray_cluster: str, capfd: pytest.Captur
     killer.start()
     try:
         # 50 ms per word, batches of 4: a few seconds of work, so the kill lands mid-run.
-        result = run_spec("ray", case="large", scenario="seed", latency_scale=0.2,
-                          strategy_options={"address": ray_cluster, "batch": 4})
+        result = run_spec(
+            "ray",
+            case="large",
+            scenario="seed",
+            latency_scale=0.2,
+            strategy_options={"address": ray_cluster, "batch": 4},
+        )
     finally:
         stop.set()
         killer.join()
@@ -234,9 +250,15 @@ def test_local_ray_by_default_is_correct_and_ends_with_the_run(ray_cluster: str)
 
 @pytest.mark.ray
 def test_ctrl_c_leaves_no_ray_process() -> None:
-    proc = subprocess.Popen([str(BIN / "orchbench"), "run", "ray", "--test-case", "large", "--scenario", "seed"],
-                            env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(BIN / "orchbench"), "run", "ray", "--test-case", "large", "--scenario", "seed"],
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     watcher = Watcher(psutil.Process(proc.pid))
     try:
         deadline = time.monotonic() + READY_S

@@ -9,8 +9,17 @@ from rich.console import Console
 
 from orchbench.errors import UsageError
 from orchbench.harness.planner import plan
-from orchbench.report import (CSV_COLUMNS, MIB, build_report, columns, render_metrics, render_table, to_csv, to_json,
-                              to_markdown)
+from orchbench.report import (
+    CSV_COLUMNS,
+    MIB,
+    build_report,
+    columns,
+    render_metrics,
+    render_table,
+    to_csv,
+    to_json,
+    to_markdown,
+)
 from orchbench.results import load, make_document, save
 from orchbench.stats import FASTER
 from orchbench.types import RunResult, RunSpec
@@ -18,8 +27,18 @@ from orchbench.types import RunResult, RunSpec
 
 def _result(strategy: str, wall: float, **fields) -> RunResult:
     spec = RunSpec(strategy=strategy, workload="anagrams", case="medium", scenario="fast").to_dict()
-    base = dict(items=20, unique_items=18, succeeded=20, complete=True, correct=True, wall_s=wall, limit_s=0.5,
-                cpu_percent=40.0, peak_rss=64 * MIB, sample_period_s=0.05)  # fmt: skip
+    base = dict(
+        items=20,
+        unique_items=18,
+        succeeded=20,
+        complete=True,
+        correct=True,
+        wall_s=wall,
+        limit_s=0.5,
+        cpu_percent=40.0,
+        peak_rss=64 * MIB,
+        sample_period_s=0.05,
+    )
     return RunResult(spec=spec, **(base | fields))
 
 
@@ -32,8 +51,15 @@ def _document(walls: dict[str, list[float]], tweak=None, warmup: int = 1, worklo
         extra = {} if slot.warmup or tweak is None else tweak(slot.strategy, slot.round) or {}
         wall = 99.0 if slot.warmup else walls[slot.strategy][slot.round - 1]
         pairs.append((slot, _result(slot.strategy, wall, **extra)))
-    settings = {"workload": workload, "case": "medium", "scenario": "fast", "iterations": len(walls[strategies[0]]),
-                "warmup": warmup, "baseline": strategies[0], "unit": "words"}  # fmt: skip
+    settings = {
+        "workload": workload,
+        "case": "medium",
+        "scenario": "fast",
+        "iterations": len(walls[strategies[0]]),
+        "warmup": warmup,
+        "baseline": strategies[0],
+        "unit": "words",
+    }
     return make_document(settings, order, pairs, env={"cpu_model": "Test CPU", "cpu_count": 8})
 
 
@@ -95,8 +121,9 @@ def test_without_any_clean_strategy_there_is_no_winner():
 
 
 def test_runs_with_a_harness_error_count_but_are_not_timed():
-    report = build_report(_document(WALLS, lambda s, r: {"error": "worker died", "wall_s": 0.0}
-                                    if s == "threads" and r == 1 else None))  # fmt: skip
+    report = build_report(
+        _document(WALLS, lambda s, r: {"error": "worker died", "wall_s": 0.0} if s == "threads" and r == 1 else None)
+    )
     threads = _rows(report)["threads"]
     assert threads.runs == 5 and len(threads.walls) == 4 and threads.problems == {"failed": 1}
 
@@ -175,8 +202,18 @@ def test_metrics_view_shows_the_seed_figures():
     console = Console(file=io.StringIO(), width=200, record=True)
     render_metrics([_result("threads", 2.0), _result("sequential", 8.0, correct=False)], console, unit="words")
     text = console.export_text()
-    for fragment in ("Runtime [s]", "Success rate", "Throughput [words/s]", "Peak memory [MiB]",
-                     "CPU utilisation", "10.0", "64.0", "40 %", "NO", "double-counts"):  # fmt: skip
+    for fragment in (
+        "Runtime [s]",
+        "Success rate",
+        "Throughput [words/s]",
+        "Peak memory [MiB]",
+        "CPU utilisation",
+        "10.0",
+        "64.0",
+        "40 %",
+        "NO",
+        "double-counts",
+    ):
         assert fragment in text
 
 
@@ -188,8 +225,12 @@ def _terminal_text(report, width: int, wide: bool = False) -> str:
 
 @pytest.mark.parametrize("width", [80, 100, 120])
 def test_terminal_table_fits_the_terminal_and_cuts_no_number(width):
-    walls = {"sequential": [40.0, 44.1, 41.2, 43.3, 39.9], "threads": [0.9876, 1.2, 0.9, 1.1, 1.3],
-             "broken": [0.5, 0.6, 0.4, 0.55, 0.45], "hybrid": [12.5, 13.0, 12.25, 13.5, 12.75]}  # fmt: skip
+    walls = {
+        "sequential": [40.0, 44.1, 41.2, 43.3, 39.9],
+        "threads": [0.9876, 1.2, 0.9, 1.1, 1.3],
+        "broken": [0.5, 0.6, 0.4, 0.55, 0.45],
+        "hybrid": [12.5, 13.0, 12.25, 13.5, 12.75],
+    }
     report = build_report(_document(walls, _broken_round_two))
     text = _terminal_text(report, width)
     assert max(map(len, text.splitlines())) <= width

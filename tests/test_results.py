@@ -25,10 +25,17 @@ def _result(strategy: str, wall: float, **fields) -> RunResult:
 def _document(walls: dict[str, list[float]], warmup: int = 1) -> dict:
     strategies = list(walls)
     order = plan(strategies, iterations=len(next(iter(walls.values()))), warmup=warmup)
-    pairs = [(slot, _result(slot.strategy, 9.0 if slot.warmup else walls[slot.strategy][slot.round - 1]))
-             for slot in order]  # fmt: skip
-    settings = {"workload": "anagrams", "case": "small", "scenario": "fast", "iterations": 3, "warmup": warmup,
-                "baseline": strategies[0]}  # fmt: skip
+    pairs = [
+        (slot, _result(slot.strategy, 9.0 if slot.warmup else walls[slot.strategy][slot.round - 1])) for slot in order
+    ]
+    settings = {
+        "workload": "anagrams",
+        "case": "small",
+        "scenario": "fast",
+        "iterations": 3,
+        "warmup": warmup,
+        "baseline": strategies[0],
+    }
     env = {"cpu_model": "Test CPU", "cpu_count": 4}
     return make_document(settings, order, pairs, env=env, created=datetime(2025, 1, 31, 12, 0, tzinfo=UTC))
 
@@ -39,8 +46,10 @@ def _document(walls: dict[str, list[float]], warmup: int = 1) -> dict:
 def test_environment_describes_machine_software_and_plugins(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not a git repository
     env = environment(
-        plugins=[{"name": "ray", "distribution": "orchbench-ray", "version": "0.1"},
-                 SimpleNamespace(name="threads", distribution="orchbench", version="1.0")]  # fmt: skip
+        plugins=[
+            {"name": "ray", "distribution": "orchbench-ray", "version": "0.1"},
+            SimpleNamespace(name="threads", distribution="orchbench", version="1.0"),
+        ]
     )
     for key in ("python", "implementation", "os", "platform", "cpu_model", "cpu_count", "memory_total"):
         assert key in env
@@ -72,8 +81,10 @@ def test_document_shape_and_round_trip(tmp_path):
     assert doc["schema"] == SCHEMA and doc["created"] == "2025-01-31T12:00:00Z"
     assert doc["order"][0] == {"round": 1, "strategy": "a", "warmup": True}
     assert [(r["round"], r["warmup"], r["spec"]["strategy"]) for r in doc["runs"][:3]] == [
-        (1, True, "a"), (1, True, "b"), (1, False, "a"),
-    ]  # fmt: skip
+        (1, True, "a"),
+        (1, True, "b"),
+        (1, False, "a"),
+    ]
     assert doc["runs"][2]["throughput"] == 10.0 and "output" not in doc["runs"][2]
     path = save(tmp_path / "deep" / "er" / "c.json", doc)
     assert load(path) == json.loads(json.dumps(doc))
@@ -165,10 +176,15 @@ def _write(tmp_path, content: bytes | str):
         ("[1, 2, 3]", "not an orchbench comparison"),
         ('{"schema": "orchbench.run/1"}', "not an orchbench comparison"),
         ('{"schema": "orchbench.comparison/2", "runs": []}', "unsupported comparison schema"),
-        ('{"schema": "orchbench.comparison/1", "settings": {}, "order": [], "environment": {}, "runs": {}}',
-         "malformed"),  # fmt: skip
-        ('{"schema": "orchbench.comparison/1", "settings": {}, "order": [], "environment": {}, '
-         '"runs": [{"spec": {}, "wall_s": 1}]}', "names no strategy"),  # fmt: skip
+        (
+            '{"schema": "orchbench.comparison/1", "settings": {}, "order": [], "environment": {}, "runs": {}}',
+            "malformed",
+        ),
+        (
+            '{"schema": "orchbench.comparison/1", "settings": {}, "order": [], "environment": {}, '
+            '"runs": [{"spec": {}, "wall_s": 1}]}',
+            "names no strategy",
+        ),
     ],
 )
 def test_load_refuses_with_one_clear_line(tmp_path, content, fragment):
@@ -202,8 +218,11 @@ def _save_from_a_process(directory: str, moment: str) -> str:
     from orchbench import results as store
 
     when = datetime.fromisoformat(moment)
-    return str(store.save(store.default_path(directory, "anagrams", now=when),
-                          _document({"sequential": [1.0]}), exclusive=True))
+    return str(
+        store.save(
+            store.default_path(directory, "anagrams", now=when), _document({"sequential": [1.0]}), exclusive=True
+        )
+    )
 
 
 def test_comparisons_saved_at_the_same_moment_keep_one_file_each(tmp_path):
@@ -227,8 +246,9 @@ def test_an_explicit_target_is_replaced_but_an_exclusive_one_never(tmp_path):
 
 @pytest.mark.parametrize("target", ["/dev/null", "directory", "parent-is-a-file"])
 def test_a_target_that_cannot_take_results_is_refused_before_any_run(tmp_path, target):
-    path = {"/dev/null": Path("/dev/null"), "directory": tmp_path,
-            "parent-is-a-file": tmp_path / "file" / "r.json"}[target]
+    path = {"/dev/null": Path("/dev/null"), "directory": tmp_path, "parent-is-a-file": tmp_path / "file" / "r.json"}[
+        target
+    ]
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError, match="cannot write results to"):
         results.check_target(path)

@@ -16,8 +16,13 @@ from tests.helpers import run_here
 
 
 def test_units_read_as_people_write_them():
-    assert [units.duration(s) for s in (0.000412, 0.0752, 3.4567, 754.2, None)] == \
-        ["412 µs", "75.2 ms", "3.46 s", "12 min 34 s", "n/a"]
+    assert [units.duration(s) for s in (0.000412, 0.0752, 3.4567, 754.2, None)] == [
+        "412 µs",
+        "75.2 ms",
+        "3.46 s",
+        "12 min 34 s",
+        "n/a",
+    ]
     assert units.tally({"200": 508, "500": 5, "503": 9}) == "200 × 508 · 500 × 5 · 503 × 9"
     assert units.count(20507) == "20,507" and units.plural(1, "retry", "retries") == "1 retry"
     assert units.figure("cpu_s", 0.258770516) == "259 ms"
@@ -26,9 +31,20 @@ def test_units_read_as_people_write_them():
 
 
 def test_the_default_formats_every_stat_and_scoring_groups_its_counters():
-    stats = {"requests": 522, "served": 508, "in_flight": 0, "max_in_flight": 64, "refused": 0, "dropped": 2,
-             "malformed": 0, "hung": 1, "by_status": {"200": 508, "500": 5, "503": 9}, "unique_lines": 500,
-             "cpu_s": 0.258770516, "new_counter": 7}  # fmt: skip
+    stats = {
+        "requests": 522,
+        "served": 508,
+        "in_flight": 0,
+        "max_in_flight": 64,
+        "refused": 0,
+        "dropped": 2,
+        "malformed": 0,
+        "hung": 1,
+        "by_status": {"200": 508, "500": 5, "503": 9},
+        "unique_lines": 500,
+        "cpu_s": 0.258770516,
+        "new_counter": 7,
+    }
     default = dict(Workload.format_stats(stats))
     assert default["by status"] == "200 × 508 · 500 × 5 · 503 × 9" and default["cpu"] == "259 ms"
     assert len(default) == len(stats)  # one line per stat: nothing hidden

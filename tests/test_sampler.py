@@ -13,11 +13,13 @@ import pytest
 from orchbench.harness.sampler import TreeSampler, _descendants
 
 # A child that starts a grandchild from a second thread (listed under that thread's task), then waits.
-_TREE = ("import subprocess, sys, threading, time\n"
-         "sleeper = [sys.executable, '-c', 'import time; time.sleep(30)']\n"
-         "threading.Thread(target=lambda: subprocess.Popen(sleeper)).start()\n"
-         "subprocess.Popen(sleeper)\n"
-         "print('ready', flush=True); time.sleep(30)\n")
+_TREE = (
+    "import subprocess, sys, threading, time\n"
+    "sleeper = [sys.executable, '-c', 'import time; time.sleep(30)']\n"
+    "threading.Thread(target=lambda: subprocess.Popen(sleeper)).start()\n"
+    "subprocess.Popen(sleeper)\n"
+    "print('ready', flush=True); time.sleep(30)\n"
+)
 
 
 @pytest.mark.skipif(_descendants(os.getpid()) is None, reason="no /proc children files on this system")

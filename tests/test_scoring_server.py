@@ -59,8 +59,9 @@ def post(url: str, body: bytes, path: str = "/score") -> tuple[int, dict[str, st
         conn.close()
 
 
-def lines_meeting(config: ServerConfig, kind: Kind, n: int = 1, variant: int | None = None,
-                  slow: bool | None = None, tag: str = "") -> list[str]:
+def lines_meeting(
+    config: ServerConfig, kind: Kind, n: int = 1, variant: int | None = None, slow: bool | None = None, tag: str = ""
+) -> list[str]:
     """Fresh lines whose first admitted request meets ``kind`` under ``config`` (found through the pure ``decide``).
 
     Each call's lines are new to the server (the server counts requests per line), unless ``tag`` repeats.
@@ -75,7 +76,6 @@ def lines_meeting(config: ServerConfig, kind: Kind, n: int = 1, variant: int | N
             if len(found) == n:
                 return found
     raise AssertionError(f"no line meets {kind}")
-
 
 
 def wait_for(predicate, what: str, within: float = GONE_WITHIN_S) -> None:
@@ -93,8 +93,9 @@ def gone(pid: int) -> bool:
         return True
 
 
-FAULTS = SCENARIOS["none"].with_overrides(seed=7, rate_503=0.2, rate_500=0.2, drop_rate=0.2, malformed_rate=0.2,
-                                          retry_after=0.25)
+FAULTS = SCENARIOS["none"].with_overrides(
+    seed=7, rate_503=0.2, rate_500=0.2, drop_rate=0.2, malformed_rate=0.2, retry_after=0.25
+)
 
 
 @pytest.fixture(scope="module")
@@ -239,8 +240,10 @@ def test_async_sessions_are_one_per_loop_and_closed_with_it(plain):
 def test_connections_beyond_the_limit_are_closed():
     with ServerProcess("none", max_connections=2) as server:
         parts = urlsplit(server.url)
-        request = b'POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n' \
-                  b'{"line":"a"}'
+        request = (
+            b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n"
+            b'{"line":"a"}'
+        )
         kept = []
         for _ in range(2):
             sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
@@ -271,10 +274,15 @@ def test_connections_beyond_the_limit_are_closed():
 # -- faults -----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind, error", [
-    (Kind.UNAVAILABLE, TransientHTTPError), (Kind.ERROR, TransientHTTPError),
-    (Kind.DROP, ConnectionDropped), (Kind.MALFORMED, MalformedResponse),
-])
+@pytest.mark.parametrize(
+    "kind, error",
+    [
+        (Kind.UNAVAILABLE, TransientHTTPError),
+        (Kind.ERROR, TransientHTTPError),
+        (Kind.DROP, ConnectionDropped),
+        (Kind.MALFORMED, MalformedResponse),
+    ],
+)
 def test_faults_map_to_transient_errors(faulty, kind, error):
     sync_line, async_line = lines_meeting(FAULTS, kind, 2)
     with pytest.raises(error) as info:
@@ -302,7 +310,7 @@ def test_every_client_meets_the_same_fault_sequence(faulty):
     lines = [f"sequence {i}" for i in range(30)]
     for line in lines:
         met = []
-        for attempt in range(6):
+        for _ in range(6):
             try:
                 client.score(line)
                 met.append(Kind.OK)
@@ -397,12 +405,14 @@ def test_server_process_is_gone_after_exit():
 
 
 def test_server_process_exits_when_its_parent_dies():
-    script = ("import sys, time\n"
-              "from orchbench.workloads.scoring.server import ServerProcess\n"
-              "server = ServerProcess('none')\n"
-              "server.start()\n"
-              "print(server.pid, flush=True)\n"
-              "time.sleep(3600)\n")
+    script = (
+        "import sys, time\n"
+        "from orchbench.workloads.scoring.server import ServerProcess\n"
+        "server = ServerProcess('none')\n"
+        "server.start()\n"
+        "print(server.pid, flush=True)\n"
+        "time.sleep(3600)\n"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
     try:
@@ -420,17 +430,25 @@ def test_server_process_exits_when_its_parent_dies():
 
 def test_server_module_reports_a_bad_setting_in_one_line():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "orchbench.workloads.scoring.server", "--rate-500", "3"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchbench.workloads.scoring.server", "--rate-500", "3"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "rate_500" in done.stderr
 
 
 def test_the_original_protocol_raw_line_to_any_path_with_any_or_no_content_type(plain):
     parts = urlsplit(plain.url)
-    line = "Grüße, a line with ünïcode and {\"line\": \"json-looking\"}"
-    for path, headers in (("/", {}), ("/any/prefix", {"Content-Type": "application/json"}),
-                          ("/", {"Content-Type": "text/plain"})):
+    line = 'Grüße, a line with ünïcode and {"line": "json-looking"}'
+    for path, headers in (
+        ("/", {}),
+        ("/any/prefix", {"Content-Type": "application/json"}),
+        ("/", {"Content-Type": "text/plain"}),
+    ):
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
         try:
             conn.request("POST", path, body=line.encode("utf-8"), headers=headers)

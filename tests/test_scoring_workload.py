@@ -163,8 +163,9 @@ def test_limit_counts_faulted_requests_and_the_slowest_answer():
                 slowest = max(slowest, d.latency)
                 break
     assert w.limit_s("", items, {}) == pytest.approx(max(busy / config.capacity, slowest))
-    assert busy > sum(decide(config, line.encode(), 0).latency for line in items if
-                      decide(config, line.encode(), 0).kind is Kind.OK)
+    assert busy > sum(
+        decide(config, line.encode(), 0).latency for line in items if decide(config, line.encode(), 0).kind is Kind.OK
+    )
 
 
 def test_limit_is_unknown_without_latency_or_for_an_external_server():
@@ -222,7 +223,7 @@ def test_embedded_server_serves_a_whole_run_and_is_stopped():
         by_threads = run_threads(w, unique)
         by_asyncio = run_asyncio(w, unique)
         assert by_threads == by_asyncio
-        values = dict(zip(unique, by_threads))
+        values = dict(zip(unique, by_threads, strict=True))
         assert w.reduce([values[line] for line in items]) == w.reference(raw)
         stats = w.stats()
         sent = sum(1 for line in unique if not is_blank(line))
@@ -253,7 +254,7 @@ def test_faulty_default_scenario_run_is_correct_when_retries_honour_retry_after(
     try:
         items = w.prepare(raw, None)
         unique = list(dict.fromkeys(items))
-        values = dict(zip(unique, run_threads(w, unique, workers=32)))
+        values = dict(zip(unique, run_threads(w, unique, workers=32), strict=True))
         assert w.reduce([values[line] for line in items]) == w.reference(raw)
         stats = w.stats()
         assert stats["refused"] > 0  # 32 threads against 8 slots

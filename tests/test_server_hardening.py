@@ -48,18 +48,24 @@ def test_every_way_of_starting_the_server_binds_loopback_by_default():
     from orchbench.commands.serve import serve_command
 
     assert serve_command.__defaults__[0] == "127.0.0.1"
+
+
 def test_the_server_listens_on_loopback_only(plain):
     listening = {c.laddr.ip for c in psutil.Process(plain.pid).net_connections("tcp") if c.status == psutil.CONN_LISTEN}
     assert listening == {"127.0.0.1"}
 
 
-@pytest.mark.parametrize("payload", [
-    b"<" + MARKER + b"> / HTTP/1.1\r\nHost: x\r\n\r\n",  # an unparsable request line
-    b"POST /score HTTP/1.1\r\nHost: x\r\nX-B\x01d: " + MARKER + b"\r\n\r\n",  # a bad header name
-    b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 1" + MARKER + b"\r\n\r\n",  # a bad length
-    b"GET /" + MARKER + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",  # an unknown path
-    b"PUT /score?" + MARKER + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",  # a method
-], ids=["request-line", "header", "content-length", "path", "method"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"<" + MARKER + b"> / HTTP/1.1\r\nHost: x\r\n\r\n",  # an unparsable request line
+        b"POST /score HTTP/1.1\r\nHost: x\r\nX-B\x01d: " + MARKER + b"\r\n\r\n",  # a bad header name
+        b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Length: 1" + MARKER + b"\r\n\r\n",  # a bad length
+        b"GET /" + MARKER + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",  # an unknown path
+        b"PUT /score?" + MARKER + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",  # a method
+    ],
+    ids=["request-line", "header", "content-length", "path", "method"],
+)
 def test_no_error_answer_echoes_the_request(plain, payload):
     answer = _raw(plain.url, payload)
     assert answer.startswith(b"HTTP/1.") and b" 200 " not in answer.split(b"\r\n")[0]
@@ -72,8 +78,13 @@ def test_no_results_file_is_ever_read_with_pickle():
     offenders = []
     for path in [*ROOT.joinpath("orchbench").rglob("*.py"), *ROOT.joinpath("plugins").rglob("src/**/*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in banned]
     assert offenders == []
 
@@ -145,8 +156,24 @@ def test_orchbench_serve_takes_the_new_faults():
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "orchbench", "serve", "--port", "0", "--scenario", "none",
-                             "--die-after", "2", "--hang-rate", "0"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchbench",
+            "serve",
+            "--port",
+            "0",
+            "--scenario",
+            "none",
+            "--die-after",
+            "2",
+            "--hang-rate",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("scoring server on"), line

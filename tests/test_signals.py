@@ -82,9 +82,13 @@ def second_runs_pool_works(tree: list[psutil.Process], err: str) -> bool:
 
 
 MOMENTS: dict[str, Moment] = {
-    "start-up": at_once, "run process": run_process_exists, "fork server": fork_server_starts,
+    "start-up": at_once,
+    "run process": run_process_exists,
+    "fork server": fork_server_starts,
     "pool workers": pool_workers_run,
-    "scoring server": scoring_server_runs, "between runs": first_run_done, "ray actors busy": ray_actors_busy,
+    "scoring server": scoring_server_runs,
+    "between runs": first_run_done,
+    "ray actors busy": ray_actors_busy,
     "second run's pool": second_runs_pool_works,
 }
 
@@ -101,13 +105,27 @@ class Ending:
     exit_after_s: float | None = None  # from the signal to the command's exit (a figure to report, not to assert)
 
 
-def signal_at(args: list[str], moment: str, sig: int, whole_group: bool, delay_s: float, cwd: Path,
-              env: dict[str, str] | None = None) -> Ending:
+def signal_at(
+    args: list[str],
+    moment: str,
+    sig: int,
+    whole_group: bool,
+    delay_s: float,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+) -> Ending:
     """Run ``orchbench ARGS``; at ``moment`` (plus ``delay_s``) send ``sig`` to it or to its whole group."""
     out_path, err_path = cwd / "stdout.txt", cwd / "stderr.txt"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "orchbench", *args], cwd=cwd, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=err, start_new_session=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orchbench", *args],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            env=env,
+        )
     root = psutil.Process(proc.pid)
     seen: dict[int, psutil.Process] = {}
     commands: dict[int, str] = {}
@@ -147,8 +165,16 @@ def signal_at(args: list[str], moment: str, sig: int, whole_group: bool, delay_s
     _gone, alive = psutil.wait_procs(others, timeout=10)  # reaping by their own parents may take a moment
     for p in alive:
         p.kill()
-    ending = Ending(proc.returncode, out_path.read_text(errors="replace"), err_path.read_text(errors="replace"),
-                    others, list(commands.values()), alive, signalled, exit_after_s)
+    ending = Ending(
+        proc.returncode,
+        out_path.read_text(errors="replace"),
+        err_path.read_text(errors="replace"),
+        others,
+        list(commands.values()),
+        alive,
+        signalled,
+        exit_after_s,
+    )
     assert not hung, f"still running {HANG_GUARD_S} s after the signal: {ending.err[-2000:]}"
     return ending
 
@@ -190,8 +216,9 @@ def _draw(name: str) -> random.Random:
 def test_sigterm_mid_map_of_a_process_pool_run(tmp_path):
     rng = _draw("run")
     whole_group = rng.random() < 0.5
-    ending = signal_at(["run", "processes", *ENDLESS], "pool workers", signal.SIGTERM, whole_group,
-                       rng.uniform(0, 0.5), tmp_path)
+    ending = signal_at(
+        ["run", "processes", *ENDLESS], "pool workers", signal.SIGTERM, whole_group, rng.uniform(0, 0.5), tmp_path
+    )
     check_clean_end(ending, signal.SIGTERM)
     assert sum("forkserver" in line for line in ending.commands) >= 3  # workers really ran, and are gone
 
@@ -206,8 +233,9 @@ def test_ctrl_c_while_the_fork_server_imports(tmp_path):
 def test_sigterm_to_the_cli_alone_during_start_up(tmp_path):
     """Before orchbench has installed its handler SIGTERM simply ends it (status -15); after, it is handled."""
     rng = _draw("start-up")
-    ending = signal_at(["run", "processes", *ENDLESS, "--json"], "start-up", signal.SIGTERM, False,
-                       rng.uniform(0.0, 1.5), tmp_path)
+    ending = signal_at(
+        ["run", "processes", *ENDLESS, "--json"], "start-up", signal.SIGTERM, False, rng.uniform(0.0, 1.5), tmp_path
+    )
     check_clean_end(ending, signal.SIGTERM, may_die_unhandled=True)
     assert ending.out == ""  # no half-written --json result
 
@@ -222,7 +250,8 @@ def test_sigterm_landing_in_exec_built_code_still_ends_with_the_conventional_sta
         "try:\n"
         "    exec('os.kill(os.getpid(), signal.SIGTERM)\\nwhile True: pass')\n"
         "except KeyboardInterrupt:\n"
-        "    sys.exit(interrupts.exit_status())\n")
+        "    sys.exit(interrupts.exit_status())\n"
+    )
     ended = subprocess.run([sys.executable, "-m", "ends_inside_exec"], cwd=tmp_path, timeout=60)
     assert ended.returncode == 143
 
@@ -230,26 +259,71 @@ def test_sigterm_landing_in_exec_built_code_still_ends_with_the_conventional_sta
 def test_sigterm_between_compare_runs_keeps_a_complete_file_marked_incomplete(tmp_path):
     rng = _draw("compare")
     out = tmp_path / "results" / "partial.json"
-    ending = signal_at(["compare", "--strategies", "sequential", "processes", "--test-case", "small", "--scenario",
-                        "none", "--iterations", "3", "--warmup", "0", "--output", str(out)],
-                       "between runs", signal.SIGTERM, rng.random() < 0.5, 0.0, tmp_path)
+    ending = signal_at(
+        [
+            "compare",
+            "--strategies",
+            "sequential",
+            "processes",
+            "--test-case",
+            "small",
+            "--scenario",
+            "none",
+            "--iterations",
+            "3",
+            "--warmup",
+            "0",
+            "--output",
+            str(out),
+        ],
+        "between runs",
+        signal.SIGTERM,
+        rng.random() < 0.5,
+        0.0,
+        tmp_path,
+    )
     check_clean_end(ending, signal.SIGTERM)
     document = check_results_file(out, must_exist=True)
     assert document["runs"] and all(run["correct"] for run in document["runs"])
     assert "runs kept in" in ending.err and "marked incomplete" in ending.err
 
 
-@pytest.mark.parametrize("whole_group", [pytest.param(False, marks=pytest.mark.slow), True],
-                         ids=["cli-alone", "whole-group"])
+@pytest.mark.parametrize(
+    "whole_group", [pytest.param(False, marks=pytest.mark.slow), True], ids=["cli-alone", "whole-group"]
+)
 def test_a_hang_up_mid_compare_stops_everything_and_keeps_the_finished_runs(tmp_path, whole_group):
     """A closed terminal (SIGHUP to the whole group) or a dropped session (to orchbench alone) while the second
     run's pool works: status 129, no process left, no temporary run directory left, the first run kept."""
     temp = Path(tempfile.mkdtemp(prefix="hup-"))  # short: the fork server's socket path must fit AF_UNIX's limit
     out = tmp_path / "results" / "partial.json"
     env = {**os.environ, "TMPDIR": str(temp)}
-    ending = signal_at(["compare", "--strategies", "sequential", "processes", "--test-case", "medium",
-                        "--scenario", "none", "--cpu-ms", "40", "--no-memo", "--iterations", "1", "--warmup", "0",
-                        "--output", str(out)], "second run's pool", signal.SIGHUP, whole_group, 0.0, tmp_path, env)
+    ending = signal_at(
+        [
+            "compare",
+            "--strategies",
+            "sequential",
+            "processes",
+            "--test-case",
+            "medium",
+            "--scenario",
+            "none",
+            "--cpu-ms",
+            "40",
+            "--no-memo",
+            "--iterations",
+            "1",
+            "--warmup",
+            "0",
+            "--output",
+            str(out),
+        ],
+        "second run's pool",
+        signal.SIGHUP,
+        whole_group,
+        0.0,
+        tmp_path,
+        env,
+    )
     check_clean_end(ending, signal.SIGHUP)
     document = check_results_file(out, must_exist=True)
     assert [run["spec"]["strategy"] for run in document["runs"]] == ["sequential"]
@@ -261,9 +335,29 @@ def test_a_hang_up_mid_compare_stops_everything_and_keeps_the_finished_runs(tmp_
 def test_sigterm_while_the_embedded_scoring_server_serves(tmp_path):
     rng = _draw("scoring")
     out = tmp_path / "scoring.json"
-    ending = signal_at(["compare", "--workload", "scoring", "--strategies", "sequential", "--test-case", "1k",
-                        "--iterations", "2", "--warmup", "0", "--output", str(out), "--quiet"],
-                       "scoring server", signal.SIGTERM, rng.random() < 0.5, rng.uniform(0, 1.0), tmp_path)
+    ending = signal_at(
+        [
+            "compare",
+            "--workload",
+            "scoring",
+            "--strategies",
+            "sequential",
+            "--test-case",
+            "1k",
+            "--iterations",
+            "2",
+            "--warmup",
+            "0",
+            "--output",
+            str(out),
+            "--quiet",
+        ],
+        "scoring server",
+        signal.SIGTERM,
+        rng.random() < 0.5,
+        rng.uniform(0, 1.0),
+        tmp_path,
+    )
     check_clean_end(ending, signal.SIGTERM)
     assert any("orchbench.workloads.scoring.server" in line for line in ending.commands)
     check_results_file(out)
@@ -274,8 +368,14 @@ def test_sigterm_during_a_memory_profile(tmp_path):
     pytest.importorskip("memray")
     rng = _draw("profile")
     out = tmp_path / "profile"
-    ending = signal_at(["profile", "--memory", "--strategies", "processes", *ENDLESS, "--out", str(out)],
-                       "pool workers", signal.SIGTERM, rng.random() < 0.5, rng.uniform(0, 0.5), tmp_path)
+    ending = signal_at(
+        ["profile", "--memory", "--strategies", "processes", *ENDLESS, "--out", str(out)],
+        "pool workers",
+        signal.SIGTERM,
+        rng.random() < 0.5,
+        rng.uniform(0, 0.5),
+        tmp_path,
+    )
     check_clean_end(ending, signal.SIGTERM)
     summary = out / "summary.json"
     if summary.exists():
@@ -288,10 +388,14 @@ def test_sigterm_to_the_cli_alone_stops_a_local_ray(tmp_path):
     """`kill PID` of orchbench while Ray actors work: the raylet and every Ray worker end with it."""
     pytest.importorskip("orchbench_ray", reason="the orchbench-ray plugin is not installed")
     rng = _draw("ray")
-    env = {**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, "ORCHBENCH_PLUGINS": "orchbench-ray",
-           "RAY_USAGE_STATS_ENABLED": "0"}
-    ending = signal_at(["run", "ray", *ENDLESS], "ray actors busy",
-                       signal.SIGTERM, False, rng.uniform(0, 1.0), tmp_path, env)
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"},
+        "ORCHBENCH_PLUGINS": "orchbench-ray",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    ending = signal_at(
+        ["run", "ray", *ENDLESS], "ray actors busy", signal.SIGTERM, False, rng.uniform(0, 1.0), tmp_path, env
+    )
     check_clean_end(ending, signal.SIGTERM)
     assert any("raylet" in line for line in ending.commands)  # a local Ray really ran in the tree, and is gone
 
@@ -303,10 +407,40 @@ SCENES = [
     (["run", "threads", *ENDLESS], ["start-up", "run process"]),
     (["run", "asyncio", *ENDLESS], ["run process"]),
     (["run", "hybrid", *ENDLESS], ["fork server", "pool workers"]),
-    (["compare", "--strategies", "sequential", "processes", "--test-case", "small", "--scenario", "none",
-      "--iterations", "4", "--warmup", "1"], ["start-up", "run process", "between runs"]),
-    (["compare", "--workload", "scoring", "--strategies", "asyncio", "threads", "--test-case", "small",
-      "--iterations", "3", "--warmup", "0"], ["scoring server", "between runs"]),
+    (
+        [
+            "compare",
+            "--strategies",
+            "sequential",
+            "processes",
+            "--test-case",
+            "small",
+            "--scenario",
+            "none",
+            "--iterations",
+            "4",
+            "--warmup",
+            "1",
+        ],
+        ["start-up", "run process", "between runs"],
+    ),
+    (
+        [
+            "compare",
+            "--workload",
+            "scoring",
+            "--strategies",
+            "asyncio",
+            "threads",
+            "--test-case",
+            "small",
+            "--iterations",
+            "3",
+            "--warmup",
+            "0",
+        ],
+        ["scoring server", "between runs"],
+    ),
     (["profile", "--memory", "--strategies", "processes", *ENDLESS], ["run process", "pool workers"]),
 ]
 
@@ -340,8 +474,9 @@ def test_random_signals_at_random_moments(draw, tmp_path):
     if not ending.signalled:  # a short compare may end before a late moment: then it must have ended well
         assert ending.code == 0, ending.err
         return
-    context = (f"seed {SEED}, draw {draw}: {' '.join(args)} / {moment} / {signal.Signals(sig).name} / "
-               f"group={whole_group}")
+    context = (
+        f"seed {SEED}, draw {draw}: {' '.join(args)} / {moment} / {signal.Signals(sig).name} / group={whole_group}"
+    )
     print(context)
     try:
         check_clean_end(ending, sig, may_die_unhandled=moment == "start-up")

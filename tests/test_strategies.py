@@ -61,17 +61,30 @@ _OPTIONS = {
     "threads": st.fixed_dictionaries({"workers": st.integers(1, 8)}),
     "asyncio": st.fixed_dictionaries({"concurrency": st.integers(1, 50)}, optional={"adaptive": st.booleans()}),
     "processes": st.fixed_dictionaries({"workers": st.integers(1, 3)}, optional={"chunk": st.integers(1, 20)}),
-    "hybrid": st.fixed_dictionaries({"workers": st.integers(1, 2), "concurrency": st.integers(1, 16)},
-                                    optional={"chunk": st.integers(1, 30)}),
+    "hybrid": st.fixed_dictionaries(
+        {"workers": st.integers(1, 2), "concurrency": st.integers(1, 16)}, optional={"chunk": st.integers(1, 30)}
+    ),
 }
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=_TEXT, seed=st.integers(0, 2**31), fault_rate=st.floats(0.0, 0.5),
-       fast=st.booleans(), options=st.fixed_dictionaries(_OPTIONS))
+@given(
+    text=_TEXT,
+    seed=st.integers(0, 2**31),
+    fault_rate=st.floats(0.0, 0.5),
+    fast=st.booleans(),
+    options=st.fixed_dictionaries(_OPTIONS),
+)
 def test_strategies_agree_with_reference_and_each_other(text, seed, fault_rate, fast, options):
-    spec = RunSpec("sequential", case=None, scenario="fast" if fast else "none", seed=seed, fault_rate=fault_rate,
-                   latency_scale=0.02 if fast else None, retry_options=PATIENT)
+    spec = RunSpec(
+        "sequential",
+        case=None,
+        scenario="fast" if fast else "none",
+        seed=seed,
+        fault_rate=fault_rate,
+        latency_scale=0.02 if fast else None,
+        retry_options=PATIENT,
+    )
     items = tasks.get_words(tasks.filter_input(text))
     runs = {name: map_items(name, options[name], spec, items) for name in STRATEGIES}
     reference = get_registry().workload("anagrams")(spec, _RESOURCES).reference(text)
@@ -117,15 +130,18 @@ def test_seed_design_preset_runs_the_hybrid():
     assert result.ok, result.error or result.failures
 
 
-@pytest.mark.parametrize("args", [
-    ["threads", "--set", "workers=0"],
-    ["asyncio", "--set", "concurrency=0"],
-    ["processes", "--set", "chunk=zero"],
-    ["hybrid", "--set", "workers=-2"],
-    ["processes", "--set", "restarts=-1"],
-    ["threads", "--set", "strategy.concurrency=4"],
-    ["hybrid", "--set", "colour=blue"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["threads", "--set", "workers=0"],
+        ["asyncio", "--set", "concurrency=0"],
+        ["processes", "--set", "chunk=zero"],
+        ["hybrid", "--set", "workers=-2"],
+        ["processes", "--set", "restarts=-1"],
+        ["threads", "--set", "strategy.concurrency=4"],
+        ["hybrid", "--set", "colour=blue"],
+    ],
+)
 def test_a_bad_strategy_option_is_one_line(args, capsys):
     assert main(["run", *args]) == 2
     err = capsys.readouterr().err
@@ -177,8 +193,9 @@ class _Recorder:
                 limiter.release(epoch, 0.0, None)
 
 
-@pytest.mark.parametrize("name,options,key", [("threads", {"workers": 3}, "workers"),
-                                              ("asyncio", {"concurrency": 5}, "concurrency")])
+@pytest.mark.parametrize(
+    "name,options,key", [("threads", {"workers": 3}, "workers"), ("asyncio", {"concurrency": 5}, "concurrency")]
+)
 def test_concurrency_is_bounded(name, options, key):
     recorder = _Recorder()
     outcomes = get_registry().strategy(name)(**options).map(recorder, list(range(300)))

@@ -47,8 +47,14 @@ def _crashing_items(spec: RunSpec, n: int) -> list[int]:
     """Items whose attempts, run in a worker process for the first time, kill that worker."""
     workload = get_registry().workload(spec.workload)(spec, _RESOURCES)
     faults = FaultModel(spec.seed, apply_overrides(workload.task_profiles(spec.scenario), spec), in_worker=True)
-    return [i for i in range(n) if any(faults.decide(workload.map_task, i, k) is Fault.CRASH
-                                       for k in range(1, faults.attempts_to_succeed(workload.map_task, i) + 1))]
+    return [
+        i
+        for i in range(n)
+        if any(
+            faults.decide(workload.map_task, i, k) is Fault.CRASH
+            for k in range(1, faults.attempts_to_succeed(workload.map_task, i) + 1)
+        )
+    ]
 
 
 # --- worker crashes -----------------------------------------------------------------------------------------
@@ -150,7 +156,7 @@ def test_restarts_bound_the_rebuilds_and_the_rest_fail_explicitly():
     assert supervisor.rebuilds <= 3
     assert [o.index for o in outcomes] == list(range(40))
     assert not outcomes[3].ok and outcomes[3].error.startswith("not run: the worker pool broke")
-    for item, outcome in zip(items, outcomes):
+    for item, outcome in zip(items, outcomes, strict=True):
         assert outcome.value == item.upper() if outcome.ok else outcome.error.startswith("not run: ")
 
 
@@ -167,8 +173,9 @@ def test_a_worker_that_cannot_build_the_task_is_an_error_not_a_crash_loop():
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_hung_attempts_end_at_the_timeout_and_are_retried(name):
-    spec = RunSpec(name, case="medium", scenario="none", seed=4, hang_rate=0.15,
-                   retry_options={**PATIENT, "timeout": 0.2})
+    spec = RunSpec(
+        name, case="medium", scenario="none", seed=4, hang_rate=0.15, retry_options={**PATIENT, "timeout": 0.2}
+    )
     result = execute(spec)
     assert result.ok, result.error or result.failures
     assert result.retries > 0  # only hangs fail here: every retry followed a timed-out attempt
@@ -207,8 +214,14 @@ def _mapping(name: str, tree: list[psutil.Process]) -> bool:
 def _interrupt(cmd: list[str], name: str) -> tuple[int, str, list[psutil.Process]]:
     """Start ``cmd`` in a session of its own, Ctrl-C its process group once it is mapping, and return its exit
     status, its stderr and the processes of its tree still alive a while after it ended."""
-    proc = subprocess.Popen(cmd, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     root = psutil.Process(proc.pid)
     seen: dict[int, psutil.Process] = {}
     try:

@@ -20,8 +20,9 @@ def test_run_spec_runs_in_process_and_matches_the_reference() -> None:
 
 def test_assert_matches_reference_names_the_failures() -> None:
     spec = RunSpec(strategy="sequential", case="medium", scenario="none", fault_rate=0.5, retry="none")
-    result = run_spec("sequential", case="medium", scenario="none", fault_rate=0.5, retry="none",
-                      seed=seed_passing_prepare(spec))
+    result = run_spec(
+        "sequential", case="medium", scenario="none", fault_rate=0.5, retry="none", seed=seed_passing_prepare(spec)
+    )
     with pytest.raises(AssertionError, match=r"items failed, e\.g\.:\n    '\w+': InjectedFault"):
         assert_matches_reference(result)
 

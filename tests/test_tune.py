@@ -31,10 +31,15 @@ def test_search_finds_the_capacity_of_a_server_that_penalises_more(tmp_path: Pat
     # Waits dominate each run (0.1 s answers, a 0.3 s penalty), so a busy machine hardly moves the curve.
     config = ServerConfig(capacity=CAPACITY, latency_median=0.1, retry_after=0.3)
     with ServerProcess("none", config=config) as server:
-        spec = RunSpec("asyncio", workload="scoring", input_path=_lines(tmp_path / "in.txt", 4 * CAPACITY),
-                       workload_options={"url": server.url})
-        search = Search("asyncio", {"concurrency": (1, 16384)}, probe_runner(spec, lambda s, _: execute(s)),
-                        TuneBudget(runs=14))
+        spec = RunSpec(
+            "asyncio",
+            workload="scoring",
+            input_path=_lines(tmp_path / "in.txt", 4 * CAPACITY),
+            workload_options={"url": server.url},
+        )
+        search = Search(
+            "asyncio", {"concurrency": (1, 16384)}, probe_runner(spec, lambda s, _: execute(s)), TuneBudget(runs=14)
+        )
         tuning = search.run()
     chosen = tuning.chosen["concurrency"]
     assert CAPACITY / 2 <= chosen <= CAPACITY * 2, [(p.options, p.wall_s) for p in tuning.probes]
@@ -46,10 +51,22 @@ def test_search_finds_the_capacity_of_a_server_that_penalises_more(tmp_path: Pat
 def run_at_budget(strategy: str, tmp_path: Path, n: int, **strategy_options: Any) -> RunResult:
     """One in-process run of ``strategy`` given a budget of ``n``, against a server of unlimited capacity whose
     answers all take 0.1 s: every item the strategy holds in flight is in flight at the server."""
-    spec = RunSpec(strategy, workload="scoring", input_path=_lines(tmp_path / "in.txt", 6 * n),
-                   strategy_options=strategy_options,
-                   workload_options={"capacity": 0, "latency_median": 0.1, "latency_sigma": 0.0, "rate_503": 0.0,
-                                     "rate_500": 0.0, "drop_rate": 0.0, "malformed_rate": 0.0, "slow_rate": 0.0})
+    spec = RunSpec(
+        strategy,
+        workload="scoring",
+        input_path=_lines(tmp_path / "in.txt", 6 * n),
+        strategy_options=strategy_options,
+        workload_options={
+            "capacity": 0,
+            "latency_median": 0.1,
+            "latency_sigma": 0.0,
+            "rate_503": 0.0,
+            "rate_500": 0.0,
+            "drop_rate": 0.0,
+            "malformed_rate": 0.0,
+            "slow_rate": 0.0,
+        },
+    )
     [(_, given)] = apply_budget([(strategy, spec)], n, {})
     return execute(given)
 
@@ -80,12 +97,46 @@ def test_budget_and_tune_refuse_what_they_cannot_honour() -> None:
 
 def test_tune_budget_bounds_the_probes_and_the_curve_round_trips(tmp_path: Path) -> None:
     out = tmp_path / "tuned.json"
-    server = ["--set", f"capacity={CAPACITY}", "--set", "latency_median=0.02", "--set", "latency_sigma=0",
-              "--set", "rate_503=0", "--set", "rate_500=0", "--set", "drop_rate=0", "--set", "malformed_rate=0",
-              "--set", "slow_rate=0"]
-    done = cli("compare", "-s", "asyncio", "-w", "scoring", "--input", _lines(tmp_path / "in.txt", 24),
-               *server, "-n", "1", "--warmup", "0", "--tune", "--tune-budget", "2", "-o", str(out), "-q",
-               "--format", "markdown")
+    server = [
+        "--set",
+        f"capacity={CAPACITY}",
+        "--set",
+        "latency_median=0.02",
+        "--set",
+        "latency_sigma=0",
+        "--set",
+        "rate_503=0",
+        "--set",
+        "rate_500=0",
+        "--set",
+        "drop_rate=0",
+        "--set",
+        "malformed_rate=0",
+        "--set",
+        "slow_rate=0",
+    ]
+    done = cli(
+        "compare",
+        "-s",
+        "asyncio",
+        "-w",
+        "scoring",
+        "--input",
+        _lines(tmp_path / "in.txt", 24),
+        *server,
+        "-n",
+        "1",
+        "--warmup",
+        "0",
+        "--tune",
+        "--tune-budget",
+        "2",
+        "-o",
+        str(out),
+        "-q",
+        "--format",
+        "markdown",
+    )
     assert done.returncode == 0, done.stderr
     record = json.loads(out.read_text())["settings"]["fairness"]
     tuning = record["tuning"]["asyncio"]
@@ -97,8 +148,8 @@ def test_tune_budget_bounds_the_probes_and_the_curve_round_trips(tmp_path: Path)
 
     again = cli("report", str(out), "--format", "markdown", "--plot")
     assert again.returncode == 0, again.stderr
-    table = again.stdout[again.stdout.index("#### Tuning"):]
-    assert table == done.stdout[done.stdout.index("#### Tuning"):]  # the same probes, read back
+    table = again.stdout[again.stdout.index("#### Tuning") :]
+    assert table == done.stdout[done.stdout.index("#### Tuning") :]  # the same probes, read back
     assert "tuning budget ran out" in again.stdout
     assert (tmp_path / "scoring-default-tuning.png").stat().st_size > 0
 
@@ -108,14 +159,17 @@ def test_tune_budget_bounds_the_probes_and_the_curve_round_trips(tmp_path: Path)
         record_of(damaged)
 
 
-
 def test_a_probe_past_its_deadline_is_stopped_with_its_workers_and_server(tmp_path: Path) -> None:
     import psutil
 
     from orchbench.harness.isolate import run_isolated
 
-    spec = RunSpec("hybrid", workload="scoring", input_path=_lines(tmp_path / "in.txt", 8),
-                   workload_options={"latency_median": 60.0, "latency_sigma": 0.0})
+    spec = RunSpec(
+        "hybrid",
+        workload="scoring",
+        input_path=_lines(tmp_path / "in.txt", 8),
+        workload_options={"latency_median": 60.0, "latency_sigma": 0.0},
+    )
     before = set(psutil.Process().children(recursive=True))  # e.g. a fork server of an in-process run
     result = run_isolated(spec, deadline_s=4.0)
     assert result.error == "stopped at its deadline of 4 s" and not result.ok

@@ -9,9 +9,23 @@ from typing import Annotated
 import typer
 
 from orchbench.commands import common
-from orchbench.commands.compare import (DEFAULT_TUNE_BUDGET, Baseline, Budget, Iterations, Quiet, ResultsDir,
-                                        Strategies, Tune, TuneBudgetOpt, Warmup, Wide, measure, pick_baseline,
-                                        strategy_names, without_success)
+from orchbench.commands.compare import (
+    DEFAULT_TUNE_BUDGET,
+    Baseline,
+    Budget,
+    Iterations,
+    Quiet,
+    ResultsDir,
+    Strategies,
+    Tune,
+    TuneBudgetOpt,
+    Warmup,
+    Wide,
+    measure,
+    pick_baseline,
+    strategy_names,
+    without_success,
+)
 from orchbench.console import say
 from orchbench.errors import UsageError
 from orchbench.types import RunResult
@@ -59,8 +73,17 @@ def benchmark_command(
     failed: list[str] = []
     for one_case in cases:
         opts = common.RunOptions(case=one_case, scenario=scenario, seed=seed, reference=reference)
-        document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet, {"command": "benchmark"},
-                                        budget=budget, tune=tune_budget if tune else None)
+        document, interrupted = measure(
+            names,
+            opts,
+            iterations,
+            warmup,
+            baseline,
+            quiet,
+            {"command": "benchmark"},
+            budget=budget,
+            tune=tune_budget if tune else None,
+        )
         path = results.save(results.default_path(results_dir, "anagrams"), document, exclusive=True)
         if interrupted:
             say(f"orchbench: partial results kept in {path} (marked incomplete)")
@@ -85,8 +108,14 @@ def _sweep_values(over: str) -> tuple[str, list[str]]:
 
 
 def sweep_command(
-    over: Annotated[str, typer.Option("--over", help="The option and its values, e.g. concurrency=1,4,16,64 or "
-                                      "fault_rate=0,0.1,0.3 (any --set key, or a fault/latency override).")],
+    over: Annotated[
+        str,
+        typer.Option(
+            "--over",
+            help="The option and its values, e.g. concurrency=1,4,16,64 or "
+            "fault_rate=0,0.1,0.3 (any --set key, or a fault/latency override).",
+        ),
+    ],
     strategies: Strategies = None,
     workload: common.Workload = "anagrams",
     case: common.TestCase = None,
@@ -113,9 +142,18 @@ def sweep_command(
         input_path = common.snapshot_input(input_path)
     points: list[SweepPoint] = []
     for value in values:
-        opts = common.RunOptions(workload=workload, case=case, input_path=input_path, scenario=scenario, seed=seed,
-                                 retry=retry, sets=list(sets or []), url=url, input_given=given,
-                                 reference=reference)
+        opts = common.RunOptions(
+            workload=workload,
+            case=case,
+            input_path=input_path,
+            scenario=scenario,
+            seed=seed,
+            retry=retry,
+            sets=list(sets or []),
+            url=url,
+            input_given=given,
+            reference=reference,
+        )
         bare = key.replace("-", "_")
         if bare in SPEC_OVERRIDES:
             try:
@@ -124,8 +162,15 @@ def sweep_command(
                 raise UsageError(f"--over {over!r}: {value!r} is not a number") from None
         else:
             opts.sets.append(f"{key}={value}")
-        document, interrupted = measure(names, opts, iterations, warmup, pick_baseline(names, None), quiet,
-                                        {"command": "sweep", "over": key, "value": value})
+        document, interrupted = measure(
+            names,
+            opts,
+            iterations,
+            warmup,
+            pick_baseline(names, None),
+            quiet,
+            {"command": "sweep", "over": key, "value": value},
+        )
         results.save(results.default_path(results_dir, workload), document, exclusive=True)
         if interrupted:
             say(f"orchbench: the sweep's finished points are saved in {results_dir}/")
@@ -133,8 +178,15 @@ def sweep_command(
         for name, runs in results.measured_runs(document).items():
             timed = [r for r in runs if r.error is None and r.wall_s > 0]
             if timed:
-                points.append(SweepPoint(name, float(value), statistics.median(r.wall_s for r in timed),
-                                         statistics.median(r.throughput for r in timed), all(r.ok for r in runs)))
+                points.append(
+                    SweepPoint(
+                        name,
+                        float(value),
+                        statistics.median(r.wall_s for r in timed),
+                        statistics.median(r.throughput for r in timed),
+                        all(r.ok for r in runs),
+                    )
+                )
     _print_sweep(key, values, points)
     out = results_dir / f"sweep-{workload}-{key}.png"
     plot_sweep(points, out, option=key, unit=document["settings"]["unit"])
@@ -143,8 +195,9 @@ def sweep_command(
 
 
 def _print_sweep(key: str, values: list[str], points: list) -> None:
-    from orchbench.console import make_console
     from rich.table import Table
+
+    from orchbench.console import make_console
 
     table = Table(title=f"median wall time [s] by {key}", title_justify="left")
     table.add_column("strategy")
@@ -163,4 +216,3 @@ def _print_sweep(key: str, values: list[str], points: list) -> None:
 def register(app: typer.Typer) -> None:
     app.command("benchmark")(benchmark_command)
     app.command("sweep")(sweep_command)
-

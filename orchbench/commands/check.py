@@ -55,22 +55,62 @@ def judge(sleep: RunResult, burn: RunResult, short: RunResult, long: RunResult, 
     """The checks of four calibrate runs: a sleep of SLEEP_S, a burn of BURN_S, HOLD_MIB held SHORT_S and LONG_S."""
     checks = []
     wall_room = max(0.01 * SLEEP_S, 0.010)
-    checks.append(Check(f"wall of a {SLEEP_S:g} s sleep", "s", SLEEP_S, sleep.wall_s, wall_room,
-                        0 <= sleep.wall_s - SLEEP_S <= wall_room))
-    checks.append(Check(f"CPU of that sleeping run", "s", 0.0, sleep.cpu_s, SLEEPING_CPU_S,
-                        sleep.cpu_s is not None and sleep.cpu_s <= SLEEPING_CPU_S))
+    checks.append(
+        Check(
+            f"wall of a {SLEEP_S:g} s sleep",
+            "s",
+            SLEEP_S,
+            sleep.wall_s,
+            wall_room,
+            0 <= sleep.wall_s - SLEEP_S <= wall_room,
+        )
+    )
+    checks.append(
+        Check(
+            "CPU of that sleeping run",
+            "s",
+            0.0,
+            sleep.cpu_s,
+            SLEEPING_CPU_S,
+            sleep.cpu_s is not None and sleep.cpu_s <= SLEEPING_CPU_S,
+        )
+    )
     cpu_room = max(0.05 * BURN_S, 0.020)
     ceiling = cores * burn.wall_s + (burn.cpu_granularity_s or 0.0)
-    checks.append(Check(f"CPU of a {BURN_S:g} s burn", "s", BURN_S, burn.cpu_s, cpu_room,
-                        burn.cpu_s is not None and abs(burn.cpu_s - BURN_S) <= cpu_room and burn.cpu_s <= ceiling))
+    checks.append(
+        Check(
+            f"CPU of a {BURN_S:g} s burn",
+            "s",
+            BURN_S,
+            burn.cpu_s,
+            cpu_room,
+            burn.cpu_s is not None and abs(burn.cpu_s - BURN_S) <= cpu_room and burn.cpu_s <= ceiling,
+        )
+    )
     mem_room = 1 + 0.01 * HOLD_MIB
     for run, held in ((short, SHORT_S), (long, LONG_S)):
         rise = None if run.peak_rss is None or run.base_rss is None else (run.peak_rss - run.base_rss) / MIB
-        checks.append(Check(f"peak rise, {HOLD_MIB:g} MiB held {held:g} s", "MiB", HOLD_MIB, rise, mem_room,
-                            rise is not None and abs(rise - HOLD_MIB) <= mem_room))
+        checks.append(
+            Check(
+                f"peak rise, {HOLD_MIB:g} MiB held {held:g} s",
+                "MiB",
+                HOLD_MIB,
+                rise,
+                mem_room,
+                rise is not None and abs(rise - HOLD_MIB) <= mem_room,
+            )
+        )
     runs = (sleep, burn, short, long)
-    checks.append(Check("elapsed − wall, least of every run", "s", 0.0, min((r.elapsed_s or 0) - r.wall_s for r in runs),
-                        float("inf"), all(r.elapsed_s is not None and r.elapsed_s >= r.wall_s for r in runs)))
+    checks.append(
+        Check(
+            "elapsed − wall, least of every run",
+            "s",
+            0.0,
+            min((r.elapsed_s or 0) - r.wall_s for r in runs),
+            float("inf"),
+            all(r.elapsed_s is not None and r.elapsed_s >= r.wall_s for r in runs),
+        )
+    )
     return checks
 
 
@@ -82,9 +122,12 @@ def check_command(
     machine's noise (frequency scaling, load, run-to-run spread), ending in a verdict. Takes 10 to 20 s."""
     from orchbench import noise
 
-    steps = [("sleep", {"sleep_s": SLEEP_S}), ("burn", {"cpu_s": BURN_S}),
-             ("hold briefly", {"hold_mib": HOLD_MIB, "sleep_s": SHORT_S}),
-             ("hold long", {"hold_mib": HOLD_MIB, "sleep_s": LONG_S})]
+    steps = [
+        ("sleep", {"sleep_s": SLEEP_S}),
+        ("burn", {"cpu_s": BURN_S}),
+        ("hold briefly", {"hold_mib": HOLD_MIB, "sleep_s": SHORT_S}),
+        ("hold long", {"hold_mib": HOLD_MIB, "sleep_s": LONG_S}),
+    ]
     total = len(steps) + runs
     measured = []
     for n, (name, options) in enumerate(steps, 1):
@@ -97,19 +140,34 @@ def check_command(
     checks = judge(*measured, cores=noise.cores())
     run_spread = noise.spread(walls)
     reasons = noise.reasons(run_spread)
-    machine = {"cores": noise.cores(), "governors": noise.governors(), "load_per_core": noise.load_per_core(),
-               "fixed_workload_walls_s": walls, "spread": run_spread, "noisy": reasons}
+    machine = {
+        "cores": noise.cores(),
+        "governors": noise.governors(),
+        "load_per_core": noise.load_per_core(),
+        "fixed_workload_walls_s": walls,
+        "spread": run_spread,
+        "noisy": reasons,
+    }
     trusted = all(c.ok for c in checks)
     if as_json:
-        typer.echo(json.dumps({"checks": [{**asdict(c), "error": c.error} for c in checks], "machine": machine,
-                               "instrument_ok": trusted}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "checks": [{**asdict(c), "error": c.error} for c in checks],
+                    "machine": machine,
+                    "instrument_ok": trusted,
+                },
+                indent=2,
+            )
+        )
     else:
         _render(checks, machine, walls, trusted, reasons)
     return 0 if trusted else 1
 
 
-def _render(checks: list[Check], machine: dict[str, Any], walls: list[float], trusted: bool,
-            reasons: list[str]) -> None:
+def _render(
+    checks: list[Check], machine: dict[str, Any], walls: list[float], trusted: bool, reasons: list[str]
+) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -122,7 +180,9 @@ def _render(checks: list[Check], machine: dict[str, Any], walls: list[float], tr
         fmt = "{:.1f}" if c.unit == "MiB" else "{:.4f}"
         shown = "n/a" if c.measured is None else fmt.format(c.measured)
         bounded = c.allowed != float("inf")  # else a floor: the figure must not fall below the truth
-        error = "—" if not bounded else "n/a" if c.error is None else ("+" if c.error >= 0 else "") + fmt.format(c.error)
+        error = (
+            "—" if not bounded else "n/a" if c.error is None else ("+" if c.error >= 0 else "") + fmt.format(c.error)
+        )
         allowed = "±" + fmt.format(c.allowed) if bounded else "—"
         truth = f"{fmt.format(c.truth)} {c.unit}" if bounded else f"≥ {fmt.format(c.truth)} {c.unit}"
         table.add_row(c.figure, truth, f"{shown} {c.unit}", error, allowed, "[green]ok[/]" if c.ok else "[red]OFF[/]")
@@ -134,16 +194,27 @@ def _render(checks: list[Check], machine: dict[str, Any], walls: list[float], tr
     console.print(f"CPU frequency governor: {escape(governors)}")
     cores = machine["cores"]
     console.print(f"load average: {'n/a' if load is None else f'{load * cores:.2f}'} on {cores} cores")
-    console.print(f"fixed workload, {len(walls)} runs: median {statistics.median(walls):.4f} s, "
-                  f"min {min(walls):.4f} s, max {max(walls):.4f} s, spread "
-                  f"{'n/a' if spread is None else f'{100 * spread:.1f} %'} (1.4826 × median absolute deviation / median)")
+    console.print(
+        f"fixed workload, {len(walls)} runs: median {statistics.median(walls):.4f} s, "
+        f"min {min(walls):.4f} s, max {max(walls):.4f} s, spread "
+        f"{'n/a' if spread is None else f'{100 * spread:.1f} %'} (1.4826 × median absolute deviation / median)"
+    )
     off = [c.figure for c in checks if not c.ok]
-    console.print("verdict: instrument " + ("[green]trustworthy here[/]: every figure within its bound" if trusted
-                  else f"[red]NOT trustworthy here[/]: {escape('; '.join(off))} out of bound"))
+    console.print(
+        "verdict: instrument "
+        + (
+            "[green]trustworthy here[/]: every figure within its bound"
+            if trusted
+            else f"[red]NOT trustworthy here[/]: {escape('; '.join(off))} out of bound"
+        )
+    )
     if reasons:
         floor = 2 * (spread or 0)
-        console.print("verdict: machine [yellow]noisy[/]: " + escape("; ".join(reasons))
-                      + (f"; differences under about {100 * floor:.0f} % are noise here" if floor else ""))
+        console.print(
+            "verdict: machine [yellow]noisy[/]: "
+            + escape("; ".join(reasons))
+            + (f"; differences under about {100 * floor:.0f} % are noise here" if floor else "")
+        )
     else:
         console.print("verdict: machine [green]quiet[/]: timings here are repeatable")
 

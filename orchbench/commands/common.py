@@ -16,23 +16,36 @@ from orchbench.types import RunSpec
 
 Workload = Annotated[str, typer.Option("--workload", "-w", help="Workload to run (see `orchbench list`).")]
 TestCase = Annotated[str | None, typer.Option("--test-case", "-t", help="Test case of the workload.")]
-InputFile = Annotated[str | None, typer.Option("--input", "-i", help="Read the input from this UTF-8 file ('-': stdin).")]
+InputFile = Annotated[
+    str | None, typer.Option("--input", "-i", help="Read the input from this UTF-8 file ('-': stdin).")
+]
 Scenario = Annotated[str | None, typer.Option("--scenario", help="Latency and fault scenario (workload's default).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the deterministic faults.")]
 FaultRate = Annotated[float | None, typer.Option("--fault-rate", help="Override: chance an attempt raises (0-1).")]
 HangRate = Annotated[float | None, typer.Option("--hang-rate", help="Override: chance an attempt hangs (0-1).")]
-CrashRate = Annotated[float | None, typer.Option("--crash-rate", help="Override: chance an attempt kills its worker process (0-1).")]
+CrashRate = Annotated[
+    float | None, typer.Option("--crash-rate", help="Override: chance an attempt kills its worker process (0-1).")
+]
 LatencyScale = Annotated[float | None, typer.Option("--latency-scale", help="Override: multiply every task latency.")]
 CpuMs = Annotated[float | None, typer.Option("--cpu-ms", help="Override: CPU work per task attempt, in ms.")]
 Retry = Annotated[str, typer.Option("--retry", "-r", help="Retry policy (see `orchbench list`).")]
-Sets = Annotated[list[str] | None, typer.Option(
-    "--set", help="An option KEY=VALUE of the strategy, workload or retry policy; prefix "
-                  "strategy./workload./retry. when a key is ambiguous. Repeatable.")]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="An option KEY=VALUE of the strategy, workload or retry policy; prefix "
+        "strategy./workload./retry. when a key is ambiguous. Repeatable.",
+    ),
+]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Reload resources on every call and recompute duplicates.")]
 NoMemo = Annotated[bool, typer.Option("--no-memo", help="Recompute duplicate items (resources stay cached).")]
 Url = Annotated[str | None, typer.Option("--url", help="Scoring: use this server instead of the embedded one.")]
-Reference = Annotated[str | None, typer.Option(
-    "--reference", help="Check every output against this reference (written by `orchbench reference record`).")]
+Reference = Annotated[
+    str | None,
+    typer.Option(
+        "--reference", help="Check every output against this reference (written by `orchbench reference record`)."
+    ),
+]
 
 SCOPES = ("strategy", "workload", "retry")
 
@@ -80,11 +93,15 @@ def _split_sets(pairs: list[str], owners: dict[str, list[dict[str, Any]]]) -> di
             scopes = [s for s in SCOPES if any(key in declared for declared in owners[s])]
             if not scopes:
                 known = sorted({k for s in SCOPES for declared in owners[s] for k in declared})
-                raise UsageError(f"--set {pair!r}: no strategy, workload or retry policy here has option "
-                                 f"{key!r}{did_you_mean(key, known)}")
+                raise UsageError(
+                    f"--set {pair!r}: no strategy, workload or retry policy here has option "
+                    f"{key!r}{did_you_mean(key, known)}"
+                )
             if len(scopes) > 1:
-                raise UsageError(f"--set {pair!r}: {key!r} is an option of the {' and the '.join(scopes)}; "
-                                 f"write {scopes[0]}.{key}=… to choose")
+                raise UsageError(
+                    f"--set {pair!r}: {key!r} is an option of the {' and the '.join(scopes)}; "
+                    f"write {scopes[0]}.{key}=… to choose"
+                )
             scope = scopes[0]
         routed[scope][key] = value
     return routed
@@ -97,7 +114,9 @@ def resolve_strategy(name: str, registry: Registry) -> tuple[str, dict[str, Any]
         return preset.strategy, dict(preset.spec), dict(preset.strategy_options)
     if name not in registry.entries["strategy"]:
         known = [*registry.entries["strategy"], *PRESETS]
-        raise UsageError(f"unknown strategy {name!r}{did_you_mean(name, known)} (available: {', '.join(sorted(known))})")
+        raise UsageError(
+            f"unknown strategy {name!r}{did_you_mean(name, known)} (available: {', '.join(sorted(known))})"
+        )
     return name, {}, {}
 
 
@@ -134,18 +153,23 @@ def _check_numbers(opts: RunOptions) -> None:
     """Override values a run could not honour: rates outside 0-1, negative or non-finite scales and costs."""
     import math
 
-    for flag, value, low, high in (("--fault-rate", opts.fault_rate, 0.0, 1.0),
-                                   ("--hang-rate", opts.hang_rate, 0.0, 1.0),
-                                   ("--crash-rate", opts.crash_rate, 0.0, 1.0),
-                                   ("--latency-scale", opts.latency_scale, 0.0, math.inf),
-                                   ("--cpu-ms", opts.cpu_ms, 0.0, math.inf)):
+    for flag, value, low, high in (
+        ("--fault-rate", opts.fault_rate, 0.0, 1.0),
+        ("--hang-rate", opts.hang_rate, 0.0, 1.0),
+        ("--crash-rate", opts.crash_rate, 0.0, 1.0),
+        ("--latency-scale", opts.latency_scale, 0.0, math.inf),
+        ("--cpu-ms", opts.cpu_ms, 0.0, math.inf),
+    ):
         if value is None:
             continue
         if not math.isfinite(value):
             raise UsageError(f"{flag} must be a finite number, not {value}")
         if not low <= value <= high:
-            raise UsageError(f"{flag} must be between 0 and 1, not {value:g}" if high == 1.0 else
-                             f"{flag} must not be negative, not {value:g}")
+            raise UsageError(
+                f"{flag} must be between 0 and 1, not {value:g}"
+                if high == 1.0
+                else f"{flag} must not be negative, not {value:g}"
+            )
 
 
 def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]:
@@ -159,26 +183,36 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
     resolved = [(name, *resolve_strategy(name, registry)) for name in names]
     strategy_classes = {strategy: registry.strategy(strategy) for _, strategy, _, _ in resolved}
     preset_policies = [registry.retry_policy(changes["retry"]) for _, _, changes, _ in resolved if "retry" in changes]
-    routed = _split_sets(opts.sets, {
-        "strategy": [cls.options for cls in strategy_classes.values()],
-        "workload": [workload_cls.options],
-        "retry": [policy_cls.options, *(cls.options for cls in preset_policies)],
-    })
+    routed = _split_sets(
+        opts.sets,
+        {
+            "strategy": [cls.options for cls in strategy_classes.values()],
+            "workload": [workload_cls.options],
+            "retry": [policy_cls.options, *(cls.options for cls in preset_policies)],
+        },
+    )
     scenario = opts.scenario or workload_cls.default_scenario
     if scenario not in workload_cls.scenarios:
-        raise UsageError(f"workload {workload_cls.name!r} has no scenario {scenario!r}{did_you_mean(scenario, workload_cls.scenarios)} "
-                         f"(scenarios: {', '.join(workload_cls.scenarios)})")
+        raise UsageError(
+            f"workload {workload_cls.name!r} has no scenario {scenario!r}"
+            f"{did_you_mean(scenario, workload_cls.scenarios)} "
+            f"(scenarios: {', '.join(workload_cls.scenarios)})"
+        )
     case = opts.case if opts.input_path is not None or opts.case is not None else workload_cls.default_case
     if case is not None and opts.input_path is None and case not in workload_cls.cases:
-        raise UsageError(f"workload {workload_cls.name!r} has no test case {case!r}{did_you_mean(case, workload_cls.cases)} "
-                         f"(cases: {', '.join(workload_cls.cases)})")
+        raise UsageError(
+            f"workload {workload_cls.name!r} has no test case {case!r}{did_you_mean(case, workload_cls.cases)} "
+            f"(cases: {', '.join(workload_cls.cases)})"
+        )
     workload_options = dict(routed["workload"])
     if opts.url is not None:
         if "url" not in workload_cls.options:
             raise UsageError(f"workload {workload_cls.name!r} takes no --url")
         if opts.scenario is not None:
-            raise UsageError(f"--scenario {opts.scenario} sets the embedded server's latencies and faults; "
-                             "a service given by --url has its own")
+            raise UsageError(
+                f"--scenario {opts.scenario} sets the embedded server's latencies and faults; "
+                "a service given by --url has its own"
+            )
         workload_options["url"] = opts.url
     resolve_options(workload_cls.options, workload_options, f"workload {workload_cls.name!r}")
     if opts.input_path is not None:
@@ -191,12 +225,24 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
         given = {**strategy_options, **{k: v for k, v in routed["strategy"].items() if k in cls.options}}
         checked = resolve_options(cls.options, given, f"strategy {strategy!r}")
         spec = RunSpec(
-            strategy=strategy, workload=opts.workload, case=case, input_path=opts.input_path, scenario=scenario,
-            seed=opts.seed, fault_rate=opts.fault_rate, hang_rate=opts.hang_rate, crash_rate=opts.crash_rate,
-            latency_scale=opts.latency_scale, cpu_ms=opts.cpu_ms, retry=opts.retry,
-            retry_options=dict(routed["retry"]), cache=not opts.no_cache, memo=not (opts.no_cache or opts.no_memo),
+            strategy=strategy,
+            workload=opts.workload,
+            case=case,
+            input_path=opts.input_path,
+            scenario=scenario,
+            seed=opts.seed,
+            fault_rate=opts.fault_rate,
+            hang_rate=opts.hang_rate,
+            crash_rate=opts.crash_rate,
+            latency_scale=opts.latency_scale,
+            cpu_ms=opts.cpu_ms,
+            retry=opts.retry,
+            retry_options=dict(routed["retry"]),
+            cache=not opts.no_cache,
+            memo=not (opts.no_cache or opts.no_memo),
             strategy_options={k: v for k, v in checked.items() if k in given},
-            workload_options=workload_options, plugins=used(),
+            workload_options=workload_options,
+            plugins=used(),
         )
         if changes:
             retry_options = {**changes.pop("retry_options", {}), **routed["retry"]}
@@ -240,14 +286,15 @@ def _check_input(spec: RunSpec, workload_cls: Any, given: str) -> None:
 
 def _check_faults(spec: RunSpec, workload_cls: Any, retry_cls: Any) -> None:
     """Fault overrides checked in the parent, so a bad value is one line before any process starts."""
+    from orchbench.api import MAX_DURATION_S
     from orchbench.harness.cache import ResourceCache
     from orchbench.harness.faults import apply_overrides, require_timeout_for_hangs
-
-    from orchbench.api import MAX_DURATION_S
 
     profiles = apply_overrides(workload_cls(spec, ResourceCache()).task_profiles(spec.scenario), spec)
     for name, profile in profiles.items():
         if max(profile.latency_s, profile.cpu_ms / 1000.0) > MAX_DURATION_S:
-            raise UsageError(f"task {name!r} would take {max(profile.latency_s, profile.cpu_ms / 1000.0):g} s per "
-                             f"attempt with these overrides, longer than a day ({MAX_DURATION_S:g} s)")
+            raise UsageError(
+                f"task {name!r} would take {max(profile.latency_s, profile.cpu_ms / 1000.0):g} s per "
+                f"attempt with these overrides, longer than a day ({MAX_DURATION_S:g} s)"
+            )
     require_timeout_for_hangs(profiles, retry_cls(**spec.retry_options).timeout_s)

@@ -23,26 +23,59 @@ class Format(str, Enum):
     html = "html"
 
 
-Strategies = Annotated[list[str] | None, typer.Option(
-    "--strategies", "--strategy", "-s",
-    help="Strategies or presets to compare: space- or comma-separated after one flag, or the flag repeated "
-         "(default: every installed strategy).")]
+Strategies = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--strategies",
+        "--strategy",
+        "-s",
+        help="Strategies or presets to compare: space- or comma-separated after one flag, or the flag repeated "
+        "(default: every installed strategy).",
+    ),
+]
 Iterations = Annotated[int, typer.Option("--iterations", "-n", help="Measured runs per strategy.")]
 Warmup = Annotated[int, typer.Option("--warmup", help="Unmeasured warm-up runs per strategy, before the rounds.")]
-Baseline = Annotated[str | None, typer.Option(
-    "--baseline-strategy", help="Speed-ups are relative to this one (default: sequential when compared, else the first).")]
+Baseline = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline-strategy",
+        help="Speed-ups are relative to this one (default: sequential when compared, else the first).",
+    ),
+]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="How to print the results.")]
 Plot = Annotated[bool, typer.Option("--plot", help="Also write PNG plots beside the results file.")]
-Wide = Annotated[bool, typer.Option("--wide", help="Table: every column in one table, however wide (by default "
-                                    "the figures beyond the main ones follow in a second table on a narrow terminal).")]
+Wide = Annotated[
+    bool,
+    typer.Option(
+        "--wide",
+        help="Table: every column in one table, however wide (by default "
+        "the figures beyond the main ones follow in a second table on a narrow terminal).",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 ResultsDir = Annotated[Path, typer.Option("--results-dir", help="Where results files are written.")]
-Tune = Annotated[bool, typer.Option("--tune", help="First search each strategy's tunable knobs for its fastest "
-                                    "setting on this workload, then compare every strategy at its best.")]
-TuneBudgetOpt = Annotated[str, typer.Option("--tune-budget", help="With --tune: the most probe runs per strategy "
-                                            "(e.g. 24), or seconds (e.g. 300s).")]
-Budget = Annotated[int | None, typer.Option("--budget", min=1, help="Run every strategy with exactly N items in "
-                                            "flight (threads, coroutines, workers × concurrency, ...).")]
+Tune = Annotated[
+    bool,
+    typer.Option(
+        "--tune",
+        help="First search each strategy's tunable knobs for its fastest "
+        "setting on this workload, then compare every strategy at its best.",
+    ),
+]
+TuneBudgetOpt = Annotated[
+    str,
+    typer.Option(
+        "--tune-budget", help="With --tune: the most probe runs per strategy (e.g. 24), or seconds (e.g. 300s)."
+    ),
+]
+Budget = Annotated[
+    int | None,
+    typer.Option(
+        "--budget",
+        min=1,
+        help="Run every strategy with exactly N items in flight (threads, coroutines, workers × concurrency, ...).",
+    ),
+]
 
 
 def strategy_names(given: list[str] | None) -> list[str]:
@@ -100,35 +133,51 @@ def write_plots(document: dict[str, Any], out_dir: Path) -> None:
         say(f"plot: {path}")
 
 
-def measure(names: list[str], opts: common.RunOptions, iterations: int, warmup: int, baseline: str,
-            quiet: bool, extra_settings: dict[str, Any] | None = None, *, budget: int | None = None,
-            tune: str | None = None) -> tuple[dict[str, Any], bool]:
+def measure(
+    names: list[str],
+    opts: common.RunOptions,
+    iterations: int,
+    warmup: int,
+    baseline: str,
+    quiet: bool,
+    extra_settings: dict[str, Any] | None = None,
+    *,
+    budget: int | None = None,
+    tune: str | None = None,
+) -> tuple[dict[str, Any], bool]:
     """Plan and run a comparison (tuned first with ``tune``, a budget of runs or seconds; or every strategy at
     ``budget`` items in flight); return its results document and whether it was interrupted."""
-    from orchbench import fairness
-    from orchbench.tune import TuneBudget
-
-    from orchbench import noise
+    from orchbench import fairness, noise
     from orchbench.commands.progress import progress_reporter
     from orchbench.commands.run import warn_plugin_problems
     from orchbench.harness.planner import plan
     from orchbench.harness.session import run_session
     from orchbench.plugins import get_registry
     from orchbench.results import environment, make_document
+    from orchbench.tune import TuneBudget
 
     warn_plugin_problems()
     specs = common.build_specs(names, opts)
     noisy = noise.reasons()  # read before the runs (and any tuning), which load the machine themselves
-    specs, fair = fairness.prepare(specs, budget=budget, tune=TuneBudget.parse(tune) if tune is not None else None,
-                                   quiet=quiet)
+    specs, fair = fairness.prepare(
+        specs, budget=budget, tune=TuneBudget.parse(tune) if tune is not None else None, quiet=quiet
+    )
     registry = get_registry()
     first = specs[0][1]
     settings = {
-        "workload": first.workload, "case": first.case, "input": opts.input_given, "scenario": first.scenario,
-        "seed": first.seed, "iterations": iterations, "warmup": warmup, "baseline": baseline,
-        "unit": registry.workload(first.workload).unit, "specs": {label: spec.to_dict() for label, spec in specs},
+        "workload": first.workload,
+        "case": first.case,
+        "input": opts.input_given,
+        "scenario": first.scenario,
+        "seed": first.seed,
+        "iterations": iterations,
+        "warmup": warmup,
+        "baseline": baseline,
+        "unit": registry.workload(first.workload).unit,
+        "specs": {label: spec.to_dict() for label, spec in specs},
         "server": urlsplit(opts.url).netloc if opts.url else None,
-        "fairness": fair, **(extra_settings or {}),
+        "fairness": fair,
+        **(extra_settings or {}),
     }
     order = plan([label for label, _ in specs], iterations, warmup)  # the session runs this same plan
     with progress_reporter(quiet, len(order), order=order) as progress:
@@ -187,16 +236,29 @@ def compare_command(
     iterations: Iterations = 5,
     warmup: Warmup = 1,
     baseline_strategy: Baseline = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Results file (default: results/compare-….json).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Results file (default: results/compare-….json).")
+    ] = None,
     results_dir: ResultsDir = Path("results"),
     fmt: FormatOpt = Format.table,
     wide: Wide = False,
     plot: Plot = False,
-    html: Annotated[Path | None, typer.Option("--html", help="Also write the report as one self-contained HTML "
-                    "page, to this path (bare --html: beside the results file).")] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Also write the report as one self-contained HTML "
+            "page, to this path (bare --html: beside the results file).",
+        ),
+    ] = None,
     against: Annotated[Path | None, typer.Option("--against", help="A saved results file to gate against.")] = None,
-    fail_above: Annotated[str, typer.Option("--fail-above", help="With --against: fail when a strategy is "
-                                            "significantly slower by more than this (e.g. 10%).")] = "10%",
+    fail_above: Annotated[
+        str,
+        typer.Option(
+            "--fail-above",
+            help="With --against: fail when a strategy is significantly slower by more than this (e.g. 10%).",
+        ),
+    ] = "10%",
     tune: Tune = False,
     tune_budget: TuneBudgetOpt = DEFAULT_TUNE_BUDGET,
     budget: Budget = None,
@@ -213,16 +275,34 @@ def compare_command(
     reference_doc = results.load(against) if against is not None else None
     target = output or results.default_path(results_dir, workload)
     results.check_target(target)  # before the first run, not after all of them
-    opts = common.RunOptions(workload, case, input_path, scenario, seed, fault_rate, hang_rate, crash_rate,
-                             latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url,
-                             reference=reference)
-    document, interrupted = measure(names, opts, iterations, warmup, baseline, quiet, budget=budget,
-                                    tune=tune_budget if tune else None)
+    opts = common.RunOptions(
+        workload,
+        case,
+        input_path,
+        scenario,
+        seed,
+        fault_rate,
+        hang_rate,
+        crash_rate,
+        latency_scale,
+        cpu_ms,
+        retry,
+        sets or [],
+        no_cache,
+        no_memo,
+        url,
+        reference=reference,
+    )
+    document, interrupted = measure(
+        names, opts, iterations, warmup, baseline, quiet, budget=budget, tune=tune_budget if tune else None
+    )
     path, not_saved = results.save_or_fallback(target, document, exclusive=output is None)
     if interrupted:
         if path is not None:
-            say(f"orchbench: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "
-                "(marked incomplete)")
+            say(
+                f"orchbench: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "
+                "(marked incomplete)"
+            )
         if not_saved is not None:
             say(f"orchbench: error: {not_saved}")
         return 130
@@ -261,8 +341,12 @@ def without_success(document: dict[str, Any]) -> list[str]:
 def report_command(
     files: Annotated[list[Path], typer.Argument(help="Results files written by compare (pooled when several).")],
     fmt: FormatOpt = Format.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the Markdown, CSV, JSON or HTML "
-                      "to this file instead of standard output.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the Markdown, CSV, JSON or HTML to this file instead of standard output."
+        ),
+    ] = None,
     baseline_strategy: Baseline = None,
     wide: Wide = False,
     plot: Plot = False,
@@ -283,7 +367,7 @@ def report_command(
         results.write_text_atomic(output, rendered(report, fmt, documents), "the report")
         say(f"report: {output}")
     if plot:
-        for document, path in zip(documents, files):
+        for document, path in zip(documents, files, strict=True):
             write_plots(document, path.parent)
     return 0
 

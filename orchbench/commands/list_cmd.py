@@ -21,16 +21,42 @@ def inventory() -> dict[str, Any]:
             extra: dict[str, Any] = {"options": sorted(getattr(entry.obj, "options", {}))}
             if kind == "workload":
                 extra.update(cases=list(entry.obj.cases), scenarios=list(entry.obj.scenarios))
-            rows.append({"kind": kind, "name": name, "description": entry.description,
-                         "plugin": entry.source.plugin, "distribution": entry.source.distribution,
-                         "version": entry.source.version, "origin": entry.source.origin, **extra})
+            rows.append(
+                {
+                    "kind": kind,
+                    "name": name,
+                    "description": entry.description,
+                    "plugin": entry.source.plugin,
+                    "distribution": entry.source.distribution,
+                    "version": entry.source.version,
+                    "origin": entry.source.origin,
+                    **extra,
+                }
+            )
     for preset in PRESETS.values():
         if preset.strategy not in registry.entries["strategy"]:
             continue
-        rows.append({"kind": "preset", "name": preset.name, "description": preset.description,
-                     "plugin": "presets", "distribution": "orchbench", "version": None, "strategy": preset.strategy})
-    problems = [{"plugin": p.source.plugin, "distribution": p.source.distribution, "version": p.source.version,
-                 "origin": p.source.origin, "error": p.error} for p in registry.problems]
+        rows.append(
+            {
+                "kind": "preset",
+                "name": preset.name,
+                "description": preset.description,
+                "plugin": "presets",
+                "distribution": "orchbench",
+                "version": None,
+                "strategy": preset.strategy,
+            }
+        )
+    problems = [
+        {
+            "plugin": p.source.plugin,
+            "distribution": p.source.distribution,
+            "version": p.source.version,
+            "origin": p.source.origin,
+            "error": p.error,
+        }
+        for p in registry.problems
+    ]
     return {"items": rows, "problems": problems}
 
 
@@ -42,15 +68,18 @@ def list_command(
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return 1 if data["problems"] else 0
-    from orchbench.console import make_console, safe_markup
     from rich.table import Table
+
+    from orchbench.console import make_console, safe_markup
 
     console = make_console()
     table = Table(title="orchbench plugins", title_justify="left")
     for column in ("kind", "name", "description", "source"):
         table.add_column(column, overflow="fold")
     for row in data["items"]:
-        source = f"{row['distribution']} {row['version'] or ''}".strip() if row["distribution"] else row.get("origin") or ""
+        source = (
+            f"{row['distribution']} {row['version'] or ''}".strip() if row["distribution"] else row.get("origin") or ""
+        )
         description = row["description"]
         if row["kind"] == "workload":
             description += f"\ncases: {', '.join(row['cases'])}; scenarios: {', '.join(row['scenarios'])}"

@@ -12,10 +12,15 @@ import typer
 from orchbench.commands import common
 from orchbench.errors import UsageError
 
-Strategies = Annotated[list[str] | None, typer.Option(
-    "--strategies", "--strategy",
-    help="Strategies or presets to profile: space- or comma-separated after one flag, or a repeated flag "
-         "(default: every installed strategy).")]
+Strategies = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--strategies",
+        "--strategy",
+        help="Strategies or presets to profile: space- or comma-separated after one flag, or a repeated flag "
+        "(default: every installed strategy).",
+    ),
+]
 
 
 Memory = Annotated[bool, typer.Option("--memory", help="Profile memory with memray (the only mode for now).")]
@@ -23,8 +28,12 @@ Native = Annotated[bool, typer.Option("--native", help="Record native (C/C++) fr
 Leaks = Annotated[bool, typer.Option("--leaks", help="Also show memory still held when the run ends.")]
 Temporary = Annotated[bool, typer.Option("--temporary", help="Also show temporary allocations (freed at once).")]
 Top = Annotated[int, typer.Option("--top", min=1, help="Allocation sites listed per strategy.")]
-OutDir = Annotated[str | None, typer.Option(
-    "--out", help="Directory for captures, flamegraphs and summary.json (default: results/profile-<UTC time>).")]
+OutDir = Annotated[
+    str | None,
+    typer.Option(
+        "--out", help="Directory for captures, flamegraphs and summary.json (default: results/profile-<UTC time>)."
+    ),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print summary.json instead of tables.")]
 
 
@@ -73,14 +82,17 @@ def _via(site: dict[str, Any]) -> str:
 
 def render(summary: dict[str, Any], out: Path) -> None:
     """The summary table, then the top allocation sites of each strategy."""
-    from orchbench.console import make_console, safe_markup
     from rich.table import Table
+
+    from orchbench.console import make_console, safe_markup
 
     console = make_console()
     options = summary["options"]
     first = summary["strategies"][0]["spec"] if summary["strategies"] else {}
-    title = (f"memory profile · {first.get('workload')} · {first.get('case') or first.get('input_path')} · "
-             f"scenario {first.get('scenario')} · memray {summary['environment']['memray']}")
+    title = (
+        f"memory profile · {first.get('workload')} · {first.get('case') or first.get('input_path')} · "
+        f"scenario {first.get('scenario')} · memray {summary['environment']['memray']}"
+    )
     table = Table(title=safe_markup(title), title_justify="left")
     for column in ("strategy", "procs", "peak heap", "allocations", "allocated", "peak RSS (tree)", "output"):
         table.add_column(column, justify="left" if column in ("strategy", "output") else "right")
@@ -89,8 +101,15 @@ def render(summary: dict[str, Any], out: Path) -> None:
     if options["temporary"]:
         table.add_column("temporary", justify="right")
     for entry in summary["strategies"]:
-        row = [safe_markup(entry["label"]), str(len(entry["processes"])), _heap(entry), f"{entry['allocations']:,}",
-               _mib(entry["allocated_bytes"]), _mib(entry["peak_rss"]), _verdict(entry)]
+        row = [
+            safe_markup(entry["label"]),
+            str(len(entry["processes"])),
+            _heap(entry),
+            f"{entry['allocations']:,}",
+            _mib(entry["allocated_bytes"]),
+            _mib(entry["peak_rss"]),
+            _verdict(entry),
+        ]
         if options["leaks"]:
             row.append(_mib(entry.get("leaked_bytes")))
         if options["temporary"]:
@@ -109,17 +128,23 @@ def render(summary: dict[str, Any], out: Path) -> None:
         for entry in summary["strategies"]:
             for n, site in enumerate(entry["top"].get(view, [])):
                 where = f" in {site['processes']} procs" if site["processes"] > 1 else ""
-                sites.add_row(safe_markup(entry["label"]) if n == 0 else "",
-                              safe_markup(f"{site['function']}  {site['site']}"), safe_markup(_via(site)),
-                              _mib(site["bytes"]) + where, f"{site['allocations']:,}")
+                sites.add_row(
+                    safe_markup(entry["label"]) if n == 0 else "",
+                    safe_markup(f"{site['function']}  {site['site']}"),
+                    safe_markup(_via(site)),
+                    _mib(site["bytes"]) + where,
+                    f"{site['allocations']:,}",
+                )
             sites.add_section()
         console.print(sites)
     console.print(f"captures, flamegraphs and summary.json: {safe_markup(out)}/")
     for entry in summary["strategies"]:
         for proc in entry["processes"]:
             if proc.get("error"):
-                console.print(f"[yellow]warning[/]: {safe_markup(entry['label'])} {safe_markup(proc['capture'])}: "
-                              f"{safe_markup(proc['error'])}")
+                console.print(
+                    f"[yellow]warning[/]: {safe_markup(entry['label'])} {safe_markup(proc['capture'])}: "
+                    f"{safe_markup(proc['error'])}"
+                )
 
 
 def profile_command(
@@ -156,9 +181,24 @@ def profile_command(
     if not memory:
         raise UsageError("choose what to profile: --memory (memray) is the only mode for now")
     warn_plugin_problems()
-    opts = common.RunOptions(workload, case, input_path, scenario, seed, fault_rate, hang_rate, crash_rate,
-                             latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url,
-                             reference=reference)
+    opts = common.RunOptions(
+        workload,
+        case,
+        input_path,
+        scenario,
+        seed,
+        fault_rate,
+        hang_rate,
+        crash_rate,
+        latency_scale,
+        cpu_ms,
+        retry,
+        sets or [],
+        no_cache,
+        no_memo,
+        url,
+        reference=reference,
+    )
     specs = common.build_specs(strategy_names(strategies), opts)
     profile.require_memray()
     options = profile.ProfileOptions(native=native, leaks=leaks, temporary=temporary, top=top)

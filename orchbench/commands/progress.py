@@ -44,8 +44,9 @@ def _line(n: int, total: int, slot: PlannedRun, result: RunResult, rounds: int |
 
 
 @contextmanager
-def progress_reporter(quiet: bool, total: int, what: str = "runs", order: Sequence[PlannedRun] | None = None,
-                      console: Any = None) -> Iterator[Progress]:
+def progress_reporter(
+    quiet: bool, total: int, what: str = "runs", order: Sequence[PlannedRun] | None = None, console: Any = None
+) -> Iterator[Progress]:
     """A progress callback. ``order`` (the planned runs) lets the display name the run going on now; ``console``
     (a rich console) replaces standard error, e.g. in tests."""
     rounds = max((s.round for s in order or () if not s.warmup), default=None)
@@ -68,20 +69,39 @@ def progress_reporter(quiet: bool, total: int, what: str = "runs", order: Sequen
     yield from _live(total, what, order, rounds, console)
 
 
-def _live(total: int, what: str, order: Sequence[PlannedRun] | None, rounds: int | None,
-          console: Any) -> Iterator[Progress]:
-    from orchbench.console import safe_markup
+def _live(
+    total: int, what: str, order: Sequence[PlannedRun] | None, rounds: int | None, console: Any
+) -> Iterator[Progress]:
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Display, SpinnerColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as Display
+
+    from orchbench.console import safe_markup
 
     def now(slot: PlannedRun | None) -> str:
         return safe_markup(f"{_phase(slot, rounds)} · {slot.strategy}") if slot else what
 
-    display = Display(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn(what), TimeElapsedColumn(), TextColumn("elapsed ·"), TimeRemainingColumn(),
-                      TextColumn("left"), console=console or Console(stderr=True), transient=True,
-                      speed_estimate_period=A_DAY)  # fmt: skip
+    display = Display(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(what),
+        TimeElapsedColumn(),
+        TextColumn("elapsed ·"),
+        TimeRemainingColumn(),
+        TextColumn("left"),
+        console=console or Console(stderr=True),
+        transient=True,
+        speed_estimate_period=A_DAY,
+    )
     with display:
         task = display.add_task(now(order[0] if order else None), total=total)
 

@@ -12,8 +12,9 @@ import typer
 from orchbench.commands import common
 from orchbench.errors import UsageError
 
-reference_app = typer.Typer(help="Record a reference output for a workload that cannot compute its own.",
-                            no_args_is_help=True)
+reference_app = typer.Typer(
+    help="Record a reference output for a workload that cannot compute its own.", no_args_is_help=True
+)
 
 CAREFUL_RETRY = {"max_attempts": 20, "base": 0.1, "cap": 10.0}
 
@@ -27,8 +28,13 @@ def record_command(
     seed: common.Seed = 0,
     sets: common.Sets = None,
     url: common.Url = None,
-    strategy: Annotated[str, typer.Option("--strategy", help="How to run the careful pass (sequential: one "
-                                          "request at a time, the gentlest on a service).")] = "sequential",
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy",
+            help="How to run the careful pass (sequential: one request at a time, the gentlest on a service).",
+        ),
+    ] = "sequential",
     retry: common.Retry = "exponential",
 ) -> int:
     """Run the workload once, carefully (sequential, generous retries): when every item succeeds, save its output
@@ -41,11 +47,22 @@ def record_command(
     from orchbench.verify import REFERENCE_SCHEMA, answer_options, input_digest
 
     warn_plugin_problems()
-    opts = common.RunOptions(workload=workload, case=case, input_path=input_path, scenario=scenario, seed=seed,
-                             retry=retry, sets=list(sets or []), url=url)
+    opts = common.RunOptions(
+        workload=workload,
+        case=case,
+        input_path=input_path,
+        scenario=scenario,
+        seed=seed,
+        retry=retry,
+        sets=list(sets or []),
+        url=url,
+    )
     policy = get_registry().retry_policy(retry)
-    careful = [f"retry.{key}={value}" for key, value in CAREFUL_RETRY.items()
-               if key in policy.options and not any(s.startswith((f"{key}=", f"retry.{key}=")) for s in opts.sets)]
+    careful = [
+        f"retry.{key}={value}"
+        for key, value in CAREFUL_RETRY.items()
+        if key in policy.options and not any(s.startswith((f"{key}=", f"retry.{key}=")) for s in opts.sets)
+    ]
     opts.sets += careful
     [(_label, spec)] = common.build_specs([strategy], opts)
     instance = get_registry().workload(spec.workload)(spec, ResourceCache())
@@ -65,8 +82,14 @@ def record_command(
         "input": opts.input_given or spec.case,
         "input_digest": input_digest(raw),
         "options": answer_options(instance),
-        "recorded_with": {"strategy": strategy, "retry": spec.retry, "retry_options": spec.retry_options,
-                          "host": _host(url), "attempts": result.attempts, "wall_s": result.wall_s},
+        "recorded_with": {
+            "strategy": strategy,
+            "retry": spec.retry,
+            "retry_options": spec.retry_options,
+            "host": _host(url),
+            "attempts": result.attempts,
+            "wall_s": result.wall_s,
+        },
         "output": result.output,
     }
     path = save(output, document)

@@ -16,9 +16,8 @@ LISTED_FAILURES = 20  # in the table; --json lists every failed item
 
 
 def warn_plugin_problems() -> None:
-    from orchbench.plugins import get_registry
-
     from orchbench.console import say
+    from orchbench.plugins import get_registry
 
     for problem in get_registry().problems:
         say(f"orchbench: warning: {problem.source}: {problem.error} (see `orchbench list`)")
@@ -39,52 +38,98 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
     """The run's figures by group (output, time, attempts, resources, limit, service, strategy), with units."""
     from orchbench import units
 
-    verdict = {"correct": "[green]correct[/]", "unverified": "[yellow]unverified[/] (no reference: record one with "
-               "`orchbench reference record`, or compare strategies for agreement)"}.get(
-        result.verdict, f"[red]{result.verdict.upper()}[/]")
+    verdict = {
+        "correct": "[green]correct[/]",
+        "unverified": "[yellow]unverified[/] (no reference: record one with "
+        "`orchbench reference record`, or compare strategies for agreement)",
+    }.get(result.verdict, f"[red]{result.verdict.upper()}[/]")
     checked = f" (reference {result.reference_digest})" if result.reference_digest else ""
     output = [
         ("result", f"{verdict}{checked}"),
-        ("items", f"{units.count(result.items)} {unit}, {units.count(result.unique_items)} distinct · "
-                  f"{units.count(result.succeeded)} with a value ({100 * result.success_rate:.1f} %)"),
+        (
+            "items",
+            f"{units.count(result.items)} {unit}, {units.count(result.unique_items)} distinct · "
+            f"{units.count(result.succeeded)} with a value ({100 * result.success_rate:.1f} %)",
+        ),
     ]
     if result.mismatch:
         from orchbench.verify import describe
 
-        output.append(("differences", escape(f"against the {result.mismatch['against']}: "
-                                             + describe(result.mismatch["count"], result.mismatch["first"]))))
+        output.append(
+            (
+                "differences",
+                escape(
+                    f"against the {result.mismatch['against']}: "
+                    + describe(result.mismatch["count"], result.mismatch["first"])
+                ),
+            )
+        )
     if result.error:
         output.append(("error", f"[red]{escape(result.error)}[/]"))
     for failure in result.failures[:LISTED_FAILURES]:
-        output.append(("failed", f"[red]{escape(str(failure['item']))} ×{failure['positions']}: "
-                                 f"{escape(str(failure['error']))}[/]"))
+        output.append(
+            (
+                "failed",
+                f"[red]{escape(str(failure['item']))} ×{failure['positions']}: {escape(str(failure['error']))}[/]",
+            )
+        )
     if len(result.failures) > LISTED_FAILURES:
-        output.append(("failed", f"[red]… and {len(result.failures) - LISTED_FAILURES:,} more items (all in --json)[/]"))
+        output.append(
+            ("failed", f"[red]… and {len(result.failures) - LISTED_FAILURES:,} more items (all in --json)[/]")
+        )
     time = [("wall", units.duration(result.wall_s)), ("throughput", f"{result.throughput:,.1f} {unit}/s")]
     if result.elapsed_s is not None:  # what the user waited, beside the pipeline's own window
         time.insert(1, ("elapsed", f"{units.duration(result.elapsed_s)} (the whole command; wall is the pipeline's)"))
     if result.startup_s >= 0.001:
         time.insert(1, ("start-up", f"{units.duration(result.startup_s)} (before the timed run)"))
     hedges = f" · {result.hedges} hedges, {result.hedges_won} won" if result.hedges else ""
-    attempts = [("attempts", f"{units.count(result.attempts)} · {units.plural(result.retries, 'retry', 'retries')} · "
-                             f"{units.count(result.give_ups)} gave up{hedges}")]
+    attempts = [
+        (
+            "attempts",
+            f"{units.count(result.attempts)} · {units.plural(result.retries, 'retry', 'retries')} · "
+            f"{units.count(result.give_ups)} gave up{hedges}",
+        )
+    ]
     if result.latency_p50_s is not None:
-        attempts.append(("latency", f"p50 {units.duration(result.latency_p50_s)} · "
-                                    f"p95 {units.duration(result.latency_p95_s)} · p99 {units.duration(result.latency_p99_s)}"))
-    cpu = "n/a" if result.cpu_percent is None else (f"{result.cpu_percent:.0f} % of a core "
-                                                     f"({units.duration(result.cpu_s)} user+sys)")
+        attempts.append(
+            (
+                "latency",
+                f"p50 {units.duration(result.latency_p50_s)} · "
+                f"p95 {units.duration(result.latency_p95_s)} · p99 {units.duration(result.latency_p99_s)}",
+            )
+        )
+    cpu = (
+        "n/a"
+        if result.cpu_percent is None
+        else (f"{result.cpu_percent:.0f} % of a core ({units.duration(result.cpu_s)} user+sys)")
+    )
     period = f"sampled every {units.duration(result.sample_period_s)}" if result.sample_period_s else "sampled"
-    resources = [("CPU", cpu), ("peak memory", f"RSS {units.mib(result.peak_rss)} · USS {units.mib(result.peak_uss)} "
-                                               f"(process tree: each process's own peak from the kernel, their sum "
-                                               f"{period})")]
+    resources = [
+        ("CPU", cpu),
+        (
+            "peak memory",
+            f"RSS {units.mib(result.peak_rss)} · USS {units.mib(result.peak_uss)} "
+            f"(process tree: each process's own peak from the kernel, their sum "
+            f"{period})",
+        ),
+    ]
     groups = [("output", output), ("time", time), ("attempts", attempts), ("resources", resources)]
     if result.limit_s is None:
         groups.append(("limit", [("best possible", "unknown (the workload cannot tell the best possible time here)")]))
     else:
-        groups.append(("limit", [("best possible", units.duration(result.limit_s)),
-                                 ("efficiency", f"{100 * (result.efficiency or 0):.0f} % (best possible ÷ wall)")]))
+        groups.append(
+            (
+                "limit",
+                [
+                    ("best possible", units.duration(result.limit_s)),
+                    ("efficiency", f"{100 * (result.efficiency or 0):.0f} % (best possible ÷ wall)"),
+                ],
+            )
+        )
     if result.workload_stats:
-        groups.append(("service", [(escape(k), escape(v)) for k, v in workload_cls.format_stats(result.workload_stats)]))
+        groups.append(
+            ("service", [(escape(k), escape(v)) for k, v in workload_cls.format_stats(result.workload_stats)])
+        )
     strategy = []
     if result.resolved_options or result.in_flight is not None:  # the settings it ran with, defaults filled in
         shown = " ".join(f"{k}={v}" for k, v in result.resolved_options.items() if v is not None)
@@ -101,15 +146,17 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
 
 def render_result(label: str, result: RunResult, unit: str, workload_cls: Any = None) -> None:
     """The figures of one run, grouped: output, time, attempts, resources, limit, service, strategy."""
-    from orchbench.api import Workload
-    from orchbench.console import make_console
     from rich import box
     from rich.table import Table
 
+    from orchbench.api import Workload
+    from orchbench.console import make_console
+
     spec = result.spec
     title = f"{label} · {spec['workload']} · {spec.get('case') or spec.get('input_path')} · {where_run(spec)}"
-    table = Table(title=escape(title), title_justify="left", show_header=False, box=box.SIMPLE, pad_edge=False,
-                  show_edge=False)
+    table = Table(
+        title=escape(title), title_justify="left", show_header=False, box=box.SIMPLE, pad_edge=False, show_edge=False
+    )
     table.add_column("group", style="bold", no_wrap=True)
     table.add_column("figure", style="dim", no_wrap=True)
     table.add_column("value", overflow="fold")
@@ -145,9 +192,24 @@ def run_command(
     from orchbench.plugins import get_registry
 
     warn_plugin_problems()
-    opts = common.RunOptions(workload, case, input_path, scenario, seed, fault_rate, hang_rate, crash_rate,
-                             latency_scale, cpu_ms, retry, sets or [], no_cache, no_memo, url,
-                             reference=reference)
+    opts = common.RunOptions(
+        workload,
+        case,
+        input_path,
+        scenario,
+        seed,
+        fault_rate,
+        hang_rate,
+        crash_rate,
+        latency_scale,
+        cpu_ms,
+        retry,
+        sets or [],
+        no_cache,
+        no_memo,
+        url,
+        reference=reference,
+    )
     [(label, spec)] = common.build_specs([strategy], opts)
     debug = "--debug" in sys.argv
     result = run_isolated(spec, with_output=as_json, debug=debug)

@@ -35,7 +35,10 @@ def serve_command(
     max_body: Annotated[int | None, _setting("Largest request body in bytes; larger ones get 413.")] = None,
     max_connections: Annotated[int | None, _setting("Connections kept open at once; more are closed.")] = None,
 ) -> int:
-    """Run the line-scoring server (POST / with the raw line, or POST /score with JSON; GET /health, GET /stats) until Ctrl-C."""
+    """Run the line-scoring server until Ctrl-C.
+
+    POST / with the raw line, or POST /score with JSON; GET /health, GET /stats.
+    """
     import asyncio
 
     from orchbench.workloads.scoring.server import SCENARIOS, serve
@@ -43,17 +46,33 @@ def serve_command(
     if scenario not in SCENARIOS:
         raise UsageError(f"no scoring scenario {scenario!r} (scenarios: {', '.join(SCENARIOS)})")
     try:
-        config = SCENARIOS[scenario].with_overrides(
-            seed=seed, capacity=capacity, latency_median=latency_median, latency_sigma=latency_sigma,
-            slow_rate=slow_rate, slow_latency=slow_latency, retry_after=retry_after, rate_503=rate_503,
-            rate_500=rate_500, drop_rate=drop_rate, malformed_rate=malformed_rate, hang_rate=hang_rate,
-            die_after=die_after, max_body=max_body, max_connections=max_connections,
-        ).validate()
+        config = (
+            SCENARIOS[scenario]
+            .with_overrides(
+                seed=seed,
+                capacity=capacity,
+                latency_median=latency_median,
+                latency_sigma=latency_sigma,
+                slow_rate=slow_rate,
+                slow_latency=slow_latency,
+                retry_after=retry_after,
+                rate_503=rate_503,
+                rate_500=rate_500,
+                drop_rate=drop_rate,
+                malformed_rate=malformed_rate,
+                hang_rate=hang_rate,
+                die_after=die_after,
+                max_body=max_body,
+                max_connections=max_connections,
+            )
+            .validate()
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if host not in _LOOPBACK:
-        typer.echo(f"orchbench: warning: binding {host} makes the scoring server reachable from other machines",
-                   err=True)
+        typer.echo(
+            f"orchbench: warning: binding {host} makes the scoring server reachable from other machines", err=True
+        )
 
     def ready(url: str) -> None:
         typer.echo(f"scoring server on {url} (scenario {scenario}, seed {seed}); Ctrl-C stops it")

@@ -14,7 +14,6 @@ import traceback
 from orchbench.errors import UsageError
 from orchbench.types import RunResult, RunSpec
 
-
 EXIT_CANNOT_WRITE = 3  # the result could not be written (a full or read-only temporary directory)
 
 

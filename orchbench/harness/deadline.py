@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextvars
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from orchbench.errors import AttemptTimeout
 

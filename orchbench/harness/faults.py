@@ -131,6 +131,7 @@ class FaultModel:
 
 def require_timeout_for_hangs(profiles: dict[str, TaskProfile], timeout_s: float | None) -> None:
     if timeout_s is None and any(p.hang_rate > 0 for p in profiles.values()):
-        raise UsageError("hang faults need a per-attempt timeout: choose a retry policy with one "
-                         "(e.g. --retry exponential --set retry.timeout=2)")
-
+        raise UsageError(
+            "hang faults need a per-attempt timeout: choose a retry policy with one "
+            "(e.g. --retry exponential --set retry.timeout=2)"
+        )

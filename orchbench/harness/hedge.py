@@ -71,23 +71,39 @@ class LatencyWindow:
 
 class HedgedRetry(RetryPolicy):
     name = "hedged"
-    description = ("exponential retries, plus hedges in async strategies for idempotent tasks: another attempt "
-                   "when one is slower than a quantile of observed latency; the first success wins, the rest "
-                   "are cancelled (sync strategies retry plainly)")
+    description = (
+        "exponential retries, plus hedges in async strategies for idempotent tasks: another attempt "
+        "when one is slower than a quantile of observed latency; the first success wins, the rest "
+        "are cancelled (sync strategies retry plainly)"
+    )
     options = {
         "copies": Option(int, 2, "most attempts of one item in flight at once (1: no hedging)", min=1, max=16),
-        "quantile": Option(float, 0.95, "hedge an attempt slower than this quantile of recent successful "
-                                        "latencies", min=0.5, max=0.999),
-        "delay": Option(float, None, "fixed hedge delay in seconds instead of the quantile (0: start every "
-                                     "copy at once, for failures that show only at the end)", min=0, duration=True),
-        "min_delay": Option(float, 0.005, "shortest hedge delay in seconds (a floor under the quantile)",
-                            min=0, duration=True),
+        "quantile": Option(
+            float, 0.95, "hedge an attempt slower than this quantile of recent successful latencies", min=0.5, max=0.999
+        ),
+        "delay": Option(
+            float,
+            None,
+            "fixed hedge delay in seconds instead of the quantile (0: start every "
+            "copy at once, for failures that show only at the end)",
+            min=0,
+            duration=True,
+        ),
+        "min_delay": Option(
+            float, 0.005, "shortest hedge delay in seconds (a floor under the quantile)", min=0, duration=True
+        ),
         "warmup": Option(int, 20, "successful latencies observed before hedging by quantile", min=1),
-        "budget": Option(float, 0.1, "beyond this share of the attempts started (per process), hedges by "
-                                     "quantile run one at a time; 0: no limit", min=0),
+        "budget": Option(
+            float,
+            0.1,
+            "beyond this share of the attempts started (per process), hedges by "
+            "quantile run one at a time; 0: no limit",
+            min=0,
+        ),
         "max_attempts": Option(int, 10, "attempts per item, hedges included, before giving up", min=1),
-        "base": Option(float, 0.01, "first backoff in seconds after a failed race (doubles, full jitter)",
-                       min=0, duration=True),
+        "base": Option(
+            float, 0.01, "first backoff in seconds after a failed race (doubles, full jitter)", min=0, duration=True
+        ),
         "cap": Option(float, 2.0, "longest backoff in seconds", min=0, duration=True),
         "timeout": _TIMEOUT,
     }
@@ -135,9 +151,13 @@ class HedgedRetry(RetryPolicy):
         self.hedging_now -= 1
 
 
-async def acall_hedged(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
-                       attempt: Callable[[int], Awaitable[Any]], log: AttemptLog,
-                       limiter: AttemptSlots | None = None) -> Any:
+async def acall_hedged(
+    policy: RetryPolicy,
+    transient: tuple[type[BaseException], ...],
+    attempt: Callable[[int], Awaitable[Any]],
+    log: AttemptLog,
+    limiter: AttemptSlots | None = None,
+) -> Any:
     """Like :func:`~orchbench.harness.retry.acall_with_retry`, each try being a race of hedged attempts (the
     first race runs bare, tenacity only after it failed)."""
     most = policy.options.get("max_attempts") or MAX_ATTEMPTS
@@ -157,9 +177,14 @@ async def acall_hedged(policy: RetryPolicy, transient: tuple[type[BaseException]
     return value
 
 
-async def _race(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
-                attempt: Callable[[int], Awaitable[Any]], log: AttemptLog, limiter: AttemptSlots | None,
-                most: int) -> Any:
+async def _race(
+    policy: RetryPolicy,
+    transient: tuple[type[BaseException], ...],
+    attempt: Callable[[int], Awaitable[Any]],
+    log: AttemptLog,
+    limiter: AttemptSlots | None,
+    most: int,
+) -> Any:
     observe = getattr(policy, "observe", None)
     launched = getattr(policy, "launched", None)
     hedge_ended = getattr(policy, "hedge_ended", None)

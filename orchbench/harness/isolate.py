@@ -93,8 +93,10 @@ def _no_room(why: str) -> UsageError:
         where = os.environ.get("TMPDIR") or "/tmp"
     with suppress(OSError):
         where += f", {shutil.disk_usage(where).free:,} bytes free"
-    return UsageError(f"the temporary directory ({where}) is full or not writable: {why}; "
-                      "free some space or set TMPDIR to another directory")
+    return UsageError(
+        f"the temporary directory ({where}) is full or not writable: {why}; "
+        "free some space or set TMPDIR to another directory"
+    )
 
 
 @contextmanager
@@ -108,8 +110,15 @@ def _run_directory() -> Iterator[str]:
         yield tmp
 
 
-def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_output: bool | str = False,
-                 debug: bool = False, launcher: Sequence[str] = CHILD, deadline_s: float | None = None) -> RunResult:
+def run_isolated(
+    spec: RunSpec,
+    *,
+    period_s: float = DEFAULT_PERIOD_S,
+    with_output: bool | str = False,
+    debug: bool = False,
+    launcher: Sequence[str] = CHILD,
+    deadline_s: float | None = None,
+) -> RunResult:
     """Run ``spec`` in a child process; return its result with the tree's CPU and memory over the window completed
     by this process's samples, and ``elapsed_s``, the whole run's time from here.
 
@@ -130,8 +139,9 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
         sampler: TreeSampler | None = None
         try:
             with interrupts.deferred(), interrupts.sigint_held():  # the child runs only once someone stops it
-                proc = subprocess.Popen([sys.executable, *launcher, str(spec_path), str(result_path)],
-                                        stdin=subprocess.DEVNULL, stdout=2)  # our stdout is for results (--json)
+                proc = subprocess.Popen(
+                    [sys.executable, *launcher, str(spec_path), str(result_path)], stdin=subprocess.DEVNULL, stdout=2
+                )  # our stdout is for results (--json)
                 sampler = TreeSampler(proc.pid, period_s)
             with sampler:
                 returncode = _wait(proc, deadline_s)
@@ -144,8 +154,11 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
                 with interrupts.deferred():  # a signal arriving now must not leave half the strays alive
                     kill_tree(sampler.survivors())  # strays a crashed or interrupted child left behind
         if returncode is None:
-            return RunResult(spec=spec.to_dict(), error=f"stopped at its deadline of {deadline_s:.3g} s",
-                             elapsed_s=time.perf_counter() - started)
+            return RunResult(
+                spec=spec.to_dict(),
+                error=f"stopped at its deadline of {deadline_s:.3g} s",
+                elapsed_s=time.perf_counter() - started,
+            )
         if interrupts.ended_by_signal(returncode):
             raise KeyboardInterrupt
         if returncode == EXIT_CANNOT_WRITE and not result_path.exists():
@@ -160,8 +173,12 @@ def run_isolated(spec: RunSpec, *, period_s: float = DEFAULT_PERIOD_S, with_outp
     if window.get("end_tree"):  # the run process read its window's edges; the samples complete them
         span = (window["start"], window["end"])
         exclude = set(window.get("exclude", ()))
-        account(result, window, sampled=sampler.peaks(*span, exclude=exclude),
-                last_seen=sampler.last_seen(*span, exclude=exclude))
+        account(
+            result,
+            window,
+            sampled=sampler.peaks(*span, exclude=exclude),
+            last_seen=sampler.last_seen(*span, exclude=exclude),
+        )
         result.sample_period_s = period_s
     result.elapsed_s = time.perf_counter() - started
     return result

@@ -78,8 +78,16 @@ class AttemptSlots:
 class AIMDLimiter(AttemptSlots):
     """An adaptive :class:`AttemptSlots`: ``release`` with each attempt's result moves the limit."""
 
-    def __init__(self, maximum: int, *, initial: int = 4, minimum: int = 1, backoff: float = 0.9,
-                 tolerance: float = 2.0, window: int = 25) -> None:
+    def __init__(
+        self,
+        maximum: int,
+        *,
+        initial: int = 4,
+        minimum: int = 1,
+        backoff: float = 0.9,
+        tolerance: float = 2.0,
+        window: int = 25,
+    ) -> None:
         super().__init__(1)
         self.minimum = max(1, minimum)
         self.maximum = max(self.minimum, maximum)
@@ -143,5 +151,12 @@ class AIMDLimiter(AttemptSlots):
 
     def summary(self) -> dict[str, Any]:
         """The limit's trajectory in a few numbers: where it started, ended and peaked, and how often it was cut."""
-        return {"start": self.start, "final": int(self.limit), "max": self.peak, "decreases": self.epoch,
-                "overloads": self.overloads, "min": self.minimum, "ceiling": self.maximum}
+        return {
+            "start": self.start,
+            "final": int(self.limit),
+            "max": self.peak,
+            "decreases": self.epoch,
+            "overloads": self.overloads,
+            "min": self.minimum,
+            "ceiling": self.maximum,
+        }

@@ -16,7 +16,6 @@ from typing import Any
 
 from orchbench.errors import UsageError
 
-
 MAX_RUNS = 100_000  # far beyond any useful comparison; a typo such as -n 10000000000 must not exhaust memory
 
 
@@ -53,8 +52,10 @@ def plan(strategies: list[str], iterations: int, warmup: int) -> list[PlannedRun
 
     total = (iterations + warmup) * len(strategies)
     if total > MAX_RUNS:
-        raise UsageError(f"{total:,} runs planned ({len(strategies)} strategies × {iterations + warmup} rounds); "
-                         f"at most {MAX_RUNS:,}")
+        raise UsageError(
+            f"{total:,} runs planned ({len(strategies)} strategies × {iterations + warmup} rounds); "
+            f"at most {MAX_RUNS:,}"
+        )
     runs: list[PlannedRun] = []
     for index in range(warmup):
         runs += [PlannedRun(index + 1, name, True) for name in _rotated(strategies, index)]

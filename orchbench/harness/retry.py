@@ -107,8 +107,9 @@ def _kwargs(policy: RetryPolicy, transient: tuple[type[BaseException], ...]) -> 
     }
 
 
-def call_with_retry(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
-                    attempt: Callable[[int], Any], log: AttemptLog) -> Any:
+def call_with_retry(
+    policy: RetryPolicy, transient: tuple[type[BaseException], ...], attempt: Callable[[int], Any], log: AttemptLog
+) -> Any:
     """Run ``attempt(k)`` for k = 1, 2, … under the policy; each attempt is cut at the policy's timeout.
 
     The first attempt runs bare; tenacity's machinery is built only once an attempt has failed (most never do).
@@ -138,9 +139,13 @@ def _timed(policy: RetryPolicy, attempt: Callable[[int], Any], k: int, log: Atte
         log.latencies.append(time.perf_counter() - start)
 
 
-async def acall_with_retry(policy: RetryPolicy, transient: tuple[type[BaseException], ...],
-                           attempt: Callable[[int], Awaitable[Any]], log: AttemptLog,
-                           limiter: AttemptSlots | None = None) -> Any:
+async def acall_with_retry(
+    policy: RetryPolicy,
+    transient: tuple[type[BaseException], ...],
+    attempt: Callable[[int], Awaitable[Any]],
+    log: AttemptLog,
+    limiter: AttemptSlots | None = None,
+) -> Any:
     """The async form of :func:`call_with_retry`; the timeout cancels the attempt's coroutine. With a
     ``limiter``, each attempt waits for room under its limit first and reports how it went."""
     log.attempts = 1
@@ -159,8 +164,14 @@ async def acall_with_retry(policy: RetryPolicy, transient: tuple[type[BaseExcept
     return value
 
 
-async def timed_attempt(policy: RetryPolicy, attempt: Callable[[int], Awaitable[Any]], k: int, log: AttemptLog,
-                        limiter: AttemptSlots | None = None, on_success: Callable[[float], None] | None = None) -> Any:
+async def timed_attempt(
+    policy: RetryPolicy,
+    attempt: Callable[[int], Awaitable[Any]],
+    k: int,
+    log: AttemptLog,
+    limiter: AttemptSlots | None = None,
+    on_success: Callable[[float], None] | None = None,
+) -> Any:
     """Attempt ``k`` under the policy's timeout (and the limiter, which lets an item's later attempts in first),
     its latency appended to the log."""
     epoch = await limiter.acquire(k == 1) if limiter is not None else 0

@@ -21,7 +21,6 @@ from orchbench.plugins import get_registry
 from orchbench.types import Outcome, RunResult, RunSpec
 
 
-
 def digest(output: Any) -> str:
     """A short, order-independent fingerprint of an output (for comparing runs without storing outputs)."""
     return hashlib.sha256(json.dumps(output, sort_keys=True, default=list).encode()).hexdigest()[:16]
@@ -35,7 +34,9 @@ def check_outcomes(outcomes: list[Outcome], n_items: int) -> None:
         raise RuntimeError(f"strategy returned {len(outcomes)} outcomes for {n_items} items")
     for position, outcome in enumerate(outcomes):
         if not isinstance(outcome, Outcome) or outcome.index != position:
-            raise RuntimeError(f"strategy returned outcome {getattr(outcome, 'index', outcome)!r} at position {position}")
+            raise RuntimeError(
+                f"strategy returned outcome {getattr(outcome, 'index', outcome)!r} at position {position}"
+            )
 
 
 class StrategyError(RuntimeError):
@@ -172,7 +173,8 @@ def _account(result: RunResult, outcomes: list[Outcome], unique: list[Any], wher
     positions = Counter(where)
     result.failures = [  # every failed item, so the account of a run is whole (the table shows the first few)
         {"item": _shorten(unique[o.index]), "positions": positions[o.index], "error": o.error, "attempts": o.attempts}
-        for o in outcomes if not o.ok
+        for o in outcomes
+        if not o.ok
     ]
 
 

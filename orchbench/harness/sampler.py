@@ -106,8 +106,9 @@ class TreeSampler:
         hi = float("inf") if end is None else end
         return [s for s in self.samples if lo <= s[0] <= hi]
 
-    def peaks(self, start: float | None = None, end: float | None = None,
-              exclude: Collection[int] = ()) -> tuple[int | None, int | None]:
+    def peaks(
+        self, start: float | None = None, end: float | None = None, exclude: Collection[int] = ()
+    ) -> tuple[int | None, int | None]:
         """The largest sampled sum of the tree's RSS and USS within [start, end], leaving out ``exclude``."""
         rss_peak: int | None = None
         uss_peak: int | None = None
@@ -122,12 +123,17 @@ class TreeSampler:
                 uss_peak = uss if uss_peak is None else max(uss_peak, uss)
         return rss_peak, uss_peak
 
-    def last_seen(self, start: float | None = None, end: float | None = None,
-                  exclude: Collection[int] = ()) -> dict[int, tuple[int, float, int | None]]:
+    def last_seen(
+        self, start: float | None = None, end: float | None = None, exclude: Collection[int] = ()
+    ) -> dict[int, tuple[int, float, int | None]]:
         """Each process's last sample within [start, end]: pid → (parent pid, CPU seconds, high-water mark)."""
         last: dict[int, tuple[int, float, int | None]] = {}
         for _, reading in self.within(start, end):
             for pid, (_, _, cpu, hwm) in reading.items():
                 if pid not in exclude and cpu is not None:
-                    last[pid] = (self.parents.get(pid, -1), cpu, hwm if hwm is not None else last.get(pid, (0, 0, None))[2])
+                    last[pid] = (
+                        self.parents.get(pid, -1),
+                        cpu,
+                        hwm if hwm is not None else last.get(pid, (0, 0, None))[2],
+                    )
         return last

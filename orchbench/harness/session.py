@@ -22,8 +22,9 @@ class Session:
     interrupted: bool = False
 
 
-def run_session(specs: list[tuple[str, RunSpec]], iterations: int, warmup: int,
-                progress: Progress | None = None, **isolate: Any) -> Session:
+def run_session(
+    specs: list[tuple[str, RunSpec]], iterations: int, warmup: int, progress: Progress | None = None, **isolate: Any
+) -> Session:
     """Run every planned slot; Ctrl-C stops between or during runs and keeps what finished."""
     by_label = dict(specs)
     session = Session(plan(list(by_label), iterations, warmup))

@@ -51,8 +51,9 @@ class Task:
         self.hedging = policy.hedge_copies > 1 and profile is not None and profile.idempotent
         # a task with no latency, fault or cost of the harness's own (the scoring workload's, whose server has
         # them) skips the fault model: no draw per attempt
-        self._acts = profile is not None and any((profile.latency_s, profile.fault_rate, profile.hang_rate,
-                                                  profile.crash_rate, profile.cpu_ms))
+        self._acts = profile is not None and any(
+            (profile.latency_s, profile.fault_rate, profile.hang_rate, profile.crash_rate, profile.cpu_ms)
+        )
         self._warm = False
 
     def _warm_up(self) -> None:
@@ -113,10 +114,22 @@ class Task:
         try:
             value = await loop(self.policy, self.transient, attempt, log, limiter)
         except Exception as exc:
-            return Outcome(index, error=_describe(exc, log.attempts), attempts=log.attempts, latencies=log.latencies,
-                           hedges=log.hedges, hedges_won=log.hedges_won)
-        return Outcome(index, value=value, attempts=log.attempts, latencies=log.latencies, hedges=log.hedges,
-                       hedges_won=log.hedges_won)
+            return Outcome(
+                index,
+                error=_describe(exc, log.attempts),
+                attempts=log.attempts,
+                latencies=log.latencies,
+                hedges=log.hedges,
+                hedges_won=log.hedges_won,
+            )
+        return Outcome(
+            index,
+            value=value,
+            attempts=log.attempts,
+            latencies=log.latencies,
+            hedges=log.hedges,
+            hedges_won=log.hedges_won,
+        )
 
     def run_batch(self, batch: list[tuple[int, Any]], generation: int = 0) -> list[Outcome]:
         """Run several (index, item) pairs in order: the unit a process-pool worker receives."""
@@ -166,4 +179,3 @@ def task_for(spec: RunSpec | dict[str, Any]) -> Task:
     if task is None:
         task = _worker_tasks[key] = Task.build(RunSpec.from_dict(data), in_worker=True)
     return task
-

@@ -4,7 +4,8 @@ At the opening edge every process of the run's tree (the run process and its des
 service processes) gets its kernel high-water mark reset, and its CPU clock read; at the closing edge the CPU
 clocks, RSS and high-water marks are read again, then USS. CPU over the window is then exact for every process
 alive at both edges, whatever the run's length; a process that ends inside the window is counted through the
-reaped-children time of its nearest ancestor alive at the end (see :func:`cpu_seconds`). The edges are read just outside the timed span (so the
+reaped-children time of its nearest ancestor alive at the end (see :func:`cpu_seconds`). The edges are read
+just outside the timed span (so the
 instrument costs the wall time nothing) with the CPU clocks nearest to it: the CPU they bracket exceeds
 cores × wall by at most cores × the microseconds the clocks took to read, reported as the granularity.
 """
@@ -26,8 +27,9 @@ Reading = list[Any]
 PPID, CPU, KIDS_CPU, RSS, HWM, USS = range(6)
 
 
-def read_tree(exclude: Collection[int] = (), *, opening: bool = False,
-              notes: set[str] | None = None) -> tuple[dict[int, Reading], float, float]:
+def read_tree(
+    exclude: Collection[int] = (), *, opening: bool = False, notes: set[str] | None = None
+) -> tuple[dict[int, Reading], float, float]:
     """One reading of every process of this process's tree but ``exclude``, with the times its first and last
     CPU clock were read. Opening, each high-water mark is first reset and the CPU clocks are read last; closing,
     this process's clock is read first of all, then the others: the clocks lie as near the timed span as can be
@@ -75,8 +77,10 @@ class Window:
 
     def open(self) -> None:
         if proctree.descendants(os.getpid()) is None:
-            self.notes.add("this system does not list a process's children: only the run process is read at the "
-                           "window's edges, other processes only sampled")
+            self.notes.add(
+                "this system does not list a process's children: only the run process is read at the "
+                "window's edges, other processes only sampled"
+            )
         self.start, first, _ = read_tree(self.exclude, opening=True, notes=self.notes)
         self.start_mono = time.monotonic()
         self.outside_s = self.start_mono - first
@@ -98,22 +102,32 @@ class Window:
         ``outside_s`` outside it (on each core), and a reaped-children time read from ``/proc`` (any process but
         this one) counts in clock ticks."""
         me = os.getpid()
-        ticked = sum(1 for pid, r in self.end.items()
-                     if pid != me and r[KIDS_CPU] != (self.start.get(pid) or [0.0] * 6)[KIDS_CPU])
+        ticked = sum(
+            1
+            for pid, r in self.end.items()
+            if pid != me and r[KIDS_CPU] != (self.start.get(pid) or [0.0] * 6)[KIDS_CPU]
+        )
         return (os.cpu_count() or 1) * self.outside_s + 2 * ticked / proctree.TICK_HZ
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start_mono, "end": self.end_mono, "exclude": sorted(self.exclude),
-                "cpu_granularity_s": self.cpu_granularity_s(), "notes": sorted(self.notes),
-                "start_tree": self.start, "end_tree": self.end}
+        return {
+            "start": self.start_mono,
+            "end": self.end_mono,
+            "exclude": sorted(self.exclude),
+            "cpu_granularity_s": self.cpu_granularity_s(),
+            "notes": sorted(self.notes),
+            "start_tree": self.start,
+            "end_tree": self.end,
+        }
 
 
 def _pids(tree: Mapping[Any, Reading]) -> dict[int, Reading]:
     return {int(pid): reading for pid, reading in tree.items()}  # JSON keys are strings
 
 
-def cpu_seconds(start: Mapping[Any, Reading], end: Mapping[Any, Reading],
-                last_seen: Mapping[int, tuple[Any, ...]] | None = None) -> float:
+def cpu_seconds(
+    start: Mapping[Any, Reading], end: Mapping[Any, Reading], last_seen: Mapping[int, tuple[Any, ...]] | None = None
+) -> float:
     """CPU time of the tree over the window.
 
     - a process alive at both edges: its CPU clock's advance; one born inside the window: its clock at the end;
@@ -153,8 +167,13 @@ def _has_live_ancestor(pid: int, parent: Mapping[int, int], alive: Collection[in
     return False
 
 
-def account(result: RunResult, window: Mapping[str, Any], *, sampled: tuple[int | None, int | None] = (None, None),
-            last_seen: Mapping[int, tuple[int, float, int | None]] | None = None) -> None:
+def account(
+    result: RunResult,
+    window: Mapping[str, Any],
+    *,
+    sampled: tuple[int | None, int | None] = (None, None),
+    last_seen: Mapping[int, tuple[int, float, int | None]] | None = None,
+) -> None:
     """Fill the run's CPU and memory figures from its window's edges (``Window.to_dict``), completed by what a
     sampler saw inside the window: ``sampled`` (largest sums of RSS and USS) and ``last_seen`` (see
     :meth:`TreeSampler.last_seen`)."""

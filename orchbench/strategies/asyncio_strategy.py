@@ -17,12 +17,15 @@ if TYPE_CHECKING:
 
 DEFAULT_CONCURRENCY = 256  # when the workload says nothing of its items (one event loop: CPU work runs in turn)
 ITEMS_PER_SLOT = 2  # items under way per attempt slot: the others wait out a backoff without holding one
-ADAPTIVE_HELP = ("adapt the attempts in flight to the service (AIMD: grow while latency holds, cut on 429/503 or "
-                 "rising latency), between 1 and concurrency")
+ADAPTIVE_HELP = (
+    "adapt the attempts in flight to the service (AIMD: grow while latency holds, cut on 429/503 or "
+    "rising latency), between 1 and concurrency"
+)
 
 
-async def run_bounded(task: Task, pairs: Iterable[tuple[int, Any]], generation: int, concurrency: int,
-                      limiter: AttemptSlots | None = None) -> list[Outcome]:
+async def run_bounded(
+    task: Task, pairs: Iterable[tuple[int, Any]], generation: int, concurrency: int, limiter: AttemptSlots | None = None
+) -> list[Outcome]:
     """Run every (index, item) with at most ``concurrency`` attempts in flight (or under ``limiter``, an adaptive
     limit with ``concurrency`` as its ceiling); outcomes in completion order.
 
@@ -70,9 +73,16 @@ class Asyncio(Strategy):
     name = "asyncio"
     description = "one event loop, a bounded pool of coroutines awaiting the async task (no thread per item)"
     options = {
-        "concurrency": Option(int, None, "attempts in flight at once (with adaptive: the ceiling); an item waiting "
-                              "to retry holds no slot (default: for items that mostly wait, the items worth having "
-                              f"in flight, else {DEFAULT_CONCURRENCY})", min=1, max=1_000_000, tune=(1, 16384)),
+        "concurrency": Option(
+            int,
+            None,
+            "attempts in flight at once (with adaptive: the ceiling); an item waiting "
+            "to retry holds no slot (default: for items that mostly wait, the items worth having "
+            f"in flight, else {DEFAULT_CONCURRENCY})",
+            min=1,
+            max=1_000_000,
+            tune=(1, 16384),
+        ),
         "adaptive": Option(bool, False, ADAPTIVE_HELP),
     }
 

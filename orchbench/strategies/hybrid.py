@@ -84,19 +84,38 @@ def default_chunk(n: int, workers: int, concurrency: int, waits: bool = False) -
 
 class Hybrid(Strategy):
     name = "hybrid"
-    description = ("worker processes, each an event loop with bounded concurrency over its chunk "
-                   "(the original scoring service's map-reduce), rebuilt after a worker crash")
+    description = (
+        "worker processes, each an event loop with bounded concurrency over its chunk "
+        "(the original scoring service's map-reduce), rebuilt after a worker crash"
+    )
     options = {
         # concurrency first: the tuner searches the knobs in this order
-        "concurrency": Option(int, None, "attempts in flight per worker (default: for items that mostly wait, the "
-                              "worker's share of what the workload can take at once, else "
-                              f"{DEFAULT_CONCURRENCY})", min=1, max=1_000_000, tune=(1, 16384)),
+        "concurrency": Option(
+            int,
+            None,
+            "attempts in flight per worker (default: for items that mostly wait, the "
+            "worker's share of what the workload can take at once, else "
+            f"{DEFAULT_CONCURRENCY})",
+            min=1,
+            max=1_000_000,
+            tune=(1, 16384),
+        ),
         "workers": Option(int, None, "worker processes (default: the CPU count)", min=1, max=1024, tune=(1, 64)),
-        "chunk": Option(int, None, f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, "
-                                   "each at least concurrency items; one per worker for items that mostly wait)",
-                        min=1, max=1_000_000),
-        "restarts": Option(int, pool.DEFAULT_RESTARTS, "pool rebuilds after worker crashes before the items "
-                           "left fail", min=0, max=100_000),
+        "chunk": Option(
+            int,
+            None,
+            f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, "
+            "each at least concurrency items; one per worker for items that mostly wait)",
+            min=1,
+            max=1_000_000,
+        ),
+        "restarts": Option(
+            int,
+            pool.DEFAULT_RESTARTS,
+            "pool rebuilds after worker crashes before the items left fail",
+            min=0,
+            max=100_000,
+        ),
         "adaptive": Option(bool, False, ADAPTIVE_HELP.replace("concurrency", "concurrency, per worker")),
     }
 
@@ -116,9 +135,15 @@ class Hybrid(Strategy):
         self.in_flight = min(len(items), min(workers, math.ceil(len(items) / chunk)) * min(concurrency, chunk))
         adaptive = self.options["adaptive"]
         self.limiters = {}
-        supervisor = pool.Supervisor(task.spec.to_dict(), run_chunk, (concurrency, adaptive), workers=workers,
-                                     restarts=self.options["restarts"], preload=task.workload.worker_preload(),
-                                     on_chunk=self._note if adaptive else None)
+        supervisor = pool.Supervisor(
+            task.spec.to_dict(),
+            run_chunk,
+            (concurrency, adaptive),
+            workers=workers,
+            restarts=self.options["restarts"],
+            preload=task.workload.worker_preload(),
+            on_chunk=self._note if adaptive else None,
+        )
         try:
             return supervisor.map(items, chunk)
         finally:
@@ -133,9 +158,16 @@ class Hybrid(Strategy):
         if not self.limiters:
             return {}
         workers = list(self.limiters.values())
-        return {"limiter": {"workers": len(workers), "start": sum(w["start"] for w in workers),
-                            "final": sum(w["final"] for w in workers), "max": sum(w["max"] for w in workers),
-                            "decreases": sum(w["decreases"] for w in workers), "per_worker": workers}}
+        return {
+            "limiter": {
+                "workers": len(workers),
+                "start": sum(w["start"] for w in workers),
+                "final": sum(w["final"] for w in workers),
+                "max": sum(w["max"] for w in workers),
+                "decreases": sum(w["decreases"] for w in workers),
+                "per_worker": workers,
+            }
+        }
 
 
 @hookimpl

@@ -64,8 +64,9 @@ def start_context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseCo
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__, "orchbench.harness.task", "orchbench.plugins",
-                                    "orchbench.strategies.asyncio_strategy", *preload])
+        ctx.set_forkserver_preload(
+            [__name__, "orchbench.harness.task", "orchbench.plugins", "orchbench.strategies.asyncio_strategy", *preload]
+        )
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -109,8 +110,11 @@ class Heartbeats:
     def silent(self, limit_s: float) -> dict[int, float]:
         """In the parent: the workers (pid → seconds) that have not beaten for longer than ``limit_s``."""
         now, values = time.monotonic(), self.slots.get_obj()[:]
-        return {int(values[i]): now - values[i + 1] for i in range(0, len(values), 2)
-                if values[i] and now - values[i + 1] > limit_s}
+        return {
+            int(values[i]): now - values[i + 1]
+            for i in range(0, len(values), 2)
+            if values[i] and now - values[i + 1] > limit_s
+        }
 
     def pids(self) -> set[int]:
         return {int(pid) for pid in self.slots.get_obj()[::2] if pid}
@@ -123,8 +127,9 @@ def init_worker(spec: dict[str, Any], heartbeats: Heartbeats | None = None) -> N
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     interrupts.release_sigint()  # held since the fork server started (see start_forkserver); ignored from now on
     if heartbeats is not None:
-        threading.Thread(target=heartbeats.beat_forever, args=(heartbeats.claim(),), daemon=True,
-                         name="orchbench-heartbeat").start()
+        threading.Thread(
+            target=heartbeats.beat_forever, args=(heartbeats.claim(),), daemon=True, name="orchbench-heartbeat"
+        ).start()
     try:
         from orchbench.harness.task import task_for
 
@@ -233,9 +238,17 @@ class Supervisor:
 
     BARREN_LIMIT = 3
 
-    def __init__(self, spec: dict[str, Any], fn: Callable[..., list[Outcome]], args: tuple[Any, ...] = (), *,
-                 workers: int, restarts: int = DEFAULT_RESTARTS, preload: Sequence[str] = (),
-                 on_chunk: Callable[[list[Outcome]], None] | None = None) -> None:
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        fn: Callable[..., list[Outcome]],
+        args: tuple[Any, ...] = (),
+        *,
+        workers: int,
+        restarts: int = DEFAULT_RESTARTS,
+        preload: Sequence[str] = (),
+        on_chunk: Callable[[list[Outcome]], None] | None = None,
+    ) -> None:
         self.spec = spec
         self.on_chunk = on_chunk  # sees each returned chunk's outcomes (and anything the chunk function attached)
         self.fn = fn
@@ -258,8 +271,9 @@ class Supervisor:
         if self._ctx.get_start_method() == "forkserver":
             start_forkserver()
         self._heartbeats, self._unclaimed = Heartbeats(self._ctx, workers), {}
-        return ProcessPoolExecutor(workers, mp_context=self._ctx, initializer=init_worker,
-                                   initargs=(self.spec, self._heartbeats))
+        return ProcessPoolExecutor(
+            workers, mp_context=self._ctx, initializer=init_worker, initargs=(self.spec, self._heartbeats)
+        )
 
     def _kill_stalled(self, pool: ProcessPoolExecutor) -> None:
         """Kill the pool's workers silent for longer than ``stall_s`` (or never heard from): the pool breaks,
@@ -325,8 +339,14 @@ class Supervisor:
             raise RuntimeError(f"the pool returned no outcome for {len(missing)} items (first: {missing[0]})")
         return results  # type: ignore[return-value]
 
-    def _submit(self, pool: ProcessPoolExecutor, inflight: dict[Future, tuple[Chunk, int]],
-                again: deque[tuple[Chunk, int]], fresh: Iterator[Chunk], window: int) -> bool:
+    def _submit(
+        self,
+        pool: ProcessPoolExecutor,
+        inflight: dict[Future, tuple[Chunk, int]],
+        again: deque[tuple[Chunk, int]],
+        fresh: Iterator[Chunk],
+        window: int,
+    ) -> bool:
         """Fill the window, resubmitted chunks first; True when the pool turned out to be broken."""
         while len(inflight) < window:
             if again:
@@ -346,8 +366,13 @@ class Supervisor:
             inflight[future] = (pairs, generation)
         return False
 
-    def _collect(self, done: Iterable[Future], inflight: dict[Future, tuple[Chunk, int]],
-                 again: deque[tuple[Chunk, int]], results: list[Outcome | None]) -> bool:
+    def _collect(
+        self,
+        done: Iterable[Future],
+        inflight: dict[Future, tuple[Chunk, int]],
+        again: deque[tuple[Chunk, int]],
+        results: list[Outcome | None],
+    ) -> bool:
         """Store finished chunks' outcomes; queue lost chunks again. True when a chunk was lost to a crash."""
         lost = False
         for future in done:
@@ -369,14 +394,17 @@ class Supervisor:
             self._barren = 0
         return lost
 
-    def _give_up(self, again: deque[tuple[Chunk, int]], fresh: Iterator[Chunk],
-                 results: list[Outcome | None]) -> None:
+    def _give_up(self, again: deque[tuple[Chunk, int]], fresh: Iterator[Chunk], results: list[Outcome | None]) -> None:
         if self._barren >= self.BARREN_LIMIT:
-            why = (f"the worker pool broke {self._barren} times in a row without returning any batch "
-                   "(a worker process dies on start or on one of these items)")
+            why = (
+                f"the worker pool broke {self._barren} times in a row without returning any batch "
+                "(a worker process dies on start or on one of these items)"
+            )
         else:
-            why = (f"the worker pool broke {self.rebuilds} times (a worker process died each time), "
-                   f"more than restarts={self.restarts} allows")
+            why = (
+                f"the worker pool broke {self.rebuilds} times (a worker process died each time), "
+                f"more than restarts={self.restarts} allows"
+            )
         for pairs, _generation in [*again, *((c, 0) for c in fresh)]:
             for index, _item in pairs:
                 results[index] = Outcome(index, error=f"not run: {why}")

@@ -28,16 +28,34 @@ def default_workers(task: Task, n: int) -> int:
 
 class Processes(Strategy):
     name = "processes"
-    description = ("a process pool (forkserver): chunks of items, the task built once per worker, "
-                   "a bounded window of chunks in flight, rebuilt after a worker crash")
+    description = (
+        "a process pool (forkserver): chunks of items, the task built once per worker, "
+        "a bounded window of chunks in flight, rebuilt after a worker crash"
+    )
     options = {
-        "workers": Option(int, None, "worker processes (default: the CPU count; for items that mostly wait, up to "
-                                      f"{WAITING_WORKERS_PER_CPU} per CPU)", min=1, max=1024,
-                          tune=(1, 256)),
-        "chunk": Option(int, None, f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, "
-                                   f"at most {MAX_CHUNK})", min=1, max=1_000_000),
-        "restarts": Option(int, pool.DEFAULT_RESTARTS, "pool rebuilds after worker crashes before the items "
-                           "left fail", min=0, max=100_000),
+        "workers": Option(
+            int,
+            None,
+            "worker processes (default: the CPU count; for items that mostly wait, up to "
+            f"{WAITING_WORKERS_PER_CPU} per CPU)",
+            min=1,
+            max=1024,
+            tune=(1, 256),
+        ),
+        "chunk": Option(
+            int,
+            None,
+            f"items per batch (default: about {CHUNKS_PER_WORKER} batches per worker, at most {MAX_CHUNK})",
+            min=1,
+            max=1_000_000,
+        ),
+        "restarts": Option(
+            int,
+            pool.DEFAULT_RESTARTS,
+            "pool rebuilds after worker crashes before the items left fail",
+            min=0,
+            max=100_000,
+        ),
     }
 
     rebuilds = 0  # pool rebuilds after worker crashes in the last map
@@ -52,8 +70,13 @@ class Processes(Strategy):
         chunk = self.options["chunk"] or pool.adaptive_chunk(len(items), workers, CHUNKS_PER_WORKER, 1, MAX_CHUNK)
         self.resolved.update(workers=workers, chunk=chunk)
         self.in_flight = min(workers, math.ceil(len(items) / chunk))
-        supervisor = pool.Supervisor(task.spec.to_dict(), pool.run_batch, workers=workers,
-                                     restarts=self.options["restarts"], preload=task.workload.worker_preload())
+        supervisor = pool.Supervisor(
+            task.spec.to_dict(),
+            pool.run_batch,
+            workers=workers,
+            restarts=self.options["restarts"],
+            preload=task.workload.worker_preload(),
+        )
         try:
             return supervisor.map(items, chunk)
         finally:

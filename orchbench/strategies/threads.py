@@ -34,9 +34,15 @@ class Threads(Strategy):
     name = "threads"
     description = "a bounded thread pool running the sync task (for waits; the GIL serialises CPU work)"
     options = {
-        "workers": Option(int, None, "threads (default: for items that mostly wait, the items worth having in "
-                                     f"flight, up to {MAX_DEFAULT_WORKERS}; else {DEFAULT_WORKERS})",
-                          min=1, max=4096, tune=(1, 2048)),
+        "workers": Option(
+            int,
+            None,
+            "threads (default: for items that mostly wait, the items worth having in "
+            f"flight, up to {MAX_DEFAULT_WORKERS}; else {DEFAULT_WORKERS})",
+            min=1,
+            max=4096,
+            tune=(1, 2048),
+        ),
     }
 
     @classmethod

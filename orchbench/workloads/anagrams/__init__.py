@@ -49,7 +49,9 @@ class AnagramWorkload(Workload):
 
     def task_profiles(self, scenario: str) -> dict[str, TaskProfile]:
         if scenario not in self.scenarios:
-            raise UsageError(f"workload 'anagrams' has no scenario {scenario!r} (scenarios: {', '.join(self.scenarios)})")
+            raise UsageError(
+                f"workload 'anagrams' has no scenario {scenario!r} (scenarios: {', '.join(self.scenarios)})"
+            )
         profiles = {}
         for task, (latency, rate) in _SEED.items():
             # every task is a pure function of its input: running one twice does no harm
@@ -70,17 +72,20 @@ class AnagramWorkload(Workload):
             if case not in self.cases:
                 from orchbench.suggest import did_you_mean
 
-                raise UsageError(f"unknown test case {case!r}{did_you_mean(case, self.cases)} "
-                                 f"(cases: {', '.join(self.cases)})")
+                raise UsageError(
+                    f"unknown test case {case!r}{did_you_mean(case, self.cases)} (cases: {', '.join(self.cases)})"
+                )
             text = texts.case_text(case)
         words = tasks.get_words(tasks.filter_input(text))
         if not words:
             raise UsageError(f"{self.spec.input_path or 'the input'} has no words")
         longest = max(words, key=len)
         if len(longest) > MAX_WORD_CHARS:
-            raise UsageError(f"{self.spec.input_path or 'the input'}: a word of {len(longest):,} characters "
-                             f"(\"{longest[:20]}…\"); a word may have at most {MAX_WORD_CHARS:,} (no dictionary word "
-                             "comes near)")
+            raise UsageError(
+                f"{self.spec.input_path or 'the input'}: a word of {len(longest):,} characters "
+                f'("{longest[:20]}…"); a word may have at most {MAX_WORD_CHARS:,} (no dictionary word '
+                "comes near)"
+            )
         return text
 
     def prepare(self, raw: str, stage: Any) -> list[str]:
@@ -100,8 +105,9 @@ class AnagramWorkload(Workload):
         profiles = self.task_profiles(self.spec.scenario or self.default_scenario)
         if sum(profiles[t].latency_s for t in _PREPARE) * scale <= 0:
             return
-        threading.Thread(target=self.resources.get, args=(_INDEX, shared_index), name="anagram-index",
-                         daemon=True).start()
+        threading.Thread(
+            target=self.resources.get, args=(_INDEX, shared_index), name="anagram-index", daemon=True
+        ).start()
 
     def worker_preload(self) -> list[str]:
         return ["orchbench.workloads.anagrams.preload"] if self.resources.enabled else []

@@ -16,7 +16,8 @@ LARGE = (
     "rain on the tin roof. Her apprentice, a tall lad named Evan, arrived late again and muttered "
     "something about a stolen bicycle. She laughed, handed him an apron and pointed at the sacks of "
     "flour. By seven the first loaves were cooling on the racks, the smell drifted into the street, "
-    "and a line of sleepy workers formed outside the door. At noon the sun came out, the puddles shone like silver plates, and the baker sat "
+    "and a line of sleepy workers formed outside the door. "
+    "At noon the sun came out, the puddles shone like silver plates, and the baker sat "
     "down for the first time since dawn, counting coins and smiling at a drawing a child had left "
     "on the counter: a bright, lopsided cake with ten candles and one small dog."
 )

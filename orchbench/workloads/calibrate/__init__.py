@@ -1,6 +1,7 @@
 """``calibrate``: items that do known work — sleep, burn CPU, hold memory — by exact amounts, to check the instrument.
 
-Each item runs ``loops`` iterations of a fixed loop (fixed work), burns ``cpu_s`` seconds of its thread's CPU time (counted on the thread's own CPU clock, so contention
+Each item runs ``loops`` iterations of a fixed loop (fixed work), burns ``cpu_s`` seconds of its thread's CPU time
+(counted on the thread's own CPU clock, so contention
 for the cores stretches the wall time but never the CPU figure), then writes ``hold_mib`` MiB to every page and
 holds them for ``sleep_s`` seconds of sleep, then lets them go. The truth of a sequential run is then known from
 the options alone: CPU ``items × cpu_s``, a peak rise of ``hold_mib``, and at least ``items × sleep_s`` of wall.
@@ -57,8 +58,14 @@ class Calibrate(Workload):
         "cpu_s": Option(float, 0.0, "CPU seconds each item burns", min=0, max=3600),
         "sleep_s": Option(float, 0.0, "seconds each item sleeps (holding its memory)", min=0, max=3600),
         "hold_mib": Option(float, 0.0, "MiB each item writes and holds while it sleeps", min=0, max=65536),
-        "loops": Option(int, 0, "iterations of a fixed loop each item runs first: fixed work, whose time shows "
-                                "the machine's speed and noise", min=0, max=10**10),
+        "loops": Option(
+            int,
+            0,
+            "iterations of a fixed loop each item runs first: fixed work, whose time shows "
+            "the machine's speed and noise",
+            min=0,
+            max=10**10,
+        ),
     }
 
     def task_profiles(self, scenario: str) -> dict[str, TaskProfile]:

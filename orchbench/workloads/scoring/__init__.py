@@ -51,18 +51,26 @@ _SERVER_OPTIONS: dict[str, Option] = {
     "latency_median": Option(float, None, "embedded server: median latency in seconds", min=0, duration=True),
     "latency_sigma": Option(float, None, "embedded server: lognormal shape of the latency", min=0),
     "slow_rate": Option(float, None, "embedded server: share of very slow answers", min=0, max=1),
-    "slow_latency": Option(float, None, "embedded server: latency of a very slow answer, in seconds",
-                           min=0, duration=True),
-    "retry_after": Option(float, None, "embedded server: seconds its 429 and 503 answers ask to wait",
-                          min=0, duration=True),
+    "slow_latency": Option(
+        float, None, "embedded server: latency of a very slow answer, in seconds", min=0, duration=True
+    ),
+    "retry_after": Option(
+        float, None, "embedded server: seconds its 429 and 503 answers ask to wait", min=0, duration=True
+    ),
     "rate_503": Option(float, None, "embedded server: share of 503 answers", min=0, max=1),
     "rate_500": Option(float, None, "embedded server: share of 500 answers", min=0, max=1),
     "drop_rate": Option(float, None, "embedded server: share of connections closed without answer", min=0, max=1),
     "malformed_rate": Option(float, None, "embedded server: share of malformed 200 bodies", min=0, max=1),
-    "hang_rate": Option(float, None, "embedded server: share of requests never answered (1: a server that "
-                                     "accepts and never answers)", min=0, max=1),
-    "die_after": Option(int, None, "embedded server: kill itself when the N-th score request arrives, and stay "
-                                   "dead (0: never)", min=0),
+    "hang_rate": Option(
+        float,
+        None,
+        "embedded server: share of requests never answered (1: a server that accepts and never answers)",
+        min=0,
+        max=1,
+    ),
+    "die_after": Option(
+        int, None, "embedded server: kill itself when the N-th score request arrives, and stay dead (0: never)", min=0
+    ),
 }
 
 
@@ -77,24 +85,44 @@ class ScoringWorkload(Workload):
     options = {
         "url": Option(str, None, "score against this server instead of the embedded one"),
         **_SERVER_OPTIONS,
-        "connections": Option(int, 0, "HTTP connections per process (0: the strategy's "
-                                       f"concurrency, at least {DEFAULT_CONNECTIONS})", min=0),
-        "http_timeout": Option(float, 60.0, "seconds a request may take before it counts as failed", min=0.001,
-                               duration=True),
-        "aiohttp": Option(bool, False, "async strategies send with aiohttp instead of the built-in keep-alive "
-                                       "HTTP/1.1 client"),
+        "connections": Option(
+            int,
+            0,
+            f"HTTP connections per process (0: the strategy's concurrency, at least {DEFAULT_CONNECTIONS})",
+            min=0,
+        ),
+        "http_timeout": Option(
+            float, 60.0, "seconds a request may take before it counts as failed", min=0.001, duration=True
+        ),
+        "aiohttp": Option(
+            bool, False, "async strategies send with aiohttp instead of the built-in keep-alive HTTP/1.1 client"
+        ),
         "embedded_server": Option(bool, False, "set by the workload itself: url is the server it started"),
         "path": Option(str, "", "path appended to the server's URL for every request (default: the URL itself)"),
-        "body": Option(str, "raw", "request body: raw (the line's UTF-8 bytes) or the name of a JSON field "
-                                   "holding the line"),
+        "body": Option(
+            str, "raw", "request body: raw (the line's UTF-8 bytes) or the name of a JSON field holding the line"
+        ),
         "score_field": Option(str, "score", "field of the JSON answer that holds the score"),
-        "headers": Option(str, "", "extra request headers, NAME=VALUE;NAME=$VARIABLE (a secret such as "
-                                   "Authorization only as $VARIABLE, read from the environment)"),
-        "send_blank": Option(bool, None, "send blank lines to the server (default: yes to a URL; the embedded "
-                                         "server scores them 0, so they are not sent)"),
-        "service_capacity": Option(int, 0, "requests the service handles at once, for the strategies' default "
-                                           f"sizing (0: the embedded server's capacity, {DEFAULT_CONNECTIONS} for "
-                                           "a URL)", min=0),
+        "headers": Option(
+            str,
+            "",
+            "extra request headers, NAME=VALUE;NAME=$VARIABLE (a secret such as "
+            "Authorization only as $VARIABLE, read from the environment)",
+        ),
+        "send_blank": Option(
+            bool,
+            None,
+            "send blank lines to the server (default: yes to a URL; the embedded "
+            "server scores them 0, so they are not sent)",
+        ),
+        "service_capacity": Option(
+            int,
+            0,
+            "requests the service handles at once, for the strategies' default "
+            f"sizing (0: the embedded server's capacity, {DEFAULT_CONNECTIONS} for "
+            "a URL)",
+            min=0,
+        ),
     }
     map_task = "score_line"
     transient_errors = (TransientError,)
@@ -115,8 +143,10 @@ class ScoringWorkload(Workload):
             if not self.options["embedded_server"]:
                 given = [key for key in _SERVER_OPTIONS if self.options[key] is not None]
                 if given:
-                    raise UsageError(f"workload 'scoring': {given[0]} is an option of the embedded server, which "
-                                     f"does not run with --url")
+                    raise UsageError(
+                        f"workload 'scoring': {given[0]} is an option of the embedded server, which "
+                        f"does not run with --url"
+                    )
         if self.options["send_blank"] is None:
             self.options["send_blank"] = url is not None and not self.options["embedded_server"]
         body = self.options["body"]
@@ -127,7 +157,9 @@ class ScoringWorkload(Workload):
         self._final_stats: dict[str, Any] | None = None
         self._connections_per_process: int | None = None
         self._async_client: Any = None
-        self._server_cpu_at_start: float | None = None  # the last event loop's client, to skip the lookup on every request
+        self._server_cpu_at_start: float | None = (
+            None  # the last event loop's client, to skip the lookup on every request
+        )
 
     # -- the server ------------------------------------------------------------------------------------------
 
@@ -213,8 +245,13 @@ class ScoringWorkload(Workload):
         lines = []
         if "requests" in rest:
             distinct = rest.pop("unique_lines", None)
-            lines.append(("requests", units.count(rest.pop("requests")) +
-                          (f" for {units.count(distinct)} distinct lines" if distinct is not None else "")))
+            lines.append(
+                (
+                    "requests",
+                    units.count(rest.pop("requests"))
+                    + (f" for {units.count(distinct)} distinct lines" if distinct is not None else ""),
+                )
+            )
         if "by_status" in rest:
             lines.append(("answers", units.tally(rest.pop("by_status"))))
         if "served" in rest:
@@ -225,12 +262,22 @@ class ScoringWorkload(Workload):
             lines.append(("trouble", " · ".join(happened) or "none"))
         if "max_in_flight" in rest:
             now = rest.pop("in_flight", None)
-            lines.append(("in flight", f"at most {units.count(rest.pop('max_in_flight'))}" +
-                          (f" ({units.count(now)} at the end)" if now else "")))
+            lines.append(
+                (
+                    "in flight",
+                    f"at most {units.count(rest.pop('max_in_flight'))}"
+                    + (f" ({units.count(now)} at the end)" if now else ""),
+                )
+            )
         if "cpu_s" in rest:
             at_start = rest.pop("cpu_s_at_start", None)
-            lines.append(("server CPU", units.duration(rest.pop("cpu_s")) +
-                          (f" ({units.duration(at_start)} of it to start)" if at_start is not None else "")))
+            lines.append(
+                (
+                    "server CPU",
+                    units.duration(rest.pop("cpu_s"))
+                    + (f" ({units.duration(at_start)} of it to start)" if at_start is not None else ""),
+                )
+            )
         return lines + super().format_stats(rest)
 
     def _with_start(self, stats: dict[str, Any]) -> dict[str, Any]:
@@ -256,8 +303,10 @@ class ScoringWorkload(Workload):
         if case not in CASE_HELP:
             from orchbench.suggest import did_you_mean
 
-            raise UsageError(f"workload 'scoring' has no test case {case!r}{did_you_mean(case, CASE_HELP)} "
-                             f"(cases: {', '.join(CASE_HELP)})")
+            raise UsageError(
+                f"workload 'scoring' has no test case {case!r}{did_you_mean(case, CASE_HELP)} "
+                f"(cases: {', '.join(CASE_HELP)})"
+            )
         return case_corpus(case)
 
     def _check_line_sizes(self, text: str, max_body: int) -> None:
@@ -268,8 +317,10 @@ class ScoringWorkload(Workload):
         for number, line in enumerate(split_lines(text), 1):
             # a character takes at most 12 bytes of JSON (an escaped surrogate pair): most lines need no encoding
             if 12 * len(line) + 16 > max_body and len(request_body(line, self.protocol())) > max_body:
-                raise UsageError(f"{self.spec.input_path}: line {number:,} has {len(line):,} characters, too long to "
-                                 f"score (the embedded server takes requests of up to {max_body:,} bytes)")
+                raise UsageError(
+                    f"{self.spec.input_path}: line {number:,} has {len(line):,} characters, too long to "
+                    f"score (the embedded server takes requests of up to {max_body:,} bytes)"
+                )
 
     def prepare(self, raw: str, stage: Any) -> list[str]:
         return split_lines(raw)
@@ -300,8 +351,12 @@ class ScoringWorkload(Workload):
         import importlib
 
         # the clients' libraries: imported here, not in a timed first attempt
-        for name in ("urllib3", "orchbench.workloads.scoring.client", "orchbench.workloads.scoring.http1",
-                     *(["aiohttp"] if self.options["aiohttp"] else [])):
+        for name in (
+            "urllib3",
+            "orchbench.workloads.scoring.client",
+            "orchbench.workloads.scoring.http1",
+            *(["aiohttp"] if self.options["aiohttp"] else []),
+        ):
             importlib.import_module(name)
 
     def protocol(self) -> Protocol:
@@ -313,8 +368,7 @@ class ScoringWorkload(Workload):
                 headers = parse_headers(self.options["headers"])
             except ValueError as exc:
                 raise UsageError(f"workload 'scoring': {exc}") from None
-            self._protocol = Protocol(self.options["path"], self.options["body"], self.options["score_field"],
-                                      headers)
+            self._protocol = Protocol(self.options["path"], self.options["body"], self.options["score_field"], headers)
         return self._protocol
 
     def _skipped(self, line: str) -> bool:
@@ -336,9 +390,9 @@ class ScoringWorkload(Workload):
         if client is None or client.loop is not asyncio.get_running_loop() or client.closed:
             from orchbench.workloads.scoring.client import async_client
 
-            client = self._async_client = await async_client(self.url, self._connections(),
-                                                             self.options["http_timeout"], self.protocol(),
-                                                             self.options["aiohttp"])
+            client = self._async_client = await async_client(
+                self.url, self._connections(), self.options["http_timeout"], self.protocol(), self.options["aiohttp"]
+            )
         return await client.score(line)
 
     def reduce(self, values: list[Any]) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def parse_headers(spec: str | None, environ: dict[str, str] | None = None) -> tu
         if not part.strip():
             continue
         name, sep, value = (s.strip() for s in part.partition("="))
-        if not sep or not name or any(c in name for c in ' :\r\n'):
+        if not sep or not name or any(c in name for c in " :\r\n"):
             raise ValueError(f"headers: {name or part!r} is not NAME=VALUE or NAME=$VARIABLE")
         if value.startswith("$"):
             var = value[1:]
@@ -98,8 +98,9 @@ def parse_headers(spec: str | None, environ: dict[str, str] | None = None) -> tu
                 raise ValueError(f"headers: the environment variable {var} (for {name}) is not set")
             value = environ[var]
         elif name.lower() in SECRET_HEADERS:
-            raise ValueError(f"headers: give {name} from an environment variable ({name}=$VARIABLE), "
-                             "not on the command line")
+            raise ValueError(
+                f"headers: give {name} from an environment variable ({name}=$VARIABLE), not on the command line"
+            )
         if any(c in value for c in "\r\n"):
             raise ValueError(f"headers: the value of {name} holds a line break")
         pairs.append((name, value))
@@ -196,8 +197,14 @@ class SyncClient:
     connections open for reuse (more callers still work, their extra connections are closed after use).
     """
 
-    def __init__(self, url: str, *, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT,
-                 protocol: Protocol = DEFAULT_PROTOCOL) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connections: int = DEFAULT_CONNECTIONS,
+        timeout: float = DEFAULT_TIMEOUT,
+        protocol: Protocol = DEFAULT_PROTOCOL,
+    ) -> None:
         import urllib3
 
         self._urllib3 = urllib3
@@ -207,8 +214,9 @@ class SyncClient:
         self._headers = protocol.request_headers()
         self._path = urlsplit(protocol.target(url)).path
         self._timeout = urllib3.Timeout(total=timeout, connect=min(timeout, CONNECT_TIMEOUT))
-        self._pool = urllib3.connection_from_url(url, maxsize=max(1, connections), block=False, retries=False,
-                                                 timeout=self._timeout)
+        self._pool = urllib3.connection_from_url(
+            url, maxsize=max(1, connections), block=False, retries=False, timeout=self._timeout
+        )
 
     def score(self, line: str) -> int:
         exc_mod = self._urllib3.exceptions
@@ -219,8 +227,16 @@ class SyncClient:
                 raise AttemptTimeout("attempt timed out")
             timeout, cut_by_deadline = self._urllib3.Timeout(total=left, connect=min(left, CONNECT_TIMEOUT)), True
         try:
-            response = self._pool.urlopen("POST", self._path, body=self.protocol.encode(line), headers=self._headers,
-                                          retries=False, redirect=False, timeout=timeout, preload_content=False)
+            response = self._pool.urlopen(
+                "POST",
+                self._path,
+                body=self.protocol.encode(line),
+                headers=self._headers,
+                retries=False,
+                redirect=False,
+                timeout=timeout,
+                preload_content=False,
+            )
             body = response.read(MAX_ANSWER_BYTES + 1)
             if len(body) > MAX_ANSWER_BYTES:
                 response.close()  # the rest is never read; the connection is not reused
@@ -247,8 +263,15 @@ class AsyncClient:
     ``connections`` caps the connections open at once (0: no cap); match it to the coroutines that call it.
     """
 
-    def __init__(self, url: str, *, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT,
-                 protocol: Protocol = DEFAULT_PROTOCOL, use_aiohttp: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connections: int = DEFAULT_CONNECTIONS,
+        timeout: float = DEFAULT_TIMEOUT,
+        protocol: Protocol = DEFAULT_PROTOCOL,
+        use_aiohttp: bool = False,
+    ) -> None:
         self.url = url
         self.timeout = timeout
         self.protocol = protocol
@@ -262,13 +285,19 @@ class AsyncClient:
 
         target = urlsplit(protocol.target(url))
         tls = target.scheme == "https"
-        self._pool = Http1Pool(target.hostname or "127.0.0.1", target.port or (443 if tls else 80), tls=tls,
-                               limit=max(0, connections), timeout=timeout,
-                               connect_timeout=min(timeout, CONNECT_TIMEOUT))
+        self._pool = Http1Pool(
+            target.hostname or "127.0.0.1",
+            target.port or (443 if tls else 80),
+            tls=tls,
+            limit=max(0, connections),
+            timeout=timeout,
+            connect_timeout=min(timeout, CONNECT_TIMEOUT),
+        )
         path = (target.path or "/") + (f"?{target.query}" if target.query else "")
         head = "".join(f"{name}: {value}\r\n" for name, value in protocol.request_headers().items())
-        self._head = (f"POST {path} HTTP/1.1\r\nHost: {self._pool.host_header}\r\n{head}"
-                      "Content-Length: ").encode("utf-8")  # the request up to its body's length, built once
+        self._head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self._pool.host_header}\r\n{head}Content-Length: "
+        ).encode()  # the request up to its body's length, built once
 
     def _open_session(self, url: str, connections: int, timeout: float) -> None:
         import aiohttp
@@ -304,13 +333,14 @@ class AsyncClient:
             raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
         except ValueError as exc:
             raise MalformedResponse(f"the scoring server answered badly: {exc}") from None
-        return interpret(response.status, response.headers.get("retry-after"), response.body,
-                         self.protocol.score_field)
+        return interpret(response.status, response.headers.get("retry-after"), response.body, self.protocol.score_field)
 
     async def _score_aiohttp(self, line: str) -> int:
         aiohttp = self._aiohttp
         try:
-            async with self._session.post(self._score_url, data=self.protocol.encode(line), allow_redirects=False) as resp:
+            async with self._session.post(
+                self._score_url, data=self.protocol.encode(line), allow_redirects=False
+            ) as resp:
                 length = resp.content_length
                 body = await (resp.read() if length is not None and length <= MAX_ANSWER_BYTES else _read_capped(resp))
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
@@ -339,8 +369,12 @@ _sync_clients: dict[tuple[Any, ...], SyncClient] = {}
 _sync_lock = threading.Lock()
 
 
-def sync_client(url: str, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT,
-                protocol: Protocol = DEFAULT_PROTOCOL) -> SyncClient:
+def sync_client(
+    url: str,
+    connections: int = DEFAULT_CONNECTIONS,
+    timeout: float = DEFAULT_TIMEOUT,
+    protocol: Protocol = DEFAULT_PROTOCOL,
+) -> SyncClient:
     """This process's client for ``url`` (made on first use; a forked child makes its own)."""
     key = (os.getpid(), url, connections, timeout, protocol)
     client = _sync_clients.get(key)
@@ -351,8 +385,9 @@ def sync_client(url: str, connections: int = DEFAULT_CONNECTIONS, timeout: float
                 pid = os.getpid()
                 for stale in [k for k in _sync_clients if k[0] != pid]:  # inherited through fork: not ours
                     del _sync_clients[stale]
-                client = _sync_clients[key] = SyncClient(url, connections=connections, timeout=timeout,
-                                                         protocol=protocol)
+                client = _sync_clients[key] = SyncClient(
+                    url, connections=connections, timeout=timeout, protocol=protocol
+                )
     return client
 
 
@@ -381,8 +416,13 @@ class _LoopClients:
 _loop_clients: dict[int, _LoopClients] = {}
 
 
-async def async_client(url: str, connections: int = DEFAULT_CONNECTIONS, timeout: float = DEFAULT_TIMEOUT,
-                       protocol: Protocol = DEFAULT_PROTOCOL, use_aiohttp: bool = False) -> AsyncClient:
+async def async_client(
+    url: str,
+    connections: int = DEFAULT_CONNECTIONS,
+    timeout: float = DEFAULT_TIMEOUT,
+    protocol: Protocol = DEFAULT_PROTOCOL,
+    use_aiohttp: bool = False,
+) -> AsyncClient:
     """The running event loop's client for ``url`` (one per loop, closed when ``asyncio.run`` ends)."""
     loop = asyncio.get_running_loop()
     entry = _loop_clients.get(id(loop))
@@ -392,6 +432,7 @@ async def async_client(url: str, connections: int = DEFAULT_CONNECTIONS, timeout
     key = (url, connections, timeout, protocol, use_aiohttp)
     client = entry.clients.get(key)
     if client is None or client.closed:
-        client = entry.clients[key] = AsyncClient(url, connections=connections, timeout=timeout, protocol=protocol,
-                                                  use_aiohttp=use_aiohttp)
+        client = entry.clients[key] = AsyncClient(
+            url, connections=connections, timeout=timeout, protocol=protocol, use_aiohttp=use_aiohttp
+        )
     return client

@@ -25,31 +25,139 @@ POOL_SHARE = 1.0  # distinct sentences available, as a share of the line count
 ZIPF_S = 0.6  # about half the non-blank lines are distinct; the commonest recurs hundreds of times
 
 _ADJECTIVES = (
-    "amber", "brisk", "copper", "dusty", "eager", "faded", "gentle", "hollow", "idle", "jagged", "keen",
-    "lucid", "mellow", "narrow", "opaque", "patient", "quiet", "rusty", "sturdy", "tidy", "uneven", "vivid",
-    "weary", "young", "zesty", "naïve", "crisp", "dim", "frozen", "spare",
+    "amber",
+    "brisk",
+    "copper",
+    "dusty",
+    "eager",
+    "faded",
+    "gentle",
+    "hollow",
+    "idle",
+    "jagged",
+    "keen",
+    "lucid",
+    "mellow",
+    "narrow",
+    "opaque",
+    "patient",
+    "quiet",
+    "rusty",
+    "sturdy",
+    "tidy",
+    "uneven",
+    "vivid",
+    "weary",
+    "young",
+    "zesty",
+    "naïve",
+    "crisp",
+    "dim",
+    "frozen",
+    "spare",
 )
 _NOUNS = (
-    "lantern", "harbour", "ledger", "kettle", "orchard", "signal", "bridge", "courier", "furnace", "glacier",
-    "meadow", "pylon", "quarry", "rudder", "satchel", "tunnel", "valve", "workshop", "beacon", "cistern",
-    "compass", "ferry", "gantry", "hinge", "island", "junction", "loom", "mill", "router", "spindle",
+    "lantern",
+    "harbour",
+    "ledger",
+    "kettle",
+    "orchard",
+    "signal",
+    "bridge",
+    "courier",
+    "furnace",
+    "glacier",
+    "meadow",
+    "pylon",
+    "quarry",
+    "rudder",
+    "satchel",
+    "tunnel",
+    "valve",
+    "workshop",
+    "beacon",
+    "cistern",
+    "compass",
+    "ferry",
+    "gantry",
+    "hinge",
+    "island",
+    "junction",
+    "loom",
+    "mill",
+    "router",
+    "spindle",
 )
 _VERBS = (
-    "checks", "repairs", "follows", "borrows", "counts", "paints", "measures", "loads", "watches", "sorts",
-    "lifts", "polishes", "records", "sends", "tests", "weighs", "crosses", "guards", "opens", "drains",
+    "checks",
+    "repairs",
+    "follows",
+    "borrows",
+    "counts",
+    "paints",
+    "measures",
+    "loads",
+    "watches",
+    "sorts",
+    "lifts",
+    "polishes",
+    "records",
+    "sends",
+    "tests",
+    "weighs",
+    "crosses",
+    "guards",
+    "opens",
+    "drains",
 )
 _ADVERBS = (
-    "slowly", "twice", "at dawn", "after lunch", "without a map", "again", "by hand", "in silence",
-    "before the rain", "every Tuesday", "with care", "in a hurry", "once more", "near midnight",
+    "slowly",
+    "twice",
+    "at dawn",
+    "after lunch",
+    "without a map",
+    "again",
+    "by hand",
+    "in silence",
+    "before the rain",
+    "every Tuesday",
+    "with care",
+    "in a hurry",
+    "once more",
+    "near midnight",
 )
 _PLACES = (
-    "near the old mill", "in Brackenford", "behind the depot", "on pier 7", "at Kestrel Point", "in Zürich",
-    "under the viaduct", "beside the canal", "in the back office", "on the night shift", "at the café",
-    "in sector 12", "past the weir", "on the upper deck", "in Lowmere",
+    "near the old mill",
+    "in Brackenford",
+    "behind the depot",
+    "on pier 7",
+    "at Kestrel Point",
+    "in Zürich",
+    "under the viaduct",
+    "beside the canal",
+    "in the back office",
+    "on the night shift",
+    "at the café",
+    "in sector 12",
+    "past the weir",
+    "on the upper deck",
+    "in Lowmere",
 )
 _PEOPLE = (
-    "The clerk", "A courier", "The foreman", "Our neighbour", "The pilot", "A stranger", "The keeper",
-    "Inspector Hale", "The apprentice", "Mira", "Tomás", "The night guard", "Old Brannock", "The surveyor",
+    "The clerk",
+    "A courier",
+    "The foreman",
+    "Our neighbour",
+    "The pilot",
+    "A stranger",
+    "The keeper",
+    "Inspector Hale",
+    "The apprentice",
+    "Mira",
+    "Tomás",
+    "The night guard",
+    "Old Brannock",
+    "The surveyor",
 )
 
 
@@ -72,8 +180,10 @@ def _sentence(rng: random.Random) -> str:
         who = who[0].lower() + who[1:] if who.split()[0] in ("The", "A", "Our") else who
         return f"Why does {who} keep the {noun} so {adj}?"
     if form == 4:
-        return (f"{rng.choice(_PEOPLE)} {rng.choice(_VERBS)} {_article(noun)} {noun} {rng.choice(_ADVERBS)}; "
-                f"the {rng.choice(_NOUNS)} stays {adj} {rng.choice(_PLACES)}.")
+        return (
+            f"{rng.choice(_PEOPLE)} {rng.choice(_VERBS)} {_article(noun)} {noun} {rng.choice(_ADVERBS)}; "
+            f"the {rng.choice(_NOUNS)} stays {adj} {rng.choice(_PLACES)}."
+        )
     return f"note {rng.randrange(10_000):04d}: {adj} {noun}, {rng.choice(_ADVERBS)}"
 
 
@@ -96,7 +206,7 @@ def generate_corpus(n_lines: int, seed: int = 0) -> str:
         return ""
     rng = random.Random(f"orchbench-corpus:{seed}")
     pool = _pool(rng, max(1, round(n_lines * POOL_SHARE)))
-    cumulative = list(itertools.accumulate(1.0 / (rank ** ZIPF_S) for rank in range(1, len(pool) + 1)))
+    cumulative = list(itertools.accumulate(1.0 / (rank**ZIPF_S) for rank in range(1, len(pool) + 1)))
     total = cumulative[-1]
     lines = []
     for _ in range(n_lines):

@@ -146,14 +146,14 @@ class _Connection(asyncio.Protocol):
             except ValueError:
                 raise ValueError("the answer's chunked body is malformed") from None
             if size == 0:  # the last chunk, then trailers up to an empty line
-                trailer_end = self._buffer.find(_CRLF2, end) if self._buffer[end:end + 4] != _CRLF2 else end
+                trailer_end = self._buffer.find(_CRLF2, end) if self._buffer[end : end + 4] != _CRLF2 else end
                 if trailer_end < 0:
                     return
                 self._finish()
                 return
             if len(self._buffer) < end + 2 + size + 2:
                 return
-            self._body += self._buffer[end + 2: end + 2 + size]
+            self._body += self._buffer[end + 2 : end + 2 + size]
             del self._buffer[: end + 2 + size + 2]
             if len(self._body) > self.max_body:
                 raise ValueError(f"the answer's body exceeds {self.max_body:,} bytes")
@@ -177,8 +177,17 @@ class Http1Pool:
     Made and used inside one event loop. ``request`` sends one request and returns its whole :class:`Response`.
     """
 
-    def __init__(self, host: str, port: int, *, tls: bool = False, limit: int = 0, timeout: float = 60.0,
-                 connect_timeout: float = 10.0, max_body: int | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        tls: bool = False,
+        limit: int = 0,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+        max_body: int | None = None,
+    ) -> None:
         self.host, self.port, self.limit = host, port, limit
         self.timeout, self.connect_timeout = timeout, connect_timeout
         self.max_body = MAX_BODY if max_body is None else max_body
@@ -219,7 +228,8 @@ class Http1Pool:
                 try:
                     async with asyncio.timeout(self.connect_timeout):
                         _, conn = await self._loop.create_connection(
-                            lambda: _Connection(self.max_body), self.host, self.port, ssl=self._ssl)
+                            lambda: _Connection(self.max_body), self.host, self.port, ssl=self._ssl
+                        )
                 except BaseException:
                     self._open -= 1
                     self._wake()

@@ -21,7 +21,8 @@ Behaviour, all set by a ``ServerConfig``:
 - **Faults** of an admitted request, decided by ``decide``: 503 at once (no latency, holds no slot), or after
   the latency a 500, a dropped connection (the transport is closed without an answer), or a 200 with a malformed
   body (invalid JSON, or JSON without ``score``), or no answer at all (a *hang*: the request is held open until
-  the client gives up; ``hang_rate`` 1 makes a server that accepts every request and never answers). The decision is a pure function of (seed, the line's UTF-8
+  the client gives up; ``hang_rate`` 1 makes a server that accepts every request and never answers).
+  The decision is a pure function of (seed, the line's UTF-8
   bytes, how many requests for that line the server admitted before), so every client meets the same faults
   whatever its order or concurrency. Requests refused for capacity (429) are not counted as seen: the fault
   sequence of a line does not depend on how often it was refused.
@@ -125,8 +126,12 @@ class ServerConfig:
 
     def scaled(self, factor: float) -> ServerConfig:
         """Every latency and the Retry-After wait multiplied by ``factor``."""
-        return replace(self, latency_median=self.latency_median * factor, slow_latency=self.slow_latency * factor,
-                       retry_after=self.retry_after * factor)
+        return replace(
+            self,
+            latency_median=self.latency_median * factor,
+            slow_latency=self.slow_latency * factor,
+            retry_after=self.retry_after * factor,
+        )
 
     @property
     def fault_rate(self) -> float:
@@ -134,7 +139,7 @@ class ServerConfig:
 
     def mean_latency(self) -> float:
         """Expected wait of an admitted request that is not answered 503."""
-        lognormal_mean = self.latency_median * math.exp(self.latency_sigma ** 2 / 2)
+        lognormal_mean = self.latency_median * math.exp(self.latency_sigma**2 / 2)
         return (1 - self.slow_rate) * lognormal_mean + self.slow_rate * self.slow_latency
 
 
@@ -145,12 +150,31 @@ def field_type(name: str) -> type:
 
 SCENARIOS: dict[str, ServerConfig] = {
     # The original server: ~4.15 s per request on average, and it sustained 2,048 concurrent requests.
-    "seed": ServerConfig(latency_median=3.52, latency_sigma=0.5, slow_rate=0.01, slow_latency=20.0, capacity=2048,
-                         retry_after=1.0, rate_503=0.02, rate_500=0.01, drop_rate=0.005, malformed_rate=0.005),
+    "seed": ServerConfig(
+        latency_median=3.52,
+        latency_sigma=0.5,
+        slow_rate=0.01,
+        slow_latency=20.0,
+        capacity=2048,
+        retry_after=1.0,
+        rate_503=0.02,
+        rate_500=0.01,
+        drop_rate=0.005,
+        malformed_rate=0.005,
+    ),
     # Fast enough that a good client scores the 20,507-line case in a few seconds.
-    "default": ServerConfig(latency_median=0.05, latency_sigma=0.5, slow_rate=0.005, slow_latency=1.0,
-                            capacity=256, retry_after=0.05, rate_503=0.02, rate_500=0.01, drop_rate=0.005,
-                            malformed_rate=0.005),
+    "default": ServerConfig(
+        latency_median=0.05,
+        latency_sigma=0.5,
+        slow_rate=0.005,
+        slow_latency=1.0,
+        capacity=256,
+        retry_after=0.05,
+        rate_503=0.02,
+        rate_500=0.01,
+        drop_rate=0.005,
+        malformed_rate=0.005,
+    ),
     "none": ServerConfig(),
 }
 
@@ -176,13 +200,14 @@ class Decision:
 
 def _unit(digest: bytes, i: int) -> float:
     """The i-th uniform number in (0, 1) taken from a digest, 8 bytes each."""
-    return (int.from_bytes(digest[8 * i: 8 * i + 8], "big") + 0.5) / 2**64
+    return (int.from_bytes(digest[8 * i : 8 * i + 8], "big") + 0.5) / 2**64
 
 
 def decide(config: ServerConfig, line: bytes, attempt: int) -> Decision:
     """The fate of the ``attempt``-th admitted request (0-based) for ``line``: a pure function of its arguments."""
-    digest = hashlib.blake2b(b"%d\0%d\0" % (config.seed, attempt) + line, digest_size=32,
-                             person=b"orchbench-fault").digest()
+    digest = hashlib.blake2b(
+        b"%d\0%d\0" % (config.seed, attempt) + line, digest_size=32, person=b"orchbench-fault"
+    ).digest()
     u_fault, u_slow, u_latency, u_variant = (_unit(digest, i) for i in range(4))
     slow = u_slow < config.slow_rate
     if slow:
@@ -194,9 +219,13 @@ def decide(config: ServerConfig, line: bytes, attempt: int) -> Decision:
         latency = config.latency_median
     kind = Kind.OK
     edge = 0.0
-    for candidate, rate in ((Kind.UNAVAILABLE, config.rate_503), (Kind.ERROR, config.rate_500),
-                            (Kind.DROP, config.drop_rate), (Kind.MALFORMED, config.malformed_rate),
-                            (Kind.HANG, config.hang_rate)):
+    for candidate, rate in (
+        (Kind.UNAVAILABLE, config.rate_503),
+        (Kind.ERROR, config.rate_500),
+        (Kind.DROP, config.drop_rate),
+        (Kind.MALFORMED, config.malformed_rate),
+        (Kind.HANG, config.hang_rate),
+    ):
         edge += rate
         if u_fault < edge:
             kind = candidate
@@ -383,8 +412,9 @@ def _quiet_handler_class() -> type:
     class QuietRequestHandler(web_protocol.RequestHandler):
         __slots__ = ()
 
-        def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
-                         message: str | None = None) -> web.StreamResponse:
+        def handle_error(
+            self, request: Any, status: int = 500, exc: BaseException | None = None, message: str | None = None
+        ) -> web.StreamResponse:
             self.logger.debug("error handling a request", exc_info=exc)
             if request.writer.output_size > 0:
                 raise ConnectionError("response already sent, cannot send an error response")
@@ -459,8 +489,14 @@ class ScoringServer:
             self._runner = None
 
 
-async def serve(config: ServerConfig, host: str = DEFAULT_HOST, port: int = 0, *,
-                on_ready: Callable[[str], None] | None = None, parent_pid: int | None = None) -> None:
+async def serve(
+    config: ServerConfig,
+    host: str = DEFAULT_HOST,
+    port: int = 0,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+    parent_pid: int | None = None,
+) -> None:
     """Run until SIGINT or SIGTERM, or until the process ``parent_pid`` is no longer this process's parent."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -497,8 +533,17 @@ class ServerProcess:
     stops the server on its way out.
     """
 
-    def __init__(self, scenario: str = "default", *, seed: int = 0, config: ServerConfig | None = None,
-                 host: str = DEFAULT_HOST, port: int = 0, startup_timeout: float = 30.0, **overrides: Any) -> None:
+    def __init__(
+        self,
+        scenario: str = "default",
+        *,
+        seed: int = 0,
+        config: ServerConfig | None = None,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        startup_timeout: float = 30.0,
+        **overrides: Any,
+    ) -> None:
         """Serve ``config``, or else the ``scenario`` with ``seed`` and the given ServerConfig ``overrides``."""
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scoring scenario {scenario!r} (known: {', '.join(sorted(SCENARIOS))})")
@@ -517,9 +562,19 @@ class ServerProcess:
         return self._proc.pid if self._proc is not None else None
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "orchbench.workloads.scoring.server",
-               "--host", self.host, "--port", str(self.port), "--scenario", self.scenario,
-               "--parent-pid", str(os.getpid())]
+        cmd = [
+            sys.executable,
+            "-m",
+            "orchbench.workloads.scoring.server",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--scenario",
+            self.scenario,
+            "--parent-pid",
+            str(os.getpid()),
+        ]
         for f in fields(ServerConfig):  # every setting explicit: the child serves exactly self.config
             cmd += ["--" + f.name.replace("_", "-"), repr(getattr(self.config, f.name))]
         return cmd
@@ -527,8 +582,14 @@ class ServerProcess:
     def start(self) -> str:
         if self._proc is not None:
             raise RuntimeError("the scoring server is already started")
-        self._proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                                      env=_child_env(), start_new_session=True)
+        self._proc = subprocess.Popen(
+            self.command(),
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=_child_env(),
+            start_new_session=True,
+        )
         self._finalizer = weakref.finalize(self, _end_process, self._proc, 2.0)
         try:
             self.url = self._await_url()
@@ -635,15 +696,15 @@ def get_json(url: str, path: str, timeout: float = 10.0) -> dict[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m orchbench.workloads.scoring.server",
-                                     description="The orchbench line-scoring server.")
+    parser = argparse.ArgumentParser(
+        prog="python -m orchbench.workloads.scoring.server", description="The orchbench line-scoring server."
+    )
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--scenario", default="default", choices=sorted(SCENARIOS))
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is no longer the parent")
     for f in fields(ServerConfig):
-        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None,
-                            type=field_type(f.name))
+        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=None, type=field_type(f.name))
     return parser
 
 

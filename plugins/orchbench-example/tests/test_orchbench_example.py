@@ -4,9 +4,9 @@ reference."""
 from __future__ import annotations
 
 import pytest
-from orchbench.testing import StrategyContract, WorkloadContract, assert_matches_reference, run_spec
-
 from orchbench_example.workload import WordLengths, measure, split_words
+
+from orchbench.testing import StrategyContract, WorkloadContract, assert_matches_reference, run_spec
 
 
 class TestChunkedThreads(StrategyContract):
@@ -51,7 +51,8 @@ def test_tasks_and_reference_agree_by_hand() -> None:
 
 
 def test_fast_scenario_under_more_threads_than_words_matches_matches_the_reference() -> None:
-    result = run_spec("chunked-threads", workload="wordlen", case="medium", scenario="fast",
-                      strategy_options={"threads": 64})
+    result = run_spec(
+        "chunked-threads", workload="wordlen", case="medium", scenario="fast", strategy_options={"threads": 64}
+    )
     assert_matches_reference(result)
     assert result.limit_s is not None and result.limit_s > 0

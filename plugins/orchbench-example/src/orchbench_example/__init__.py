@@ -8,7 +8,6 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 import orchbench
-
 from orchbench_example.strategy import ChunkedThreads
 from orchbench_example.workload import WordLengths
 

@@ -52,8 +52,10 @@ class WordLengths(Workload):
     def task_profiles(self, scenario: str) -> dict[str, TaskProfile]:
         # Every task is listed in every scenario, so --fault-rate and friends reach it.
         split, per_word, rate = {"none": (0.0, 0.0, 0.0), "fast": (0.01, 0.005, 0.1), "slow": (0.5, 0.1, 0.1)}[scenario]
-        return {"split": TaskProfile(latency_s=split, fault_rate=rate),
-                "measure": TaskProfile(latency_s=per_word, fault_rate=rate)}
+        return {
+            "split": TaskProfile(latency_s=split, fault_rate=rate),
+            "measure": TaskProfile(latency_s=per_word, fault_rate=rate),
+        }
 
     def load_input(self) -> str:
         if self.spec.input_path is not None:

@@ -27,17 +27,26 @@ def _lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
 
 class RayStrategy(Strategy):
     name = "ray"
-    description = ("a pool of Ray actors (a local Ray by default, or a cluster), each building the task once; "
-                   "batches of items, bounded in flight; lost workers' batches are sent again")
+    description = (
+        "a pool of Ray actors (a local Ray by default, or a cluster), each building the task once; "
+        "batches of items, bounded in flight; lost workers' batches are sent again"
+    )
     options = {
         "address": Option(str, None, "join the Ray cluster at HOST:PORT (also RAY_ADDRESS); default: a local Ray"),
         "dashboard": Option(bool, False, "start Ray's dashboard with the local Ray"),
-        "concurrency": Option(int, None, "items of a batch an actor runs at once on its event loop (1: in turn; "
-                              "default: 1 for CPU work, else the actor's share of what the workload can take at "
-                              f"once, or {WAITING_CONCURRENCY})", min=1, tune=(1, 16384)),
+        "concurrency": Option(
+            int,
+            None,
+            "items of a batch an actor runs at once on its event loop (1: in turn; "
+            "default: 1 for CPU work, else the actor's share of what the workload can take at "
+            f"once, or {WAITING_CONCURRENCY})",
+            min=1,
+            tune=(1, 16384),
+        ),
         "actors": Option(int, None, "actors in the pool (default: the CPU count)", min=1, tune=(1, 64)),
-        "batch": Option(int, None, "items per call (default: about four calls per actor, and at least "
-                                   "concurrency items)", min=1),
+        "batch": Option(
+            int, None, "items per call (default: about four calls per actor, and at least concurrency items)", min=1
+        ),
         "inflight": Option(int, None, "batches in flight at once (default: two per actor)", min=1),
     }
 
@@ -70,14 +79,17 @@ class RayStrategy(Strategy):
         actor_class = ray.remote(AsyncBatchWorker if concurrency > 1 else BatchWorker)
         # Restarted after a crash (the constructor rebuilds the Task); a lost call is ours to resubmit, with
         # generation + 1, so Ray never retries it itself.
-        handle = actor_class.options(num_cpus=min(1.0, cluster_cpus / n), max_restarts=-1, max_task_retries=0,
-                                     max_concurrency=1)
+        handle = actor_class.options(
+            num_cpus=min(1.0, cluster_cpus / n), max_restarts=-1, max_task_retries=0, max_concurrency=1
+        )
         self._actors = [handle.remote(spec.to_dict(), concurrency) for _ in range(n)]
         try:
             self.worker_pids = ray.get([actor.ready.remote() for actor in self._actors])
         except ray.exceptions.RayError as exc:
-            raise UsageError(f"ray: the actors could not build the task ({_first_line(exc)}); is orchbench "
-                             "installed where the Ray workers run?") from None
+            raise UsageError(
+                f"ray: the actors could not build the task ({_first_line(exc)}); is orchbench "
+                "installed where the Ray workers run?"
+            ) from None
 
     def _init(self, ray: Any) -> None:
         address = self.options["address"] or os.environ.get("RAY_ADDRESS") or None
@@ -88,8 +100,7 @@ class RayStrategy(Strategy):
             if address:
                 ray.init(address=address, **quiet)
             else:  # "local": a new Ray of our own, even when another one runs on this machine
-                ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=self.options["dashboard"],
-                         **quiet)
+                ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=self.options["dashboard"], **quiet)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             where = f"the Ray cluster at {address}" if address else "a local Ray"
             raise UsageError(f"ray: cannot start or join {where}: {_first_line(exc)}") from None
@@ -144,7 +155,7 @@ class _Feeder:
     def run(self, pairs: list[tuple[int, Any]]) -> list[Outcome]:
         ray, actors = self.ray, self.actors
         size = self.batch_size(len(pairs))
-        batches = [pairs[i:i + size] for i in range(0, len(pairs), size)]
+        batches = [pairs[i : i + size] for i in range(0, len(pairs), size)]
         limit = self.limit
         todo: deque[tuple[int, int]] = deque((b, 0) for b in range(len(batches)))  # (batch, generation)
         losses = [0] * len(batches)
@@ -161,7 +172,9 @@ class _Feeder:
                 load[a] += 1
             if not pending and not probes:  # every actor is gone for good
                 for b, _ in todo:
-                    _place(outcomes, [Outcome(i, error="no Ray actor left to run it") for i, _ in batches[b]], batches[b])
+                    _place(
+                        outcomes, [Outcome(i, error="no Ray actor left to run it") for i, _ in batches[b]], batches[b]
+                    )
                 break
             [done], _ = ray.wait([*pending, *probes], num_returns=1)
             if done in probes:
@@ -182,8 +195,11 @@ class _Feeder:
                     probes[actors[a].ready.options(max_task_retries=-1).remote()] = a
                 losses[b] += 1
                 if losses[b] < MAX_LOSSES:
-                    print(f"orchbench-ray: batch {b} was lost with its worker ({type(exc).__name__}); "
-                          f"sending it again as generation {generation + 1}", file=sys.stderr)
+                    print(
+                        f"orchbench-ray: batch {b} was lost with its worker ({type(exc).__name__}); "
+                        f"sending it again as generation {generation + 1}",
+                        file=sys.stderr,
+                    )
                     todo.append((b, generation + 1))
                 else:
                     error = f"lost with its Ray worker {losses[b]} times: {_first_line(exc)}"
@@ -215,7 +231,11 @@ def _default_concurrency(spec: RunSpec, actors: int) -> int:
     task = orchbench.Task.build(spec)  # not task_for: this is the driver, not a worker (no worker hook)
     bound = task.workload.max_in_flight()
     profile = task.faults.profiles.get(task.workload.map_task)
-    if not bound and not getattr(task.workload, "items_wait", False) and not (profile is not None and profile.latency_s * 1000.0 > profile.cpu_ms):
+    if (
+        not bound
+        and not getattr(task.workload, "items_wait", False)
+        and not (profile is not None and profile.latency_s * 1000.0 > profile.cpu_ms)
+    ):
         return 1
     return max(1, math.ceil(bound / actors)) if bound else WAITING_CONCURRENCY
 
@@ -245,8 +265,10 @@ def _check_reachable(address: str) -> None:
             conn.sendall(_H2_PREFACE)
             answer = conn.recv(9)
         except TimeoutError:
-            raise UsageError(f"ray: {where} accepted the connection but did not answer within "
-                             f"{CONNECT_TIMEOUT_S:g} s (is it a Ray head's GCS port?)") from None
+            raise UsageError(
+                f"ray: {where} accepted the connection but did not answer within "
+                f"{CONNECT_TIMEOUT_S:g} s (is it a Ray head's GCS port?)"
+            ) from None
         except OSError as exc:
             raise UsageError(f"ray: {where} dropped the connection ({exc.strerror or exc})") from None
     if len(answer) < 4 or answer[3] != _H2_SETTINGS:
