@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import subprocess
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -166,6 +168,21 @@ def test_limit_counts_faulted_requests_and_the_slowest_answer():
     assert busy > sum(
         decide(config, line.encode(), 0).latency for line in items if decide(config, line.encode(), 0).kind is Kind.OK
     )
+
+
+def test_the_limit_needs_only_the_servers_model_not_aiohttp():
+    code = (
+        "import sys\n"
+        "from orchbench.types import RunSpec\n"
+        "from orchbench.workloads.scoring import ScoringWorkload\n"
+        "w = ScoringWorkload(RunSpec(strategy='sequential', workload='scoring'), None)\n"
+        "assert w.limit_s('', ['a line', 'another'], {}) > 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'aiohttp'"
+        " or m.startswith('orchbench.workloads.scoring.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "aiohttp" not in out, out
+    assert "orchbench.workloads.scoring.model" in out and "scoring.app" not in out and "scoring.server" not in out
 
 
 def test_limit_is_unknown_without_latency_or_for_an_external_server():

@@ -31,10 +31,10 @@ if TYPE_CHECKING:
     from orchbench.harness.cache import ResourceCache
     from orchbench.types import RunSpec
     from orchbench.workloads.scoring.client import Protocol
-    from orchbench.workloads.scoring.server import ServerConfig
+    from orchbench.workloads.scoring.model import ServerConfig
 
-# The server module is imported only when needed, so that `python -m orchbench.workloads.scoring.server` does
-# not find it already imported by its package. Its SCENARIOS hold the configurations described here.
+# The server's modules are imported only when needed (the model's SCENARIOS hold the configurations described
+# here); `limit_s` needs only the model, never aiohttp.
 SCENARIO_HELP: dict[str, str] = {
     "seed": "the original scoring server: ~4.15 s mean latency, capacity 2048, a few % faults",
     "default": "50 ms median latency, capacity 256, a few % faults (429/503/500, drops, malformed bodies)",
@@ -165,7 +165,7 @@ class ScoringWorkload(Workload):
 
     def server_config(self) -> ServerConfig:
         """The embedded server's configuration: the scenario, the run's seed, the overrides and latency scale."""
-        from orchbench.workloads.scoring.server import SCENARIOS
+        from orchbench.workloads.scoring.model import SCENARIOS
 
         scenario = self.spec.scenario or self.default_scenario
         if scenario not in SCENARIOS:
@@ -198,7 +198,7 @@ class ScoringWorkload(Workload):
         return [self._server.pid] if self._server is not None and self._server.pid else []
 
     def start(self) -> dict[str, Any]:
-        from orchbench.workloads.scoring.server import ServerProcess
+        from orchbench.workloads.scoring.process import ServerProcess
 
         if self.options["url"] is not None:
             if self.external:
@@ -223,7 +223,7 @@ class ScoringWorkload(Workload):
             self._server = None
 
     def stats(self) -> dict[str, Any]:
-        from orchbench.workloads.scoring.server import get_json
+        from orchbench.workloads.scoring.process import get_json
 
         if self._final_stats is not None:
             return self._final_stats
@@ -426,7 +426,7 @@ class ScoringWorkload(Workload):
 
         With a fixed latency and no faults this is ``unique_lines / capacity × latency``.
         """
-        from orchbench.workloads.scoring.server import Kind, decide
+        from orchbench.workloads.scoring.model import Kind, decide
 
         if self.external:
             return None
