@@ -250,7 +250,12 @@ class Workload:
 
 
 class RetryPolicy:
-    """One attempt loop: when to stop, how long to wait, which per-attempt timeout. Built on tenacity."""
+    """One attempt loop: when to stop, how long to wait, which per-attempt timeout. Built on tenacity.
+
+    Subclass it, set ``name``/``description``/``options``, implement :meth:`stop` and :meth:`wait`. The loops
+    (:mod:`orchbench.harness.attempts`, and :mod:`orchbench.harness.hedge` for hedging) call only the members
+    declared here; every one but ``stop`` and ``wait`` has a default that does not hedge.
+    """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -261,24 +266,40 @@ class RetryPolicy:
 
     @property
     def timeout_s(self) -> float | None:
-        """Per-attempt timeout in seconds, or None."""
+        """Per-attempt timeout in seconds, or None: the ``timeout`` option by default."""
         return self.options.get("timeout")
+
+    @property
+    def max_attempts(self) -> int | None:
+        """Most attempts of one item, hedges included, or None: the ``max_attempts`` option by default. The
+        hedged loop stops at it (plain loops stop only where :meth:`stop` says)."""
+        return self.options.get("max_attempts")
 
     def stop(self) -> Any:
         """A tenacity stop condition."""
         raise NotImplementedError
 
     def wait(self) -> Any:
-        """A tenacity wait strategy."""
+        """A tenacity wait strategy (never shorter than a ``retry_after`` the failure carries)."""
         raise NotImplementedError
 
+    @property
+    def hedge_copies(self) -> int:
+        """Most attempts of one item in flight at once (the first one included); above 1 the policy hedges."""
+        return 1
+
     def hedge_delay(self) -> float | None:
-        """Seconds an attempt may run before another starts beside it (a hedge); None: never hedge.
+        """Seconds an attempt may run before another starts beside it (a hedge); None: not now (asked again while
+        the race runs).
 
         Only async strategies hedge, and only tasks whose profile is ``idempotent``."""
         return None
 
-    @property
-    def hedge_copies(self) -> int:
-        """Most attempts of one item in flight at once (the first one included)."""
-        return 1
+    def observe(self, seconds: float) -> None:
+        """A hedged loop's attempt succeeded in ``seconds`` (e.g. for a latency quantile). By default nothing."""
+
+    def launched(self, hedge: bool) -> None:
+        """A hedged loop started an attempt (``hedge``: beside a slower one). By default nothing."""
+
+    def hedge_ended(self) -> None:
+        """An attempt started as a hedge ended, however it ended. By default nothing."""

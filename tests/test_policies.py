@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
+import tenacity
 
-from orchbench.api import TaskProfile
-from orchbench.errors import TransientError
+from orchbench.api import RetryPolicy, TaskProfile
+from orchbench.errors import InjectedFault, TransientError
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import FaultModel
-from orchbench.harness.hedge import HedgedRetry, LatencyWindow
 from orchbench.harness.limiter import AIMDLimiter
+from orchbench.harness.retry import HedgedRetry, LatencyWindow
 from orchbench.harness.task import Task
 from orchbench.plugins import get_registry
 from orchbench.types import RunSpec
@@ -146,6 +148,55 @@ def test_hedge_delay_waits_for_observations_then_follows_the_quantile():
     for s in (5.0, 1.0, 2.0, 3.0, 4.0):
         window.add(s)
     assert window.quantile(0.0) == 1.0 and len(window) == 4
+
+
+class BareRetry(RetryPolicy):
+    """A third party's policy: only stop and wait, none of RetryPolicy's optional members."""
+
+    name = "bare"
+
+    def stop(self) -> Any:
+        return tenacity.stop_after_attempt(3)
+
+    def wait(self) -> Any:
+        return tenacity.wait_none()
+
+
+class BareHedging(BareRetry):
+    """Hedges every attempt at once, without observe, launched, hedge_ended or a max_attempts option."""
+
+    name = "bare-hedging"
+
+    @property
+    def hedge_copies(self) -> int:
+        return 2
+
+    def hedge_delay(self) -> float | None:
+        return 0.0
+
+
+@pytest.mark.parametrize("policy,hedged", [(BareRetry, False), (BareHedging, False), (BareHedging, True)])
+def test_a_policy_with_only_stop_and_wait_runs_in_every_loop(policy, hedged):
+    spec = RunSpec("asyncio", case="small", scenario="none")
+    workload = get_registry().workload("anagrams")(spec, ResourceCache())
+    calls = []
+
+    def map_item(item: str) -> str:  # the first call fails, every later one succeeds
+        calls.append(item)
+        if len(calls) == 1:
+            raise InjectedFault("first call")
+        return item.upper()
+
+    workload.map_item = map_item  # type: ignore[method-assign]
+    profiles = {workload.map_task: TaskProfile(latency_s=0.01, idempotent=hedged)}
+    task = Task(spec, workload, policy(), FaultModel(0, profiles))
+    assert task.hedging is hedged
+    for run in (lambda: task.run(0, "cat"), lambda: asyncio.run(task.arun(1, "cat"))):
+        calls.clear()
+        outcome = run()
+        assert outcome.ok and outcome.value == "CAT"
+        assert outcome.attempts == len(outcome.latencies) >= 2
+    assert (outcome.hedges >= 1) is hedged  # a hedging race starts both copies at once
 
 
 # --- the AIMD limiter -----------------------------------------------------------------------------------------

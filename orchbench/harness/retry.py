@@ -1,23 +1,22 @@
-"""Retry policies (built-in plugins) and the attempt loops that apply them, on tenacity."""
+"""The built-in retry policies (plugins, registered like third-party ones): none, fixed, exponential, hedged.
+
+The loops that apply a policy are :mod:`orchbench.harness.attempts` and :mod:`orchbench.harness.hedge`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+import threading
+from collections import deque
+from typing import Any
 
 import tenacity
 
 from orchbench.api import Option, RetryPolicy
-from orchbench.errors import AttemptTimeout
-from orchbench.harness import deadline
 from orchbench.hookspecs import hookimpl
 
-if TYPE_CHECKING:
-    from orchbench.harness.limiter import AttemptSlots
-
-_TIMEOUT = Option(float, 30.0, "per-attempt timeout in seconds", min=0.001, duration=True)
+TIMEOUT = Option(float, 30.0, "per-attempt timeout in seconds", min=0.001, duration=True)
+WINDOW = 512  # recent successful latencies the hedge quantile is taken over
+REFRESH_EVERY = 16  # new samples between two recomputations of the quantile
 
 
 class NoRetry(RetryPolicy):
@@ -38,7 +37,7 @@ class FixedRetry(RetryPolicy):
     options = {
         "max_attempts": Option(int, 5, "attempts before giving up", min=1),
         "delay": Option(float, 0.05, "seconds between attempts", min=0, duration=True),
-        "timeout": _TIMEOUT,
+        "timeout": TIMEOUT,
     }
 
     def stop(self) -> Any:
@@ -56,7 +55,7 @@ class ExponentialRetry(RetryPolicy):
         "base": Option(float, 0.01, "first backoff in seconds (doubles per attempt)", min=0, duration=True),
         "cap": Option(float, 2.0, "longest backoff in seconds", min=0, duration=True),
         "jitter": Option(bool, True, "full jitter: wait a uniform time up to the backoff"),
-        "timeout": _TIMEOUT,
+        "timeout": TIMEOUT,
     }
 
     def stop(self) -> Any:
@@ -69,129 +68,123 @@ class ExponentialRetry(RetryPolicy):
         return tenacity.wait_exponential(multiplier=base, max=cap)
 
 
-@hookimpl
-def orchbench_retry_policies() -> list[type[RetryPolicy]]:
-    from orchbench.harness.hedge import HedgedRetry
+class LatencyWindow:
+    """Recent successful attempt latencies of this process and a quantile of them (recomputed now and then)."""
 
-    return [NoRetry, FixedRetry, ExponentialRetry, HedgedRetry]
+    def __init__(self, size: int = WINDOW) -> None:
+        self._samples: deque[float] = deque(maxlen=size)
+        self._lock = threading.Lock()
+        self._fresh = 0
+        self._cached: dict[float, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self._samples.append(seconds)
+            self._fresh += 1
+
+    def quantile(self, q: float) -> float | None:
+        with self._lock:
+            if not self._samples:
+                return None
+            if self._fresh >= REFRESH_EVERY or q not in self._cached:
+                ordered = sorted(self._samples)
+                self._cached = {q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]}
+                self._fresh = 0
+            return self._cached[q]
 
 
-class AttemptLog:
-    """The attempts of one task call: how many (hedges included), how long each took, how many were hedges."""
+class HedgedRetry(RetryPolicy):
+    """Exponential retries, and hedges (see :mod:`orchbench.harness.hedge`) whose delay is a quantile of this
+    process's recent successful latencies, or a fixed delay.
 
-    __slots__ = ("attempts", "latencies", "hedges", "hedges_won")
+    Once hedges by quantile make up ``budget`` of the attempts this process started, only one more may run at a
+    time: the first latencies observed are the fastest of their wave, so an early quantile is low, and the
+    budget keeps that, or any other misjudgement, from multiplying the load, while a tail of slow attempts (the
+    last of a chunk) is still hedged one by one.
+    """
 
-    def __init__(self) -> None:
-        self.attempts = 0
-        self.latencies: list[float] = []
-        self.hedges = 0
-        self.hedges_won = 0
-
-
-def _honour_retry_after(inner: Any) -> Callable[[tenacity.RetryCallState], float]:
-    """The policy's wait, but never shorter than a ``retry_after`` the failure asked for."""
-
-    def wait(state: tenacity.RetryCallState) -> float:
-        asked = getattr(state.outcome.exception(), "retry_after", None) if state.outcome else None
-        return max(inner(state), asked or 0.0)
-
-    return wait
-
-
-def _kwargs(policy: RetryPolicy, transient: tuple[type[BaseException], ...]) -> dict[str, Any]:
-    return {
-        "stop": policy.stop(),
-        "wait": _honour_retry_after(policy.wait()),
-        "retry": tenacity.retry_if_exception_type(transient),
-        "reraise": True,
+    name = "hedged"
+    description = (
+        "exponential retries, plus hedges in async strategies for idempotent tasks: another attempt "
+        "when one is slower than a quantile of observed latency; the first success wins, the rest "
+        "are cancelled (sync strategies retry plainly)"
+    )
+    options = {
+        "copies": Option(int, 2, "most attempts of one item in flight at once (1: no hedging)", min=1, max=16),
+        "quantile": Option(
+            float, 0.95, "hedge an attempt slower than this quantile of recent successful latencies", min=0.5, max=0.999
+        ),
+        "delay": Option(
+            float,
+            None,
+            "fixed hedge delay in seconds instead of the quantile (0: start every "
+            "copy at once, for failures that show only at the end)",
+            min=0,
+            duration=True,
+        ),
+        "min_delay": Option(
+            float, 0.005, "shortest hedge delay in seconds (a floor under the quantile)", min=0, duration=True
+        ),
+        "warmup": Option(int, 20, "successful latencies observed before hedging by quantile", min=1),
+        "budget": Option(
+            float,
+            0.1,
+            "beyond this share of the attempts started (per process), hedges by "
+            "quantile run one at a time; 0: no limit",
+            min=0,
+        ),
+        "max_attempts": Option(int, 10, "attempts per item, hedges included, before giving up", min=1),
+        "base": Option(
+            float, 0.01, "first backoff in seconds after a failed race (doubles, full jitter)", min=0, duration=True
+        ),
+        "cap": Option(float, 2.0, "longest backoff in seconds", min=0, duration=True),
+        "timeout": TIMEOUT,
     }
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.window = LatencyWindow()
+        self.started = 0  # attempts started in this process, hedges included
+        self.hedged = 0
+        self.hedging_now = 0  # hedges in flight
 
-def call_with_retry(
-    policy: RetryPolicy, transient: tuple[type[BaseException], ...], attempt: Callable[[int], Any], log: AttemptLog
-) -> Any:
-    """Run ``attempt(k)`` for k = 1, 2, … under the policy; each attempt is cut at the policy's timeout.
+    def stop(self) -> Any:
+        return tenacity.stop_after_attempt(self.options["max_attempts"])
 
-    The first attempt runs bare; tenacity's machinery is built only once an attempt has failed (most never do).
-    """
-    log.attempts = 1
-    try:
-        return _timed(policy, attempt, 1, log)
-    except transient as exc:
-        failed: BaseException | None = exc
-    value = None
-    for state in tenacity.Retrying(**_kwargs(policy, transient)):
-        with state:
-            if failed is not None:  # tenacity's attempt 1 is the one that already failed
-                first, failed = failed, None
-                raise first
-            log.attempts += 1
-            value = _timed(policy, attempt, log.attempts, log)
-    return value
+    def wait(self) -> Any:
+        return tenacity.wait_random_exponential(multiplier=self.options["base"], max=self.options["cap"])
 
+    @property
+    def hedge_copies(self) -> int:
+        return self.options["copies"]
 
-def _timed(policy: RetryPolicy, attempt: Callable[[int], Any], k: int, log: AttemptLog) -> Any:
-    start = time.perf_counter()
-    try:
-        with deadline.attempt_deadline(policy.timeout_s):
-            return attempt(k)
-    finally:
-        log.latencies.append(time.perf_counter() - start)
+    def hedge_delay(self) -> float | None:
+        if self.options["copies"] < 2:
+            return None
+        if self.options["delay"] is not None:
+            return self.options["delay"]
+        budget = self.options["budget"]
+        if budget and self.hedged >= budget * self.started and self.hedging_now:
+            return None  # over budget, and a hedge is running: wait for more plain attempts, or for it to end
+        if len(self.window) < self.options["warmup"]:
+            return None  # no idea yet what slow means
+        return max(self.options["min_delay"], self.window.quantile(self.options["quantile"]) or 0.0)
 
+    def observe(self, seconds: float) -> None:
+        self.window.add(seconds)
 
-async def acall_with_retry(
-    policy: RetryPolicy,
-    transient: tuple[type[BaseException], ...],
-    attempt: Callable[[int], Awaitable[Any]],
-    log: AttemptLog,
-    limiter: AttemptSlots | None = None,
-) -> Any:
-    """The async form of :func:`call_with_retry`; the timeout cancels the attempt's coroutine. With a
-    ``limiter``, each attempt waits for room under its limit first and reports how it went."""
-    log.attempts = 1
-    try:
-        return await timed_attempt(policy, attempt, 1, log, limiter)
-    except transient as exc:
-        failed: BaseException | None = exc
-    value = None
-    async for state in tenacity.AsyncRetrying(**_kwargs(policy, transient)):
-        with state:
-            if failed is not None:
-                first, failed = failed, None
-                raise first
-            log.attempts += 1
-            value = await timed_attempt(policy, attempt, log.attempts, log, limiter)
-    return value
+    def launched(self, hedge: bool) -> None:
+        self.started += 1
+        self.hedged += hedge
+        self.hedging_now += hedge
+
+    def hedge_ended(self) -> None:
+        self.hedging_now -= 1
 
 
-async def timed_attempt(
-    policy: RetryPolicy,
-    attempt: Callable[[int], Awaitable[Any]],
-    k: int,
-    log: AttemptLog,
-    limiter: AttemptSlots | None = None,
-    on_success: Callable[[float], None] | None = None,
-) -> Any:
-    """Attempt ``k`` under the policy's timeout (and the limiter, which lets an item's later attempts in first),
-    its latency appended to the log."""
-    epoch = await limiter.acquire(k == 1) if limiter is not None else 0
-    error: BaseException | None = None
-    start = time.perf_counter()
-    try:
-        async with asyncio.timeout(policy.timeout_s):
-            return await attempt(k)
-    except TimeoutError as exc:
-        error = exc if isinstance(exc, AttemptTimeout) else AttemptTimeout("attempt timed out")
-        if error is exc:
-            raise
-        raise error from None
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        elapsed = time.perf_counter() - start
-        log.latencies.append(elapsed)
-        if limiter is not None:
-            limiter.release(epoch, elapsed, error)
-        if error is None and on_success is not None:
-            on_success(elapsed)
+@hookimpl
+def orchbench_retry_policies() -> list[type[RetryPolicy]]:
+    return [NoRetry, FixedRetry, ExponentialRetry, HedgedRetry]

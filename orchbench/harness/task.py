@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from orchbench.api import RetryPolicy, Workload
 from orchbench.errors import AttemptTimeout, InjectedFault
+from orchbench.harness.attempts import AttemptLog, acall_with_retry, call_with_retry
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import FaultModel, apply_overrides, require_timeout_for_hangs
 from orchbench.harness.hedge import acall_hedged
-from orchbench.harness.retry import AttemptLog, acall_with_retry, call_with_retry
 from orchbench.types import Outcome, RunSpec
 
 if TYPE_CHECKING:
