@@ -1,6 +1,6 @@
 """The anagram pipeline as a plain asyncio script, without orchbench's harness: the reference for target 4.
 
-Same work and same latency model as ``orchbench run asyncio -t large --scenario seed``: the same task functions
+Same work and same latency model as ``orchbench run asyncio -t large --scenario original``: the same task functions
 and dictionary, the same latencies (1 s, 1 s, 0.25 s), the same deterministic faults (the same draw of
 (seed, task, item, attempt)), the same retry rule (10 attempts, full-jitter exponential backoff from 10 ms capped
 at 2 s), duplicates by signature run once, 256 items in flight, the dictionary index built in a thread while the

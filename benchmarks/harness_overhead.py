@@ -1,4 +1,4 @@
-"""Target 4: the harness's cost. ``orchbench run asyncio`` (anagrams ``large``, scenario ``seed``) against
+"""Target 4: the harness's cost. ``orchbench run asyncio`` (anagrams ``large``, scenario ``original``) against
 ``bare_anagrams.py``, the same pipeline as a plain asyncio script: same work, same latencies, same faults.
 
 Wall: orchbench's reported wall (its measured window: prepare to output) over the bare script's (same window),
@@ -44,7 +44,7 @@ def main() -> int:
     for seed in range(pairs):
         progress(f"pair {seed + 1}/{pairs}")
         started = time.perf_counter()
-        ob.append(run("asyncio", "-t", "large", "--scenario", "seed", "--seed", str(seed)))
+        ob.append(run("asyncio", "-t", "large", "--scenario", "original", "--seed", str(seed)))
         whole.append(time.perf_counter() - started)
         bs.append(bare(seed))
     ob_wall, bs_wall = median([r["wall_s"] for r in ob]), median([r["wall_s"] for r in bs])

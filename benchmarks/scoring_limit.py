@@ -1,7 +1,7 @@
-"""Target 2: scoring, case ``seed`` (20,507 lines), scenario ``default`` (capacity 256, 50 ms median latency).
+"""Target 2: scoring, case ``original`` (20,507 lines), scenario ``default`` (capacity 256, 50 ms median latency).
 
 The best strategy's median wall ≤ 1.25 × the limit (the server's capacity floor), 100 % of lines scored, and
-≥ 1.5 × faster than the ``seed-design`` preset (the original service's chunked design).
+≥ 1.5 × faster than the ``original-design`` preset (the original service's chunked design).
 
 Beside that latency floor, a CPU floor: the client's and the server's measured CPU (from their own counters, the
 server's start-up excluded) spread over every core. On a machine where the embedded server and the client share
@@ -9,7 +9,7 @@ the cores, the wall cannot go below it either; each run is reported against both
 ``wall/CPU floor``), with the CPU per request of client and server in µs.
 
     python benchmarks/scoring_limit.py              # 3 rounds × 4 strategies: about 4 minutes
-    python benchmarks/scoring_limit.py --quick      # 1 round of asyncio and seed-design: about 1 minute
+    python benchmarks/scoring_limit.py --quick      # 1 round of asyncio and original-design: about 1 minute
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from orchbench.harness.loop import loop_name
 
 RATIO = 1.25
 SPEEDUP = 1.5
-BASELINE = "seed-design"
+BASELINE = "original-design"
 
 
 def main() -> int:
@@ -37,7 +37,7 @@ def main() -> int:
     for i in range(rounds):
         for strategy in runs:
             progress(f"round {i + 1} {strategy}")
-            runs[strategy].append(run(strategy, "-w", "scoring", "-t", "seed", "--scenario", "default"))
+            runs[strategy].append(run(strategy, "-w", "scoring", "-t", "original", "--scenario", "default"))
     rows, summary = [], {}
     for strategy, results in runs.items():
         costs = [request_costs(r) for r in results]

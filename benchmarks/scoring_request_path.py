@@ -1,5 +1,5 @@
 """The scoring client's request path: CPU per request with the lean HTTP/1.1 client or aiohttp, on asyncio's
-event loop or uvloop (case ``seed``, scenario ``default``, strategy ``asyncio``).
+event loop or uvloop (case ``original``, scenario ``default``, strategy ``asyncio``).
 
 No pass/short target: the figures say what each choice costs. The embedded server runs on the same event loop
 as the client (``ORCHBENCH_LOOP`` reaches both). CPU per request comes from the processes' own
@@ -36,7 +36,7 @@ def main() -> int:
                     "-w",
                     "scoring",
                     "-t",
-                    "seed",
+                    "original",
                     "--scenario",
                     "default",
                     "--set",

@@ -162,6 +162,7 @@ class Workload:
     transient_errors: ClassVar[tuple[type[BaseException], ...]] = ()
     items_wait: ClassVar[bool] = False  # an item's time is mostly waiting on something outside (a service)
     answer_options: ClassVar[tuple[str, ...]] = ()  # options that change the output (saved with a reference)
+    renamed: ClassVar[dict[str, str]] = {}  # old case or scenario name -> its new name (still accepted, deprecated)
 
     def __init__(self, spec: RunSpec, resources: ResourceCache) -> None:
         self.spec = spec

@@ -20,13 +20,13 @@ PRESETS = {
     for p in (
         Preset(
             "naive",
-            "the seed's original orchestrator: sequential, no retry, no caching (the dictionary is "
+            "the original exercise's orchestrator: sequential, no retry, no caching (the dictionary is "
             "reloaded on every call, duplicates recomputed)",
             "sequential",
             {"retry": "none", "retry_options": {}, "cache": False, "memo": False},
         ),
         Preset(
-            "seed-design",
+            "original-design",
             "the original scoring service's design: hybrid, one process per core, "
             "100 concurrent per process, 3 attempts with 2^n s backoff, a per-process cache",
             "hybrid",
@@ -35,3 +35,4 @@ PRESETS = {
         ),
     )
 }
+RENAMED = {"seed-design": "original-design"}  # old preset name -> new (still accepted, deprecated)

@@ -558,7 +558,8 @@ def to_json(report: Report) -> str:
 def render_metrics(
     results: Sequence[RunResult], console: Console | None = None, unit: str = "items", title: str = "Benchmark"
 ) -> None:
-    """The seed's metrics, one row per run: runtime, success rate, throughput, peak memory, CPU utilisation."""
+    """The original exercise's metrics, one row per run: runtime, success rate, throughput, peak memory, CPU
+    utilisation."""
     from rich.text import Text
 
     from orchbench.console import make_console

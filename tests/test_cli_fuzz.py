@@ -80,8 +80,8 @@ RATES = st.one_of(st.floats(-0.5, 1.5).map(repr), NUMBERS)
 NAMES = {
     "strategy": ["sequential", "threads", "asyncio", "processes", "hybrid", "naive", "sequentail", "ray"],
     "workload": ["anagrams", "scoring", "anagram", "nope"],
-    "case": ["small", "medium", "large", "1k", "10k", "larg", "seed"],
-    "scenario": ["none", "fast", "seed", "default", "cpu", "sed"],
+    "case": ["small", "medium", "large", "1k", "10k", "larg", "original", "seed"],
+    "scenario": ["none", "fast", "original", "seed", "default", "cpu", "sed"],
     "retry": ["exponential", "none", "fixed", "exponentail"],
 }
 

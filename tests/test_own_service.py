@@ -143,8 +143,8 @@ def test_recording_fails_and_writes_nothing_when_an_item_keeps_failing(text: str
 def test_embedded_server_options_with_a_url_are_an_error_naming_the_option(service):
     proc = cli("run", "asyncio", "-w", "scoring", "--url", service.url, "--set", "rate_503=0.9")
     assert proc.returncode == 2 and "rate_503" in proc.stderr and "embedded server" in proc.stderr
-    proc = cli("run", "asyncio", "-w", "scoring", "--url", service.url, "--scenario", "seed")
-    assert proc.returncode == 2 and "--scenario seed" in proc.stderr and "embedded server" in proc.stderr
+    proc = cli("run", "asyncio", "-w", "scoring", "--url", service.url, "--scenario", "original")
+    assert proc.returncode == 2 and "--scenario original" in proc.stderr and "embedded server" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 

@@ -18,7 +18,7 @@ def _document(walls: dict[str, list[float]], rss: bool = True, wrong: str | None
     order = plan(list(walls), iterations=len(next(iter(walls.values()))), warmup=1)
     pairs = []
     for slot in order:
-        spec = RunSpec(strategy=slot.strategy, case="medium", scenario="seed").to_dict()
+        spec = RunSpec(strategy=slot.strategy, case="medium", scenario="original").to_dict()
         bad = slot.strategy == wrong and slot.round == 1
         result = RunResult(
             spec=spec,
@@ -32,7 +32,13 @@ def _document(walls: dict[str, list[float]], rss: bool = True, wrong: str | None
             sample_period_s=0.02,
         )
         pairs.append((slot, result))
-    settings = {"workload": "anagrams", "case": "medium", "scenario": "seed", "baseline": "sequential", "unit": "words"}
+    settings = {
+        "workload": "anagrams",
+        "case": "medium",
+        "scenario": "original",
+        "baseline": "sequential",
+        "unit": "words",
+    }
     return make_document(settings, order, pairs, env={"cpu_model": "Test CPU", "cpu_count": 16})
 
 
@@ -47,9 +53,9 @@ def test_plot_comparison_writes_three_pngs(tmp_path):
     )
     paths = plot_comparison(doc, tmp_path / "plots")
     assert [p.name for p in paths] == [
-        "anagrams-medium-seed-wall.png",
-        "anagrams-medium-seed-throughput.png",
-        "anagrams-medium-seed-memory.png",
+        "anagrams-medium-original-wall.png",
+        "anagrams-medium-original-throughput.png",
+        "anagrams-medium-original-memory.png",
     ]
     assert all(_is_png(p) for p in paths)
 

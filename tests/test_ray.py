@@ -165,7 +165,7 @@ def test_actor_killed_mid_run_is_survived(ray_cluster: str, capfd: pytest.Captur
         result = run_spec(
             "ray",
             case="large",
-            scenario="seed",
+            scenario="original",
             latency_scale=0.2,
             strategy_options={"address": ray_cluster, "batch": 4},
         )
@@ -251,7 +251,7 @@ def test_local_ray_by_default_is_correct_and_ends_with_the_run(ray_cluster: str)
 @pytest.mark.ray
 def test_ctrl_c_leaves_no_ray_process() -> None:
     proc = subprocess.Popen(
-        [str(BIN / "orchbench"), "run", "ray", "--test-case", "large", "--scenario", "seed"],
+        [str(BIN / "orchbench"), "run", "ray", "--test-case", "large", "--scenario", "original"],
         env=_env(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

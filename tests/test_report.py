@@ -198,7 +198,7 @@ def test_terminal_table_marks_the_flagged_strategy_red():
     assert "sampled every 50 ms" in out.getvalue()
 
 
-def test_metrics_view_shows_the_seed_figures():
+def test_metrics_view_shows_the_original_figures():
     console = Console(file=io.StringIO(), width=200, record=True)
     render_metrics([_result("threads", 2.0), _result("sequential", 8.0, correct=False)], console, unit="words")
     text = console.export_text()

@@ -137,7 +137,7 @@ def test_retry_after_is_decimal_seconds_rounded_up():
 
 
 def test_seed_scenario_matches_the_seed():
-    assert SCENARIOS["seed"].mean_latency() == pytest.approx(4.15, abs=0.05)
+    assert SCENARIOS["original"].mean_latency() == pytest.approx(4.15, abs=0.05)
     assert SCENARIOS["none"].mean_latency() == 0 and SCENARIOS["none"].fault_rate == 0
     assert SCENARIOS["none"].capacity == 0
 

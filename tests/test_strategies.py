@@ -124,8 +124,8 @@ def test_end_to_end_in_a_fresh_process(name):
 
 
 def test_seed_design_preset_runs_the_hybrid():
-    [(label, spec)] = build_specs(["seed-design"], RunOptions(case="medium", scenario="none"))
-    assert (label, spec.strategy, spec.strategy_options) == ("seed-design", "hybrid", {"concurrency": 100})
+    [(label, spec)] = build_specs(["original-design"], RunOptions(case="medium", scenario="none"))
+    assert (label, spec.strategy, spec.strategy_options) == ("original-design", "hybrid", {"concurrency": 100})
     result = execute(spec)
     assert result.ok, result.error or result.failures
 

@@ -1,4 +1,4 @@
-"""``orchbench benchmark`` (the seed's command and metrics) and ``orchbench sweep`` (a scaling curve)."""
+"""``orchbench benchmark`` (the original exercise's command and metrics) and ``orchbench sweep`` (a scaling curve)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from orchbench.console import say
 from orchbench.errors import UsageError
 from orchbench.types import RunResult
 
-SEED_CASES = ("small", "medium", "large")
+ORIGINAL_CASES = ("small", "medium", "large")
 SPEC_OVERRIDES = ("fault_rate", "hang_rate", "crash_rate", "latency_scale", "cpu_ms", "seed")
 
 
@@ -43,7 +43,7 @@ def _median_run(runs: list[RunResult]) -> RunResult:
 def benchmark_command(
     case: Annotated[str, typer.Option("--test-case", "-t", help="small, medium, large, or all of them.")] = "all",
     strategies: Strategies = None,
-    scenario: common.Scenario = "seed",
+    scenario: common.Scenario = "original",
     seed: common.Seed = 0,
     reference: common.Reference = None,
     iterations: Iterations = 3,
@@ -56,16 +56,16 @@ def benchmark_command(
     budget: Budget = None,
     quiet: Quiet = False,
 ) -> int:
-    """The seed's benchmark: the anagram workload across strategies, with runtime, success rate, throughput,
-    peak memory and CPU utilisation — and the statistics of `compare`."""
+    """The original exercise's benchmark: the anagram workload across strategies, with runtime, success rate,
+    throughput, peak memory and CPU utilisation — and the statistics of `compare`."""
     from orchbench import results
     from orchbench.report import build_report, render_metrics, render_table
 
-    cases = list(SEED_CASES) if case == "all" else [case]
+    cases = list(ORIGINAL_CASES) if case == "all" else [case]
     names = strategy_names(strategies)
     shown_for_reference = set()
     if strategies is None:
-        names.append("naive")  # the seed's original orchestrator, for reference
+        names.append("naive")  # the original exercise's orchestrator, for reference
         shown_for_reference.add("naive")  # it is expected to fail (no retries): shown, never the command's verdict
     baseline = pick_baseline(names, baseline_strategy)
     results.check_target(results.default_path(results_dir, "anagrams"))  # before the first run

@@ -10,7 +10,8 @@ import typer
 from orchbench.api import resolve_options
 from orchbench.errors import UsageError
 from orchbench.plugins import Registry, get_registry, used
-from orchbench.presets import PRESETS
+from orchbench.presets import PRESETS, RENAMED
+from orchbench.renames import current_name
 from orchbench.suggest import did_you_mean
 from orchbench.types import RunSpec
 
@@ -180,6 +181,7 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
         raise UsageError("give either --test-case or --input, not both")
     workload_cls = registry.workload(opts.workload)
     policy_cls = registry.retry_policy(opts.retry)
+    names = [current_name("strategy", name, RENAMED, PRESETS) for name in names]
     resolved = [(name, *resolve_strategy(name, registry)) for name in names]
     strategy_classes = {strategy: registry.strategy(strategy) for _, strategy, _, _ in resolved}
     preset_policies = [registry.retry_policy(changes["retry"]) for _, _, changes, _ in resolved if "retry" in changes]
@@ -191,7 +193,9 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
             "retry": [policy_cls.options, *(cls.options for cls in preset_policies)],
         },
     )
-    scenario = opts.scenario or workload_cls.default_scenario
+    scenario = current_name(
+        "--scenario", opts.scenario or workload_cls.default_scenario, workload_cls.renamed, workload_cls.scenarios
+    )
     if scenario not in workload_cls.scenarios:
         raise UsageError(
             f"workload {workload_cls.name!r} has no scenario {scenario!r}"
@@ -199,6 +203,8 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
             f"(scenarios: {', '.join(workload_cls.scenarios)})"
         )
     case = opts.case if opts.input_path is not None or opts.case is not None else workload_cls.default_case
+    if case is not None and opts.input_path is None:
+        case = current_name("--test-case", case, workload_cls.renamed, workload_cls.cases)
     if case is not None and opts.input_path is None and case not in workload_cls.cases:
         raise UsageError(
             f"workload {workload_cls.name!r} has no test case {case!r}{did_you_mean(case, workload_cls.cases)} "

@@ -18,7 +18,7 @@ def _setting(text: str) -> typer.models.OptionInfo:
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to bind; anything but loopback exposes the server.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).", min=0, max=65535)] = 8080,
-    scenario: Annotated[str, typer.Option(help="Latency and fault scenario: seed, default or none.")] = "default",
+    scenario: Annotated[str, typer.Option(help="Latency and fault scenario: original, default or none.")] = "default",
     seed: Annotated[int, typer.Option(help="Seed of the deterministic faults and latencies.")] = 0,
     capacity: Annotated[int | None, _setting("Requests in flight before answering 429 (0: unlimited).")] = None,
     latency_median: Annotated[float | None, _setting("Median latency in seconds.")] = None,
@@ -41,8 +41,11 @@ def serve_command(
     """
     import asyncio
 
+    from orchbench.renames import current_name
+    from orchbench.workloads.scoring import ScoringWorkload
     from orchbench.workloads.scoring.server import SCENARIOS, serve
 
+    scenario = current_name("--scenario", scenario, ScoringWorkload.renamed, SCENARIOS)
     if scenario not in SCENARIOS:
         raise UsageError(f"no scoring scenario {scenario!r} (scenarios: {', '.join(SCENARIOS)})")
     try:

@@ -21,7 +21,7 @@ REFRESH_EVERY = 16  # new samples between two recomputations of the quantile
 
 class NoRetry(RetryPolicy):
     name = "none"
-    description = "one attempt; a failure is final (the seed's original behaviour)"
+    description = "one attempt; a failure is final (the original exercise's behaviour)"
     options = {"timeout": Option(float, None, "per-attempt timeout in seconds", min=0.001, duration=True)}
 
     def stop(self) -> Any:

@@ -1,7 +1,7 @@
 """Worker processes, each running an event loop with bounded concurrency over its chunk (the original scoring
 service's design).
 
-Robust where the seed's was not: chunks are smaller than one per core so a slow chunk cannot leave cores idle,
+Robust where the original's was not: chunks are smaller than one per core so a slow chunk cannot leave cores idle,
 a crashed worker's unfinished items are resubmitted (never counted as zero), and Ctrl-C stops every worker.
 """
 
@@ -67,7 +67,7 @@ def default_chunk(n: int, workers: int, concurrency: int, waits: bool = False) -
     """Items per chunk when not given.
 
     A chunk is one event loop's work, and a loop can keep ``concurrency`` items in flight only when its chunk
-    holds that many; yet one chunk per worker (the seed's design) leaves a core idle as soon as its chunk
+    holds that many; yet one chunk per worker (the original design) leaves a core idle as soon as its chunk
     is done while another's is not. So: about ``CHUNKS_PER_WORKER`` chunks per worker, but never fewer items
     than fill the loop (unless the items are too few to give every worker that many).
 

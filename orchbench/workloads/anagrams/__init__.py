@@ -1,4 +1,5 @@
-"""The anagram pipeline of seed 000: text → filter_input → get_words → find_anagrams per word → counts."""
+"""The anagram pipeline of the original exercise (000): text → filter_input → get_words → find_anagrams per word
+→ counts."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from orchbench.workloads.anagrams import tasks, texts
 from orchbench.workloads.anagrams.dictionary import cached_words, load_words, shared_index
 from orchbench.workloads.inputs import read_text
 
-_SEED = {  # the seed's latencies (s) and failure rates
+_ORIGINAL = {  # the original exercise's latencies (s) and failure rates
     "filter_input": (1.0, 0.20),
     "get_words": (1.0, 0.25),
     "find_anagrams": (0.25, 0.10),
@@ -33,18 +34,19 @@ def _index_loader() -> dict[str, tuple[str, ...]]:
 
 class AnagramWorkload(Workload):
     name = "anagrams"
-    description = "seed 000: filter text, split into words, find each word's anagrams, count them"
+    description = "the original exercise (000): filter text, split into words, find each word's anagrams, count them"
     unit = "words"
     cases = texts.CASES
     default_case = "medium"
     scenarios = {
-        "seed": "the seed's latencies (1 s, 1 s, 0.25 s) and failure rates (20 %, 25 %, 10 %)",
-        "fast": "the seed's failure rates, latencies scaled by 0.01",
+        "original": "the original exercise's latencies (1 s, 1 s, 0.25 s) and failure rates (20 %, 25 %, 10 %)",
+        "fast": "the original exercise's failure rates, latencies scaled by 0.01",
         "none": "no latency, no faults: pure CPU",
         "cpu": f"no latency, no faults, {_CPU_MS:g} ms of CPU work per task (CPU-bound)",
         "mixed": f"the fast scenario plus {_CPU_MS / 4:g} ms of CPU work per task",
     }
-    default_scenario = "seed"
+    default_scenario = "original"
+    renamed = {"seed": "original"}
     map_task = "find_anagrams"
 
     def task_profiles(self, scenario: str) -> dict[str, TaskProfile]:
@@ -53,10 +55,10 @@ class AnagramWorkload(Workload):
                 f"workload 'anagrams' has no scenario {scenario!r} (scenarios: {', '.join(self.scenarios)})"
             )
         profiles = {}
-        for task, (latency, rate) in _SEED.items():
+        for task, (latency, rate) in _ORIGINAL.items():
             # every task is a pure function of its input: running one twice does no harm
             profiles[task] = {
-                "seed": TaskProfile(latency_s=latency, fault_rate=rate, idempotent=True),
+                "original": TaskProfile(latency_s=latency, fault_rate=rate, idempotent=True),
                 "fast": TaskProfile(latency_s=latency * 0.01, fault_rate=rate, idempotent=True),
                 "none": TaskProfile(idempotent=True),
                 "cpu": TaskProfile(cpu_ms=_CPU_MS, idempotent=True),

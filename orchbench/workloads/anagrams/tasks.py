@@ -1,4 +1,4 @@
-"""The three tasks of the anagram pipeline (seed 000), as pure functions.
+"""The three tasks of the anagram pipeline (the original exercise, 000), as pure functions.
 
 Their latency and failures are not in here: the harness adds them from the workload's task profiles, so
 every strategy meets the same, deterministic faults. Strategies never edit these functions.

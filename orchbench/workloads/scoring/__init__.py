@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 # The server's modules are imported only when needed (the model's SCENARIOS hold the configurations described
 # here); `limit_s` needs only the model, never aiohttp.
 SCENARIO_HELP: dict[str, str] = {
-    "seed": "the original scoring server: ~4.15 s mean latency, capacity 2048, a few % faults",
+    "original": "the original scoring server: ~4.15 s mean latency, capacity 2048, a few % faults",
     "default": "50 ms median latency, capacity 256, a few % faults (429/503/500, drops, malformed bodies)",
     "none": "no latency, no faults, unlimited capacity",
 }
@@ -82,6 +82,7 @@ class ScoringWorkload(Workload):
     default_case = "1k"
     scenarios = SCENARIO_HELP
     default_scenario = "default"
+    renamed = {"seed": "original"}
     options = {
         "url": Option(str, None, "score against this server instead of the embedded one"),
         **_SERVER_OPTIONS,

@@ -12,11 +12,11 @@ import bisect
 import itertools
 import random
 
-CASE_LINES: dict[str, int] = {"small": 50, "1k": 1_000, "seed": 20_507, "100k": 100_000}
+CASE_LINES: dict[str, int] = {"small": 50, "1k": 1_000, "original": 20_507, "100k": 100_000}
 CASE_HELP: dict[str, str] = {
     "small": "50 generated lines (for tests)",
     "1k": "1,000 generated lines",
-    "seed": "20,507 generated lines (the line count of the original exercise)",
+    "original": "20,507 generated lines (the line count of the original exercise)",
     "100k": "100,000 generated lines",
 }
 

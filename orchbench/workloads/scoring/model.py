@@ -94,7 +94,7 @@ def field_type(name: str) -> type:
 
 SCENARIOS: dict[str, ServerConfig] = {
     # The original server: ~4.15 s per request on average, and it sustained 2,048 concurrent requests.
-    "seed": ServerConfig(
+    "original": ServerConfig(
         latency_median=3.52,
         latency_sigma=0.5,
         slow_rate=0.01,
