@@ -5,12 +5,18 @@ The public API for plugin authors is what this module exports; nothing else is p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
 from orchbench.api import Option, RetryPolicy, Strategy, TaskProfile, Workload
 from orchbench.errors import TransientError, UsageError
 from orchbench.hookspecs import HOOK_API_VERSION, hookimpl
 from orchbench.types import Outcome, RunResult, RunSpec
+
+if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checkers as what they are
+    from orchbench.harness.task import Task, task_for
+    from orchbench.simple import workload
 
 __all__ = [
     "HOOK_API_VERSION",
@@ -32,7 +38,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # the harness's Task is imported on first use, to keep start-up light
+def __getattr__(name: str) -> Any:  # the harness's Task is imported on first use, to keep start-up light
     if name in ("Task", "task_for"):
         from orchbench.harness import task
 

@@ -114,7 +114,7 @@ class Strategy:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    options: ClassVar[dict[str, Option]] = {}
+    options: dict[str, Any] = {}  # on the class: the declared Options; on an instance: their parsed values
 
     in_flight: int | None = None
 
@@ -157,7 +157,7 @@ class Workload:
     default_case: ClassVar[str | None] = None
     scenarios: ClassVar[dict[str, str]] = {"none": "no latency, no faults"}
     default_scenario: ClassVar[str] = "none"
-    options: ClassVar[dict[str, Option]] = {}
+    options: dict[str, Any] = {}  # on the class: the declared Options; on an instance: their parsed values
     map_task: ClassVar[str] = "map"
     transient_errors: ClassVar[tuple[type[BaseException], ...]] = ()
     items_wait: ClassVar[bool] = False  # an item's time is mostly waiting on something outside (a service)
@@ -260,7 +260,7 @@ class RetryPolicy:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    options: ClassVar[dict[str, Option]] = {}
+    options: dict[str, Any] = {}  # on the class: the declared Options; on an instance: their parsed values
 
     def __init__(self, **options: Any) -> None:
         self.options = resolve_options(type(self).options, options, f"retry policy {self.name!r}")

@@ -167,8 +167,8 @@ def _service_peaks(docs: Sequence[Mapping[str, Any]]) -> dict[str, int]:
 
     peaks: dict[str, int] = {}
     for name, runs in measured_runs(docs).items():
-        values = [r.workload_stats.get("max_in_flight") for r in runs]
-        values = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+        given = [r.workload_stats.get("max_in_flight") for r in runs]
+        values = [v for v in given if isinstance(v, int) and not isinstance(v, bool)]
         if values:
             peaks[name] = max(values)
     return peaks
@@ -220,7 +220,7 @@ def tuning_rows(docs: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     rows = []
     for doc in docs[:1]:
         for label, t in tunings(record_of(doc)).items():
-            best = [p.wall_s for p in t.probes if p.ok and p.options == t.chosen]
+            best = [p.wall_s for p in t.probes if p.ok and p.options == t.chosen and p.wall_s is not None]
             remarks = [f"{k} at the edge" for k in t.edges] + (["budget ran out"] if t.exhausted else [])
             for i, knob in enumerate(t.ranges):
                 low, high = t.ranges[knob]

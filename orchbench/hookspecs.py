@@ -1,3 +1,5 @@
+# mypy: disable-error-code="empty-body"
+# (a hookspec is a declaration: pluggy calls the plugins' implementations, never its body)
 """The plugin contract. A plugin is a module (or object) with functions marked ``@orchbench.hookimpl``.
 
 Register it under the ``orchbench`` entry-point group of your distribution::

@@ -53,9 +53,12 @@ def exit_status() -> int:
 
 
 def describe() -> str:
-    return {None: "interrupted", signal.SIGTERM: "terminated (SIGTERM)", signal.SIGHUP: "hung up (SIGHUP)"}[
-        _State.ending
-    ]
+    endings: dict[int | None, str] = {
+        None: "interrupted",
+        signal.SIGTERM: "terminated (SIGTERM)",
+        signal.SIGHUP: "hung up (SIGHUP)",
+    }
+    return endings[_State.ending]
 
 
 def _foreign(signum: int) -> bool:

@@ -580,7 +580,7 @@ def render_metrics(
                 f"failed: {r.error}" if r.error is not None else {True: "yes", False: "NO"}.get(r.correct, "unverified")
             ),
             numeric=False,
-        ),  # type: ignore[arg-type]
+        ),
         column(f"Throughput [{unit}/s]", lambda r: f"{r.throughput:.1f}"),
         column("Peak memory [MiB]", lambda r: _num(r.peak_rss, ".1f", 1 / MIB)),
         column("CPU utilisation", lambda r: _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")),

@@ -153,7 +153,7 @@ class StrategyContract:
         assert result.retries == 0
 
     def test_correct_under_faults_with_retries(self, strategy_options: dict[str, Any]) -> None:
-        fields = {
+        fields: dict[str, Any] = {
             "scenario": "none",
             "fault_rate": 0.3,
             "retry": "fixed",

@@ -23,9 +23,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from orchbench.api import Strategy
 
 TOLERANCE = 0.10  # a point slower than the best by more than this ends a walk in that direction
 CLEARLY_WORSE = 2.0  # a probe is stopped once it has taken this many times the best probe's time
@@ -120,7 +123,7 @@ class Tuning:
         )
 
 
-def tunable_knobs(strategy_cls: type, given: dict[str, Any]) -> dict[str, tuple[int, int]]:
+def tunable_knobs(strategy_cls: type[Strategy], given: dict[str, Any]) -> dict[str, tuple[int, int]]:
     """The strategy's knobs declared ``tune=(low, high)`` that the user did not set, with their ranges (kept
     within the options' own bounds)."""
     knobs = {}
@@ -193,7 +196,7 @@ class Search:
         probes = self.seen.get(_key(options), [])
         if not probes or not all(p.ok for p in probes):
             return math.inf
-        return statistics.median(p.wall_s for p in probes)  # type: ignore[type-var]
+        return statistics.median(p.wall_s for p in probes if p.wall_s is not None)
 
     def _at(self, options: dict[str, Any]) -> float:
         if _key(options) not in self.seen:

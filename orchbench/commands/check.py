@@ -137,7 +137,8 @@ def check_command(
     for n in range(runs):
         print(f"check: [{len(steps) + n + 1}/{total}] fixed workload, run {n + 1}", file=sys.stderr)
         walls.append(_calibrate(loops=SPREAD_LOOPS).wall_s)
-    checks = judge(*measured, cores=noise.cores())
+    sleep, burn, short, long = measured
+    checks = judge(sleep, burn, short, long, cores=noise.cores())
     run_spread = noise.spread(walls)
     reasons = noise.reasons(run_spread)
     machine = {

@@ -312,8 +312,10 @@ def compare_command(
     status = 0 if not_saved is None else 1
     if plot and path is not None:
         write_plots(document, path.parent)
-    if html is not None and (path is not None or html != Path("")):
-        write_html(report, [document], path.with_suffix(".html") if html == Path("") else html)
+    if html is not None and html != Path(""):
+        write_html(report, [document], html)
+    elif html is not None and path is not None:
+        write_html(report, [document], path.with_suffix(".html"))
     failed = without_success(document)
     for label in failed:
         say(f"orchbench: {label}: no successful run (each one failed, ended incomplete or was wrong)")

@@ -9,6 +9,7 @@ import hashlib
 import os
 import signal
 from dataclasses import replace
+from typing import Any
 
 from orchbench.api import TaskProfile
 from orchbench.errors import InjectedFault, UsageError
@@ -43,7 +44,7 @@ def apply_overrides(profiles: dict[str, TaskProfile], spec: RunSpec) -> dict[str
             raise UsageError(f"--{name.replace('_', '-')} must not be negative, not {value:g}")
     out = {}
     for task, p in profiles.items():
-        changes: dict[str, float] = {}
+        changes: dict[str, Any] = {}
         if spec.fault_rate is not None:
             changes["fault_rate"] = spec.fault_rate
         if spec.hang_rate is not None:

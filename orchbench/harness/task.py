@@ -107,7 +107,7 @@ class Task:
         else:
             amap_item = self.workload.amap_item
 
-            def attempt(k: int) -> Any:  # the coroutine itself is the attempt's awaitable
+            def attempt(k: int) -> Any:  # type: ignore[misc]  # the coroutine itself is the attempt's awaitable
                 return amap_item(item)
 
         loop = acall_hedged if self.hedging else acall_with_retry

@@ -109,7 +109,7 @@ class Heartbeats:
 
     def silent(self, limit_s: float) -> dict[int, float]:
         """In the parent: the workers (pid → seconds) that have not beaten for longer than ``limit_s``."""
-        now, values = time.monotonic(), self.slots.get_obj()[:]
+        now, values = time.monotonic(), list(self.slots.get_obj())
         return {
             int(values[i]): now - values[i + 1]
             for i in range(0, len(values), 2)
@@ -354,9 +354,10 @@ class Supervisor:
             elif any(generation > 0 for _, generation in inflight.values()):
                 return False  # recovering: fresh chunks wait for the resubmitted ones
             else:
-                pairs = next(fresh, None)
-                if pairs is None:
+                upcoming = next(fresh, None)
+                if upcoming is None:
                     return False
+                pairs = upcoming
                 generation = 0
             try:
                 future = pool.submit(self.fn, pairs, generation, *self.args)

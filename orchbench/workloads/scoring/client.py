@@ -26,18 +26,15 @@ import math
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from orchbench.errors import AttemptTimeout, TransientError
+from orchbench.harness import deadline as _deadline  # cuts sync attempts cooperatively
 from orchbench.workloads.scoring.http1 import MAX_BODY as MAX_ANSWER_BYTES  # every client reads no more of an answer
-
-try:  # the harness's per-attempt deadline, which cuts sync attempts cooperatively
-    from orchbench.harness import deadline as _deadline
-except ImportError:  # used without the harness
-    _deadline = None
 
 MAX_RETRY_AFTER = 60.0
 DEFAULT_TIMEOUT = 60.0
@@ -78,7 +75,7 @@ class Protocol:
 DEFAULT_PROTOCOL = Protocol()
 
 
-def parse_headers(spec: str | None, environ: dict[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+def parse_headers(spec: str | None, environ: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
     """``"Name=$VAR;Other=text"`` → header pairs, each ``$VAR`` read from the environment here (never stored).
 
     A secret header (Authorization, Proxy-Authorization, Cookie) must come from a variable, so that its value is
@@ -187,7 +184,7 @@ def request_body(line: str, protocol: Protocol = DEFAULT_PROTOCOL) -> bytes:
 
 def _attempt_time_left() -> float | None:
     """Seconds left before the harness's per-attempt deadline, when the harness set one."""
-    return _deadline.remaining() if _deadline is not None else None
+    return _deadline.remaining()
 
 
 class SyncClient:
