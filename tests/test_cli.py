@@ -69,6 +69,12 @@ def test_naive_preset_reports_failures_and_exits_non_zero():
         (["run", "sequential", "--set", "novalue"], ["expected KEY=VALUE"]),
         (["run", "sequential", "--hang-rate", "0.1", "--retry", "none"], ["hang faults need a per-attempt timeout"]),
         (["run", "sequential", "--input", "missing.txt"], ["missing.txt: no such file"]),
+        (
+            ["profile", "--memory", "--strategies", "threads", "sequential,threads"],
+            ["strategy 'threads' is given twice"],
+        ),
+        (["sweep", "--over", "concurrency=1,2", "--strategies", "asyncio,asyncio"], ["'asyncio' is given twice"]),
+        (["compare", "--strategies", ","], ["--strategies: no strategy named"]),
     ],
 )
 def test_bad_input_gets_one_clear_line(args, fragments):
@@ -106,3 +112,11 @@ def test_input_from_stdin():
 def test_debug_shows_the_traceback():
     proc = cli("--debug", "run", "nope")
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_strategy_names_read_every_spelling_in_order():
+    from orchbench.commands.common import strategy_names
+    from orchbench.plugins import get_registry
+
+    assert strategy_names(["sequential,naive", " threads "]) == ["sequential", "naive", "threads"]
+    assert strategy_names(None) == strategy_names([]) == get_registry().names("strategy")

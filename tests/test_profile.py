@@ -14,7 +14,6 @@ import pytest
 pytest.importorskip("memray")
 
 from orchbench import profile  # noqa: E402
-from orchbench.commands.profile import strategy_names  # noqa: E402
 from orchbench.plugins import get_registry  # noqa: E402
 
 ANAGRAM_CODE = ("build_index", "find_anagrams", "signature")
@@ -243,8 +242,3 @@ def test_cli_start_does_not_import_memray() -> None:
         "import orchbench.profile; assert 'memray' not in sys.modules, 'memray imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_strategy_names_accept_every_spelling() -> None:
-    assert strategy_names(["sequential,naive", "threads", "sequential"]) == ["sequential", "naive", "threads"]
-    assert strategy_names(None) == get_registry().names("strategy")

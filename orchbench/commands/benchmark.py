@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from pathlib import Path
 from typing import Annotated
@@ -23,7 +24,6 @@ from orchbench.commands.compare import (
     Wide,
     measure,
     pick_baseline,
-    strategy_names,
     without_success,
 )
 from orchbench.console import say
@@ -40,12 +40,12 @@ def _median_run(runs: list[RunResult]) -> RunResult:
     return ordered[(len(ordered) - 1) // 2]
 
 
+@common.with_run_options(only=("scenario", "seed", "reference"), scenario="original")
 def benchmark_command(
     case: Annotated[str, typer.Option("--test-case", "-t", help="small, medium, large, or all of them.")] = "all",
     strategies: Strategies = None,
-    scenario: common.Scenario = "original",
-    seed: common.Seed = 0,
-    reference: common.Reference = None,
+    *,
+    opts: common.RunOptions,
     iterations: Iterations = 3,
     warmup: Warmup = 0,
     baseline_strategy: Baseline = None,
@@ -62,7 +62,7 @@ def benchmark_command(
     from orchbench.report import build_report, render_metrics, render_table
 
     cases = list(ORIGINAL_CASES) if case == "all" else [case]
-    names = strategy_names(strategies)
+    names = common.strategy_names(strategies)
     shown_for_reference = set()
     if strategies is None:
         names.append("naive")  # the original exercise's orchestrator, for reference
@@ -72,10 +72,9 @@ def benchmark_command(
     medians: list[RunResult] = []
     failed: list[str] = []
     for one_case in cases:
-        opts = common.RunOptions(case=one_case, scenario=scenario, seed=seed, reference=reference)
         document, interrupted = measure(
             names,
-            opts,
+            dataclasses.replace(opts, case=one_case),
             iterations,
             warmup,
             baseline,
@@ -107,6 +106,9 @@ def _sweep_values(over: str) -> tuple[str, list[str]]:
     return key.strip(), items
 
 
+@common.with_run_options(
+    only=("workload", "case", "input_path", "scenario", "seed", "retry", "sets", "url", "reference")
+)
 def sweep_command(
     over: Annotated[
         str,
@@ -117,15 +119,8 @@ def sweep_command(
         ),
     ],
     strategies: Strategies = None,
-    workload: common.Workload = "anagrams",
-    case: common.TestCase = None,
-    input_path: common.InputFile = None,
-    scenario: common.Scenario = None,
-    seed: common.Seed = 0,
-    retry: common.Retry = "exponential",
-    sets: common.Sets = None,
-    url: common.Url = None,
-    reference: common.Reference = None,
+    *,
+    opts: common.RunOptions,
     iterations: Iterations = 3,
     warmup: Warmup = 0,
     results_dir: ResultsDir = Path("results"),
@@ -136,42 +131,29 @@ def sweep_command(
     from orchbench.plots import SweepPoint, plot_sweep
 
     key, values = _sweep_values(over)
-    names = strategy_names(strategies)
-    given = input_path
-    if input_path is not None:  # read once for every point of the sweep (standard input can be read only once)
-        input_path = common.snapshot_input(input_path)
+    names = common.strategy_names(strategies)
+    opts.read_input_once()  # once for every point of the sweep (standard input can be read only once)
     points: list[SweepPoint] = []
     for value in values:
-        opts = common.RunOptions(
-            workload=workload,
-            case=case,
-            input_path=input_path,
-            scenario=scenario,
-            seed=seed,
-            retry=retry,
-            sets=list(sets or []),
-            url=url,
-            input_given=given,
-            reference=reference,
-        )
+        point = dataclasses.replace(opts, sets=list(opts.sets))
         bare = key.replace("-", "_")
         if bare in SPEC_OVERRIDES:
             try:
-                setattr(opts, bare, int(value) if bare == "seed" else float(value))
+                setattr(point, bare, int(value) if bare == "seed" else float(value))
             except ValueError:
                 raise UsageError(f"--over {over!r}: {value!r} is not a number") from None
         else:
-            opts.sets.append(f"{key}={value}")
+            point.sets.append(f"{key}={value}")
         document, interrupted = measure(
             names,
-            opts,
+            point,
             iterations,
             warmup,
             pick_baseline(names, None),
             quiet,
             {"command": "sweep", "over": key, "value": value},
         )
-        results.save(results.default_path(results_dir, workload), document, exclusive=True)
+        results.save(results.default_path(results_dir, opts.workload), document, exclusive=True)
         if interrupted:
             say(f"orchbench: the sweep's finished points are saved in {results_dir}/")
             return 130
@@ -188,7 +170,7 @@ def sweep_command(
                     )
                 )
     _print_sweep(key, values, points)
-    out = results_dir / f"sweep-{workload}-{key}.png"
+    out = results_dir / f"sweep-{opts.workload}-{key}.png"
     plot_sweep(points, out, option=key, unit=document["settings"]["unit"])
     say(f"plot: {out}")
     return 0

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import typer
 
@@ -31,7 +35,7 @@ LatencyScale = Annotated[float | None, typer.Option("--latency-scale", help="Ove
 CpuMs = Annotated[float | None, typer.Option("--cpu-ms", help="Override: CPU work per task attempt, in ms.")]
 Retry = Annotated[str, typer.Option("--retry", "-r", help="Retry policy (see `orchbench list`).")]
 Sets = Annotated[
-    list[str] | None,
+    list[str],
     typer.Option(
         "--set",
         help="An option KEY=VALUE of the strategy, workload or retry policy; prefix "
@@ -53,25 +57,77 @@ SCOPES = ("strategy", "workload", "retry")
 
 @dataclass
 class RunOptions:
-    """The command-line options common to run, compare, benchmark, sweep and profile."""
+    """The options common to the commands that run strategies: declared once here, with their command-line
+    names, help and defaults (see :func:`with_run_options`)."""
 
-    workload: str = "anagrams"
-    case: str | None = None
-    input_path: str | None = None
-    scenario: str | None = None
-    seed: int = 0
-    fault_rate: float | None = None
-    hang_rate: float | None = None
-    crash_rate: float | None = None
-    latency_scale: float | None = None
-    cpu_ms: float | None = None
-    retry: str = "exponential"
-    sets: list[str] = field(default_factory=list)
-    no_cache: bool = False
-    no_memo: bool = False
-    url: str | None = None
-    input_given: str | None = None  # the input as the user named it (input_path becomes a private copy)
-    reference: str | None = None  # a recorded reference file
+    workload: Workload = "anagrams"
+    case: TestCase = None
+    input_path: InputFile = None
+    scenario: Scenario = None
+    seed: Seed = 0
+    fault_rate: FaultRate = None
+    hang_rate: HangRate = None
+    crash_rate: CrashRate = None
+    latency_scale: LatencyScale = None
+    cpu_ms: CpuMs = None
+    retry: Retry = "exponential"
+    sets: Sets = field(default_factory=list)
+    no_cache: NoCache = False
+    no_memo: NoMemo = False
+    url: Url = None
+    reference: Reference = None
+    input_given: str | None = None  # not an option: the input as the user named it, once input_path is a copy
+
+    def read_input_once(self) -> None:
+        """Replace the input by a private copy read now (see :func:`snapshot_input`), remembering its name."""
+        if self.input_path is not None:
+            if self.input_given is None:
+                self.input_given = self.input_path
+            self.input_path = snapshot_input(self.input_path)
+
+
+def with_run_options(*, only: Iterable[str] | None = None, **defaults: Any) -> Callable[..., Any]:
+    """Give a command the run options of :class:`RunOptions` (all, or ``only`` these, with other ``defaults``) as
+    its command-line options, where its ``opts`` parameter stands; typer sees them as declared there, and the
+    command receives them as one ``RunOptions``."""
+    hints = get_type_hints(RunOptions, include_extras=True)
+    chosen = [
+        f
+        for f in dataclasses.fields(RunOptions)
+        if hasattr(hints[f.name], "__metadata__") and (only is None or f.name in only)
+    ]
+    unknown = set(defaults) - {f.name for f in chosen}
+    if unknown:
+        raise TypeError(f"defaults for options the command does not take: {', '.join(sorted(unknown))}")
+    options = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=hints[f.name],
+            default=defaults.get(f.name, None if f.default is dataclasses.MISSING else f.default),
+        )
+        for f in chosen
+    ]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        if "opts" not in signature.parameters:
+            raise TypeError(f"{command.__name__} has no opts parameter to put the run options in")
+        parameters: list[inspect.Parameter] = []
+        for parameter in signature.parameters.values():  # keyword-only: typer passes them all by name
+            parameters += options if parameter.name == "opts" else [parameter.replace(kind=parameter.KEYWORD_ONLY)]
+
+        @functools.wraps(command)
+        def with_options(**given: Any) -> Any:
+            values = {p.name: given.pop(p.name) for p in options}
+            return command(opts=RunOptions(**{k: v for k, v in values.items() if v is not None}), **given)
+
+        with_options.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        with_options.__annotations__ = {p.name: p.annotation for p in parameters}
+        with_options.__annotations__["return"] = signature.return_annotation
+        return with_options
+
+    return decorate
 
 
 def _split_sets(pairs: list[str], owners: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:
@@ -106,6 +162,18 @@ def _split_sets(pairs: list[str], owners: dict[str, list[dict[str, Any]]]) -> di
             scope = scopes[0]
         routed[scope][key] = value
     return routed
+
+
+def strategy_names(given: list[str] | None) -> list[str]:
+    """Names from ``--strategies``: any mix of ``a b``, ``a,b`` and a repeated flag, in order; every installed
+    strategy when none is given. A name given twice, or the flag with no name, is one clear error."""
+    names = [n.strip() for value in given or [] for n in value.split(",") if n.strip()]
+    if given and not names:
+        raise UsageError("--strategies: no strategy named")
+    repeated = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if repeated is not None:
+        raise UsageError(f"strategy {repeated!r} is given twice")
+    return names or get_registry().names("strategy")
 
 
 def resolve_strategy(name: str, registry: Registry) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -221,10 +289,7 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
             )
         workload_options["url"] = opts.url
     resolve_options(workload_cls.options, workload_options, f"workload {workload_cls.name!r}")
-    if opts.input_path is not None:
-        if opts.input_given is None:
-            opts.input_given = opts.input_path
-        opts.input_path = snapshot_input(opts.input_path)
+    opts.read_input_once()
     specs = []
     for label, strategy, changes, strategy_options in resolved:
         cls = strategy_classes[strategy]

@@ -78,19 +78,6 @@ Budget = Annotated[
 ]
 
 
-def strategy_names(given: list[str] | None) -> list[str]:
-    """Names from ``--strategies`` (each value may be a comma list); every installed strategy when none given."""
-    from orchbench.plugins import get_registry
-
-    names = [n.strip() for value in (given or []) for n in value.split(",") if n.strip()]
-    if not names:
-        names = get_registry().names("strategy")
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise UsageError(f"strategy {duplicates[0]!r} is given twice")
-    return names
-
-
 def pick_baseline(names: list[str], wanted: str | None) -> str:
     if wanted is None:
         return "sequential" if "sequential" in names else names[0]
@@ -215,24 +202,11 @@ def check_agreement(runs: list[Any]) -> Any:
     return found
 
 
+@common.with_run_options()
 def compare_command(
     strategies: Strategies = None,
-    workload: common.Workload = "anagrams",
-    case: common.TestCase = None,
-    input_path: common.InputFile = None,
-    scenario: common.Scenario = None,
-    seed: common.Seed = 0,
-    fault_rate: common.FaultRate = None,
-    hang_rate: common.HangRate = None,
-    crash_rate: common.CrashRate = None,
-    latency_scale: common.LatencyScale = None,
-    cpu_ms: common.CpuMs = None,
-    retry: common.Retry = "exponential",
-    sets: common.Sets = None,
-    no_cache: common.NoCache = False,
-    no_memo: common.NoMemo = False,
-    url: common.Url = None,
-    reference: common.Reference = None,
+    *,
+    opts: common.RunOptions,
     iterations: Iterations = 5,
     warmup: Warmup = 1,
     baseline_strategy: Baseline = None,
@@ -269,30 +243,12 @@ def compare_command(
     from orchbench.gate import parse_threshold, regressions
     from orchbench.report import build_report
 
-    names = strategy_names(strategies)
+    names = common.strategy_names(strategies)
     baseline = pick_baseline(names, baseline_strategy)
     threshold = parse_threshold(fail_above)
     reference_doc = results.load(against) if against is not None else None
-    target = output or results.default_path(results_dir, workload)
+    target = output or results.default_path(results_dir, opts.workload)
     results.check_target(target)  # before the first run, not after all of them
-    opts = common.RunOptions(
-        workload,
-        case,
-        input_path,
-        scenario,
-        seed,
-        fault_rate,
-        hang_rate,
-        crash_rate,
-        latency_scale,
-        cpu_ms,
-        retry,
-        sets or [],
-        no_cache,
-        no_memo,
-        url,
-        reference=reference,
-    )
     document, interrupted = measure(
         names, opts, iterations, warmup, baseline, quiet, budget=budget, tune=tune_budget if tune else None
     )

@@ -37,23 +37,6 @@ OutDir = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print summary.json instead of tables.")]
 
 
-def strategy_names(given: list[str] | None) -> list[str]:
-    """Names from any mix of ``a b``, ``a,b`` and repeated flags, in order, once each; all strategies if none."""
-    names: list[str] = []
-    for chunk in given or []:
-        for name in chunk.split(","):
-            name = name.strip()
-            if name and name not in names:
-                names.append(name)
-    if given and not names:
-        raise UsageError("--strategies: no strategy named")
-    if not names:
-        from orchbench.plugins import get_registry
-
-        names = get_registry().names("strategy")
-    return names
-
-
 def _mib(n: int | None) -> str:
     if n is None:
         return "n/a"
@@ -147,25 +130,12 @@ def render(summary: dict[str, Any], out: Path) -> None:
                 )
 
 
+@common.with_run_options()
 def profile_command(
     memory: Memory = False,
     strategies: Strategies = None,
-    workload: common.Workload = "anagrams",
-    case: common.TestCase = None,
-    input_path: common.InputFile = None,
-    scenario: common.Scenario = None,
-    seed: common.Seed = 0,
-    fault_rate: common.FaultRate = None,
-    hang_rate: common.HangRate = None,
-    crash_rate: common.CrashRate = None,
-    latency_scale: common.LatencyScale = None,
-    cpu_ms: common.CpuMs = None,
-    retry: common.Retry = "exponential",
-    sets: common.Sets = None,
-    no_cache: common.NoCache = False,
-    no_memo: common.NoMemo = False,
-    url: common.Url = None,
-    reference: common.Reference = None,
+    *,
+    opts: common.RunOptions,
     native: Native = False,
     leaks: Leaks = False,
     temporary: Temporary = False,
@@ -181,25 +151,7 @@ def profile_command(
     if not memory:
         raise UsageError("choose what to profile: --memory (memray) is the only mode for now")
     warn_plugin_problems()
-    opts = common.RunOptions(
-        workload,
-        case,
-        input_path,
-        scenario,
-        seed,
-        fault_rate,
-        hang_rate,
-        crash_rate,
-        latency_scale,
-        cpu_ms,
-        retry,
-        sets or [],
-        no_cache,
-        no_memo,
-        url,
-        reference=reference,
-    )
-    specs = common.build_specs(strategy_names(strategies), opts)
+    specs = common.build_specs(common.strategy_names(strategies), opts)
     profile.require_memray()
     options = profile.ProfileOptions(native=native, leaks=leaks, temporary=temporary, top=top)
     out = profile.prepare_out_dir(Path(out_dir) if out_dir else profile.default_out_dir())

@@ -19,15 +19,10 @@ reference_app = typer.Typer(
 CAREFUL_RETRY = {"max_attempts": 20, "base": 0.1, "cap": 10.0}
 
 
+@common.with_run_options(only=("workload", "case", "input_path", "scenario", "seed", "sets", "url"))
 def record_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the reference (JSON).")],
-    workload: common.Workload = "anagrams",
-    case: common.TestCase = None,
-    input_path: common.InputFile = None,
-    scenario: common.Scenario = None,
-    seed: common.Seed = 0,
-    sets: common.Sets = None,
-    url: common.Url = None,
+    opts: common.RunOptions,
     strategy: Annotated[
         str,
         typer.Option(
@@ -47,16 +42,7 @@ def record_command(
     from orchbench.verify import REFERENCE_SCHEMA, answer_options, input_digest
 
     warn_plugin_problems()
-    opts = common.RunOptions(
-        workload=workload,
-        case=case,
-        input_path=input_path,
-        scenario=scenario,
-        seed=seed,
-        retry=retry,
-        sets=list(sets or []),
-        url=url,
-    )
+    opts.retry = retry  # declared beside --strategy: both say how the careful pass runs
     policy = get_registry().retry_policy(retry)
     careful = [
         f"retry.{key}={value}"
@@ -86,7 +72,7 @@ def record_command(
             "strategy": strategy,
             "retry": spec.retry,
             "retry_options": spec.retry_options,
-            "host": _host(url),
+            "host": _host(opts.url),
             "attempts": result.attempts,
             "wall_s": result.wall_s,
         },

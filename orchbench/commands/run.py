@@ -167,24 +167,10 @@ def render_result(label: str, result: RunResult, unit: str, workload_cls: Any = 
     make_console().print(table)
 
 
+@common.with_run_options()
 def run_command(
     strategy: Annotated[str, typer.Argument(help="Strategy or preset to run (see `orchbench list`).")],
-    workload: common.Workload = "anagrams",
-    case: common.TestCase = None,
-    input_path: common.InputFile = None,
-    scenario: common.Scenario = None,
-    seed: common.Seed = 0,
-    fault_rate: common.FaultRate = None,
-    hang_rate: common.HangRate = None,
-    crash_rate: common.CrashRate = None,
-    latency_scale: common.LatencyScale = None,
-    cpu_ms: common.CpuMs = None,
-    retry: common.Retry = "exponential",
-    sets: common.Sets = None,
-    no_cache: common.NoCache = False,
-    no_memo: common.NoMemo = False,
-    url: common.Url = None,
-    reference: common.Reference = None,
+    opts: common.RunOptions,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result (output included) as JSON.")] = False,
 ) -> int:
     """Run one strategy once, in a fresh process, and print wall time, throughput, success, CPU and memory."""
@@ -192,24 +178,6 @@ def run_command(
     from orchbench.plugins import get_registry
 
     warn_plugin_problems()
-    opts = common.RunOptions(
-        workload,
-        case,
-        input_path,
-        scenario,
-        seed,
-        fault_rate,
-        hang_rate,
-        crash_rate,
-        latency_scale,
-        cpu_ms,
-        retry,
-        sets or [],
-        no_cache,
-        no_memo,
-        url,
-        reference=reference,
-    )
     [(label, spec)] = common.build_specs([strategy], opts)
     debug = "--debug" in sys.argv
     result = run_isolated(spec, with_output=as_json, debug=debug)
