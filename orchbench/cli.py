@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError  # typer carries its own click and does not re-export it
 from typer.exceptions import Abort, TyperException
 
 from orchbench import __version__
@@ -24,6 +26,18 @@ app = typer.Typer(
 MULTI_VALUE_OPTIONS = ("--strategies", "--strategy", "-s")
 OPTIONAL_VALUE_OPTIONS = ("--html",)  # bare, they mean "the default place"
 PLUGIN_OPTIONS = ("-p", "--plugin")
+ROOT_FLAGS = ("--debug",)  # root flags allowed after the command too
+
+
+@dataclass
+class CliState:
+    """What the root options of the running invocation set (its root callback sets them; :func:`main` starts
+    each invocation from the defaults)."""
+
+    debug: bool = False
+
+
+state = CliState()
 
 
 def _version(value: bool) -> None:
@@ -49,6 +63,7 @@ def _root(
     ] = None,
 ) -> None:
     """Benchmark pipeline orchestration strategies."""
+    state.debug = debug
 
 
 COMMAND_MODULES = ("list_cmd", "run", "compare", "benchmark", "serve", "profile", "reference", "check")
@@ -97,6 +112,14 @@ def expand_multi_values(argv: list[str]) -> list[str]:
             out.extend(argv[i:])
             break
     return out
+
+
+def root_flags_first(argv: list[str]) -> list[str]:
+    """``run x --debug`` → ``--debug run x``: a root flag given after the command (before ``--``), moved to where
+    typer parses it."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    head = argv[:end]
+    return [a for a in head if a in ROOT_FLAGS] + [a for a in head if a not in ROOT_FLAGS] + argv[end:]
 
 
 def extract_plugins(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -165,17 +188,17 @@ def _use_plugins_and_project(args: list[str], command: Any) -> dict[str, Any] | 
 def _main(argv: list[str] | None) -> int:
     from orchbench.console import say
 
-    args = expand_multi_values(list(sys.argv[1:] if argv is None else argv))
-    debug = "--debug" in args
+    args = root_flags_first(expand_multi_values(list(sys.argv[1:] if argv is None else argv)))
+    state.debug = False  # until the root callback sets it: an error before typer parsed the line shows one line
     command = _command()
     try:
         default_map = _use_plugins_and_project(args, command)
         args, _ = extract_plugins(args)
         status = command.main(args=args, prog_name="orchbench", standalone_mode=False, default_map=default_map)
+    except NoArgsIsHelpError as exc:  # a bare command: its help is the answer
+        exc.show()
+        return exc.exit_code
     except TyperException as exc:  # bad command-line usage: typer's message, as one line
-        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare command: its help is the answer
-            exc.show()
-            return exc.exit_code
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         message = " ".join(exc.format_message().split())
@@ -184,12 +207,12 @@ def _main(argv: list[str] | None) -> int:
     except (Abort, KeyboardInterrupt):
         return _interrupted()
     except UsageError as exc:
-        if debug:
+        if state.debug:
             raise
         say(f"orchbench: error: {exc}")
         return 2
     except Exception as exc:
-        if debug:
+        if state.debug:
             raise
         say(f"orchbench: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         return 1

@@ -7,6 +7,10 @@ class UsageError(Exception):
     """Bad input or a bad option: the CLI prints this as one line and exits with status 2."""
 
 
+class StrategyError(RuntimeError):
+    """A strategy raised, or broke its contract; the message names it and the plugin that supplied it."""
+
+
 class InjectedFault(Exception):
     """A transient failure injected by the harness's fault model."""
 

@@ -109,9 +109,50 @@ def test_input_from_stdin():
     assert json.loads(proc.stdout)["output"] == {"act": 2, "cat": 2, "tac": 2}
 
 
-def test_debug_shows_the_traceback():
-    proc = cli("--debug", "run", "nope")
-    assert proc.returncode != 0 and "Traceback" in proc.stderr
+@pytest.mark.parametrize("args", [[], ["reference"]], ids=["orchbench", "a-group"])
+def test_a_bare_command_shows_its_help(args):
+    proc = cli(*args)
+    assert proc.returncode == 2
+    assert f"Usage: {' '.join(['orchbench', *args])} [OPTIONS] COMMAND" in proc.stdout
+    assert "error" not in proc.stderr
+
+
+@pytest.mark.parametrize("debug", [["--debug"], []], ids=["debug", "plain"])
+@pytest.mark.parametrize("first", [True, False], ids=["before-the-command", "after-it"])
+def test_debug_before_or_after_the_command_shows_the_traceback(debug, first):
+    args = ["run", "nope"]
+    proc = cli(*(debug + args if first else args + debug))
+    if debug:
+        assert proc.returncode != 0 and "Traceback" in proc.stderr and "UsageError" in proc.stderr
+    else:
+        _one_clear_line(proc, "unknown strategy 'nope'")
+
+
+BOOM = """
+import orchbench
+from orchbench.strategies.sequential import Sequential
+
+
+class Boom(Sequential):
+    name = "boom"
+
+    def map(self, task, items):
+        raise RuntimeError("kaboom")
+
+
+@orchbench.hookimpl
+def orchbench_strategies():
+    return [Boom]
+"""
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_debug_after_the_command_reaches_the_runs_child_process(tmp_path, debug):
+    plugin = tmp_path / "boom.py"
+    plugin.write_text(BOOM)
+    proc = cli("run", "boom", "-p", str(plugin), "--test-case", "small", "--scenario", "none", *["--debug"] * debug)
+    assert proc.returncode == 1 and "kaboom" in proc.stdout + proc.stderr
+    assert ("Traceback" in proc.stderr) is debug  # the child prints the strategy's traceback only with --debug
 
 
 def test_strategy_names_read_every_spelling_in_order():

@@ -34,6 +34,7 @@ def record_command(
 ) -> int:
     """Run the workload once, carefully (sequential, generous retries): when every item succeeds, save its output
     with the input's digest and the options that define it, for `--reference`; else fail and write nothing."""
+    from orchbench.cli import state
     from orchbench.commands.run import warn_plugin_problems
     from orchbench.harness.cache import ResourceCache
     from orchbench.harness.isolate import run_isolated
@@ -54,7 +55,7 @@ def record_command(
     instance = get_registry().workload(spec.workload)(spec, ResourceCache())
     raw = instance.load_input()
     print(f"orchbench: recording the reference with {strategy} ({instance.unit})…", file=sys.stderr, flush=True)
-    result = run_isolated(spec, with_output=True, debug="--debug" in sys.argv)
+    result = run_isolated(spec, with_output=True, debug=state.debug)
     if result.error is not None or not result.complete:
         why = result.error or f"{result.failed:,} of {result.items:,} {instance.unit} failed"
         first = f"; first: {result.failures[0]['item']}: {result.failures[0]['error']}" if result.failures else ""

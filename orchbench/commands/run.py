@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -174,13 +173,13 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result (output included) as JSON.")] = False,
 ) -> int:
     """Run one strategy once, in a fresh process, and print wall time, throughput, success, CPU and memory."""
+    from orchbench.cli import state
     from orchbench.harness.isolate import run_isolated, since_process_start
     from orchbench.plugins import get_registry
 
     warn_plugin_problems()
     [(label, spec)] = common.build_specs([strategy], opts)
-    debug = "--debug" in sys.argv
-    result = run_isolated(spec, with_output=as_json, debug=debug)
+    result = run_isolated(spec, with_output=as_json, debug=state.debug)
     if opts.input_given is not None:  # the user's name for the input, not that of the private copy that was run
         result.spec["input_path"] = opts.input_given
     result.elapsed_s = since_process_start()

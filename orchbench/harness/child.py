@@ -11,7 +11,7 @@ import os
 import sys
 import traceback
 
-from orchbench.errors import UsageError
+from orchbench.errors import StrategyError, UsageError
 from orchbench.types import RunResult, RunSpec
 
 EXIT_CANNOT_WRITE = 3  # the result could not be written (a full or read-only temporary directory)
@@ -49,7 +49,7 @@ def main(spec_path: str, result_path: str) -> int:
     except UsageError as exc:
         return _report(result_path, {"usage_error": str(exc)}, 2)
     except Exception as exc:  # a strategy's or workload's bug: reported as the run's error
-        message = str(exc) if type(exc).__name__ == "StrategyError" else f"{type(exc).__name__}: {exc}"
+        message = str(exc) if isinstance(exc, StrategyError) else f"{type(exc).__name__}: {exc}"
         result = RunResult(spec=spec.to_dict(), error=message)
         if request.get("debug"):
             traceback.print_exc()

@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any
 
 from orchbench.api import Workload
-from orchbench.errors import UsageError
+from orchbench.errors import StrategyError, UsageError
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.latency import LatencySummary
 from orchbench.harness.task import StageFailed, Task
@@ -37,10 +37,6 @@ def check_outcomes(outcomes: list[Outcome], n_items: int) -> None:
             raise RuntimeError(
                 f"strategy returned outcome {getattr(outcome, 'index', outcome)!r} at position {position}"
             )
-
-
-class StrategyError(RuntimeError):
-    """A strategy raised, or broke its contract; the message names it and the plugin that supplied it."""
 
 
 def _checked_map(strategy: Any, task: Task, items: list[Any], source: Any) -> list[Outcome]:
