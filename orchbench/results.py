@@ -1,16 +1,32 @@
 """The comparison file: a versioned, self-describing JSON document written atomically.
 
-Layout of schema ``orchbench.comparison/1``::
+Layout of schema ``orchbench.comparison/2``::
 
-    {"schema": "orchbench.comparison/1", "created": "2025-01-31T12:00:00Z",
+    {"schema": "orchbench.comparison/2", "created": "2025-01-31T12:00:00Z",
      "environment": {python, implementation, os, platform, machine, cpu_model, cpu_count, memory_total,
                      packages: {name: version}, event_loop, plugins: [{name, distribution, version}], git_commit},
-     "settings": {workload, case, scenario, iterations, warmup, baseline, ...},
+     "settings": {workload, case, input, scenario, seed, iterations, warmup, baseline, unit, specs: {label: spec},
+                  server, fairness, agreement, command, complete, ...},
      "order": [{round, strategy, warmup}, ...],
      "runs": [RunResult.to_dict() + {"round", "warmup"}, ...]}
 
 The environment is stored once per document, not per run. The format is plain JSON, never pickle, so a file
 from another machine or another orchbench version is read safely or refused with one clear line.
+
+Format history (every earlier version is read, migrated on load by :mod:`orchbench.migrations`; a newer one is
+refused with one line):
+
+- **1** — the first file (``compare``, ``benchmark``, ``sweep``): environment, settings (workload, case, input,
+  scenario, seed, iterations, warmup, baseline, unit, specs, complete, command), order, runs. Without a new number
+  it later gained fields that readers treat as optional: ``environment.event_loop``; ``settings.server``,
+  ``fairness`` (with the tuning probes) and ``agreement``; per run ``elapsed_s``, ``cpu_granularity_s``,
+  ``peak_rss_bound``, ``base_rss``, ``end_uss``, ``measure_notes``, ``hedges``, ``hedges_won``, ``mismatch``,
+  ``strategy_stats``, ``in_flight``, ``resolved_options``; per spec ``plugins``, ``reference_path``. The original
+  exercise's case and scenarios were named ``seed``, its preset ``seed-design``.
+- **2** — the original exercise's case and scenarios are named ``original``, its preset ``original-design``
+  (``seed`` is only the random seed). Migrating a version 1 file renames them wherever it names them: the
+  settings, each run's spec and label, the planned order (case and scenario as the workload declares in
+  ``Workload.renamed``).
 """
 
 from __future__ import annotations
@@ -30,12 +46,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchbench import migrations
 from orchbench.errors import UsageError
 from orchbench.harness.loop import loop_name
 from orchbench.types import RunResult
 
 SCHEMA_FAMILY = "orchbench.comparison"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = f"{SCHEMA_FAMILY}/{SCHEMA_VERSION}"
 
 # Distributions whose versions are recorded: orchbench and what it runs on.
@@ -441,10 +458,24 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     schema = data.get("schema") if isinstance(data, dict) else None
     if not isinstance(schema, str) or not schema.startswith(SCHEMA_FAMILY + "/"):
         raise UsageError(f'{source}: not an orchbench comparison file (expected "schema": "{SCHEMA}")')
-    if schema != SCHEMA:
-        raise UsageError(f"{source}: unsupported comparison schema {schema!r}; this orchbench reads {SCHEMA!r}")
+    version = _version(source, schema)
+    if version > SCHEMA_VERSION:
+        raise UsageError(
+            f"{source}: written by a newer orchbench (schema {schema}); this one reads versions 1 to "
+            f"{SCHEMA_VERSION}: upgrade orchbench to read it"
+        )
+    data = migrations.upgrade(data, version, SCHEMA_VERSION)
+    data["schema"] = SCHEMA
     _validate(source, data)
     return data
+
+
+def _version(source: Path, schema: str) -> int:
+    """The version number of ``orchbench.comparison/N``; anything but a positive integer N is one error line."""
+    number = schema.removeprefix(SCHEMA_FAMILY + "/")
+    if not (number.isascii() and number.isdigit() and int(number) >= 1):
+        raise UsageError(f"{source}: unknown comparison schema {schema!r}; this orchbench reads {SCHEMA!r}")
+    return int(number)
 
 
 def default_path(results_dir: str | os.PathLike[str], workload: str, now: datetime | None = None) -> Path:

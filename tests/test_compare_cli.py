@@ -63,7 +63,7 @@ def test_compare_saves_reports_and_gates(tmp_path):
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert sorted(r["strategy"] for r in rows) == ["sequential", "threads"]
     document = json.loads(saved.read_text())
-    assert document["schema"] == "orchbench.comparison/1" and document["settings"]["complete"] is True
+    assert document["schema"] == "orchbench.comparison/2" and document["settings"]["complete"] is True
     measured = [r for r in document["runs"] if not r["warmup"]]
     assert len(measured) == 8 and all(r["correct"] for r in measured)
     rounds = [[r["label"] for r in measured if r["round"] == n] for n in range(1, 5)]

@@ -175,7 +175,9 @@ def _write(tmp_path, content: bytes | str):
         ('{"results": []}', "not an orchbench comparison"),
         ("[1, 2, 3]", "not an orchbench comparison"),
         ('{"schema": "orchbench.run/1"}', "not an orchbench comparison"),
-        ('{"schema": "orchbench.comparison/2", "runs": []}', "unsupported comparison schema"),
+        ('{"schema": "orchbench.comparison/3", "runs": []}', "written by a newer orchbench"),
+        ('{"schema": "orchbench.comparison/0", "runs": []}', "unknown comparison schema"),
+        ('{"schema": "orchbench.comparison/²", "runs": []}', "unknown comparison schema"),
         (
             '{"schema": "orchbench.comparison/1", "settings": {}, "order": [], "environment": {}, "runs": {}}',
             "malformed",
