@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer._click.exceptions import NoArgsIsHelpError  # typer carries its own click and does not re-export it
@@ -15,13 +14,17 @@ from typer.exceptions import Abort, TyperException
 from orchbench import __version__
 from orchbench.errors import UsageError
 
-app = typer.Typer(
-    name="orchbench",
-    help="Benchmark pipeline orchestration strategies: same workload, same faults, verified outputs, honest numbers.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+if TYPE_CHECKING:
+    from orchbench.plugins import Registry
+
+APP_SETTINGS: dict[str, Any] = {
+    "name": "orchbench",
+    "help": "Benchmark pipeline orchestration strategies: same workload, same faults, verified outputs, "
+    "honest numbers.",
+    "no_args_is_help": True,
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+}
 
 MULTI_VALUE_OPTIONS = ("--strategies", "--strategy", "-s")
 OPTIONAL_VALUE_OPTIONS = ("--html",)  # bare, they mean "the default place"
@@ -46,7 +49,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
@@ -66,27 +68,68 @@ def _root(
     state.debug = debug
 
 
-COMMAND_MODULES = ("list_cmd", "run", "compare", "benchmark", "serve", "profile", "reference", "check")
+COMMAND_MODULES = ("list_cmd", "run", "compare", "benchmark", "profile", "reference")
 
 
-@functools.cache
-def _command() -> Any:
-    """The click command of the app with every command registered, built once per process."""
-    _register_commands()
-    return typer.main.get_command(app)
-
-
-def _register_commands() -> None:
+def build_app(registry: Registry | None = None) -> typer.Typer:
+    """The typer app: orchbench's own commands, then those the plugins of ``registry`` add (``orchbench_commands``)."""
     import importlib
 
+    app = typer.Typer(**APP_SETTINGS)
+    app.callback()(_root)
     for name in COMMAND_MODULES:
+        importlib.import_module(f"orchbench.commands.{name}").register(app)
+    if registry is not None:
+        _add_plugin_commands(app, registry)
+    return app
+
+
+def _command_name(info: Any) -> str:
+    """The name a registered typer command or group is invoked by."""
+    if isinstance(info, typer.models.TyperInfo):
+        return info.name or (info.typer_instance.info.name if info.typer_instance else None) or ""
+    return info.name or typer.main.get_command_name(info.callback.__name__)
+
+
+def _add_plugin_commands(app: typer.Typer, registry: Registry) -> None:
+    """Each plugin's commands, registered on a typer app of its own and copied into ``app`` unless the name is
+    taken; a hook that raises, or a taken name, is a problem of that plugin (shown by ``orchbench list``)."""
+    from orchbench.plugins import PluginProblem
+
+    owners: dict[str, str] = {_command_name(i): "orchbench" for i in [*app.registered_commands, *app.registered_groups]}
+    for source, hook in registry.command_hooks:
+        own = typer.Typer()
         try:
-            module = importlib.import_module(f"orchbench.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"orchbench.commands.{name}":
-                raise
+            hook(app=own)
+        except Exception as exc:  # a broken plugin must not break the command line
+            registry.problems.append(PluginProblem(source, f"orchbench_commands() raised {type(exc).__name__}: {exc}"))
             continue
-        module.register(app)
+        for kind, infos, target in (
+            ("command", own.registered_commands, app.registered_commands),
+            ("command group", own.registered_groups, app.registered_groups),
+        ):
+            for info in infos:
+                name = _command_name(info)
+                if name in owners:
+                    registry.problems.append(
+                        PluginProblem(source, f"{kind} {name!r} is already supplied by {owners[name]}; skipped")
+                    )
+                    continue
+                owners[name] = str(source)
+                target.append(info)  # type: ignore[arg-type]
+
+
+_commands: dict[int, Any] = {}
+
+
+def _command() -> Any:
+    """The click command of the app for this process's plugins, built once per set of plugins."""
+    from orchbench.plugins import get_registry
+
+    registry = get_registry()
+    if id(registry) not in _commands:  # registries are cached for the life of the process: their ids stay unique
+        _commands[id(registry)] = typer.main.get_command(build_app(registry))
+    return _commands[id(registry)]
 
 
 def expand_multi_values(argv: list[str]) -> list[str]:
@@ -170,8 +213,9 @@ def _interrupted() -> int:
     return interrupts.exit_status()
 
 
-def _use_plugins_and_project(args: list[str], command: Any) -> dict[str, Any] | None:
-    """Load the plugins of ``[tool.orchbench]`` and of ``-p/--plugin``; the project's defaults as click's map."""
+def _use_plugins_and_project(args: list[str]) -> tuple[Any, dict[str, Any] | None]:
+    """Load the plugins of ``[tool.orchbench]`` and of ``-p/--plugin``; the command line with their commands, and
+    the project's defaults as click's map."""
     from orchbench import plugins, project
 
     _, named = extract_plugins(args)
@@ -182,7 +226,8 @@ def _use_plugins_and_project(args: list[str], command: Any) -> dict[str, Any] | 
         if plugins.is_path(name) and not os.path.isfile(name):
             raise UsageError(f"--plugin {name}: no such file")
     plugins.use(named)
-    return project.default_map(command, config) if config is not None and config.defaults else None
+    command = _command()
+    return command, project.default_map(command, config) if config is not None and config.defaults else None
 
 
 def _main(argv: list[str] | None) -> int:
@@ -190,9 +235,8 @@ def _main(argv: list[str] | None) -> int:
 
     args = root_flags_first(expand_multi_values(list(sys.argv[1:] if argv is None else argv)))
     state.debug = False  # until the root callback sets it: an error before typer parsed the line shows one line
-    command = _command()
     try:
-        default_map = _use_plugins_and_project(args, command)
+        command, default_map = _use_plugins_and_project(args)
         args, _ = extract_plugins(args)
         status = command.main(args=args, prog_name="orchbench", standalone_mode=False, default_map=default_map)
     except NoArgsIsHelpError as exc:  # a bare command: its help is the answer

@@ -7,8 +7,8 @@ Register it under the ``orchbench`` entry-point group of your distribution::
     [project.entry-points.orchbench]
     myplugin = "my_package.plugin"
 
-Each hook returns a list; orchbench gathers the lists of every plugin. Names must be unique across all
-plugins: a second plugin supplying a taken name is reported (naming both sources) and skipped.
+Each hook but :func:`orchbench_commands` returns a list; orchbench gathers the lists of every plugin. Names must be
+unique across all plugins: a second plugin supplying a taken name is reported (naming both sources) and skipped.
 
 Hook API version: ``HOOK_API_VERSION``. It changes only when a hook's meaning changes; adding a hook does not.
 """
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import typer
+
     from orchbench.api import RetryPolicy, Strategy, Workload
 
 PROJECT = "orchbench"
@@ -50,3 +52,15 @@ def orchbench_workloads() -> list[type[Workload]]:
 @hookspec
 def orchbench_retry_policies() -> list[type[RetryPolicy]]:
     """Return the retry policy classes this plugin supplies (see :class:`orchbench.RetryPolicy`)."""
+
+
+@hookspec
+def orchbench_commands(app: typer.Typer) -> None:
+    """Add this plugin's commands to the ``orchbench`` command line: register them on ``app`` as on any typer app
+    (``app.command("name")(function)``, or ``app.add_typer(sub_app, name="name")`` for a group).
+
+    ``app`` is a fresh typer app of the plugin's own; orchbench copies its commands into the CLI. A command whose
+    name is taken (by orchbench's own commands or by an earlier plugin) is reported and skipped, as is every
+    command of a hook that raises. Called only by the command line, once per process, before it parses the
+    arguments: keep it cheap and import the command's heavy dependencies inside the command.
+    """

@@ -17,7 +17,7 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -79,6 +79,7 @@ class PluginProblem:
 class Registry:
     entries: dict[str, dict[str, Entry]] = field(default_factory=lambda: {kind: {} for kind in KINDS})
     problems: list[PluginProblem] = field(default_factory=list)
+    command_hooks: list[tuple[Source, Callable[..., Any]]] = field(default_factory=list)  # orchbench_commands
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
@@ -105,6 +106,8 @@ class Registry:
         for kind in self.entries.values():
             for entry in kind.values():
                 seen.setdefault(entry.source.plugin, entry.source)
+        for source, _hook in self.command_hooks:
+            seen.setdefault(source.plugin, source)
         return sorted(seen.values(), key=lambda s: s.plugin)
 
 
@@ -253,6 +256,8 @@ def load_registry(extra: Iterable[str] = ()) -> Registry:
                 continue
             for obj in supplied:
                 _add(registry, kind, obj, source)
+    for impl in pm.hook.orchbench_commands.get_hookimpls():  # called by the command line only (see cli.py)
+        registry.command_hooks.append((sources[impl.plugin_name], impl.function))
     return registry
 
 

@@ -78,6 +78,18 @@ def test_list_shows_the_plugin_with_its_distribution(venv: Path, tmp_path: Path)
     assert rows[("strategy", "sequential")]["distribution"] == "orchbench"
 
 
+def test_its_command_joins_the_command_line(venv: Path, tmp_path: Path) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text("A cat sat on the mat - twice.", encoding="utf-8")
+    ran = orchbench(venv, "wordlen", str(text), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == ["1\t1", "2\t1", "3\t4", "5\t1"]  # a, on, cat sat the mat, twice
+    assert "wordlen" in orchbench(venv, "--help", cwd=tmp_path).stdout
+    missing = orchbench(venv, "wordlen", str(tmp_path / "missing.txt"), cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.startswith("orchbench: error: ")
+    assert len(missing.stderr.splitlines()) == 1
+
+
 def test_installed_import_names_stay_under_orchbench(venv: Path) -> None:
     site = subprocess.run(
         [str(venv / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],

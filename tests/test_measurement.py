@@ -17,12 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchbench import noise
-from orchbench.commands.check import judge
 from orchbench.harness import window
 from orchbench.harness.isolate import run_isolated
 from orchbench.harness.latency import LatencySummary
 from orchbench.noise import cores
 from orchbench.types import RunResult, RunSpec
+from orchbench.workloads.calibrate.check import judge
 
 MIB = 2**20
 

@@ -238,7 +238,8 @@ def test_memray_missing_is_one_line_error(tmp_path: Path) -> None:
 
 def test_cli_start_does_not_import_memray() -> None:
     code = (
-        "import sys; from orchbench.cli import _register_commands; _register_commands(); "
+        "import sys; from orchbench.cli import build_app; from orchbench.plugins import get_registry; "
+        "build_app(get_registry()); "
         "import orchbench.profile; assert 'memray' not in sys.modules, 'memray imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -45,7 +45,7 @@ def plain():
 def test_every_way_of_starting_the_server_binds_loopback_by_default():
     assert DEFAULT_HOST == "127.0.0.1"
     assert _parser().parse_args([]).host == "127.0.0.1"
-    from orchbench.commands.serve import serve_command
+    from orchbench.workloads.scoring.serve import serve_command
 
     assert serve_command.__defaults__[0] == "127.0.0.1"
 

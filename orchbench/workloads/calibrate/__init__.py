@@ -10,10 +10,13 @@ the options alone: CPU ``items × cpu_s``, a peak rise of ``hold_mib``, and at l
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchbench.api import Option, TaskProfile, Workload
 from orchbench.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import typer
 
 MIB = 2**20
 
@@ -101,3 +104,10 @@ class Calibrate(Workload):
 @hookimpl
 def orchbench_workloads() -> list[type[Workload]]:
     return [Calibrate]
+
+
+@hookimpl
+def orchbench_commands(app: typer.Typer) -> None:
+    from orchbench.workloads.calibrate.check import register
+
+    register(app)

@@ -28,6 +28,8 @@ from orchbench.workloads.scoring.corpus import CASE_HELP, case_corpus
 from orchbench.workloads.scoring.scores import is_blank, score_line, split_lines
 
 if TYPE_CHECKING:
+    import typer
+
     from orchbench.harness.cache import ResourceCache
     from orchbench.types import RunSpec
     from orchbench.workloads.scoring.client import Protocol
@@ -477,3 +479,10 @@ def _read_text(path: str) -> str:
 @hookimpl
 def orchbench_workloads() -> list[type[Workload]]:
     return [ScoringWorkload]
+
+
+@hookimpl
+def orchbench_commands(app: typer.Typer) -> None:
+    from orchbench.workloads.scoring.serve import register
+
+    register(app)

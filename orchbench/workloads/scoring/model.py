@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from statistics import NormalDist
 from typing import Any
 
@@ -18,23 +18,26 @@ MAX_Z = 4.0  # the lognormal latency is cut at 4 standard deviations (about 1 dr
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """Everything that shapes the server's answers. Times in seconds, rates as shares of admitted requests."""
+    """Everything that shapes the server's answers. Times in seconds, rates as shares of admitted requests.
 
-    seed: int = 0
-    latency_median: float = 0.0
-    latency_sigma: float = 0.0
-    slow_rate: float = 0.0
-    slow_latency: float = 0.0
-    capacity: int = 0
-    retry_after: float = 0.0
-    rate_503: float = 0.0
-    rate_500: float = 0.0
-    drop_rate: float = 0.0
-    malformed_rate: float = 0.0
-    hang_rate: float = 0.0
-    die_after: int = 0
-    max_body: int = 64 * 1024
-    max_connections: int = 4096
+    Each field's ``help`` (in its metadata) is the help of its ``orchbench serve`` option, generated from it.
+    """
+
+    seed: int = field(default=0, metadata={"help": "Seed of the deterministic faults and latencies."})
+    latency_median: float = field(default=0.0, metadata={"help": "Median latency in seconds."})
+    latency_sigma: float = field(default=0.0, metadata={"help": "Lognormal shape of the latency."})
+    slow_rate: float = field(default=0.0, metadata={"help": "Share of very slow answers (0-1)."})
+    slow_latency: float = field(default=0.0, metadata={"help": "Latency of a very slow answer, in seconds."})
+    capacity: int = field(default=0, metadata={"help": "Requests in flight before answering 429 (0: unlimited)."})
+    retry_after: float = field(default=0.0, metadata={"help": "Seconds that 429 and 503 answers ask to wait."})
+    rate_503: float = field(default=0.0, metadata={"help": "Share of 503 answers (0-1)."})
+    rate_500: float = field(default=0.0, metadata={"help": "Share of 500 answers (0-1)."})
+    drop_rate: float = field(default=0.0, metadata={"help": "Share of connections closed without an answer (0-1)."})
+    malformed_rate: float = field(default=0.0, metadata={"help": "Share of 200 answers with a malformed body (0-1)."})
+    hang_rate: float = field(default=0.0, metadata={"help": "Share of requests accepted and never answered (0-1)."})
+    die_after: int = field(default=0, metadata={"help": "Kill the server at its N-th request (0: never)."})
+    max_body: int = field(default=64 * 1024, metadata={"help": "Largest request body in bytes; larger ones get 413."})
+    max_connections: int = field(default=4096, metadata={"help": "Connections kept open at once; more are closed."})
 
     def validate(self) -> ServerConfig:
         """Return self, or raise ValueError naming the first bad value."""

@@ -1,4 +1,5 @@
-"""orchbench-example: one strategy (``chunked-threads``) and one workload (``wordlen``), the template to copy.
+"""orchbench-example: one strategy (``chunked-threads``), one workload (``wordlen``) and one command
+(``orchbench wordlen``), the template to copy.
 
 orchbench loads this module through the ``orchbench`` entry point in ``pyproject.toml`` and calls its hooks.
 """
@@ -7,9 +8,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING
+
 import orchbench
 from orchbench_example.strategy import ChunkedThreads
 from orchbench_example.workload import WordLengths
+
+if TYPE_CHECKING:
+    import typer
 
 
 @orchbench.hookimpl
@@ -20,3 +26,10 @@ def orchbench_strategies() -> list[type[orchbench.Strategy]]:
 @orchbench.hookimpl
 def orchbench_workloads() -> list[type[orchbench.Workload]]:
     return [WordLengths]
+
+
+@orchbench.hookimpl
+def orchbench_commands(app: typer.Typer) -> None:
+    from orchbench_example.commands import register  # imported only by the command line
+
+    register(app)

@@ -35,6 +35,16 @@ def _histogram(lengths: list[int]) -> dict[int, int]:
     return dict(sorted(Counter(n for n in lengths if n > 0).items()))
 
 
+def reference_histogram(text: str) -> dict[int, int]:
+    """Computed apart from the tasks: a regular expression finds the words, then counts in one pass."""
+    counts: dict[int, int] = {}
+    for token in re.findall(r"\S+", text):
+        n = len(token) - len(re.sub(r"[^\W_]", "", token))
+        if n:
+            counts[n] = counts.get(n, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 class WordLengths(Workload):
     name = "wordlen"
     description = "example plugin: the histogram of word lengths of a text"
@@ -82,13 +92,7 @@ class WordLengths(Workload):
         return _histogram(values)
 
     def reference(self, raw: str) -> dict[int, int]:
-        """Computed apart from the tasks: a regular expression finds the words, then counts in one pass."""
-        counts: dict[int, int] = {}
-        for token in re.findall(r"\S+", raw):
-            n = len(token) - len(re.sub(r"[^\W_]", "", token))
-            if n:
-                counts[n] = counts.get(n, 0) + 1
-        return dict(sorted(counts.items()))
+        return reference_histogram(raw)
 
     def limit_s(self, raw: str, items: list[Any], faults: Any) -> float:
         """The critical path: the split's attempts, then the slowest word's attempts, all words at once."""

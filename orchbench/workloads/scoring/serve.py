@@ -1,0 +1,92 @@
+"""``orchbench serve``: run the line-scoring server in the foreground until Ctrl-C.
+
+The scoring workload adds this command to the CLI (its ``orchbench_commands`` hook). Besides ``--host``,
+``--port`` and ``--scenario``, every option is a field of ``ServerConfig``, generated from it: its name, type and
+help come from the field, and it overrides the scenario's value when given.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Annotated, Any
+
+import typer
+
+from orchbench.errors import UsageError
+
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to bind; anything but loopback exposes the server.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).", min=0, max=65535)] = 8080,
+    scenario: Annotated[str, typer.Option(help="Latency and fault scenario: original, default or none.")] = "default",
+    **settings: Any,
+) -> int:
+    """Run the line-scoring server until Ctrl-C.
+
+    POST / with the raw line, or POST /score with JSON; GET /health, GET /stats.
+    """
+    import asyncio
+
+    from orchbench.renames import current_name
+    from orchbench.workloads.scoring import ScoringWorkload
+    from orchbench.workloads.scoring.app import serve
+    from orchbench.workloads.scoring.model import SCENARIOS
+
+    scenario = current_name("--scenario", scenario, ScoringWorkload.renamed, SCENARIOS)
+    if scenario not in SCENARIOS:
+        raise UsageError(f"no scoring scenario {scenario!r} (scenarios: {', '.join(SCENARIOS)})")
+    try:
+        config = SCENARIOS[scenario].with_overrides(**settings).validate()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if host not in _LOOPBACK:
+        typer.echo(
+            f"orchbench: warning: binding {host} makes the scoring server reachable from other machines", err=True
+        )
+
+    def ready(url: str) -> None:
+        typer.echo(f"scoring server on {url} (scenario {scenario}, seed {config.seed}); Ctrl-C stops it")
+
+    try:
+        asyncio.run(serve(config, host, port, on_ready=ready))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    typer.echo("scoring server stopped")
+    return 0
+
+
+def with_server_settings(command: Callable[..., int]) -> Callable[..., int]:
+    """``command`` with one keyword option per ``ServerConfig`` field in place of its ``**settings``: typer reads
+    the signature, so each field becomes ``--field-name`` (None when not given: the scenario's value stays)."""
+    from orchbench.workloads.scoring.model import ServerConfig, field_type
+
+    fixed = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    generated = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                field_type(f.name) | None,
+                typer.Option(help=f"{f.metadata['help'].rstrip('.')} (default: the scenario's).", show_default=False),
+            ],
+        )
+        for f in fields(ServerConfig)
+    ]
+
+    def generated_command(**given: Any) -> int:
+        return command(**given)
+
+    signature = inspect.Signature([*fixed, *generated])
+    generated_command.__signature__ = signature  # type: ignore[attr-defined]
+    generated_command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
+    generated_command.__doc__ = command.__doc__
+    return generated_command
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(with_server_settings(serve_command))
