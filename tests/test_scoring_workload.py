@@ -23,6 +23,7 @@ from orchbench.workloads.scoring import SCENARIO_HELP, ScoringWorkload
 from orchbench.workloads.scoring.corpus import BLANK_SHARE, CASE_LINES, case_corpus, generate_corpus
 from orchbench.workloads.scoring.scores import is_blank, score_line, split_lines, total_score
 from orchbench.workloads.scoring.server import SCENARIOS, Kind, decide
+from tests.helpers import run_here
 
 
 def workload(**spec: object) -> ScoringWorkload:
@@ -152,22 +153,38 @@ def test_limit_with_fixed_latency_and_no_faults_is_lines_over_capacity_times_lat
     assert w.limit_s("", items, {}) == pytest.approx(40 / 4 * 0.1)
 
 
-def test_limit_counts_faulted_requests_and_the_slowest_answer():
+def test_limit_counts_faulted_requests_and_the_slowest_lines_attempts_and_waits():
     w = workload(scenario="default", seed=2)
     config = w.server_config()
     items = [f"line {i}" for i in range(300)]
-    busy = slowest = 0.0
+    busy = critical = 0.0
     for line in items:
+        path = 0.0
         for attempt in range(50):
             d = decide(config, line.encode(), attempt)
             busy += d.latency
+            path += d.latency + (config.retry_after if d.kind is Kind.UNAVAILABLE else 0.0)
             if d.kind is Kind.OK:
-                slowest = max(slowest, d.latency)
+                critical = max(critical, path)
                 break
-    assert w.limit_s("", items, {}) == pytest.approx(max(busy / config.capacity, slowest))
+    assert w.limit_s("", items, {}) == pytest.approx(max(busy / config.capacity, critical))
     assert busy > sum(
         decide(config, line.encode(), 0).latency for line in items if decide(config, line.encode(), 0).kind is Kind.OK
     )
+
+
+def test_limit_is_the_critical_path_when_a_lines_retries_outlast_the_capacity_floor():
+    # Unlimited capacity, a fixed 0.1 s latency, half the requests answered 503 with "come back in 3 s": a line
+    # whose first two requests are refused cannot be scored before 2 x 3 s + 0.1 s, whatever the concurrency.
+    w = workload(scenario="none", options={"latency_median": 0.1, "rate_503": 0.5, "retry_after": 3.0, "capacity": 0})
+    config = w.server_config()
+    items = [f"line {i}" for i in range(40)]
+    refusals = []
+    for line in items:
+        kinds = [decide(config, line.encode(), k).kind for k in range(60)]
+        refusals.append(kinds.index(Kind.OK))
+    assert max(refusals) >= 2
+    assert w.limit_s("", items, {}) == pytest.approx(max(refusals) * 3.0 + 0.1)
 
 
 def test_the_limit_needs_only_the_servers_model_not_aiohttp():

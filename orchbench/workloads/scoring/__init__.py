@@ -425,27 +425,34 @@ class ScoringWorkload(Workload):
         - its total busy time divided by its capacity: the sum, over the distinct non-blank lines, of the
           latencies of every admitted request up to and including the line's first successful one (those
           requests cannot be avoided, and each holds one of ``capacity`` slots for its whole latency);
-        - the latency of the slowest of those first successful answers (for a client that waits for each answer).
+        - the critical path of the slowest line: its attempts one after another, each for its whole latency,
+          plus the ``Retry-After`` wait each 503 asks for (a client sends a line's next attempt once the
+          previous one has failed, as every retry policy does; one that hedges may beat this term).
 
         With a fixed latency and no faults this is ``unique_lines / capacity × latency``.
         """
-        from orchbench.workloads.scoring.model import Kind, decide
+        from orchbench.workloads.scoring.model import Kind, decide, format_retry_after
 
         if self.external:
             return None
         config = self.server_config()
         if config.fault_rate >= 1.0:
             return None
-        busy = slowest = 0.0
+        _, asked = format_retry_after(config.retry_after)
+        busy = critical = 0.0
         for line in {item for item in items if not self._skipped(item)}:
             encoded = line.encode("utf-8")
+            path = 0.0
             for attempt in range(_MAX_ATTEMPTS_FOR_LIMIT):
                 decision = decide(config, encoded, attempt)
                 busy += decision.latency
+                path += decision.latency
                 if decision.kind is Kind.OK:
-                    slowest = max(slowest, decision.latency)
+                    critical = max(critical, path)
                     break
-        bound = max(busy / config.capacity if config.capacity else 0.0, slowest)
+                if decision.kind is Kind.UNAVAILABLE:
+                    path += asked
+        bound = max(busy / config.capacity if config.capacity else 0.0, critical)
         return bound if bound > 0 and math.isfinite(bound) else None
 
 
