@@ -55,6 +55,8 @@ class StrategyRow:
     winner: bool = False
     setting: str | None = None  # the knob values it ran with (see orchbench.fairness)
     in_flight: int | None = None  # the most items it let be in flight at once
+    cpu_floor_s: float | None = None  # median CPU floor: its runs' and their service's CPU over the cores
+    cpu_efficiency: float | None = None  # cpu_floor_s / median wall
 
     @property
     def flagged(self) -> bool:
@@ -109,6 +111,7 @@ def _row(name: str, runs: list[RunResult]) -> StrategyRow:
     wall = Summary.of(walls) if walls else None
     items = sum(r.items for r in runs)
     limit = _median(r.limit_s for r in runs)
+    cpu_floor = _median(r.cpu_floor_s for r in timed)
     return StrategyRow(
         strategy=name,
         runs=len(runs),
@@ -124,6 +127,8 @@ def _row(name: str, runs: list[RunResult]) -> StrategyRow:
         limit_s=limit,
         efficiency=limit / wall.median if limit is not None and wall else None,
         problems=dict(Counter(_problem(r) for r in runs if not r.ok)),
+        cpu_floor_s=cpu_floor,
+        cpu_efficiency=cpu_floor / wall.median if cpu_floor is not None and wall else None,
     )
 
 
@@ -268,6 +273,14 @@ def footnotes(report: Report) -> list[str]:
             if any(r.limit_s is None for r in report.rows)
             else "."
         ),
+        *(
+            [
+                "CPU efficiency = the CPU floor (the runs' CPU, and their service's, spread over every core) / median "
+                "wall: the wall cannot go below the CPU floor either; far below 100 %, the cores were not the limit."
+            ]
+            if any(r.cpu_efficiency is not None for r in report.rows)
+            else []
+        ),
         *report.notes,
     ]
 
@@ -366,6 +379,11 @@ def columns(report: Report) -> list[Column]:
         ),
         Column("Peak RSS [MiB]", each(lambda r: _num(r.peak_rss, ".1f", 1 / MIB)), "detail"),
         Column("Efficiency", each(lambda r: _pct(r.efficiency)), "detail"),
+        *(
+            [Column("CPU efficiency", each(lambda r: _pct(r.cpu_efficiency)), "detail")]
+            if any(r.cpu_efficiency is not None for r in rows)
+            else []
+        ),
         Column(
             f"Speed-up vs {safe_text(report.baseline)} ({report.confidence:.0%} CI)", each(_speedup_text), numeric=False
         ),
@@ -455,6 +473,8 @@ CSV_COLUMNS = (
     "peak_rss_mib",
     "peak_uss_mib",
     "efficiency",
+    "cpu_floor_s",
+    "cpu_efficiency",
     "speedup",
     "speedup_low",
     "speedup_high",
@@ -491,6 +511,8 @@ def _record(report: Report, r: StrategyRow) -> dict[str, Any]:
         "peak_rss_mib": None if r.peak_rss is None else r.peak_rss / MIB,
         "peak_uss_mib": None if r.peak_uss is None else r.peak_uss / MIB,
         "efficiency": r.efficiency,
+        "cpu_floor_s": r.cpu_floor_s,
+        "cpu_efficiency": r.cpu_efficiency,
         "speedup": s and s.ratio,
         "speedup_low": s and s.low,
         "speedup_high": s and s.high,

@@ -104,6 +104,8 @@ class RunResult:
     cpu_s: float | None = None  # user+sys of the process tree over the window, from the kernel's CPU clocks
     cpu_granularity_s: float | None = None  # how far cpu_s may stray from the kernel's figure
     cpu_percent: float | None = None
+    service_cpu_s: float | None = None  # the workload's service processes over the window (kernel CPU clocks)
+    cores: int | None = None  # the cores the run process could run on
     peak_rss: int | None = None  # the tree's peak: its own high-water marks and sampled simultaneous sums
     peak_rss_bound: int | None = None  # the sum of every process's own high-water mark: the tree's peak is ≤ this
     base_rss: int | None = None  # the tree's RSS as the window opened
@@ -140,6 +142,20 @@ class RunResult:
         return self.limit_s / self.wall_s
 
     @property
+    def cpu_floor_s(self) -> float | None:
+        """The CPU floor: the run's CPU and its service's (when it has one) spread over every core. On cores
+        shared with the service, no schedule of this run's work can take less wall time."""
+        if self.cpu_s is None or not self.cores:
+            return None
+        return (self.cpu_s + (self.service_cpu_s or 0.0)) / self.cores
+
+    @property
+    def cpu_efficiency(self) -> float | None:
+        """``cpu_floor_s`` ÷ wall: 100 % when the run kept every core busy with its own and its service's work."""
+        floor = self.cpu_floor_s
+        return floor / self.wall_s if floor is not None and self.wall_s > 0 else None
+
+    @property
     def verdict(self) -> str:
         """failed, incomplete, wrong, correct, or unverified (complete, but nothing to check it against)."""
         if self.error is not None:
@@ -161,6 +177,8 @@ class RunResult:
         data["success_rate"] = self.success_rate
         data["throughput"] = self.throughput
         data["efficiency"] = self.efficiency
+        data["cpu_floor_s"] = self.cpu_floor_s
+        data["cpu_efficiency"] = self.cpu_efficiency
         return data
 
     @classmethod

@@ -80,6 +80,21 @@ def _rows(report):
     return {row.strategy: row for row in report.rows}
 
 
+def test_cpu_floor_and_cpu_efficiency_by_hand():
+    # each run: 0.8 s of its own CPU and 0.4 s of its service's on 2 cores: a 0.6 s CPU floor
+    doc = _document(WALLS, lambda strategy, rnd: {"cpu_s": 0.8, "service_cpu_s": 0.4, "cores": 2})
+    report = build_report(doc)
+    threads = _rows(report)["threads"]
+    assert threads.cpu_floor_s == pytest.approx(0.6)
+    assert threads.cpu_efficiency == pytest.approx(0.6 / 1.1)
+    header = [c.header for c in columns(report)]
+    assert "CPU efficiency" in header and "Efficiency" in header
+    record = next(r for r in json.loads(to_json(report))["results"] if r["strategy"] == "threads")
+    assert record["cpu_efficiency"] == pytest.approx(0.6 / 1.1)
+    plain = build_report(_document(WALLS))  # runs without a measured CPU: no such column
+    assert "CPU efficiency" not in [c.header for c in columns(plain)]
+
+
 def test_figures_per_strategy_by_hand():
     rows = _rows(build_report(_document(WALLS, _broken_round_two)))
     threads = rows["threads"]

@@ -303,3 +303,15 @@ def test_faulty_default_scenario_run_is_correct_when_retries_honour_retry_after(
 def test_an_unreachable_external_server_is_a_usage_error():
     with pytest.raises(UsageError, match="unreachable"):
         workload(options={"url": "http://127.0.0.1:9"}).start()
+
+
+def test_the_servers_cpu_over_the_window_is_read_from_the_kernel_and_makes_the_cpu_floor():
+    result = run_here("asyncio", workload="scoring", case="1k", scenario="default")
+    assert result.ok and result.correct
+    stats = result.workload_stats
+    # the kernel's clock of the server over the window, within the server's own account of its run (read just
+    # before the window opened and after it closed)
+    assert 0 < result.service_cpu_s <= stats["cpu_s"] - stats["cpu_s_at_start"]
+    assert result.cores and result.cpu_s
+    assert result.cpu_floor_s == pytest.approx((result.cpu_s + result.service_cpu_s) / result.cores)
+    assert result.cpu_efficiency == pytest.approx(result.cpu_floor_s / result.wall_s)

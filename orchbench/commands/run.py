@@ -112,19 +112,24 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
             f"{period})",
         ),
     ]
-    groups = [("output", output), ("time", time), ("attempts", attempts), ("resources", resources)]
-    if result.limit_s is None:
-        groups.append(("limit", [("best possible", "unknown (the workload cannot tell the best possible time here)")]))
-    else:
-        groups.append(
-            (
-                "limit",
-                [
-                    ("best possible", units.duration(result.limit_s)),
-                    ("efficiency", f"{100 * (result.efficiency or 0):.0f} % (best possible ÷ wall)"),
-                ],
-            )
+    if result.service_cpu_s is not None:
+        resources.insert(
+            1, ("service CPU", f"{units.duration(result.service_cpu_s)} user+sys (the workload's service)")
         )
+    groups = [("output", output), ("time", time), ("attempts", attempts), ("resources", resources)]
+    limit = [("best possible", "unknown (the workload cannot tell the best possible time here)")]
+    if result.limit_s is not None:
+        limit = [
+            ("best possible", units.duration(result.limit_s)),
+            ("efficiency", f"{100 * (result.efficiency or 0):.0f} % (best possible ÷ wall)"),
+        ]
+    if result.cpu_floor_s is not None:
+        whose = "the run's CPU and its service's" if result.service_cpu_s is not None else "the run's CPU"
+        limit += [
+            ("CPU floor", f"{units.duration(result.cpu_floor_s)} ({whose} over {result.cores} cores)"),
+            ("CPU efficiency", f"{100 * (result.cpu_efficiency or 0):.0f} % (CPU floor ÷ wall)"),
+        ]
+    groups.append(("limit", limit))
     if result.workload_stats:
         groups.append(
             ("service", [(escape(k), escape(v)) for k, v in workload_cls.format_stats(result.workload_stats)])

@@ -8,6 +8,10 @@ reaped-children time of its nearest ancestor alive at the end (see :func:`cpu_se
 just outside the timed span (so the
 instrument costs the wall time nothing) with the CPU clocks nearest to it: the CPU they bracket exceeds
 cores × wall by at most cores × the microseconds the clocks took to read, reported as the granularity.
+
+The workload's service processes (e.g. the embedded scoring server) are left out of the tree, and their CPU
+clocks are read apart at the same edges: their CPU over the window is the run's rival for the cores, and with
+the tree's CPU spread over the cores it makes the run's CPU floor (``RunResult.cpu_floor_s``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+from orchbench import noise
 from orchbench.harness import proctree
 
 if TYPE_CHECKING:
@@ -74,6 +79,7 @@ class Window:
         self.end: dict[int, Reading] = {}
         self.start_mono = self.end_mono = 0.0
         self.outside_s = 0.0  # the time the CPU clocks were read outside the timed span
+        self.service_cpu: list[dict[int, float | None]] = []  # the services' CPU clocks at each edge
 
     def open(self) -> None:
         if proctree.descendants(os.getpid()) is None:
@@ -82,13 +88,31 @@ class Window:
                 "window's edges, other processes only sampled"
             )
         self.start, first, _ = read_tree(self.exclude, opening=True, notes=self.notes)
+        self.service_cpu = [self._service_cpu()]
         self.start_mono = time.monotonic()
         self.outside_s = self.start_mono - first
 
     def close(self) -> None:
         self.end_mono = time.monotonic()
+        self.service_cpu.append(self._service_cpu())
         self.end, _, last = read_tree(self.exclude)
         self.outside_s += last - self.end_mono
+
+    def _service_cpu(self) -> dict[int, float | None]:
+        return {pid: proctree.cpu_seconds(pid) for pid in self.exclude}
+
+    def service_cpu_s(self) -> float | None:
+        """The service processes' CPU over the window; None without a service, or when a clock was unreadable
+        at either edge (a service that died inside the window)."""
+        if len(self.service_cpu) < 2 or not self.exclude:
+            return None
+        total = 0.0
+        for pid in self.exclude:
+            before, after = (edge.get(pid) for edge in self.service_cpu)
+            if before is None or after is None:
+                return None
+            total += after - before
+        return total
 
     def read_uss(self) -> None:
         """USS of each process at the closing edge (read after the span: it costs a walk of every mapping)."""
@@ -114,6 +138,8 @@ class Window:
             "start": self.start_mono,
             "end": self.end_mono,
             "exclude": sorted(self.exclude),
+            "service_cpu_s": self.service_cpu_s(),
+            "cores": noise.cores(),
             "cpu_granularity_s": self.cpu_granularity_s(),
             "notes": sorted(self.notes),
             "start_tree": self.start,
@@ -185,6 +211,8 @@ def account(
     result.cpu_s = cpu_seconds(start, end, seen)
     result.cpu_granularity_s = window.get("cpu_granularity_s")
     result.cpu_percent = 100.0 * result.cpu_s / result.wall_s if result.wall_s > 0 else None
+    result.service_cpu_s = window.get("service_cpu_s")
+    result.cores = window.get("cores")
     result.base_rss = sum(r[RSS] for r in start.values())
     own_peaks = {pid: r[HWM] for pid, r in end.items()}
     for pid, (_, _, hwm) in seen.items():
