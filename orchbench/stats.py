@@ -72,11 +72,6 @@ class Summary:
         return asdict(self)
 
 
-def summarize(samples: Sequence[float]) -> Summary:
-    """Same as :meth:`Summary.of`."""
-    return Summary.of(samples)
-
-
 def median(samples: Sequence[float]) -> float:
     """The median of a non-empty sample."""
     return _quantile(sorted(_checked(samples)), 0.5)

@@ -146,10 +146,6 @@ class Agreement:
     def agree(self) -> bool:
         return not self.disagreements
 
-    @property
-    def disagreeing(self) -> set[str]:
-        return {d.strategy for d in self.disagreements}
-
     def summary(self) -> str:
         if self.agree:
             n = len(self.strategies)

@@ -67,6 +67,7 @@ def test_crash_faults_lose_nothing_and_count_nothing_twice(name):
     strategy, outcomes = _map(name, {"workers": 2, "chunk": 4}, spec, _LARGE)
     _, expected = _map("sequential", {}, spec, _LARGE)  # crashes never fire outside worker processes
     assert strategy.rebuilds >= 1
+    assert strategy.stats()["pool rebuilds"] == strategy.rebuilds  # reported with the run
     assert [o.value for o in outcomes] == [o.value for o in expected]
     assert [o.attempts for o in outcomes] == [o.attempts for o in expected]
     assert all(o.ok for o in outcomes)

@@ -120,6 +120,7 @@ class Hybrid(Strategy):
     }
 
     rebuilds = 0  # pool rebuilds after worker crashes in the last map
+    stalls = 0  # of which workers killed for making no progress
     limiters: dict[int, dict[str, Any]] = {}  # per worker pid: the last summary of its adaptive limit
 
     @classmethod
@@ -147,7 +148,7 @@ class Hybrid(Strategy):
         try:
             return supervisor.map(items, chunk)
         finally:
-            self.rebuilds = supervisor.rebuilds
+            self.rebuilds, self.stalls = supervisor.rebuilds, supervisor.stalls
 
     def _note(self, outcomes: list[Outcome]) -> None:
         summary = getattr(outcomes, "limiter", None)
@@ -155,10 +156,12 @@ class Hybrid(Strategy):
             self.limiters[outcomes.pid] = summary  # type: ignore[attr-defined]
 
     def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = pool.breakdown_stats(self.rebuilds, self.stalls)
         if not self.limiters:
-            return {}
+            return stats
         workers = list(self.limiters.values())
         return {
+            **stats,
             "limiter": {
                 "workers": len(workers),
                 "start": sum(w["start"] for w in workers),
@@ -166,7 +169,7 @@ class Hybrid(Strategy):
                 "max": sum(w["max"] for w in workers),
                 "decreases": sum(w["decreases"] for w in workers),
                 "per_worker": workers,
-            }
+            },
         }
 
 

@@ -411,6 +411,11 @@ class Supervisor:
                 results[index] = Outcome(index, error=f"not run: {why}")
 
 
+def breakdown_stats(rebuilds: int, stalls: int) -> dict[str, int]:
+    """What a pooled strategy reports of its pool's breakdowns in the last map: nothing when it never broke."""
+    return {"pool rebuilds": rebuilds, "stalled workers killed": stalls} if rebuilds else {}
+
+
 def mostly_waits(task: Task) -> bool:
     """True when an item's time is mostly waiting (a latency, a server) rather than CPU work in this process."""
     if task.workload.items_wait or task.workload.max_in_flight():

@@ -83,7 +83,7 @@ class Processes(Strategy):
             self.rebuilds, self.stalls = supervisor.rebuilds, supervisor.stalls
 
     def stats(self) -> dict[str, Any]:
-        return {"pool rebuilds": self.rebuilds, "stalled workers killed": self.stalls} if self.rebuilds else {}
+        return pool.breakdown_stats(self.rebuilds, self.stalls)
 
 
 @hookimpl

@@ -60,7 +60,6 @@ class RayStrategy(Strategy):
         self._ray: Any = None
         self._owns_ray = False
         self._actors: list[Any] = []
-        self.worker_pids: list[int] = []
 
     def start(self, spec: RunSpec) -> None:
         """Start (or join) Ray and build the actor pool; every actor has built its Task when this returns."""
@@ -84,7 +83,7 @@ class RayStrategy(Strategy):
         )
         self._actors = [handle.remote(spec.to_dict(), concurrency) for _ in range(n)]
         try:
-            self.worker_pids = ray.get([actor.ready.remote() for actor in self._actors])
+            ray.get([actor.ready.remote() for actor in self._actors])
         except ray.exceptions.RayError as exc:
             raise UsageError(
                 f"ray: the actors could not build the task ({_first_line(exc)}); is orchbench "
