@@ -67,7 +67,7 @@ def parse_threshold(text: str | float) -> float:
 
 
 def _walls(runs: list[RunResult]) -> list[float]:
-    return [r.wall_s for r in runs if r.error is None and r.wall_s > 0]
+    return [r.wall_s for r in runs if r.timed]
 
 
 def _check_same_benchmark(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> None:

@@ -132,7 +132,7 @@ def plot_comparison(doc: Mapping[str, Any], out_dir: str | os.PathLike[str], ste
     report = build_report(doc, resamples=200)  # the plots show no interval: few resamples suffice
     out = Path(out_dir)
     stem = stem or _stem(report)
-    timed = {name: [r for r in runs if r.error is None and r.wall_s > 0] for name, runs in measured_runs(doc).items()}
+    timed = {name: [r for r in runs if r.timed] for name, runs in measured_runs(doc).items()}
     written = [_wall_plot(report, out / f"{stem}-wall.png")]
 
     throughput = {name: [r.throughput for r in runs] for name, runs in timed.items()}

@@ -377,39 +377,21 @@ def profile_one(label: str, spec: RunSpec, out: Path, options: ProfileOptions) -
     return entry
 
 
-def environment() -> dict[str, Any]:
-    import platform
-
-    from orchbench import __version__
-
-    memray = require_memray()
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "orchbench": __version__,
-        "memray": memray.__version__,
-    }
-
-
 def write_summary(out: Path, summary: dict[str, Any]) -> Path:
-    """``summary.json`` beside the captures, written atomically."""
-    from orchbench.interrupts import deferred
+    """``summary.json`` beside the captures, written whole or not at all (an interrupt waits for it)."""
+    from orchbench.results import write_text_atomic
 
-    path = out / "summary.json"
-    tmp = out / "summary.json.tmp"
-    with deferred():  # Ctrl-C or SIGTERM meanwhile takes effect once the summary is complete and in place
-        tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-        os.replace(tmp, path)
-    return path
+    return write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str), "the profile summary")
 
 
 def new_summary(options: ProfileOptions) -> dict[str, Any]:
+    from orchbench.results import environment
+
     return {
         "schema": SCHEMA,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "options": {**asdict(options), "python_allocators": options.python_allocators},
-        "environment": environment(),
+        "environment": {**environment(), "memray": require_memray().__version__},
         "strategies": [],
     }
 

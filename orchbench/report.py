@@ -106,7 +106,7 @@ def _problem(run: RunResult) -> str:
 
 
 def _row(name: str, runs: list[RunResult]) -> StrategyRow:
-    timed = [r for r in runs if r.error is None and r.wall_s > 0]
+    timed = [r for r in runs if r.timed]
     walls = [r.wall_s for r in timed]
     wall = Summary.of(walls) if walls else None
     items = sum(r.items for r in runs)

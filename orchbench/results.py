@@ -115,8 +115,15 @@ def _plugin_record(plugin: Any) -> dict[str, Any]:
     return {"name": get("name"), "distribution": get("distribution"), "version": get("version")}
 
 
-def environment(plugins: Iterable[Any] = ()) -> dict[str, Any]:
-    """Describe this machine and software; ``plugins`` are mappings or objects with name/distribution/version."""
+def environment(plugins: Iterable[Any] | None = None) -> dict[str, Any]:
+    """Describe this machine and software; ``plugins`` are mappings or objects with name/distribution/version
+    (by default, the plugins loaded here)."""
+    if plugins is None:
+        from orchbench.plugins import get_registry
+
+        plugins = [
+            {"name": s.plugin, "distribution": s.distribution, "version": s.version} for s in get_registry().plugins()
+        ]
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),

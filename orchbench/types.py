@@ -136,6 +136,12 @@ class RunResult:
         return self.items / self.wall_s if self.wall_s > 0 else 0.0
 
     @property
+    def timed(self) -> bool:
+        """Whether the run's wall time counts in the statistics: it ended without a run error, over a window of some
+        length (a run with failed items or a wrong output still took its time)."""
+        return self.error is None and self.wall_s > 0
+
+    @property
     def efficiency(self) -> float | None:
         if self.limit_s is None or self.wall_s <= 0:
             return None

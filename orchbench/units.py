@@ -43,7 +43,10 @@ def count(n: int | float) -> str:
 
 
 def mib(n_bytes: float | None) -> str:
-    return "n/a" if n_bytes is None else f"{n_bytes / MIB:.1f} MiB"
+    """A size in MiB (in KiB below one MiB): ``1,536.0 MiB``, ``512.0 KiB``; ``n/a`` when not measured."""
+    if n_bytes is None:
+        return "n/a"
+    return f"{n_bytes / MIB:,.1f} MiB" if n_bytes >= MIB else f"{n_bytes / 2**10:,.1f} KiB"
 
 
 def tally(counts: Mapping[Any, Any]) -> str:

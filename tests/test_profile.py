@@ -15,6 +15,7 @@ pytest.importorskip("memray")
 
 from orchbench import profile  # noqa: E402
 from orchbench.plugins import get_registry  # noqa: E402
+from orchbench.results import environment  # noqa: E402
 
 ANAGRAM_CODE = ("build_index", "find_anagrams", "signature")
 TASKS_PY = "orchbench/workloads/anagrams/tasks.py"
@@ -89,6 +90,7 @@ def test_reloading_the_dictionary_per_call_shows_in_what_is_allocated(tmp_path: 
     )
     cached, naive = summary["strategies"]
     assert (cached["label"], naive["label"]) == ("sequential", "naive")
+    assert set(environment()) < set(summary["environment"]) and summary["environment"]["memray"]  # a results file's
     assert cached["ok"] and naive["ok"]
 
     def index_bytes(entry: dict) -> int:  # summed over tasks.py, where the index is built

@@ -95,6 +95,12 @@ def test_cpu_floor_and_cpu_efficiency_by_hand():
     assert "CPU efficiency" not in [c.header for c in columns(plain)]
 
 
+def test_a_run_is_timed_when_it_ended_without_error_over_a_window():
+    timed = [RunResult(spec={}, wall_s=1.0, complete=True), RunResult(spec={}, wall_s=1.0, failed=3)]
+    untimed = [RunResult(spec={}, wall_s=1.0, error="boom"), RunResult(spec={}, complete=True)]
+    assert all(r.timed for r in timed) and not any(r.timed for r in untimed)
+
+
 def test_figures_per_strategy_by_hand():
     rows = _rows(build_report(_document(WALLS, _broken_round_two)))
     threads = rows["threads"]

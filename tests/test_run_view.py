@@ -25,6 +25,7 @@ def test_units_read_as_people_write_them():
     ]
     assert units.tally({"200": 508, "500": 5, "503": 9}) == "200 × 508 · 500 × 5 · 503 × 9"
     assert units.count(20507) == "20,507" and units.plural(1, "retry", "retries") == "1 retry"
+    assert [units.mib(n) for n in (1536 * units.MIB, 512 * 2**10, None)] == ["1,536.0 MiB", "512.0 KiB", "n/a"]
     assert units.figure("cpu_s", 0.258770516) == "259 ms"
     assert units.figure("by_kind", {"a": 2}) == "a × 2"
     assert units.figure("limiter", {"start": 4, "max_seen": 12.5}) == "start 4 · max seen 12.5"

@@ -158,7 +158,7 @@ def sweep_command(
             say(f"orchbench: the sweep's finished points are saved in {results_dir}/")
             return 130
         for name, runs in results.measured_runs(document).items():
-            timed = [r for r in runs if r.error is None and r.wall_s > 0]
+            timed = [r for r in runs if r.timed]
             if timed:
                 points.append(
                     SweepPoint(

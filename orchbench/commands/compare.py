@@ -176,8 +176,7 @@ def measure(
     for _slot, result in session.runs:
         result.output = None  # compared above; the saved document keeps digests, not outputs
     settings["complete"] = not session.interrupted
-    plugins = [{"name": s.plugin, "distribution": s.distribution, "version": s.version} for s in registry.plugins()]
-    document = make_document(settings, session.order, session.runs, env=environment(plugins=plugins))
+    document = make_document(settings, session.order, session.runs, env=environment())
     return document, session.interrupted
 
 

@@ -11,6 +11,7 @@ import typer
 
 from orchbench.commands import common
 from orchbench.errors import UsageError
+from orchbench.units import MIB, mib
 
 Strategies = Annotated[
     list[str] | None,
@@ -37,12 +38,6 @@ OutDir = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print summary.json instead of tables.")]
 
 
-def _mib(n: int | None) -> str:
-    if n is None:
-        return "n/a"
-    return f"{n / 2**20:,.1f} MiB" if n >= 2**20 else f"{n / 2**10:,.1f} KiB"
-
-
 def _verdict(entry: dict[str, Any]) -> str:
     if entry["ok"]:
         return "[green]correct[/]"
@@ -54,8 +49,8 @@ def _verdict(entry: dict[str, Any]) -> str:
 def _heap(entry: dict[str, Any]) -> str:
     peaks = [p["peak_heap"] for p in entry["processes"] if "peak_heap" in p]
     if len(peaks) <= 1:
-        return _mib(entry["peak_heap"])
-    return f"{_mib(entry['peak_heap'])}\nΣ of {len(peaks)}: " + " + ".join(f"{p / 2**20:.1f}" for p in peaks)
+        return mib(entry["peak_heap"])
+    return f"{mib(entry['peak_heap'])}\nΣ of {len(peaks)}: " + " + ".join(f"{p / MIB:.1f}" for p in peaks)
 
 
 def _via(site: dict[str, Any]) -> str:
@@ -89,14 +84,14 @@ def render(summary: dict[str, Any], out: Path) -> None:
             str(len(entry["processes"])),
             _heap(entry),
             f"{entry['allocations']:,}",
-            _mib(entry["allocated_bytes"]),
-            _mib(entry["peak_rss"]),
+            mib(entry["allocated_bytes"]),
+            mib(entry["peak_rss"]),
             _verdict(entry),
         ]
         if options["leaks"]:
-            row.append(_mib(entry.get("leaked_bytes")))
+            row.append(mib(entry.get("leaked_bytes")))
         if options["temporary"]:
-            row.append(f"{_mib(entry.get('temporary_bytes'))}\n{entry.get('temporary_allocations', 0):,} allocs")
+            row.append(f"{mib(entry.get('temporary_bytes'))}\n{entry.get('temporary_allocations', 0):,} allocs")
         table.add_row(*row)
     console.print(table)
     views = [("peak", "held at the peak")]
@@ -115,7 +110,7 @@ def render(summary: dict[str, Any], out: Path) -> None:
                     safe_markup(entry["label"]) if n == 0 else "",
                     safe_markup(f"{site['function']}  {site['site']}"),
                     safe_markup(_via(site)),
-                    _mib(site["bytes"]) + where,
+                    mib(site["bytes"]) + where,
                     f"{site['allocations']:,}",
                 )
             sites.add_section()

@@ -7,7 +7,6 @@ window's start and end on the monotonic clock, for the parent's sampler) atomica
 from __future__ import annotations
 
 import json
-import os
 import sys
 import traceback
 
@@ -15,20 +14,6 @@ from orchbench.errors import StrategyError, UsageError
 from orchbench.types import RunResult, RunSpec
 
 EXIT_CANNOT_WRITE = 3  # the result could not be written (a full or read-only temporary directory)
-
-
-class _CannotWrite(Exception):
-    pass
-
-
-def _write(path: str, data: dict) -> None:
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, default=list)
-        os.replace(tmp, path)
-    except OSError:
-        raise _CannotWrite from None
 
 
 def main(spec_path: str, result_path: str) -> int:
@@ -61,9 +46,11 @@ def main(spec_path: str, result_path: str) -> int:
 
 def _report(result_path: str, payload: dict, status: int) -> int:
     """Write the payload for the parent; when that fails, the status says so and the parent says it in one line."""
+    from orchbench.results import write_text_atomic
+
     try:
-        _write(result_path, payload)
-    except _CannotWrite:
+        write_text_atomic(result_path, json.dumps(payload, default=list), "the run's result")
+    except UsageError:  # a full or read-only directory: the status tells the parent
         return EXIT_CANNOT_WRITE
     return status
 
