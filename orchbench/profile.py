@@ -379,9 +379,9 @@ def profile_one(label: str, spec: RunSpec, out: Path, options: ProfileOptions) -
 
 def write_summary(out: Path, summary: dict[str, Any]) -> Path:
     """``summary.json`` beside the captures, written whole or not at all (an interrupt waits for it)."""
-    from orchbench.results import write_text_atomic
+    from orchbench.atomic import write_text
 
-    return write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str), "the profile summary")
+    return write_text(out / "summary.json", json.dumps(summary, indent=2, default=str), "the profile summary")
 
 
 def new_summary(options: ProfileOptions) -> dict[str, Any]:

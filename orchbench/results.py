@@ -31,13 +31,11 @@ refused with one line):
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
 import platform
 import re
-import secrets
 import stat
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -47,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from orchbench import migrations
+from orchbench.atomic import write_atomic
 from orchbench.errors import UsageError
 from orchbench.harness.loop import loop_name
 from orchbench.types import RunResult
@@ -187,127 +186,19 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _fsync_directory(directory: Path) -> None:
-    with suppress(OSError, AttributeError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _create_temp(directory: Path, name: str) -> tuple[int, str]:
-    """A new, exclusive temp file beside the target; mode 0o666 so the kernel applies the user's umask."""
-    while True:
-        candidate = directory / f".{name}.{secrets.token_hex(6)}.tmp"
-        try:
-            return os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(candidate)
-        except FileExistsError:
-            continue
-
-
-def _cannot_write(target: Path, exc: OSError | str, what: str = "results") -> UsageError:
-    why = exc if isinstance(exc, str) else (exc.strerror or str(exc))
-    return UsageError(f"cannot write {what} to {target}: {why}")
-
-
-def _refuse_non_regular(target: Path) -> None:
-    """An existing target must be a regular file: a directory, a device node or a FIFO is never replaced."""
-    try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise _cannot_write(target, exc) from None
-    if not stat.S_ISREG(mode):
-        kind = "a directory" if stat.S_ISDIR(mode) else "a device or special file, not a regular file"
-        raise _cannot_write(target, f"it is {kind}")
-
-
-def check_target(path: str | os.PathLike[str]) -> None:
-    """Before the first run: the results can be written to ``path`` (its directory exists or can be made and
-    takes a new file; ``path`` is new or a regular file), else UsageError with one line, before any time is spent."""
-    target = Path(path)
-    _refuse_non_regular(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = _create_temp(target.parent, target.name)
-    except OSError as exc:
-        raise _cannot_write(target, exc) from None
-    os.close(fd)
-    with suppress(OSError):
-        os.unlink(probe)
-
-
-def _publish(tmp_name: str, target: Path, exclusive: bool) -> Path:
-    """Give the finished temp file its name. ``exclusive``: never over an existing file; a taken name gets -2,
-    -3, … (two comparisons started together in one directory both keep their file)."""
-    if not exclusive:
-        _refuse_non_regular(target)
-        os.replace(tmp_name, target)
-        return target
-    for n in itertools.count(1):
-        candidate = target if n == 1 else target.with_name(f"{target.stem}-{n}{target.suffix}")
-        try:
-            os.link(tmp_name, candidate)  # atomic, and fails when the name exists
-        except FileExistsError:
-            continue
-        except OSError:  # a file system without hard links: reserve the name, then replace the reservation
-            try:
-                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            except FileExistsError:
-                continue
-            os.replace(tmp_name, candidate)
-            return candidate
-        os.unlink(tmp_name)
-        return candidate
-    raise AssertionError("unreachable")
-
-
 def save(path: str | os.PathLike[str], document: Mapping[str, Any], *, exclusive: bool = False) -> Path:
     """Write the document atomically: a temp file beside the target, fsync, then rename over it; return its path.
 
     With ``exclusive`` an existing file is never replaced: the document takes the next free name instead (see
-    :func:`_publish`). A failure at any point (including a value that cannot be serialised) leaves any previous
-    file intact and no temp file behind, and raises UsageError.
+    :func:`orchbench.atomic.write_atomic`). A failure at any point (including a value that cannot be serialised)
+    leaves any previous file intact and no temp file behind, and raises UsageError.
     """
 
     def write(handle: Any) -> None:
         json.dump(_json_safe(document), handle, indent=2, allow_nan=False)
         handle.write("\n")
 
-    return _write_atomic(path, write, "results", exclusive)
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str, what: str = "results") -> Path:
-    """Write ``text`` as :func:`save` writes a document: whole, or not at all."""
-    return _write_atomic(path, lambda handle: handle.write(text), what)
-
-
-def _write_atomic(path: str | os.PathLike[str], write: Any, what: str, exclusive: bool = False) -> Path:
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = _create_temp(target.parent, target.name)
-    except OSError as exc:
-        raise _cannot_write(target, exc, what) from None
-    from orchbench.interrupts import deferred
-
-    try:
-        with deferred():  # Ctrl-C or SIGTERM while writing takes effect once the file is complete
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                write(handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            target = _publish(tmp_name, target, exclusive)
-    except BaseException as exc:
-        with suppress(OSError):
-            os.unlink(tmp_name)
-        if isinstance(exc, OSError):
-            raise _cannot_write(target, exc, what) from None
-        raise
-    _fsync_directory(target.parent)
-    return target
+    return write_atomic(path, write, "results", exclusive=exclusive)
 
 
 class NotSaved(UsageError):

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from orchbench import results
+from orchbench.atomic import check_target
 from orchbench.errors import UsageError
 from orchbench.harness.planner import plan
 from orchbench.results import SCHEMA, default_path, environment, load, make_document, measured_runs, save
@@ -253,7 +254,7 @@ def test_a_target_that_cannot_take_results_is_refused_before_any_run(tmp_path, t
     ]
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError, match="cannot write results to"):
-        results.check_target(path)
+        check_target(path)
     with pytest.raises(UsageError):
         save(path, _document({"a": [1.0]}))
     assert Path("/dev/null").is_char_device()  # never replaced by a regular file

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from orchbench.atomic import check_target
 from orchbench.commands import common
 from orchbench.commands.compare import (
     DEFAULT_TUNE_BUDGET,
@@ -68,7 +69,7 @@ def benchmark_command(
         names.append("naive")  # the original exercise's orchestrator, for reference
         shown_for_reference.add("naive")  # it is expected to fail (no retries): shown, never the command's verdict
     baseline = pick_baseline(names, baseline_strategy)
-    results.check_target(results.default_path(results_dir, "anagrams"))  # before the first run
+    check_target(results.default_path(results_dir, "anagrams"))  # before the first run
     medians: list[RunResult] = []
     failed: list[str] = []
     for one_case in cases:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from orchbench.atomic import check_target, write_text
 from orchbench.commands import common
 from orchbench.console import say
 from orchbench.errors import UsageError
@@ -107,9 +108,7 @@ def render(report: Any, fmt: Format, documents: list[dict[str, Any]], wide: bool
 
 
 def write_html(report: Any, documents: list[dict[str, Any]], path: Path) -> None:
-    from orchbench.results import write_text_atomic
-
-    write_text_atomic(path, rendered(report, Format.html, documents), "the report")
+    write_text(path, rendered(report, Format.html, documents), "the report")
     say(f"report: {path}")
 
 
@@ -247,7 +246,7 @@ def compare_command(
     threshold = parse_threshold(fail_above)
     reference_doc = results.load(against) if against is not None else None
     target = output or results.default_path(results_dir, opts.workload)
-    results.check_target(target)  # before the first run, not after all of them
+    check_target(target)  # before the first run, not after all of them
     document, interrupted = measure(
         names, opts, iterations, warmup, baseline, quiet, budget=budget, tune=tune_budget if tune else None
     )
@@ -321,7 +320,7 @@ def report_command(
     elif fmt is Format.html:
         write_html(report, documents, output)
     else:
-        results.write_text_atomic(output, rendered(report, fmt, documents), "the report")
+        write_text(output, rendered(report, fmt, documents), "the report")
         say(f"report: {output}")
     if plot:
         for document, path in zip(documents, files, strict=True):

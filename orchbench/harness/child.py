@@ -46,10 +46,10 @@ def main(spec_path: str, result_path: str) -> int:
 
 def _report(result_path: str, payload: dict, status: int) -> int:
     """Write the payload for the parent; when that fails, the status says so and the parent says it in one line."""
-    from orchbench.results import write_text_atomic
+    from orchbench.atomic import write_text
 
-    try:
-        write_text_atomic(result_path, json.dumps(payload, default=list), "the run's result")
+    try:  # read at once by the parent, then deleted: no need to wait for the disk
+        write_text(result_path, json.dumps(payload, default=list), "the run's result", durable=False)
     except UsageError:  # a full or read-only directory: the status tells the parent
         return EXIT_CANNOT_WRITE
     return status
