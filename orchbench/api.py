@@ -110,6 +110,8 @@ class Strategy:
 
     For fair comparisons ``map`` records what it actually used: ``in_flight``, the most items it let be in
     flight at once, and ``resolved``, its options with every default filled in (both reported with the run).
+    Defaults size themselves from what the workload declares (``task.mostly_waits``, ``task.useful_in_flight(n)``),
+    and ``map`` tells the workload what it will run at once per process (``task.declare_in_flight(k)``).
     """
 
     name: ClassVar[str] = ""
@@ -163,6 +165,9 @@ class Workload:
     items_wait: ClassVar[bool] = False  # an item's time is mostly waiting on something outside (a service)
     answer_options: ClassVar[tuple[str, ...]] = ()  # options that change the output (saved with a reference)
     renamed: ClassVar[dict[str, str]] = {}  # old case or scenario name -> its new name (still accepted, deprecated)
+    # The most items the strategy runs at once in this process, as it declared (Task.declare_in_flight), set by
+    # the harness before the first item; None when it declared nothing. Size per-process resources from it.
+    in_flight_per_process: int | None = None
 
     def __init__(self, spec: RunSpec, resources: ResourceCache) -> None:
         self.spec = spec
@@ -178,7 +183,9 @@ class Workload:
         raise NotImplementedError
 
     def start(self) -> dict[str, Any]:
-        """Start what the run needs (e.g. a server); return workload options that workers must see."""
+        """Start what the run needs (e.g. a server), in the run's process; return what this workload's copies in
+        other processes (pool workers, Ray actors) must know of it, e.g. ``{"url": ...}`` of the server it started.
+        They read it as ``self.spec.started`` (plain, JSON-able data; this instance keeps its own state)."""
         return {}
 
     def stop(self) -> None:

@@ -91,13 +91,12 @@ def seed_passing_prepare(spec: RunSpec, limit: int = 10_000) -> int:
 
 
 @contextlib.contextmanager
-def started_workload(spec: RunSpec) -> Iterator[Workload]:
-    """The spec's workload, built here and started (e.g. its server) for the block, then stopped."""
+def started_workload(spec: RunSpec) -> Iterator[tuple[Workload, RunSpec]]:
+    """The spec's workload, built here and started (e.g. its server) for the block, then stopped; with the spec
+    that carries what ``start()`` returned, to build tasks from (as the runner does)."""
     work = get_registry(spec.plugins).workload(spec.workload)(spec, ResourceCache())
     try:
-        extra = work.start()
-        work.spec = spec.replace(workload_options={**spec.workload_options, **extra})
-        yield work
+        yield work, spec.replace(started=work.start())
     finally:
         work.stop()
 
@@ -108,12 +107,12 @@ def map_items(
     """Prepare the workload's items, hand them to the strategy's ``map`` (between ``start`` and ``stop``) and
     return (items, outcomes)."""
     spec = RunSpec(strategy=strategy, workload=workload, strategy_options=dict(strategy_options or {}), **spec_fields)
-    with started_workload(spec) as work:
-        task = Task.build(work.spec, workload=work)
+    with started_workload(spec) as (work, started):
+        task = Task.build(started, workload=work)
         items = work.prepare(work.load_input(), task.stage)
         runner = get_registry(spec.plugins).strategy(strategy)(**spec.strategy_options)
         try:
-            runner.start(work.spec)
+            runner.start(started)
             outcomes = runner.map(task, items)
         finally:
             runner.stop()
@@ -202,7 +201,7 @@ class StrategyContract:
             scenario="none",
             workload_options=dict(self.workload_options),
         )
-        with started_workload(spec) as work:
+        with started_workload(spec) as (work, _):
             assert [o.value for o in outcomes] == [work.map_item(item) for item in items]
         assert all(o.ok and o.attempts == 1 for o in outcomes)
 
@@ -313,8 +312,8 @@ class WorkloadContract:
                 assert result.limit_s <= result.wall_s, (scenario, result.limit_s, result.wall_s)
 
     def test_items_and_values_survive_pickling(self) -> None:
-        with started_workload(self.spec()) as work:
-            task = Task.build(work.spec, workload=work)
+        with started_workload(self.spec()) as (work, started):
+            task = Task.build(started, workload=work)
             items = work.prepare(work.load_input(), task.stage)
             assert items, "the workload prepared no items"
             assert _through_a_pipe(items) == items

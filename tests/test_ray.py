@@ -287,3 +287,23 @@ def test_budget_holds_exactly_n_items_in_flight(ray_cluster: str, tmp_path: Path
     assert result.ok
     assert result.in_flight == 4
     assert result.workload_stats["max_in_flight"] == 4
+
+
+@pytest.mark.ray
+def test_the_in_flight_an_actor_declares_reaches_the_server(ray_cluster: str) -> None:
+    from orchbench.workloads.scoring import DEFAULT_CONNECTIONS
+    from tests.test_sizing_contract import DECLARED, QUIET_SERVER
+
+    # One actor running DECLARED items at once: were the declaration lost on the way to the actor, the
+    # scoring client's pool there would hold it to fewer.
+    result = run_spec(
+        "ray",
+        workload="scoring",
+        case="1k",
+        scenario="none",
+        strategy_options={"address": ray_cluster, "actors": 1, "concurrency": DECLARED},
+        workload_options=QUIET_SERVER,
+    )
+    assert_matches_reference(result)
+    assert result.in_flight == DECLARED
+    assert DEFAULT_CONNECTIONS < result.workload_stats["max_in_flight"] <= DECLARED

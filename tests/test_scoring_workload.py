@@ -249,7 +249,7 @@ def test_embedded_server_serves_a_whole_run_and_is_stopped():
     raw = w.load_input()
     extra = w.start()
     try:
-        assert extra["url"].startswith("http://127.0.0.1:") and extra["embedded_server"] is True
+        assert extra == {"url": extra["url"]} and extra["url"].startswith("http://127.0.0.1:")
         pid = w.service_pids()[0]
         assert pid is not None and psutil.Process(pid).is_running()
         items = w.prepare(raw, None)
@@ -269,11 +269,11 @@ def test_embedded_server_serves_a_whole_run_and_is_stopped():
     assert w.stats()["requests"] == 2 * sent  # the last figures survive the server
 
 
-def test_a_worker_reaches_the_server_through_the_merged_options():
+def test_a_worker_reaches_the_server_the_run_started_through_its_spec():
     parent = workload(case="small", scenario="none")
     extra = parent.start()
     try:
-        worker = workload(case="small", scenario="none", options=extra)
+        worker = workload(case="small", scenario="none", started=extra)
         assert worker.url == parent.url and not worker.external
         assert worker.map_item("hello") == score_line("hello")
         assert worker.limit_s("", ["hello"], {}) is None  # none: no latency, no bound

@@ -26,9 +26,8 @@ def where_run(spec: dict) -> str:
     """``scenario NAME``, or ``server HOST`` for a run against a service given by its URL."""
     from urllib.parse import urlsplit
 
-    options = spec.get("workload_options") or {}
-    url = options.get("url")
-    if url and not options.get("embedded_server"):
+    url = (spec.get("workload_options") or {}).get("url")
+    if url:
         return f"server {urlsplit(url).netloc or url}"
     return f"scenario {spec.get('scenario')}"
 

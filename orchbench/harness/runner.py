@@ -86,9 +86,9 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
     where: list[int] = []
     output: Any = None
     try:
-        extra = workload.start()
-        spec = spec.replace(workload_options={**spec.workload_options, **extra})
-        workload.spec = spec
+        # what start() learnt (e.g. its server's URL) reaches the workload's copies in other processes with the
+        # task's spec; this instance keeps its own state
+        spec = spec.replace(started=workload.start())
         task = Task.build(spec, workload=workload)
         started = time.perf_counter()
         strategy.start(spec)

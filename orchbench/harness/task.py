@@ -36,11 +36,17 @@ def _describe(exc: BaseException, attempts: int) -> str:
 
 
 class Task:
-    """Run one item (sync :meth:`run` or async :meth:`arun`) under the run's faults and retry policy."""
+    """Run one item (sync :meth:`run` or async :meth:`arun`) under the run's faults and retry policy.
+
+    It also carries what a strategy and the workload need to know of each other to size themselves:
+    :attr:`mostly_waits` and :meth:`useful_in_flight` (what the workload declares, for a strategy's defaults) and
+    :meth:`declare_in_flight` (what the strategy will run at once in one process, for the workload's resources).
+    """
 
     def __init__(self, spec: RunSpec, workload: Workload, policy: RetryPolicy, faults: FaultModel) -> None:
         self.spec = spec
         self.workload = workload
+        workload.in_flight_per_process = spec.in_flight_per_process
         self.policy = policy
         self.faults = faults
         self.transient = HARNESS_TRANSIENT + tuple(workload.transient_errors)
@@ -75,6 +81,38 @@ class Task:
         profiles = apply_overrides(workload.task_profiles(scenario), spec)
         require_timeout_for_hangs(profiles, policy.timeout_s)
         return cls(spec, workload, policy, FaultModel(spec.seed, profiles, in_worker=in_worker))
+
+    @property
+    def mostly_waits(self) -> bool:
+        """True when an item's time is mostly waiting (on a service, a latency) rather than CPU work in this
+        process: the workload says so (:attr:`Workload.items_wait`, or a bound in :meth:`Workload.max_in_flight`),
+        or the map task's profile has more latency than CPU cost."""
+        if self.workload.items_wait or self.workload.max_in_flight():
+            return True
+        profile = self.faults.profiles.get(self.workload.map_task)
+        return profile is not None and profile.latency_s * 1000.0 > profile.cpu_ms
+
+    def useful_in_flight(self, n: int) -> int:
+        """Items worth having in flight at once, over every process, for ``n`` items: when they mostly wait, all of
+        them, up to the workload's bound (:meth:`Workload.max_in_flight`, e.g. a server's capacity); else one per
+        CPU this process may use. Strategies size their default concurrency from it."""
+        if not self.mostly_waits:
+            from orchbench.strategies.pool import cpu_count
+
+            return cpu_count()
+        return max(1, min(n, self.workload.max_in_flight() or n))
+
+    def declare_in_flight(self, per_process: int) -> RunSpec:
+        """State the most items the strategy will run at once in one process (its threads, its event loop's
+        slots; 1 for a worker that runs items in turn), before the first item runs. The workload sizes what it
+        holds per process from it (:attr:`Workload.in_flight_per_process`, e.g. an HTTP connection pool), here
+        and in every worker process whose task is built from the returned spec, which is also ``self.spec`` from
+        now on: declare before sending ``task.spec`` to workers."""
+        if per_process < 1:
+            raise ValueError(f"a strategy runs at least one item at once per process, not {per_process}")
+        self.spec = self.spec.replace(in_flight_per_process=per_process)
+        self.workload.in_flight_per_process = per_process
+        return self.spec
 
     def run(self, index: int, item: Any, generation: int = 0) -> Outcome:
         """Compute one item's value (sync); ``generation`` counts resubmissions after a worker crash."""

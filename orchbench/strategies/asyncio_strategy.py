@@ -64,9 +64,7 @@ async def run_bounded(
 def default_concurrency(task: Task, n: int) -> int:
     """For items that mostly wait, the items worth having in flight (e.g. a server's capacity); otherwise
     ``DEFAULT_CONCURRENCY``."""
-    from orchbench.strategies import pool
-
-    return pool.useful_in_flight(task, n) if pool.mostly_waits(task) else DEFAULT_CONCURRENCY
+    return task.useful_in_flight(n) if task.mostly_waits else DEFAULT_CONCURRENCY
 
 
 class Asyncio(Strategy):
@@ -95,6 +93,7 @@ class Asyncio(Strategy):
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         concurrency = min(self.options["concurrency"] or default_concurrency(task, len(items)), len(items))
         self.resolved["concurrency"] = self.in_flight = concurrency
+        task.declare_in_flight(max(1, concurrency))
         if self.options["adaptive"]:
             from orchbench.harness.limiter import AIMDLimiter
 

@@ -58,9 +58,9 @@ def run_chunk(pairs: pool.Chunk, generation: int, concurrency: int, adaptive: bo
 def default_concurrency(task: Task, n: int, workers: int) -> int:
     """Attempts in flight per worker: for items that mostly wait, the pool's share of the items worth having in
     flight (a server's capacity, or every item); for CPU work, ``DEFAULT_CONCURRENCY``."""
-    if not pool.mostly_waits(task):
+    if not task.mostly_waits:
         return DEFAULT_CONCURRENCY
-    return max(1, math.ceil(pool.useful_in_flight(task, n) / workers))
+    return max(1, math.ceil(task.useful_in_flight(n) / workers))
 
 
 def default_chunk(n: int, workers: int, concurrency: int, waits: bool = False) -> int:
@@ -131,13 +131,14 @@ class Hybrid(Strategy):
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         workers = self.options["workers"] or pool.cpu_count()
         concurrency = self.options["concurrency"] or default_concurrency(task, len(items), workers)
-        chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency, pool.mostly_waits(task))
+        chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency, task.mostly_waits)
         self.resolved.update(workers=workers, concurrency=concurrency, chunk=chunk)
         self.in_flight = min(len(items), min(workers, math.ceil(len(items) / chunk)) * min(concurrency, chunk))
         adaptive = self.options["adaptive"]
         self.limiters = {}
+        spec = task.declare_in_flight(min(concurrency, chunk))  # a worker's loop never holds more than its chunk
         supervisor = pool.Supervisor(
-            task.spec.to_dict(),
+            spec.to_dict(),
             run_chunk,
             (concurrency, adaptive),
             workers=workers,

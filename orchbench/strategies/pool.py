@@ -416,22 +416,6 @@ def breakdown_stats(rebuilds: int, stalls: int) -> dict[str, int]:
     return {"pool rebuilds": rebuilds, "stalled workers killed": stalls} if rebuilds else {}
 
 
-def mostly_waits(task: Task) -> bool:
-    """True when an item's time is mostly waiting (a latency, a server) rather than CPU work in this process."""
-    if task.workload.items_wait or task.workload.max_in_flight():
-        return True
-    profile = task.faults.profiles.get(task.workload.map_task)
-    return profile is not None and profile.latency_s * 1000.0 > profile.cpu_ms
-
-
-def useful_in_flight(task: Task, n: int) -> int:
-    """Items worth having in flight at once over the whole pool: all of them when they mostly wait (capped by the
-    workload's bound, e.g. a server's capacity), else one per core."""
-    if not mostly_waits(task):
-        return cpu_count()
-    return max(1, min(n, task.workload.max_in_flight() or n))
-
-
 def adaptive_chunk(n: int, workers: int, per_worker: int, low: int, high: int) -> int:
     """About ``per_worker`` chunks per worker, clamped to [low, high]."""
     return max(low, min(high, math.ceil(n / (workers * per_worker))))

@@ -21,9 +21,9 @@ def default_workers(task: Task, n: int) -> int:
     """One worker per core for CPU work; for waiting work up to ``WAITING_WORKERS_PER_CPU`` per core, no more
     than the items worth having in flight."""
     cores = pool.cpu_count()
-    if not pool.mostly_waits(task):
+    if not task.mostly_waits:
         return cores
-    return max(cores, min(WAITING_WORKERS_PER_CPU * cores, pool.useful_in_flight(task, n)))
+    return max(cores, min(WAITING_WORKERS_PER_CPU * cores, task.useful_in_flight(n)))
 
 
 class Processes(Strategy):
@@ -70,8 +70,9 @@ class Processes(Strategy):
         chunk = self.options["chunk"] or pool.adaptive_chunk(len(items), workers, CHUNKS_PER_WORKER, 1, MAX_CHUNK)
         self.resolved.update(workers=workers, chunk=chunk)
         self.in_flight = min(workers, math.ceil(len(items) / chunk))
+        spec = task.declare_in_flight(1)  # a worker runs its items in turn
         supervisor = pool.Supervisor(
-            task.spec.to_dict(),
+            spec.to_dict(),
             pool.run_batch,
             workers=workers,
             restarts=self.options["restarts"],

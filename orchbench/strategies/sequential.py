@@ -18,6 +18,7 @@ class Sequential(Strategy):
     in_flight = 1
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
+        task.declare_in_flight(1)
         return [task.run(index, item) for index, item in enumerate(items)]
 
 

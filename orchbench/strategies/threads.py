@@ -10,7 +10,6 @@ from typing import Any
 from orchbench.api import Option, Strategy
 from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
-from orchbench.strategies import pool
 from orchbench.types import Outcome
 
 # Threads help only while items wait (sleep, network): the GIL serialises the Python work itself, so the right
@@ -25,9 +24,9 @@ QUEUED_PER_WORKER = 2  # futures queued per thread: enough that no thread waits 
 def default_workers(task: Task, n: int) -> int:
     """For items that mostly wait, one thread per item worth having in flight (e.g. a server's capacity), up to
     ``MAX_DEFAULT_WORKERS``; otherwise ``DEFAULT_WORKERS``."""
-    if not pool.mostly_waits(task):
+    if not task.mostly_waits:
         return DEFAULT_WORKERS
-    return min(MAX_DEFAULT_WORKERS, pool.useful_in_flight(task, n))
+    return min(MAX_DEFAULT_WORKERS, task.useful_in_flight(n))
 
 
 class Threads(Strategy):
@@ -55,6 +54,7 @@ class Threads(Strategy):
             return []
         workers = min(self.options["workers"] or default_workers(task, len(items)), len(items))
         self.resolved["workers"] = self.in_flight = workers
+        task.declare_in_flight(workers)
         source = enumerate(items)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="orchbench-threads")
         clean = False

@@ -44,8 +44,6 @@ SCENARIO_HELP: dict[str, str] = {
 }
 
 DEFAULT_CONNECTIONS = 256
-# Strategy options that state how many calls one process makes at once (the HTTP pool is sized to match).
-CONCURRENCY_OPTIONS = ("concurrency", "max_concurrency", "in_flight", "workers", "max_workers", "threads")
 _MAX_ATTEMPTS_FOR_LIMIT = 1000
 
 _SERVER_OPTIONS: dict[str, Option] = {
@@ -91,7 +89,8 @@ class ScoringWorkload(Workload):
         "connections": Option(
             int,
             0,
-            f"HTTP connections per process (0: the strategy's concurrency, at least {DEFAULT_CONNECTIONS})",
+            f"HTTP connections per process (0: what the strategy runs at once per process, at least "
+            f"{DEFAULT_CONNECTIONS} and the service's capacity)",
             min=0,
         ),
         "http_timeout": Option(
@@ -100,7 +99,6 @@ class ScoringWorkload(Workload):
         "aiohttp": Option(
             bool, False, "async strategies send with aiohttp instead of the built-in keep-alive HTTP/1.1 client"
         ),
-        "embedded_server": Option(bool, False, "set by the workload itself: url is the server it started"),
         "path": Option(str, "", "path appended to the server's URL for every request (default: the URL itself)"),
         "body": Option(
             str, "raw", "request body: raw (the line's UTF-8 bytes) or the name of a JSON field holding the line"
@@ -143,15 +141,13 @@ class ScoringWorkload(Workload):
                 raise UsageError(f"--url {url!r} is not a valid URL ({exc})") from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise UsageError(f"--url {url!r} is not an http:// or https:// URL with a host")
-            if not self.options["embedded_server"]:
-                given = [key for key in _SERVER_OPTIONS if self.options[key] is not None]
-                if given:
-                    raise UsageError(
-                        f"workload 'scoring': {given[0]} is an option of the embedded server, which "
-                        f"does not run with --url"
-                    )
+            given = [key for key in _SERVER_OPTIONS if self.options[key] is not None]
+            if given:
+                raise UsageError(
+                    f"workload 'scoring': {given[0]} is an option of the embedded server, which does not run with --url"
+                )
         if self.options["send_blank"] is None:
-            self.options["send_blank"] = url is not None and not self.options["embedded_server"]
+            self.options["send_blank"] = url is not None
         body = self.options["body"]
         if body != "raw" and not body.strip():
             raise UsageError("workload 'scoring': body must be raw or the name of a JSON field")
@@ -186,12 +182,15 @@ class ScoringWorkload(Workload):
 
     @property
     def external(self) -> bool:
-        return self.options["url"] is not None and not self.options["embedded_server"]
+        """Scoring against a service given by its URL (not the embedded server)."""
+        return self.options["url"] is not None
 
     @property
     def url(self) -> str:
+        """The server's URL: the one given, the one this instance started, or (in a worker) the one the run's
+        process started (``spec.started``)."""
         url = self._server.url if self._server is not None else self.options["url"]
-        url = url or self.spec.workload_options.get("url")
+        url = url or self.spec.started.get("url")
         if not url:
             raise RuntimeError("the scoring workload has no server: call start() first or give a url")
         return url
@@ -203,10 +202,9 @@ class ScoringWorkload(Workload):
     def start(self) -> dict[str, Any]:
         from orchbench.workloads.scoring.process import ServerProcess
 
-        if self.options["url"] is not None:
-            if self.external:
-                self.protocol()  # a bad header spec or a missing variable: one line, before any request
-                _check_reachable(self.options["url"])
+        if self.external:
+            self.protocol()  # a bad header spec or a missing variable: one line, before any request
+            _check_reachable(self.options["url"])
             return {}
         self._server = ServerProcess(self.spec.scenario or self.default_scenario, config=self.server_config())
         url = self._server.start()
@@ -214,7 +212,7 @@ class ScoringWorkload(Workload):
             self._server_cpu_at_start = float(self._server.stats()["cpu_s"])
         except (OSError, ValueError, KeyError, TypeError):
             self._server_cpu_at_start = None
-        return {"url": url, "embedded_server": True}
+        return {"url": url}
 
     def stop(self) -> None:
         if self._server is not None:
@@ -337,18 +335,13 @@ class ScoringWorkload(Workload):
         return self._connections_per_process
 
     def _count_connections(self) -> int:
+        """What the strategy declared it runs at once in this process, at least ``DEFAULT_CONNECTIONS`` and the
+        service's capacity: a pool larger than its callers costs nothing (connections open on demand), a smaller
+        one would silently cap the strategy. The embedded server keeps no more than its ``max_connections``."""
         if self.options["connections"]:
             return self.options["connections"]
-        found = []
-        for key in CONCURRENCY_OPTIONS:
-            try:
-                found.append(int(self.spec.strategy_options[key]))
-            except (KeyError, TypeError, ValueError):
-                pass
-        # A floor, not a guess: "workers" may count processes (hybrid's) rather than callers, and a pool larger
-        # than its callers costs nothing, while a smaller one would silently cap the strategy's concurrency.
-        # The capacity too: a strategy's default concurrency is sized from it (see max_in_flight).
-        return max([n for n in found if n > 0] + [DEFAULT_CONNECTIONS, self.max_in_flight() or 0])
+        wanted = max(self.in_flight_per_process or 0, DEFAULT_CONNECTIONS, self.max_in_flight() or 0)
+        return wanted if self.external else min(wanted, self.server_config().max_connections)
 
     def warm(self) -> None:
         import importlib

@@ -22,6 +22,7 @@ class ChunkedThreads(Strategy):
         pairs = list(enumerate(items))
         n = min(self.options["threads"], len(pairs)) or 1
         self.in_flight = self.resolved["threads"] = n
+        task.declare_in_flight(n)  # so the workload sizes what it holds per process (e.g. connections) for n at once
         size, extra = divmod(len(pairs), n)
         chunks, start = [], 0
         for k in range(n):  # the first `extra` chunks take one item more

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+import orchbench
 from orchbench import Option, Outcome, RunSpec, Strategy, UsageError
 from orchbench.api import split_in_flight
 
@@ -72,8 +73,10 @@ class RayStrategy(Strategy):
         from orchbench_ray.worker import AsyncBatchWorker, BatchWorker
 
         n = self.options["actors"] or os.cpu_count() or 1
-        concurrency = self.options["concurrency"] or _default_concurrency(spec, n)
+        task = orchbench.Task.build(spec)  # not task_for: this is the driver, not a worker (no worker hook)
+        concurrency = self.options["concurrency"] or _default_concurrency(task, n)
         self.resolved.update(actors=n, concurrency=concurrency)
+        spec = task.declare_in_flight(concurrency)  # what each actor runs at once, for the workload's resources
         cluster_cpus = float(ray.cluster_resources().get("CPU", n))
         actor_class = ray.remote(AsyncBatchWorker if concurrency > 1 else BatchWorker)
         # Restarted after a crash (the constructor rebuilds the Task); a lost call is ours to resubmit, with
@@ -222,20 +225,12 @@ def _place(outcomes: list[Outcome | None], returned: list[Outcome], batch: list[
         outcomes[outcome.index] = outcome
 
 
-def _default_concurrency(spec: RunSpec, actors: int) -> int:
-    """Items an actor runs at once: 1 when items compute; when they mostly wait (on a latency or a server), the
+def _default_concurrency(task: orchbench.Task, actors: int) -> int:
+    """Items an actor runs at once: 1 when items compute; when they mostly wait (``task.mostly_waits``), the
     actor's share of what the workload can take at once (``Workload.max_in_flight``), else ``WAITING_CONCURRENCY``."""
-    import orchbench
-
-    task = orchbench.Task.build(spec)  # not task_for: this is the driver, not a worker (no worker hook)
-    bound = task.workload.max_in_flight()
-    profile = task.faults.profiles.get(task.workload.map_task)
-    if (
-        not bound
-        and not getattr(task.workload, "items_wait", False)
-        and not (profile is not None and profile.latency_s * 1000.0 > profile.cpu_ms)
-    ):
+    if not task.mostly_waits:
         return 1
+    bound = task.workload.max_in_flight()
     return max(1, math.ceil(bound / actors)) if bound else WAITING_CONCURRENCY
 
 
