@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 from orchbench.api import Option, RetryPolicy, Strategy, TaskProfile, Workload
 from orchbench.errors import TransientError, UsageError
 from orchbench.hookspecs import HOOK_API_VERSION, hookimpl
+from orchbench.presets import Preset
 from orchbench.types import Outcome, RunResult, RunSpec
 
 if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checkers as what they are
@@ -22,6 +23,7 @@ __all__ = [
     "HOOK_API_VERSION",
     "Option",
     "Outcome",
+    "Preset",
     "RetryPolicy",
     "RunResult",
     "RunSpec",

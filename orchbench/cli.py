@@ -68,7 +68,7 @@ def _root(
     state.debug = debug
 
 
-COMMAND_MODULES = ("list_cmd", "run", "compare", "benchmark", "profile", "reference")
+COMMAND_MODULES = ("list_cmd", "run", "compare", "sweep", "profile", "reference")
 
 
 def build_app(registry: Registry | None = None) -> typer.Typer:

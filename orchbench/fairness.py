@@ -26,7 +26,6 @@ def prepare(
 ) -> tuple[list[tuple[str, RunSpec]], dict[str, Any]]:
     """The specs as they will be compared (tuned, or given the budget) and the record that says how."""
     from orchbench.plugins import get_registry
-    from orchbench.presets import PRESETS
 
     if budget is not None and tune is not None:
         raise UsageError("give --tune or --budget, not both")
@@ -35,7 +34,7 @@ def prepare(
     for label, spec in specs:
         cls = registry.strategy(spec.strategy)
         record["knobs"][label] = [k for k, opt in cls.options.items() if opt.tune is not None]
-        if label in PRESETS and (budget is not None or tune is not None):
+        if label in registry.presets() and (budget is not None or tune is not None):
             record["skipped"][label] = "a preset: its own settings"
     if budget is not None:
         specs = apply_budget(specs, budget, record["skipped"])

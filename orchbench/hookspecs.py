@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import typer
 
     from orchbench.api import RetryPolicy, Strategy, Workload
+    from orchbench.presets import Preset
 
 PROJECT = "orchbench"
 HOOK_API_VERSION = 1
@@ -52,6 +53,12 @@ def orchbench_workloads() -> list[type[Workload]]:
 @hookspec
 def orchbench_retry_policies() -> list[type[RetryPolicy]]:
     """Return the retry policy classes this plugin supplies (see :class:`orchbench.RetryPolicy`)."""
+
+
+@hookspec
+def orchbench_presets() -> list[Preset]:
+    """Return the presets this plugin supplies: instances of :class:`orchbench.Preset`, each a strategy with fixed
+    settings under a name of its own (a name no strategy has), usable wherever a strategy name is."""
 
 
 @hookspec

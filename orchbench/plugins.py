@@ -28,6 +28,7 @@ import pluggy
 from orchbench import hookspecs
 from orchbench.api import RetryPolicy, Strategy, Workload
 from orchbench.errors import UsageError
+from orchbench.presets import Preset
 from orchbench.suggest import did_you_mean
 
 BUILTIN_DISTRIBUTION = "orchbench"
@@ -36,6 +37,7 @@ KINDS = {
     "strategy": ("orchbench_strategies", Strategy),
     "workload": ("orchbench_workloads", Workload),
     "retry policy": ("orchbench_retry_policies", RetryPolicy),
+    "preset": ("orchbench_presets", Preset),  # instances, not classes; after the strategies, whose names they avoid
 }
 
 
@@ -55,7 +57,7 @@ class Source:
 
 @dataclass(frozen=True)
 class Entry:
-    """One strategy, workload or retry policy and the plugin that supplied it."""
+    """One strategy, workload, retry policy or preset and the plugin that supplied it."""
 
     kind: str
     name: str
@@ -101,6 +103,13 @@ class Registry:
     def retry_policy(self, name: str) -> type[RetryPolicy]:
         return self.get("retry policy", name)
 
+    def presets(self) -> dict[str, Preset]:
+        return {name: entry.obj for name, entry in self.entries["preset"].items()}
+
+    def renamed_presets(self) -> dict[str, str]:
+        """Earlier names of presets → their names now."""
+        return {old: name for name, entry in self.entries["preset"].items() for old in entry.obj.renamed_from}
+
     def plugins(self) -> list[Source]:
         seen: dict[str, Source] = {}
         for kind in self.entries.values():
@@ -137,7 +146,17 @@ def _selected(eps: list[EntryPoint]) -> list[EntryPoint]:
 def _add(registry: Registry, kind: str, obj: Any, source: Source) -> None:
     base = KINDS[kind][1]
     name = getattr(obj, "name", None)
-    if not (isinstance(obj, type) and issubclass(obj, base)) or not isinstance(name, str) or not name:
+    if kind == "preset":
+        if not isinstance(obj, base) or not isinstance(name, str) or not name:
+            registry.problems.append(PluginProblem(source, f"supplied {obj!r}, not a named {base.__name__}"))
+            return
+        if name in registry.entries["strategy"]:
+            owner = registry.entries["strategy"][name].source
+            registry.problems.append(
+                PluginProblem(source, f"preset {name!r} has the name of a strategy of {owner}; keeping the strategy")
+            )
+            return
+    elif not (isinstance(obj, type) and issubclass(obj, base)) or not isinstance(name, str) or not name:
         registry.problems.append(PluginProblem(source, f"supplied {obj!r}, not a named {base.__name__} subclass"))
         return
     taken = registry.entries[kind].get(name)

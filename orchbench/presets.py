@@ -1,4 +1,8 @@
-"""Presets: a strategy with fixed settings under a name of its own, usable wherever a strategy name is."""
+"""Presets: a strategy with fixed settings under a name of its own, usable wherever a strategy name is.
+
+Plugins supply them with the ``orchbench_presets`` hook; each workload brings those of its own (the built-in
+anagram workload's ``naive``, the scoring workload's ``original-design``).
+"""
 
 from __future__ import annotations
 
@@ -8,31 +12,15 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Preset:
+    """A named strategy with fixed settings: ``orchbench run NAME`` runs ``strategy`` with ``strategy_options``
+    and the RunSpec fields in ``spec`` changed (e.g. ``{"retry": "none", "cache": False}``).
+
+    ``renamed_from`` holds earlier names of the preset: still accepted, with one deprecation line.
+    """
+
     name: str
     description: str
     strategy: str
     spec: dict[str, Any] = field(default_factory=dict)
     strategy_options: dict[str, Any] = field(default_factory=dict)
-
-
-PRESETS = {
-    p.name: p
-    for p in (
-        Preset(
-            "naive",
-            "the original exercise's orchestrator: sequential, no retry, no caching (the dictionary is "
-            "reloaded on every call, duplicates recomputed)",
-            "sequential",
-            {"retry": "none", "retry_options": {}, "cache": False, "memo": False},
-        ),
-        Preset(
-            "original-design",
-            "the original scoring service's design: hybrid, one process per core, "
-            "100 concurrent per process, 3 attempts with 2^n s backoff, a per-process cache",
-            "hybrid",
-            {"retry": "exponential", "retry_options": {"max_attempts": 3, "base": 2.0, "cap": 60.0, "jitter": False}},
-            {"concurrency": 100},
-        ),
-    )
-}
-RENAMED = {"seed-design": "original-design"}  # old preset name -> new (still accepted, deprecated)
+    renamed_from: tuple[str, ...] = ()

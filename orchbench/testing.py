@@ -39,6 +39,7 @@ from orchbench.harness.task import Task
 from orchbench.plugins import get_registry
 from orchbench.types import Outcome, RunResult, RunSpec
 from orchbench.verify import canonical
+from orchbench.workloads import DEFAULT_WORKLOAD
 
 __all__ = [
     "StrategyContract",
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-def run_spec(strategy: str, workload: str = "anagrams", **spec_fields: Any) -> RunResult:
+def run_spec(strategy: str, workload: str = DEFAULT_WORKLOAD, **spec_fields: Any) -> RunResult:
     """Run ``strategy`` on ``workload`` in this process (no child process, no memory sampling).
 
     ``spec_fields`` are :class:`~orchbench.RunSpec` fields, e.g. ``case="medium"``, ``scenario="none"``,
@@ -102,7 +103,7 @@ def started_workload(spec: RunSpec) -> Iterator[tuple[Workload, RunSpec]]:
 
 
 def map_items(
-    strategy: str, workload: str = "anagrams", strategy_options: dict[str, Any] | None = None, **spec_fields: Any
+    strategy: str, workload: str = DEFAULT_WORKLOAD, strategy_options: dict[str, Any] | None = None, **spec_fields: Any
 ) -> tuple[list[Any], list[Outcome]]:
     """Prepare the workload's items, hand them to the strategy's ``map`` (between ``start`` and ``stop``) and
     return (items, outcomes)."""
@@ -127,7 +128,7 @@ class StrategyContract:
     """
 
     strategy: ClassVar[str] = ""
-    workload: ClassVar[str] = "anagrams"
+    workload: ClassVar[str] = DEFAULT_WORKLOAD
     case: ClassVar[str | None] = "medium"
     workload_options: ClassVar[dict[str, Any]] = {}  # e.g. {"latency": 0}: what --set would give the workload
     crashes: ClassVar[bool] = False

@@ -298,12 +298,12 @@ def tune_specs(
     """Tune every spec whose strategy has tunable knobs (presets are not tuned); return the specs set to their
     chosen settings and each strategy's search."""
     from orchbench.plugins import get_registry
-    from orchbench.presets import PRESETS
 
     registry = get_registry()
+    presets = registry.presets()
     tuned, searches = [], {}
     for label, spec in specs:
-        knobs = {} if label in PRESETS else tunable_knobs(registry.strategy(spec.strategy), spec.strategy_options)
+        knobs = {} if label in presets else tunable_knobs(registry.strategy(spec.strategy), spec.strategy_options)
         if not knobs:
             tuned.append((label, spec))
             continue

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchbench.workloads import DEFAULT_WORKLOAD
+
 RESULT_SCHEMA = "orchbench.run/1"
 
 
@@ -19,7 +21,7 @@ class RunSpec:
     """Everything needed to rebuild one run in a fresh process: what to run, on what, under which faults."""
 
     strategy: str
-    workload: str = "anagrams"
+    workload: str = DEFAULT_WORKLOAD
     case: str | None = None
     input_path: str | None = None
     scenario: str | None = None

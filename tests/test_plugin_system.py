@@ -196,7 +196,7 @@ def test_cli_lists_broken_plugins_and_still_runs(tmp_path: Path) -> None:
 def test_docs_describe_every_hook_and_the_api_version() -> None:
     text = (ROOT / "docs" / "plugins.md").read_text()
     hooks = [name for name in dir(hookspecs) if name.startswith("orchbench_")]
-    assert len(hooks) == 4
+    assert len(hooks) == 5
     missing = [name for name in hooks if f"`{name}" not in text]
     assert not missing, f"docs/plugins.md does not describe {missing}"
     assert f"HOOK_API_VERSION` is {orchbench.HOOK_API_VERSION}" in text

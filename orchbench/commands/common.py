@@ -14,10 +14,10 @@ import typer
 from orchbench.api import resolve_options
 from orchbench.errors import UsageError
 from orchbench.plugins import Registry, get_registry, used
-from orchbench.presets import PRESETS, RENAMED
 from orchbench.renames import current_name
 from orchbench.suggest import did_you_mean
 from orchbench.types import RunSpec
+from orchbench.workloads import DEFAULT_WORKLOAD
 
 Workload = Annotated[str, typer.Option("--workload", "-w", help="Workload to run (see `orchbench list`).")]
 TestCase = Annotated[str | None, typer.Option("--test-case", "-t", help="Test case of the workload.")]
@@ -60,7 +60,7 @@ class RunOptions:
     """The options common to the commands that run strategies: declared once here, with their command-line
     names, help and defaults (see :func:`with_run_options`)."""
 
-    workload: Workload = "anagrams"
+    workload: Workload = DEFAULT_WORKLOAD
     case: TestCase = None
     input_path: InputFile = None
     scenario: Scenario = None
@@ -178,11 +178,11 @@ def strategy_names(given: list[str] | None) -> list[str]:
 
 def resolve_strategy(name: str, registry: Registry) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """A strategy or preset name → (strategy, spec changes, strategy options)."""
-    preset = PRESETS.get(name)
+    preset = registry.presets().get(name)
     if preset is not None:
         return preset.strategy, dict(preset.spec), dict(preset.strategy_options)
     if name not in registry.entries["strategy"]:
-        known = [*registry.entries["strategy"], *PRESETS]
+        known = [*registry.entries["strategy"], *registry.presets()]
         raise UsageError(
             f"unknown strategy {name!r}{did_you_mean(name, known)} (available: {', '.join(sorted(known))})"
         )
@@ -249,7 +249,7 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
         raise UsageError("give either --test-case or --input, not both")
     workload_cls = registry.workload(opts.workload)
     policy_cls = registry.retry_policy(opts.retry)
-    names = [current_name("strategy", name, RENAMED, PRESETS) for name in names]
+    names = [current_name("strategy", name, registry.renamed_presets(), registry.presets()) for name in names]
     resolved = [(name, *resolve_strategy(name, registry)) for name in names]
     strategy_classes = {strategy: registry.strategy(strategy) for _, strategy, _, _ in resolved}
     preset_policies = [registry.retry_policy(changes["retry"]) for _, _, changes, _ in resolved if "retry" in changes]

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 
 from orchbench.plugins import KINDS, get_registry
-from orchbench.presets import PRESETS
 
 
 def inventory() -> dict[str, Any]:
@@ -21,6 +20,10 @@ def inventory() -> dict[str, Any]:
             extra: dict[str, Any] = {"options": sorted(getattr(entry.obj, "options", {}))}
             if kind == "workload":
                 extra.update(cases=list(entry.obj.cases), scenarios=list(entry.obj.scenarios))
+            if kind == "preset":
+                if entry.obj.strategy not in registry.entries["strategy"]:
+                    continue  # its strategy is not installed: it cannot run
+                extra = {"strategy": entry.obj.strategy}
             rows.append(
                 {
                     "kind": kind,
@@ -33,20 +36,6 @@ def inventory() -> dict[str, Any]:
                     **extra,
                 }
             )
-    for preset in PRESETS.values():
-        if preset.strategy not in registry.entries["strategy"]:
-            continue
-        rows.append(
-            {
-                "kind": "preset",
-                "name": preset.name,
-                "description": preset.description,
-                "plugin": "presets",
-                "distribution": "orchbench",
-                "version": None,
-                "strategy": preset.strategy,
-            }
-        )
     problems = [
         {
             "plugin": p.source.plugin,

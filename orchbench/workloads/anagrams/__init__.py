@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchbench.api import TaskProfile, Workload
 from orchbench.errors import UsageError
 from orchbench.hookspecs import hookimpl
+from orchbench.presets import Preset
 from orchbench.workloads.anagrams import tasks, texts
 from orchbench.workloads.anagrams.dictionary import cached_words, load_words, shared_index
 from orchbench.workloads.inputs import read_text
+
+if TYPE_CHECKING:
+    import typer
 
 _ORIGINAL = {  # the original exercise's latencies (s) and failure rates
     "filter_input": (1.0, 0.20),
@@ -146,3 +150,24 @@ class AnagramWorkload(Workload):
 @hookimpl
 def orchbench_workloads() -> list[type[Workload]]:
     return [AnagramWorkload]
+
+
+NAIVE = Preset(
+    "naive",
+    "the original exercise's orchestrator: sequential, no retry, no caching (the dictionary is "
+    "reloaded on every call, duplicates recomputed)",
+    "sequential",
+    {"retry": "none", "retry_options": {}, "cache": False, "memo": False},
+)
+
+
+@hookimpl
+def orchbench_presets() -> list[Preset]:
+    return [NAIVE]
+
+
+@hookimpl
+def orchbench_commands(app: typer.Typer) -> None:
+    from orchbench.workloads.anagrams.benchmark import register
+
+    register(app)

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from orchbench.api import Option, TaskProfile, Workload
 from orchbench.errors import TransientError, UsageError
 from orchbench.hookspecs import hookimpl
+from orchbench.presets import Preset
 from orchbench.workloads.scoring.corpus import CASE_HELP, case_corpus
 from orchbench.workloads.scoring.scores import is_blank, score_line, split_lines
 
@@ -479,6 +480,22 @@ def _read_text(path: str) -> str:
 @hookimpl
 def orchbench_workloads() -> list[type[Workload]]:
     return [ScoringWorkload]
+
+
+ORIGINAL_DESIGN = Preset(
+    "original-design",
+    "the original scoring service's design: hybrid, one process per core, "
+    "100 concurrent per process, 3 attempts with 2^n s backoff, a per-process cache",
+    "hybrid",
+    {"retry": "exponential", "retry_options": {"max_attempts": 3, "base": 2.0, "cap": 60.0, "jitter": False}},
+    {"concurrency": 100},
+    renamed_from=("seed-design",),
+)
+
+
+@hookimpl
+def orchbench_presets() -> list[Preset]:
+    return [ORIGINAL_DESIGN]
 
 
 @hookimpl
