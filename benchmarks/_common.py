@@ -48,14 +48,17 @@ def timed(cmd: list[str]) -> float:
 
 
 def request_costs(result: dict[str, Any]) -> dict[str, float]:
-    """A scoring run's CPU per request, in µs, from the processes' own counters: the client's (the run's CPU over
-    its attempts) and the embedded server's (its CPU during the run, start-up excluded, over the requests it
-    counted); and the CPU floor, in seconds: all of that CPU spread over every core of the machine."""
+    """A scoring run's CPU per request, in µs, from the kernel's CPU clocks over the run's window: the client's
+    (the run's CPU over its attempts) and the embedded server's (``service_cpu_s``, or else its own account of its
+    CPU during the run, over the requests it counted); and the CPU floor, in seconds: all of that CPU spread over
+    the cores the run could use (the result's ``cpu_floor_s``)."""
     stats = result.get("workload_stats") or {}
     requests = stats.get("requests") or 0
-    server_s = stats.get("cpu_s", float("nan")) - stats.get("cpu_s_at_start", float("nan"))
+    server_s = result.get("service_cpu_s")
+    if server_s is None:
+        server_s = stats.get("cpu_s", float("nan")) - stats.get("cpu_s_at_start", float("nan"))
     client_s = result.get("cpu_s") or float("nan")
-    cores = machine()["cores"] or 1
+    cores = result.get("cores") or machine()["cores"] or 1
     return {
         "client_us": 1e6 * client_s / max(1, result.get("attempts") or 0),
         "server_us": 1e6 * server_s / max(1, requests),

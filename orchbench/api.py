@@ -303,6 +303,12 @@ class RetryPolicy:
         Only async strategies hedge, and only tasks whose profile is ``idempotent``."""
         return None
 
+    @property
+    def hedge_spare_only(self) -> bool:
+        """True: a hedge starts only into spare room, under a strategy's attempt limit a free slot that no item's
+        first attempt waits for (the tail of a run), so hedges never delay new items. By default False."""
+        return False
+
     def observe(self, seconds: float) -> None:
         """A hedged loop's attempt succeeded in ``seconds`` (e.g. for a latency quantile). By default nothing."""
 

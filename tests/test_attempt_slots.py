@@ -88,3 +88,44 @@ def test_later_attempts_get_a_free_slot_before_first_attempts():
         return order
 
     assert asyncio.run(scenario()) == ["retry", "new item"]
+
+
+@pytest.mark.parametrize("spare_only", [True, False])
+def test_a_spare_only_hedge_takes_no_slot_an_items_first_attempt_waits_for(spare_only):
+    from orchbench.harness.attempts import AttemptLog
+    from orchbench.harness.hedge import acall_hedged
+    from orchbench.harness.retry import HedgedRetry
+
+    async def scenario() -> list[object]:
+        slots = AttemptSlots(2)
+        policy = HedgedRetry(spare_only=spare_only, delay=0.0, budget=0)
+        granted: list[object] = []  # who got a slot, in order
+
+        async def attempt(k: int) -> int:
+            granted.append(k)
+            if k == 1:
+                await asyncio.Event().wait()  # the first attempt never answers: only a hedge can win
+            return k
+
+        other = await slots.acquire()  # another item's attempt holds the second slot
+        log = AttemptLog()
+        race = asyncio.ensure_future(acall_hedged(policy, (ValueError,), attempt, log, slots))
+        await asyncio.sleep(0)  # the race's first attempt takes the other slot
+        first_attempt = asyncio.ensure_future(slots.acquire())  # and a third item's first attempt waits for one
+        first_attempt.add_done_callback(lambda _: granted.append("another item"))
+        await asyncio.sleep(0.12)  # the hedge is due at once; the race asks again every 50 ms
+        assert granted == [1]
+        slots.release(other, 0.0, None)
+        await asyncio.sleep(0.12)
+        if spare_only:  # no room for the hedge while the item's first attempt holds the freed slot
+            assert not race.done()
+            slots.release(await first_attempt, 0.0, None)  # now a slot is free and nobody waits for one
+        assert await race == 2
+        assert (log.attempts, log.hedges, log.hedges_won) == (2, 1, 1)
+        await first_attempt
+        return granted
+
+    order = asyncio.run(scenario())
+    # spare only: the freed slot goes to the new item, the hedge waits for room nobody wants; otherwise the hedge,
+    # a later attempt, gets the freed slot ahead of the new item's first attempt
+    assert order == ([1, "another item", 2] if spare_only else [1, 2, "another item"])

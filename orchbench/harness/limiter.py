@@ -62,6 +62,10 @@ class AttemptSlots:
             raise
         return self.epoch
 
+    def spare(self) -> bool:
+        """A slot is free and no attempt waits for one: room that a hedge takes from nobody."""
+        return self.in_flight < int(self.limit) and not self._later and not self._first
+
     def release(self, epoch: int, latency: float, error: BaseException | None) -> None:
         """An attempt ended: ``error`` None for a success, else what it raised (a fixed limit ignores both)."""
         self.in_flight -= 1

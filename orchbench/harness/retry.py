@@ -103,7 +103,8 @@ class HedgedRetry(RetryPolicy):
     Once hedges by quantile make up ``budget`` of the attempts this process started, only one more may run at a
     time: the first latencies observed are the fastest of their wave, so an early quantile is low, and the
     budget keeps that, or any other misjudgement, from multiplying the load, while a tail of slow attempts (the
-    last of a chunk) is still hedged one by one.
+    last of a chunk) is still hedged one by one. With ``spare_only`` a hedge starts only into spare room (a free
+    attempt slot no item's first attempt waits for: the tail of a run), which delays no item, so no budget applies.
     """
 
     name = "hedged"
@@ -136,6 +137,12 @@ class HedgedRetry(RetryPolicy):
             "quantile run one at a time; 0: no limit",
             min=0,
         ),
+        "spare_only": Option(
+            bool,
+            False,
+            "hedge only into spare room: a free attempt slot that no item's first attempt waits for (the "
+            "run's tail); no budget then",
+        ),
         "max_attempts": Option(int, 10, "attempts per item, hedges included, before giving up", min=1),
         "base": Option(
             float, 0.01, "first backoff in seconds after a failed race (doubles, full jitter)", min=0, duration=True
@@ -161,12 +168,16 @@ class HedgedRetry(RetryPolicy):
     def hedge_copies(self) -> int:
         return self.options["copies"]
 
+    @property
+    def hedge_spare_only(self) -> bool:
+        return bool(self.options["spare_only"])
+
     def hedge_delay(self) -> float | None:
         if self.options["copies"] < 2:
             return None
         if self.options["delay"] is not None:
             return self.options["delay"]
-        budget = self.options["budget"]
+        budget = 0.0 if self.options["spare_only"] else self.options["budget"]
         if budget and self.hedged >= budget * self.started and self.hedging_now:
             return None  # over budget, and a hedge is running: wait for more plain attempts, or for it to end
         if len(self.window) < self.options["warmup"]:
