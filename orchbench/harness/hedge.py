@@ -104,6 +104,7 @@ class _Race:
         self.decided: asyncio.Task[Any] | None = None  # a hedge that ended the race (its success, or a hard error)
         self.waiting: asyncio.Task[Any] | None = None  # the race's task, while it awaits its first attempt itself
         self.timer: asyncio.Handle | None = None
+        self.for_room = policy.hedge_spare_only and limiter is not None  # hedges only into spare room
 
     def count(self, hedge: bool) -> int:
         self.log.attempts += 1
@@ -121,21 +122,23 @@ class _Race:
         self.last_launch = self.loop.time()
 
     def hedge_due(self) -> tuple[bool, float | None]:
-        """(start a hedge now, else seconds until it is worth asking again, None: never in this race)."""
+        """(start a hedge now, else seconds until it is worth asking again; None: never in this race, or, for a
+        policy that hedges only into spare room, once there is some)."""
         if len(self.running) + (self.waiting is not None) >= self.policy.hedge_copies or self.log.attempts >= self.most:
             return False, None
+        if self.for_room and not self.limiter.spare():  # type: ignore[union-attr]
+            return False, None  # every slot is taken or wanted
         delay = self.policy.hedge_delay()
         if delay is None:
             return False, RECHECK_S  # not warm, or out of budget, yet: look again, it may still be hedged
         wait = max(self.last_launch + delay, self.not_before) - self.loop.time()
         if wait > 0:
             return False, wait
-        if self.policy.hedge_spare_only and self.limiter is not None and not self.limiter.spare():
-            return False, RECHECK_S  # due, but every slot is taken or wanted: look again
         return True, None  # due (or copies at once): launched without a wait, however short
 
     def arm(self) -> None:
-        """While the first attempt runs in the race's task: start the hedges that are due, and a timer for the next."""
+        """While the first attempt runs in the race's task: start the hedges that are due, and a timer for the next
+        (or, waiting for spare room, a word from the limiter)."""
         while True:
             now, wait = self.hedge_due()
             if not now:
@@ -143,6 +146,8 @@ class _Race:
             self.launch(True)
         if wait is not None:
             self.timer = self.loop.call_later(wait, self.ring)
+        elif self.for_room and len(self.running) + 1 < self.policy.hedge_copies and self.log.attempts < self.most:
+            self.limiter.when_spare(self.ring)  # type: ignore[union-attr]
 
     def ring(self) -> None:
         self.timer = None
@@ -174,7 +179,9 @@ class _Race:
         assert me is not None
         k = self.count(False)
         self.waiting = me
-        if self.policy.hedge_copies > 1:  # once the first attempt has its slot, or waits for one
+        if self.for_room:  # the limiter tells when its room is spare (at once, if so once the attempt has its slot)
+            self.limiter.when_spare(self.ring)  # type: ignore[union-attr]
+        elif self.policy.hedge_copies > 1:  # once the first attempt has its slot, or waits for one
             self.timer = self.loop.call_soon(self.ring)
         try:
             try:
@@ -197,6 +204,8 @@ class _Race:
             self.waiting = None
             if self.timer is not None:
                 self.timer.cancel()
+            if self.for_room:
+                self.limiter.forget(self.ring)  # type: ignore[union-attr]
             for loser in self.running:
                 loser.cancel()
             if self.running:
@@ -209,6 +218,8 @@ class _Race:
             if now:
                 self.launch(True)
                 continue
+            if timeout is None and self.for_room:
+                timeout = RECHECK_S  # no spare room yet: look again
             done, _ = await asyncio.wait(self.running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             for finished in done:
                 hedge = self.running.pop(finished)

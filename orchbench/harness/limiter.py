@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 OVERLOAD_STATUS = frozenset({429, 503})
@@ -41,12 +42,15 @@ class AttemptSlots:
         self.epoch = 0  # the adaptive limit's number of cuts; a fixed limit is never cut
         self._later: deque[asyncio.Future[None]] = deque()  # waiting retries and hedges: served first
         self._first: deque[asyncio.Future[None]] = deque()  # waiting first attempts
+        self._on_spare: dict[Callable[[], None], None] = {}  # called once when room becomes spare (see spare())
 
     async def acquire(self, first: bool = True) -> int:
         """Wait for room under the limit; return the epoch to hand back to :meth:`release`. ``first``: an item's
         first attempt (it waits behind any item's later attempt)."""
         if self.in_flight < int(self.limit) and not self._later and (not first or not self._first):
             self.in_flight += 1
+            if self._on_spare:
+                self._tell_spare()
             return self.epoch
         waiter = asyncio.get_running_loop().create_future()
         queue = self._first if first else self._later
@@ -66,6 +70,21 @@ class AttemptSlots:
         """A slot is free and no attempt waits for one: room that a hedge takes from nobody."""
         return self.in_flight < int(self.limit) and not self._later and not self._first
 
+    def when_spare(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once, when an attempt is granted or ends and room is spare then (a hedge that waits
+        for room needs no timer while there is none)."""
+        self._on_spare[callback] = None
+
+    def forget(self, callback: Callable[[], None]) -> None:
+        self._on_spare.pop(callback, None)
+
+    def _tell_spare(self) -> None:
+        if self.spare():
+            callbacks = list(self._on_spare)
+            self._on_spare.clear()
+            for callback in callbacks:
+                callback()
+
     def release(self, epoch: int, latency: float, error: BaseException | None) -> None:
         """An attempt ended: ``error`` None for a success, else what it raised (a fixed limit ignores both)."""
         self.in_flight -= 1
@@ -77,6 +96,8 @@ class AttemptSlots:
             if not waiter.done():
                 self.in_flight += 1
                 waiter.set_result(None)
+        if self._on_spare:
+            self._tell_spare()
 
 
 class AIMDLimiter(AttemptSlots):
