@@ -27,6 +27,8 @@ class Option:
     that range) for the value with the lowest wall time; leave it None for options that are not worth searching.
     ``duration``: the value is a number of seconds something waits (a delay, a timeout), so it may not exceed
     :data:`MAX_DURATION_S`: a value beyond a day is a usage error, not a run that never ends.
+    ``flag`` (workload options only): a command-line flag of its own, e.g. ``"--url"``, offered by every command
+    that runs workloads besides ``--set``; a workload that does not declare it refuses it by name.
     """
 
     type: type = int
@@ -36,6 +38,7 @@ class Option:
     max: float | None = None
     tune: tuple[float, float] | None = None
     duration: bool = False
+    flag: str | None = None
 
     def parse(self, name: str, raw: Any) -> Any:
         """Convert and check a raw value; a bad one raises UsageError naming the option."""

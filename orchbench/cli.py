@@ -72,7 +72,8 @@ COMMAND_MODULES = ("list_cmd", "run", "compare", "sweep", "profile", "reference"
 
 
 def build_app(registry: Registry | None = None) -> typer.Typer:
-    """The typer app: orchbench's own commands, then those the plugins of ``registry`` add (``orchbench_commands``)."""
+    """The typer app: orchbench's own commands, then those the plugins of ``registry`` add (``orchbench_commands``),
+    and the flags its workloads declare on every command that takes ``--workload``."""
     import importlib
 
     app = typer.Typer(**APP_SETTINGS)
@@ -80,7 +81,10 @@ def build_app(registry: Registry | None = None) -> typer.Typer:
     for name in COMMAND_MODULES:
         importlib.import_module(f"orchbench.commands.{name}").register(app)
     if registry is not None:
+        from orchbench.commands.workload_flags import add_workload_flags
+
         _add_plugin_commands(app, registry)
+        add_workload_flags(app, registry)  # e.g. --url: options that workloads give a flag of their own
     return app
 
 

@@ -55,6 +55,38 @@ def orchbench_commands(app):
 """
 
 
+FLAGGED = """
+import orchbench
+
+
+class Tagged(orchbench.Workload):
+    name = "tagged"
+    cases = {"two": "two items"}
+    default_case = "two"
+    options = {
+        "endpoint": orchbench.Option(str, "nowhere", "where the items are sent", flag="--endpoint"),
+        "clash": orchbench.Option(int, 0, "a flag orchbench has already", flag="--seed"),
+    }
+
+    def load_input(self):
+        return ["a", "b"]
+
+    def prepare(self, raw, stage):
+        return list(raw)
+
+    def map_item(self, item):
+        return item + "@" + self.options["endpoint"]
+
+    def reduce(self, values):
+        return values
+
+
+@orchbench.hookimpl
+def orchbench_workloads():
+    return [Tagged]
+"""
+
+
 def _plugin(tmp_path: Path, name: str, text: str) -> str:
     path = tmp_path / f"{name}.py"
     path.write_text(text, encoding="utf-8")
@@ -109,3 +141,18 @@ def test_a_serve_option_reaches_the_server_config() -> None:
     assert_one_clear_line(cli_here("serve", "--port", "0", "--max-body", "100"), "max_body must be at least 1024")
     assert_one_clear_line(cli_here("serve", "--port", "0", "--rate-503", "2"), "rate_503 must be between 0 and 1")
     assert_one_clear_line(cli_here("serve", "--port", "0", "--capacity", "1.5"), "--capacity", "valid integer")
+
+
+def test_a_workload_flag_of_a_plugin_reaches_its_option_and_no_other_workload(tmp_path: Path) -> None:
+    plugin = _plugin(tmp_path, "tagged_workload", FLAGGED)
+    ran = cli("run", "sequential", "-w", "tagged", "--endpoint", "there", "--json", "-p", plugin)
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    assert result["output"] == ["a@there", "b@there"] and result["spec"]["workload_options"] == {"endpoint": "there"}
+    assert "--endpoint" in cli("compare", "--help", "-p", plugin).stdout  # every command that takes --workload
+    refused = cli("run", "sequential", "--endpoint", "there", "-p", plugin)  # the default workload has no such flag
+    assert refused.returncode == 2 and refused.stderr.strip().endswith("takes no --endpoint")
+    problems = json.loads(cli("list", "--json", "-p", plugin).stdout)["problems"]
+    assert [p["error"] for p in problems] == [
+        "workload 'tagged': flag --seed is an option of orchbench's own; left out"
+    ]

@@ -12,6 +12,7 @@ from typing import Annotated, Any, get_type_hints
 import typer
 
 from orchbench.api import resolve_options
+from orchbench.commands import workload_flags
 from orchbench.errors import UsageError
 from orchbench.plugins import Registry, get_registry, used
 from orchbench.renames import current_name
@@ -44,7 +45,6 @@ Sets = Annotated[
 ]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Reload resources on every call and recompute duplicates.")]
 NoMemo = Annotated[bool, typer.Option("--no-memo", help="Recompute duplicate items (resources stay cached).")]
-Url = Annotated[str | None, typer.Option("--url", help="Scoring: use this server instead of the embedded one.")]
 Reference = Annotated[
     str | None,
     typer.Option(
@@ -74,9 +74,9 @@ class RunOptions:
     sets: Sets = field(default_factory=list)
     no_cache: NoCache = False
     no_memo: NoMemo = False
-    url: Url = None
     reference: Reference = None
     input_given: str | None = None  # not an option: the input as the user named it, once input_path is a copy
+    flags: dict[str, Any] = field(default_factory=dict)  # not an option: workload flags given, {"--url": ...}
 
     def read_input_once(self) -> None:
         """Replace the input by a private copy read now (see :func:`snapshot_input`), remembering its name."""
@@ -120,14 +120,25 @@ def with_run_options(*, only: Iterable[str] | None = None, **defaults: Any) -> C
         @functools.wraps(command)
         def with_options(**given: Any) -> Any:
             values = {p.name: given.pop(p.name) for p in options}
-            return command(opts=RunOptions(**{k: v for k, v in values.items() if v is not None}), **given)
+            flags = given.pop(workload_flags.GIVEN, {})  # see workload_flags: the workloads' own flags
+            return command(opts=RunOptions(**{k: v for k, v in values.items() if v is not None}, flags=flags), **given)
 
         with_options.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
         with_options.__annotations__ = {p.name: p.annotation for p in parameters}
         with_options.__annotations__["return"] = signature.return_annotation
+        with_options.run_options = [p.name for p in options]  # type: ignore[attr-defined]
         return with_options
 
     return decorate
+
+
+def service_host(workload_options: dict[str, Any]) -> str | None:
+    """The host of the outside service a run calls: by convention a workload's ``url`` option is its address
+    (see docs/plugins.md); None when the workload runs without one."""
+    from urllib.parse import urlsplit
+
+    url = workload_options.get("url")
+    return (urlsplit(url).netloc or url) if isinstance(url, str) and url else None
 
 
 def _split_sets(pairs: list[str], owners: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:
@@ -279,15 +290,7 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
             f"(cases: {', '.join(workload_cls.cases)})"
         )
     workload_options = dict(routed["workload"])
-    if opts.url is not None:
-        if "url" not in workload_cls.options:
-            raise UsageError(f"workload {workload_cls.name!r} takes no --url")
-        if opts.scenario is not None:
-            raise UsageError(
-                f"--scenario {opts.scenario} sets the embedded server's latencies and faults; "
-                "a service given by --url has its own"
-            )
-        workload_options["url"] = opts.url
+    workload_flags.apply_flags(opts.flags, workload_cls, workload_options)
     resolve_options(workload_cls.options, workload_options, f"workload {workload_cls.name!r}")
     opts.read_input_once()
     specs = []

@@ -5,7 +5,6 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import typer
 
@@ -161,7 +160,7 @@ def measure(
         "baseline": baseline,
         "unit": registry.workload(first.workload).unit,
         "specs": {label: spec.to_dict() for label, spec in specs},
-        "server": urlsplit(opts.url).netloc if opts.url else None,
+        "server": common.service_host(first.workload_options),
         "fairness": fair,
         **(extra_settings or {}),
     }

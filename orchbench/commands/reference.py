@@ -19,7 +19,7 @@ reference_app = typer.Typer(
 CAREFUL_RETRY = {"max_attempts": 20, "base": 0.1, "cap": 10.0}
 
 
-@common.with_run_options(only=("workload", "case", "input_path", "scenario", "seed", "sets", "url"))
+@common.with_run_options(only=("workload", "case", "input_path", "scenario", "seed", "sets"))
 def record_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the reference (JSON).")],
     opts: common.RunOptions,
@@ -73,7 +73,7 @@ def record_command(
             "strategy": strategy,
             "retry": spec.retry,
             "retry_options": spec.retry_options,
-            "host": _host(opts.url),
+            "host": common.service_host(spec.workload_options),
             "attempts": result.attempts,
             "wall_s": result.wall_s,
         },
@@ -82,12 +82,6 @@ def record_command(
     path = save(output, document)
     print(f"reference: {path} ({result.items:,} {instance.unit}, {result.retries:,} retries)", file=sys.stderr)
     return 0
-
-
-def _host(url: str | None) -> str | None:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).netloc if url else None
 
 
 def register(app: typer.Typer) -> None:

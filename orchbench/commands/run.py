@@ -24,12 +24,8 @@ def warn_plugin_problems() -> None:
 
 def where_run(spec: dict) -> str:
     """``scenario NAME``, or ``server HOST`` for a run against a service given by its URL."""
-    from urllib.parse import urlsplit
-
-    url = (spec.get("workload_options") or {}).get("url")
-    if url:
-        return f"server {urlsplit(url).netloc or url}"
-    return f"scenario {spec.get('scenario')}"
+    host = common.service_host(spec.get("workload_options") or {})
+    return f"server {host}" if host else f"scenario {spec.get('scenario')}"
 
 
 def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, list[tuple[str, str]]]]:

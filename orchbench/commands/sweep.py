@@ -33,9 +33,7 @@ def _sweep_values(over: str) -> tuple[str, list[str]]:
     return key.strip(), items
 
 
-@common.with_run_options(
-    only=("workload", "case", "input_path", "scenario", "seed", "retry", "sets", "url", "reference")
-)
+@common.with_run_options(only=("workload", "case", "input_path", "scenario", "seed", "retry", "sets", "reference"))
 def sweep_command(
     over: Annotated[
         str,

@@ -85,7 +85,7 @@ class ScoringWorkload(Workload):
     default_scenario = "default"
     renamed = {"seed": "original"}
     options = {
-        "url": Option(str, None, "score against this server instead of the embedded one"),
+        "url": Option(str, None, "score against this server instead of the embedded one", flag="--url"),
         **_SERVER_OPTIONS,
         "connections": Option(
             int,
@@ -142,6 +142,11 @@ class ScoringWorkload(Workload):
                 raise UsageError(f"--url {url!r} is not a valid URL ({exc})") from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise UsageError(f"--url {url!r} is not an http:// or https:// URL with a host")
+            if spec.scenario not in (None, self.default_scenario):
+                raise UsageError(
+                    f"--scenario {spec.scenario} sets the embedded server's latencies and faults; "
+                    "a service given by --url has its own"
+                )
             given = [key for key in _SERVER_OPTIONS if self.options[key] is not None]
             if given:
                 raise UsageError(
