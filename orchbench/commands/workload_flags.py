@@ -11,9 +11,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+from orchbench.commands.signatures import keyword_option, with_signature
 
 if TYPE_CHECKING:
     from orchbench.api import Workload
@@ -79,21 +81,16 @@ def _own_flags(function: Callable[..., Any]) -> set[str]:
 def _with_flags(command: Callable[..., Any], flags: list[Flag]) -> Callable[..., Any]:
     """``command`` (a :func:`with_run_options` wrapper) with one more keyword option per flag; the values given
     reach it as ``workload_flags`` ({flag: value})."""
-    signature = inspect.signature(command, eval_str=True)
     added = [
-        inspect.Parameter(
+        keyword_option(
             f.parameter,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[
-                str | None,
-                typer.Option(
-                    f.flag,
-                    help=f"{f.help[:1].upper()}{f.help[1:]} (workload {', '.join(f.workloads)}).",
-                    rich_help_panel=PANEL,
-                    show_default=False,
-                ),
-            ],
+            str | None,
+            typer.Option(
+                f.flag,
+                help=f"{f.help[:1].upper()}{f.help[1:]} (workload {', '.join(f.workloads)}).",
+                rich_help_panel=PANEL,
+                show_default=False,
+            ),
         )
         for f in flags
     ]
@@ -103,11 +100,8 @@ def _with_flags(command: Callable[..., Any], flags: list[Flag]) -> Callable[...,
         values = {by_parameter[p]: given.pop(p) for p in by_parameter}
         return command(**given, **{GIVEN: {k: v for k, v in values.items() if v is not None}})
 
-    parameters = [*signature.parameters.values(), *added]
-    with_flags.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    with_flags.__annotations__ = {p.name: p.annotation for p in parameters}
-    with_flags.__doc__ = command.__doc__
-    with_flags.__name__ = getattr(command, "__name__", "command")
+    own = list(inspect.signature(command, eval_str=True).parameters.values())
+    with_signature(with_flags, [*own, *added], like=command)
     with_flags.without_flags = command  # type: ignore[attr-defined]
     return with_flags
 

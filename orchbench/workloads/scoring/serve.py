@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from orchbench.commands.signatures import keyword_option, with_signature
 from orchbench.errors import UsageError
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -66,14 +67,10 @@ def with_server_settings(command: Callable[..., int]) -> Callable[..., int]:
 
     fixed = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
     generated = [
-        inspect.Parameter(
+        keyword_option(
             f.name,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[
-                field_type(f.name) | None,
-                typer.Option(help=f"{f.metadata['help'].rstrip('.')} (default: the scenario's).", show_default=False),
-            ],
+            field_type(f.name) | None,
+            typer.Option(help=f"{f.metadata['help'].rstrip('.')} (default: the scenario's).", show_default=False),
         )
         for f in fields(ServerConfig)
     ]
@@ -81,11 +78,7 @@ def with_server_settings(command: Callable[..., int]) -> Callable[..., int]:
     def generated_command(**given: Any) -> int:
         return command(**given)
 
-    signature = inspect.Signature([*fixed, *generated])
-    generated_command.__signature__ = signature  # type: ignore[attr-defined]
-    generated_command.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
-    generated_command.__doc__ = command.__doc__
-    return generated_command
+    return with_signature(generated_command, [*fixed, *generated], like=command)
 
 
 def register(app: typer.Typer) -> None:
