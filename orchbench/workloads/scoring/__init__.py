@@ -142,7 +142,7 @@ class ScoringWorkload(Workload):
                 raise UsageError(f"--url {url!r} is not a valid URL ({exc})") from None
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise UsageError(f"--url {url!r} is not an http:// or https:// URL with a host")
-            if spec.scenario not in (None, self.default_scenario):
+            if spec.scenario not in (None, "none", self.default_scenario):  # one that sets latencies and faults
                 raise UsageError(
                     f"--scenario {spec.scenario} sets the embedded server's latencies and faults; "
                     "a service given by --url has its own"
