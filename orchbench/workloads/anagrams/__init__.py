@@ -1,4 +1,4 @@
-"""The anagram pipeline of the original exercise (000): text → filter_input → get_words → find_anagrams per word
+"""The anagram pipeline of the original exercise: text → filter_input → get_words → find_anagrams per word
 → counts."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _index_loader() -> dict[str, tuple[str, ...]]:
 
 class AnagramWorkload(Workload):
     name = "anagrams"
-    description = "the original exercise (000): filter text, split into words, find each word's anagrams, count them"
+    description = "the original exercise: filter text, split into words, find each word's anagrams, count them"
     unit = "words"
     cases = texts.CASES
     default_case = "medium"
