@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
@@ -135,15 +136,35 @@ def release_sigint() -> None:
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Hold an interrupt that arrives inside the block until it ends (e.g. while a results file is written)."""
+    """Hold an interrupt that arrives inside the block until it ends (e.g. while a results file is written, or
+    while a pool starts a worker it must know of to stop it), whoever handles Ctrl-C in this process: ours,
+    Python's default (a run process) or asyncio's, which then gets the held Ctrl-C once the block ends."""
     if _State.pid != os.getpid():
         yield
         return
+    borrowed = _borrow_sigint()
     _State.deferring += 1
     try:
         yield
     finally:
         _State.deferring -= 1
+        if borrowed is not None:
+            signal.signal(signal.SIGINT, borrowed)
         if not _State.deferring and _State.pending:
             _State.pending = False
-            raise KeyboardInterrupt
+            if borrowed is None:
+                raise KeyboardInterrupt
+            borrowed(signal.SIGINT, None)
+
+
+def _borrow_sigint() -> Callable[[int, FrameType | None], Any] | None:
+    """In the main thread, route Ctrl-C to our handler (which can hold it) and return the handler it replaced;
+    None when ours is already in place, Ctrl-C is ignored, or this is another thread (whose signals the main
+    thread handles anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler) or handler is _on_sigint:
+        return None
+    signal.signal(signal.SIGINT, _on_sigint)
+    return handler

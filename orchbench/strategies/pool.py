@@ -360,7 +360,10 @@ class Supervisor:
                 pairs = upcoming
                 generation = 0
             try:
-                future = pool.submit(self.fn, pairs, generation, *self.args)
+                # submit may start a worker; a Ctrl-C between its fork and the pool's record of it would leave a
+                # worker no one stops, and the fork server (so this map) waiting for it to end
+                with interrupts.deferred():
+                    future = pool.submit(self.fn, pairs, generation, *self.args)
             except BrokenProcessPool:
                 again.appendleft((pairs, generation))
                 return True
