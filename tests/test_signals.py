@@ -256,6 +256,27 @@ def test_sigterm_landing_in_exec_built_code_still_ends_with_the_conventional_sta
     assert ended.returncode == 143
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_is_held_to_the_end_of_a_deferred_block_in_a_run_process(tmp_path, sig):
+    """A run process leaves Ctrl-C to Python's default handler (asyncio takes it over); a deferred block there (a
+    result being written, a pool worker being started) still finishes before the interrupt takes effect."""
+    (tmp_path / "held.py").write_text(
+        "import os, signal, sys\n"
+        "from orchbench import interrupts\n"
+        "interrupts.install(own_sigint=False)\n"
+        "try:\n"
+        "    with interrupts.deferred():\n"
+        f"        os.kill(os.getpid(), {int(sig)})\n"
+        "        print('block finished', flush=True)\n"
+        "    print('not reached', flush=True)\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(interrupts.exit_status())\n"
+    )
+    ended = subprocess.run([sys.executable, "-m", "held"], cwd=tmp_path, timeout=60, capture_output=True, text=True)
+    assert ended.stdout == "block finished\n", ended.stderr
+    assert ended.returncode == 128 + sig
+
+
 def test_sigterm_between_compare_runs_keeps_a_complete_file_marked_incomplete(tmp_path):
     rng = _draw("compare")
     out = tmp_path / "results" / "partial.json"

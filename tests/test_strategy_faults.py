@@ -271,6 +271,63 @@ def test_ctrl_c_stops_the_run_process_itself(name, tmp_path: Path):
     assert "Traceback" not in err, err
 
 
+# The run process with Ctrl-C landing at the one moment it is hardest to stop: the fork server has been asked for a
+# pool worker, and the pool is reading its pid back (not recorded yet). Only the moment is forced; all else is real.
+_CTRL_C_WHILE_A_WORKER_STARTS = """
+import os, runpy, signal, sys
+from multiprocessing import forkserver
+
+read_pid = forkserver.read_signed
+
+def interrupted_then_read(fd):
+    forkserver.read_signed = read_pid
+    os.kill(os.getpid(), signal.SIGINT)
+    return read_pid(fd)
+
+forkserver.read_signed = interrupted_then_read
+sys.argv = ["child", *sys.argv[1:]]
+runpy.run_module("orchbench.harness.child", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("name", POOLED)
+def test_ctrl_c_while_the_pool_starts_a_worker_stops_that_worker_too(name, tmp_path: Path):
+    """A worker forked just before Ctrl-C, but not yet known to the pool, must not outlive the run (nor hold its
+    fork server, and so the run process, until it ends)."""
+    spec = RunSpec(name, case="10k", scenario="none", cpu_ms=50, memo=False)
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps({"spec": spec.to_dict(), "with_output": False, "debug": False}))
+    script = tmp_path / "ctrl_c_while_a_worker_starts.py"
+    script.write_text(_CTRL_C_WHILE_A_WORKER_STARTS)
+    cmd = [sys.executable, str(script), str(spec_path), str(tmp_path / "result.json")]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=60)  # not a speed threshold: without the fix it never ends
+    finally:
+        left = _session(proc.pid)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    _gone, alive = psutil.wait_procs(left, timeout=10)
+    for p in alive:
+        p.kill()
+    assert proc.returncode == 130, err
+    assert alive == []
+    assert "Traceback" not in err, err
+
+
+def _session(sid: int) -> list[psutil.Process]:
+    """The processes of session ``sid``: all that a process started in a session of its own started in turn."""
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if os.getsid(p.pid) == sid:
+                found.append(p)
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
 def _stop_on_first_submission(pairs, generation):
     if generation == 0 and any(item == "stop" for _, item in pairs):
         os.kill(os.getpid(), signal.SIGSTOP)  # alive, silent, never returning: as `kill -STOP` leaves it
