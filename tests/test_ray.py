@@ -291,8 +291,7 @@ def test_budget_holds_exactly_n_items_in_flight(ray_cluster: str, tmp_path: Path
 
 @pytest.mark.ray
 def test_the_in_flight_an_actor_declares_reaches_the_server(ray_cluster: str) -> None:
-    from orchbench.workloads.scoring import DEFAULT_CONNECTIONS
-    from tests.test_sizing_contract import DECLARED, QUIET_SERVER
+    from tests.test_sizing_contract import DECLARED, QUIET_SERVER, assert_the_declaration_sized_the_pool
 
     # One actor running DECLARED items at once: were the declaration lost on the way to the actor, the
     # scoring client's pool there would hold it to fewer.
@@ -305,5 +304,4 @@ def test_the_in_flight_an_actor_declares_reaches_the_server(ray_cluster: str) ->
         workload_options=QUIET_SERVER,
     )
     assert_matches_reference(result)
-    assert result.in_flight == DECLARED
-    assert DEFAULT_CONNECTIONS < result.workload_stats["max_in_flight"] <= DECLARED
+    assert_the_declaration_sized_the_pool(result)

@@ -41,6 +41,7 @@ def test_the_default_formats_every_stat_and_scoring_groups_its_counters():
         "dropped": 2,
         "malformed": 0,
         "hung": 1,
+        "max_connections_open": 48,
         "by_status": {"200": 508, "500": 5, "503": 9},
         "unique_lines": 500,
         "cpu_s": 0.258770516,
@@ -53,6 +54,7 @@ def test_the_default_formats_every_stat_and_scoring_groups_its_counters():
     assert scoring["requests"] == "522 for 500 distinct lines"
     assert scoring["answers"] == "200 × 508 · 500 × 5 · 503 × 9"
     assert scoring["trouble"] == "dropped 2 · hung 1" and scoring["server CPU"] == "259 ms"
+    assert scoring["in flight"] == "at most 64" and scoring["connections"] == "at most 48 open at once"
     assert scoring["new counter"] == "7"  # a counter it does not know still shows
 
 

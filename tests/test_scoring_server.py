@@ -348,6 +348,32 @@ def hold_the_only_slot(server: ServerProcess) -> threading.Thread:
     return thread
 
 
+def test_stats_count_the_connections_open_at_once():
+    with ServerProcess("none") as server:
+        parts = urlsplit(server.url)
+        control = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)  # one, kept alive throughout
+
+        def ask(method: str, path: str) -> dict:
+            control.request(method, path)
+            response = control.getresponse()
+            return json.loads(response.read())
+
+        def peak_after_reset() -> int:  # a reset starts the peak from the connections open at that moment
+            ask("POST", "/reset")
+            return ask("GET", "/stats")["max_connections_open"]
+
+        wait_for(lambda: peak_after_reset() == 1, "the control connection to be the only one open")
+        held = [socket.create_connection((parts.hostname, parts.port)) for _ in range(5)]
+        try:  # connections that never send a request count as well
+            wait_for(lambda: ask("GET", "/stats")["max_connections_open"] == 6, "the five held connections")
+        finally:
+            for sock in held:
+                sock.close()
+        wait_for(lambda: peak_after_reset() == 1, "the five closed connections to leave the count")
+        assert ask("GET", "/stats")["max_connections_open"] == 1
+        control.close()
+
+
 def test_over_capacity_is_429_with_retry_after(narrow):
     before = narrow.stats()
     holder = hold_the_only_slot(narrow)

@@ -276,6 +276,8 @@ class ScoringWorkload(Workload):
                     + (f" ({units.count(now)} at the end)" if now else ""),
                 )
             )
+        if "max_connections_open" in rest:
+            lines.append(("connections", f"at most {units.count(rest.pop('max_connections_open'))} open at once"))
         if "cpu_s" in rest:
             at_start = rest.pop("cpu_s_at_start", None)
             lines.append(

@@ -32,8 +32,9 @@ class Stats:
     score; ``refused`` the 429s; ``dropped`` the connections closed without answer; ``malformed`` the 200s with a
     broken body; ``hung`` the requests never answered; ``early_retries`` the requests for a line that arrived
     before the time a previous 429 or 503 for that line asked the client to wait (0 for a client that honours
-    ``Retry-After``). ``/stats`` adds ``unique_lines`` and ``cpu_s``, the CPU seconds the server process has used
-    since it started.
+    ``Retry-After``); ``max_connections_open`` the most connections open at once, which does not depend on how
+    fast the server reads requests, as ``max_in_flight`` does. ``/stats`` adds ``unique_lines`` and ``cpu_s``,
+    the CPU seconds the server process has used since it started.
     """
 
     requests: int = 0
@@ -47,6 +48,7 @@ class Stats:
     slow: int = 0
     early_retries: int = 0
     connections_refused: int = 0
+    max_connections_open: int = 0
     by_status: Counter[int] = field(default_factory=Counter)
 
 
@@ -68,6 +70,14 @@ class ServerState:
         self.seen: dict[bytes, int] = {}  # admitted requests per line (key: a hash of the line)
         self.not_before: dict[bytes, float] = {}  # per line: when the last Retry-After asked to come back
         self.score_requests = 0  # every score request received, for die_after (not reset by /reset)
+        self.connections_open = 0
+
+    def connection_opened(self) -> None:
+        self.connections_open += 1
+        self.stats.max_connections_open = max(self.stats.max_connections_open, self.connections_open)
+
+    def connection_closed(self) -> None:
+        self.connections_open -= 1
 
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self.stats)
@@ -152,7 +162,8 @@ class ServerState:
         return self._json(200, self.snapshot())
 
     async def reset(self, request: web.Request) -> web.Response:
-        self.stats, self.seen, self.not_before = Stats(in_flight=self.stats.in_flight), {}, {}
+        self.stats = Stats(in_flight=self.stats.in_flight, max_connections_open=self.connections_open)
+        self.seen, self.not_before = {}, {}
         return self._json(200, {"status": "reset"})
 
     async def count(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
@@ -186,15 +197,24 @@ def build_app(config: ServerConfig) -> tuple[web.Application, ServerState]:
     return app, state
 
 
-def _quiet_handler_class() -> type:
+def _quiet_handler_class(state: ServerState) -> type:
     """aiohttp's request handler, but its answers to unparsable requests (and to a handler's crash) state the
-    status only: aiohttp's own error bodies quote the offending request bytes."""
+    status only: aiohttp's own error bodies quote the offending request bytes. It tells ``state`` of each
+    connection it opens and closes."""
     from http import HTTPStatus
 
     from aiohttp import web, web_protocol
 
     class QuietRequestHandler(web_protocol.RequestHandler):
         __slots__ = ()
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            state.connection_opened()
+
+        def connection_lost(self, exc: BaseException | None) -> None:
+            state.connection_closed()
+            super().connection_lost(exc)
 
         def handle_error(
             self, request: Any, status: int = 500, exc: BaseException | None = None, message: str | None = None
@@ -245,7 +265,7 @@ class ScoringServer:
         await self._runner.setup()
         web_server = self._runner.server
         assert web_server is not None
-        handler_class = _quiet_handler_class()
+        handler_class = _quiet_handler_class(self.state)
         loop = asyncio.get_running_loop()
         handler_options = getattr(web_server, "_kwargs", {})  # what web_server() would pass its own handlers
 
