@@ -130,13 +130,16 @@ def test_the_in_flight_a_strategy_declares_reaches_the_server(plugin: str, strat
 
 
 def assert_the_declaration_sized_the_pool(result: Any) -> None:
-    """More connections open at once than an undeclared pool holds, and no more than declared. Connections, not
-    requests in flight: a connection stays open once made, so its peak does not depend on the server reading
-    every request before the first answers go out (a loaded machine, or a full listen queue whose dropped
-    connection attempts retry a second later, spreads the requests' arrival beyond the 0.5 s of an answer)."""
+    """More connections open at once than an undeclared pool holds, and no more requests in flight than declared.
+
+    Connections for the lower bound, not requests in flight: a connection stays open once made, so its peak does
+    not depend on the server reading every request before the first answers go out (a loaded machine, or a full
+    listen queue whose dropped connection attempts retry a second later, spreads the requests' arrival beyond the
+    0.5 s of an answer). Not for the upper bound: a pool that outlives the run (a worker's, an actor's) is still
+    open when the runner's own connection asks for ``/stats``."""
     stats = result.workload_stats
     assert result.in_flight == DECLARED
-    assert DEFAULT_CONNECTIONS < stats["max_connections_open"] <= DECLARED, stats
+    assert stats["max_connections_open"] > DEFAULT_CONNECTIONS, stats
     assert stats["max_in_flight"] <= DECLARED, stats
 
 
