@@ -57,6 +57,36 @@ def spread(values: Sequence[float]) -> float | None:
     return 1.4826 * statistics.median(abs(v - middle) for v in values) / middle
 
 
+def listen_overflows() -> int | None:
+    """Connection attempts the kernel has dropped because a listening socket's queue was full (Linux's
+    ``TcpExtListenOverflows``: this network namespace, since boot); None where the system does not say. The
+    client sends a dropped attempt again a second later or more, on loopback too."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):  # a header line, then its values
+        if names.startswith("TcpExt:"):
+            counters = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            value = counters.get("ListenOverflows", "")
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def listen_queue_note(dropped: int) -> str:
+    """What ``dropped`` connection attempts inside a timed window mean for its figures."""
+    try:
+        limit = f" (net.core.somaxconn is {Path('/proc/sys/net/core/somaxconn').read_text().strip()})"
+    except OSError:
+        limit = ""
+    attempts = "connection attempt" if dropped == 1 else "connection attempts"
+    return (
+        f"the kernel dropped {dropped:,} {attempts} on this machine while the run was timed: a listen queue was "
+        f"full{limit}; a dropped attempt is sent again a second or more later, a wait the wall time includes "
+        "when the attempt was the run's"
+    )
+
+
 def reasons(run_spread: float | None = None) -> list[str]:
     """Why timings on this machine are noisy now; empty when nothing says so."""
     out = []

@@ -252,7 +252,19 @@ def _notes(
     machines = {machine_label(d.get("environment", {})) for d in docs}
     if len(machines) > 1:
         notes.append(f"Runs pooled from {len(machines)} different machines: {'; '.join(sorted(machines))}.")
-    return notes
+    return notes + _measuring_notes(docs)
+
+
+def _measuring_notes(docs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What the instrument said about a strategy's measured runs (``RunResult.measure_notes``), once per note."""
+    from orchbench.results import measured_runs
+
+    said = []
+    for name, runs in measured_runs(docs).items():
+        for note in dict.fromkeys(note for run in runs for note in run.measure_notes):
+            count = sum(note in run.measure_notes for run in runs)
+            said.append(f"{name}, {count} of {len(runs)} runs: {note}.")
+    return said
 
 
 def footnotes(report: Report) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 
@@ -109,6 +110,29 @@ def test_workers_born_and_reaped_inside_the_window_are_counted():
     result = calibrate("processes", {"workers": 2}, items=4, cpu_s=0.1)
     assert result.cpu_s >= 4 * 0.1
     assert result.cpu_s <= cpu_bound(result)
+
+
+@pytest.mark.skipif(noise.listen_overflows() is None, reason="the kernel here keeps no listen-overflow counter")
+def test_connection_attempts_the_kernel_drops_inside_the_window_are_noted():
+    """A listener that never accepts, with a queue of one: the kernel drops further connection attempts (clients
+    would send them again a second later) and counts them, which the window notes beside its figures."""
+    edges = window.Window()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        edges.open()
+        clients = [socket.socket() for _ in range(8)]
+        try:
+            for client in clients:
+                client.setblocking(False)
+                client.connect_ex(listener.getsockname())
+            edges.close()
+        finally:
+            for client in clients:
+                client.close()
+    [note] = [n for n in edges.notes if "connection attempts" in n]
+    assert "a listen queue was full" in note and "a wait the wall time includes" in note
+    assert int(note.split("dropped ")[1].split()[0].replace(",", "")) >= 1
 
 
 def _reading(ppid: int, cpu: float, kids: float = 0.0) -> list:

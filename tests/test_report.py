@@ -170,6 +170,16 @@ def test_too_few_runs_for_significance_is_said():
     assert _rows(report)["b"].comparison.verdict == "no significant difference"
 
 
+def test_what_the_instrument_noted_is_said_once_per_strategy_and_note():
+    dropped = "the kernel dropped 12 connection attempts while the run was timed"
+
+    def noted(strategy, rnd):
+        return {"measure_notes": [dropped]} if strategy == "threads" and rnd in (2, 4) else None
+
+    said = [note for note in build_report(_document(WALLS, noted)).notes if "connection attempts" in note]
+    assert said == [f"threads, 2 of 5 runs: {dropped}."]
+
+
 def test_report_round_trips_through_the_results_file(tmp_path):
     doc = _document(WALLS, _broken_round_two)
     loaded = load(save(tmp_path / "c.json", doc))

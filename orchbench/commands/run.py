@@ -29,7 +29,8 @@ def where_run(spec: dict) -> str:
 
 
 def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The run's figures by group (output, time, attempts, resources, limit, service, strategy), with units."""
+    """The run's figures by group (output, time, attempts, resources, limit, service, strategy, notes), with
+    units."""
     from orchbench import units
 
     verdict = {
@@ -140,6 +141,8 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
         strategy.append((units.label(key), escape(units.figure(key, value))))
     if strategy:
         groups.append(("strategy", strategy))
+    if result.measure_notes:
+        groups.append(("notes", [("measuring", escape(note)) for note in result.measure_notes]))
     return groups
 
 

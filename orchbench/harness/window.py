@@ -80,6 +80,7 @@ class Window:
         self.start_mono = self.end_mono = 0.0
         self.outside_s = 0.0  # the time the CPU clocks were read outside the timed span
         self.service_cpu: list[dict[int, float | None]] = []  # the services' CPU clocks at each edge
+        self.overflows_at_open: int | None = None
 
     def open(self) -> None:
         if proctree.descendants(os.getpid()) is None:
@@ -87,6 +88,7 @@ class Window:
                 "this system does not list a process's children: only the run process is read at the "
                 "window's edges, other processes only sampled"
             )
+        self.overflows_at_open = noise.listen_overflows()
         self.start, first, _ = read_tree(self.exclude, opening=True, notes=self.notes)
         self.service_cpu = [self._service_cpu()]
         self.start_mono = time.monotonic()
@@ -97,6 +99,9 @@ class Window:
         self.service_cpu.append(self._service_cpu())
         self.end, _, last = read_tree(self.exclude)
         self.outside_s += last - self.end_mono
+        overflows = noise.listen_overflows()
+        if overflows is not None and self.overflows_at_open is not None and overflows > self.overflows_at_open:
+            self.notes.add(noise.listen_queue_note(overflows - self.overflows_at_open))
 
     def _service_cpu(self) -> dict[int, float | None]:
         return {pid: proctree.cpu_seconds(pid) for pid in self.exclude}
