@@ -36,20 +36,29 @@ def service(running_service: OwnService) -> OwnService:
 
 
 @pytest.fixture(scope="module")
-def reference(running_service: OwnService, text: str) -> str:
+def recording(running_service: OwnService, text: str) -> dict:
+    """The recorded reference's path, and the paths and content types the service saw while it was recorded
+    (tests run in any order: what other tests sent is forgotten first)."""
     out = Path(text).with_name("ref.json")
+    running_service.forget()
     proc = cli("reference", "record", "-w", "scoring", "--url", running_service.url, "--input", text, "-o", str(out))
     assert proc.returncode == 0, proc.stderr
-    return str(out)
+    with running_service.lock:
+        return {"path": str(out), "paths": set(running_service.paths), "types": set(running_service.content_types)}
 
 
-def test_a_recorded_reference_holds_the_services_own_answers(reference: str, running_service: OwnService):
+@pytest.fixture(scope="module")
+def reference(recording: dict) -> str:
+    return recording["path"]
+
+
+def test_a_recorded_reference_holds_the_services_own_answers(reference: str, recording: dict):
     saved = json.loads(Path(reference).read_text())
     assert saved["schema"] == "orchbench.reference/1" and saved["workload"] == "scoring"
     assert saved["output"]["scores"] == [own_score(line) for line in LINES]  # blank lines were sent and scored
     assert saved["output"]["total"] == sum(own_score(line) for line in LINES)
     assert saved["options"] == {"path": "", "body": "raw", "score_field": "score", "send_blank": True}
-    assert running_service.paths == {"/"} and "text/plain; charset=utf-8" in running_service.content_types
+    assert recording["paths"] == {"/"} and "text/plain; charset=utf-8" in recording["types"]
 
 
 def test_run_is_correct_against_the_recorded_reference(service, reference: str, text: str):
