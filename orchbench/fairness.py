@@ -10,15 +10,30 @@ The record is ``settings["fairness"]`` of a comparison document::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchbench.api import resolve_options
 from orchbench.errors import UsageError
 
 if TYPE_CHECKING:
-    from orchbench.report import StrategyRow
+    from orchbench.stats import Summary
     from orchbench.tune import TuneBudget, Tuning
     from orchbench.types import RunResult, RunSpec
+
+
+class StrategyRow(Protocol):
+    """What the notes read of a strategy's row in a comparison (the report's rows have it, and more)."""
+
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def in_flight(self) -> int | None: ...
+    @property
+    def wall(self) -> Summary | None: ...
+    @property
+    def flagged(self) -> bool: ...
+    @property
+    def winner(self) -> bool: ...
 
 
 def prepare(
