@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orchbench import usable_cores
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -105,13 +107,9 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count()
     return {
         "cpu": cpu,
-        "cores": cores,
+        "cores": usable_cores(),
         "python": platform.python_version(),
         "os": platform.platform(),
         "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,

@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 from orchbench.api import Option, RetryPolicy, Strategy, TaskProfile, Workload
 from orchbench.errors import TransientError, UsageError
 from orchbench.hookspecs import HOOK_API_VERSION, hookimpl
+from orchbench.noise import usable_cores
 from orchbench.presets import Preset
 from orchbench.types import Outcome, RunResult, RunSpec
 
@@ -36,6 +37,7 @@ __all__ = [
     "__version__",
     "hookimpl",
     "task_for",
+    "usable_cores",
     "workload",
 ]
 

@@ -68,8 +68,8 @@ def prepare(
 def apply_budget(specs: list[tuple[str, RunSpec]], n: int, skipped: dict[str, str]) -> list[tuple[str, RunSpec]]:
     """Every strategy's options for exactly ``n`` items in flight (its ``Strategy.budget``); presets and
     strategies that cannot take a budget keep their settings, and ``skipped`` says why."""
+    from orchbench.noise import usable_cores
     from orchbench.plugins import get_registry
-    from orchbench.strategies.pool import cpu_count
 
     if n < 1:
         raise UsageError(f"--budget {n}: give at least 1 item in flight")
@@ -77,7 +77,7 @@ def apply_budget(specs: list[tuple[str, RunSpec]], n: int, skipped: dict[str, st
     out = []
     for label, spec in specs:
         cls = registry.strategy(spec.strategy)
-        options = None if label in skipped else cls.budget(n, cpu_count())
+        options = None if label in skipped else cls.budget(n, usable_cores())
         if options is None:
             skipped.setdefault(label, "it takes no in-flight budget")
             out.append((label, spec))

@@ -17,10 +17,11 @@ SPREAD_NOISY = 0.05  # a relative standard deviation of a fixed workload's time 
 LOAD_NOISY = 0.5  # another process's load per core above this shares the cores with the runs
 
 
-def cores() -> int:
-    """The cores this process may run on."""
+def usable_cores() -> int:
+    """The CPUs this process may run on: its affinity mask where the system has one (a container or ``taskset``
+    may allow fewer than the machine has, which ``os.cpu_count`` ignores), else every CPU; at least 1."""
     if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
 
 
@@ -40,7 +41,7 @@ def load_per_core() -> float | None:
     """The 1-minute load average per core, None where there is none."""
     if not hasattr(os, "getloadavg"):
         return None
-    return os.getloadavg()[0] / cores()
+    return os.getloadavg()[0] / usable_cores()
 
 
 def spread(values: Sequence[float]) -> float | None:
@@ -95,7 +96,7 @@ def reasons(run_spread: float | None = None) -> list[str]:
         out.append(f"CPU frequency scaling governor is {', '.join(scaling)} (not performance): clock speed varies")
     load = load_per_core()
     if load is not None and load > LOAD_NOISY:
-        out.append(f"load average {load * cores():.2f} on {cores()} cores: other work shares the cores")
+        out.append(f"load average {load * usable_cores():.2f} on {usable_cores()} cores: other work shares the cores")
     if run_spread is not None and run_spread > SPREAD_NOISY:
         out.append(
             f"the same work's time varies by {100 * run_spread:.1f} % from run to run (over {100 * SPREAD_NOISY:.0f} %)"

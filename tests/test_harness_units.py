@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -106,3 +109,25 @@ def test_async_attempts_are_cut_at_the_timeout():
     policy = ExponentialRetry(timeout=0.05, base=0.0, cap=0.0)
     assert asyncio.run(acall_with_retry(policy, (AttemptTimeout,), attempt, log)) == 2
     assert log.attempts == 2 and log.latencies[0] < 10
+
+
+@pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2 if hasattr(os, "sched_getaffinity") else True,
+    reason="needs an affinity mask of two CPUs or more, to narrow",
+)
+def test_a_process_allowed_one_cpu_sizes_itself_for_one():
+    """``usable_cores`` follows the affinity mask (as a container's or taskset's), and so do what counts cores:
+    the CPU-bound default of in-flight items and the process pool's default workers."""
+    code = """
+import os
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+import orchbench
+from orchbench.harness.task import Task
+from orchbench.strategies.processes import default_workers
+task = Task.build(orchbench.RunSpec("processes", workload="calibrate"))
+print(orchbench.usable_cores(), task.useful_in_flight(8), default_workers(task, 8), os.cpu_count())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    usable, in_flight, workers, machine = map(int, out.split())
+    assert (usable, in_flight, workers) == (1, 1, 1)
+    assert machine >= 2  # what the machine has is not what this process may use

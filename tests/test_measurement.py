@@ -17,11 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchbench import noise
+from orchbench import noise, usable_cores
 from orchbench.harness import window
 from orchbench.harness.isolate import run_isolated
 from orchbench.harness.latency import LatencySummary
-from orchbench.noise import cores
 from orchbench.types import RunResult, RunSpec
 from orchbench.workloads.calibrate.check import judge
 
@@ -44,7 +43,7 @@ def calibrate(strategy: str = "sequential", strategy_options: dict | None = None
 
 def cpu_bound(result: RunResult) -> float:
     """The most CPU the tree can have used in the window: every core, the whole wall time."""
-    return cores() * result.wall_s + result.cpu_granularity_s
+    return usable_cores() * result.wall_s + result.cpu_granularity_s
 
 
 @pytest.mark.parametrize("held_s", [0.05, 2.0])

@@ -18,6 +18,7 @@ from orchbench.harness.attempts import AttemptLog, acall_with_retry, call_with_r
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import FaultModel, apply_overrides, require_timeout_for_hangs
 from orchbench.harness.hedge import acall_hedged
+from orchbench.noise import usable_cores
 from orchbench.types import Outcome, RunSpec
 
 if TYPE_CHECKING:
@@ -97,9 +98,7 @@ class Task:
         them, up to the workload's bound (:meth:`Workload.max_in_flight`, e.g. a server's capacity); else one per
         CPU this process may use. Strategies size their default concurrency from it."""
         if not self.mostly_waits:
-            from orchbench.strategies.pool import cpu_count
-
-            return cpu_count()
+            return usable_cores()
         return max(1, min(n, self.workload.max_in_flight() or n))
 
     def declare_in_flight(self, per_process: int) -> RunSpec:

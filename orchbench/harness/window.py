@@ -136,7 +136,7 @@ class Window:
             for pid, r in self.end.items()
             if pid != me and r[KIDS_CPU] != (self.start.get(pid) or [0.0] * 6)[KIDS_CPU]
         )
-        return (os.cpu_count() or 1) * self.outside_s + 2 * ticked / proctree.TICK_HZ
+        return noise.usable_cores() * self.outside_s + 2 * ticked / proctree.TICK_HZ
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -144,7 +144,7 @@ class Window:
             "end": self.end_mono,
             "exclude": sorted(self.exclude),
             "service_cpu_s": self.service_cpu_s(),
-            "cores": noise.cores(),
+            "cores": noise.usable_cores(),
             "cpu_granularity_s": self.cpu_granularity_s(),
             "notes": sorted(self.notes),
             "start_tree": self.start,

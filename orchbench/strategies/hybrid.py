@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from orchbench import usable_cores
 from orchbench.api import Option, Strategy, split_in_flight
 from orchbench.harness.loop import run_loop
 from orchbench.harness.task import Task
@@ -129,7 +130,7 @@ class Hybrid(Strategy):
         return {"workers": workers, "concurrency": concurrency}
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
-        workers = self.options["workers"] or pool.cpu_count()
+        workers = self.options["workers"] or usable_cores()
         concurrency = self.options["concurrency"] or default_concurrency(task, len(items), workers)
         chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency, task.mostly_waits)
         self.resolved.update(workers=workers, concurrency=concurrency, chunk=chunk)

@@ -45,14 +45,6 @@ STALL_MARGIN_S = 5.0  # beyond the per-attempt timeout, how long a worker may be
 NO_TIMEOUT_STALL_S = 60.0  # the silence allowed when the retry policy sets no per-attempt timeout
 
 
-def cpu_count() -> int:
-    """CPUs this process may run on (respects affinity masks, unlike ``os.cpu_count``)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def start_context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseContext:
     """forkserver where the platform has it, else spawn; never fork.
 

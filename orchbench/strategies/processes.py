@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from orchbench import usable_cores
 from orchbench.api import Option, Strategy
 from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
@@ -20,7 +21,7 @@ WAITING_WORKERS_PER_CPU = 4  # a worker runs one item at a time: when items wait
 def default_workers(task: Task, n: int) -> int:
     """One worker per core for CPU work; for waiting work up to ``WAITING_WORKERS_PER_CPU`` per core, no more
     than the items worth having in flight."""
-    cores = pool.cpu_count()
+    cores = usable_cores()
     if not task.mostly_waits:
         return cores
     return max(cores, min(WAITING_WORKERS_PER_CPU * cores, task.useful_in_flight(n)))

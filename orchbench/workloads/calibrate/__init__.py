@@ -12,8 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from orchbench.api import Option, TaskProfile, Workload
-from orchbench.hookspecs import hookimpl
+from orchbench import Option, TaskProfile, Workload, hookimpl, usable_cores
 
 if TYPE_CHECKING:
     import typer
@@ -94,11 +93,8 @@ class Calibrate(Workload):
 
     def limit_s(self, raw: int, items: list[Any], faults: Any) -> float:
         """Every item at once, the CPU work spread over every core."""
-        import os
-
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         o = self.options
-        return max(o["cpu_s"] + o["sleep_s"], len(items) * o["cpu_s"] / cores)
+        return max(o["cpu_s"] + o["sleep_s"], len(items) * o["cpu_s"] / usable_cores())
 
 
 @hookimpl

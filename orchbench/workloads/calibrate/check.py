@@ -120,7 +120,7 @@ def check_command(
 ) -> int:
     """Check the instrument on this machine: its error on wall, CPU and peak memory against known work, and the
     machine's noise (frequency scaling, load, run-to-run spread), ending in a verdict. Takes 10 to 20 s."""
-    from orchbench import noise
+    from orchbench import noise, usable_cores
 
     steps = [
         ("sleep", {"sleep_s": SLEEP_S}),
@@ -138,11 +138,11 @@ def check_command(
         print(f"check: [{len(steps) + n + 1}/{total}] fixed workload, run {n + 1}", file=sys.stderr)
         walls.append(_calibrate(loops=SPREAD_LOOPS).wall_s)
     sleep, burn, short, long = measured
-    checks = judge(sleep, burn, short, long, cores=noise.cores())
+    checks = judge(sleep, burn, short, long, cores=usable_cores())
     run_spread = noise.spread(walls)
     reasons = noise.reasons(run_spread)
     machine = {
-        "cores": noise.cores(),
+        "cores": usable_cores(),
         "governors": noise.governors(),
         "load_per_core": noise.load_per_core(),
         "fixed_workload_walls_s": walls,
