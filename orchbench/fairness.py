@@ -274,19 +274,19 @@ def _secs(value: float | None) -> str:
 
 
 def render_tuning(rows: Sequence[Sequence[str]], console: Any = None) -> None:
-    """Print the tuning table of :func:`tuning_rows`."""
-    from rich.table import Table
+    """Print the tuning table of :func:`tuning_rows`, fitted to the console (see orchbench.terminal_table)."""
     from rich.text import Text
 
-    from orchbench.console import make_console
+    from orchbench.console import make_console, safe_text
+    from orchbench.terminal_table import Column, print_table
 
     console = console or make_console()
-    table = Table(title=Text("Tuning: each strategy's knobs searched before the comparison"), header_style="bold")
-    for i, name in enumerate(TUNING_HEADER):
-        table.add_column(Text(name), justify="left" if i < 2 or i == len(TUNING_HEADER) - 1 else "right")
-    for row in rows:
-        table.add_row(*map(Text, row))
-    console.print(table)
+    text = {0, 1, len(TUNING_HEADER) - 1}  # strategy, knob, remarks
+    cols = [
+        Column(name, [safe_text(row[i]) for row in rows], numeric=i not in text) for i, name in enumerate(TUNING_HEADER)
+    ]
+    title = Text("Tuning: each strategy's knobs searched before the comparison")
+    print_table(console, cols, title, key_columns=2, text_columns=2, continued="Tuning (continued)")
 
 
 def tuning_markdown(rows: Sequence[Sequence[str]]) -> str:

@@ -41,7 +41,7 @@ class Regression:
         if self.reason == SLOWER_REASON:
             return (
                 f"{self.strategy}: {self.ratio:.2f}× slower than the baseline (median "
-                f"{self.current_median:.4g} s vs {self.baseline_median:.4g} s, p = {self.p_value:.3g})"
+                f"{self.current_median:.4g} s vs {self.baseline_median:.4g} s, p={self.p_value:.3g})"
             )
         return f"{self.strategy}: {self.reason} (the baseline's runs were all correct and complete)"
 

@@ -20,7 +20,7 @@ from orchbench.console import safe_text
 from orchbench.errors import UsageError
 from orchbench.results import machine_label, measured_runs
 from orchbench.stats import Comparison, Speedup, Summary, compare_samples, min_p_value, runs_needed, speedup
-from orchbench.terminal_table import Column, natural_width, print_whole, rich_table
+from orchbench.terminal_table import Column, natural_width, print_table
 from orchbench.types import RunResult
 from orchbench.units import MIB
 
@@ -57,6 +57,7 @@ class StrategyRow:
     in_flight: int | None = None  # the most items it let be in flight at once
     cpu_floor_s: float | None = None  # median CPU floor: its runs' and their service's CPU over the cores
     cpu_efficiency: float | None = None  # cpu_floor_s / median wall
+    partial: bool = False  # its timed runs include incomplete ones: its ratios are marked (PARTIAL)
 
     @property
     def flagged(self) -> bool:
@@ -105,6 +106,14 @@ def _problem(run: RunResult) -> str:
     return {"wrong": "wrong output"}.get(run.verdict, run.verdict)
 
 
+def _share(floor: float | None, wall: Summary | None, partial: bool) -> float | None:
+    """A floor ÷ the median wall. A floor is the time for every item, so over runs that gave up on some items the
+    ratio is only an upper bound, and never above 100 %."""
+    if floor is None or wall is None or wall.median <= 0:
+        return None
+    return min(floor / wall.median, 1.0) if partial else floor / wall.median
+
+
 def _row(name: str, runs: list[RunResult]) -> StrategyRow:
     timed = [r for r in runs if r.timed]
     walls = [r.wall_s for r in timed]
@@ -112,6 +121,7 @@ def _row(name: str, runs: list[RunResult]) -> StrategyRow:
     items = sum(r.items for r in runs)
     limit = _median(r.limit_s for r in runs)
     cpu_floor = _median(r.cpu_floor_s for r in timed)
+    partial = any(not r.complete for r in timed)
     return StrategyRow(
         strategy=name,
         runs=len(runs),
@@ -125,10 +135,11 @@ def _row(name: str, runs: list[RunResult]) -> StrategyRow:
         peak_rss=_median(r.peak_rss for r in timed),
         peak_uss=_median(r.peak_uss for r in timed),
         limit_s=limit,
-        efficiency=limit / wall.median if limit is not None and wall else None,
+        efficiency=_share(limit, wall, partial),
         problems=dict(Counter(_problem(r) for r in runs if not r.ok)),
         cpu_floor_s=cpu_floor,
-        cpu_efficiency=cpu_floor / wall.median if cpu_floor is not None and wall else None,
+        cpu_efficiency=_share(cpu_floor, wall, partial),
+        partial=partial,
     )
 
 
@@ -241,7 +252,7 @@ def _notes(
             if not verdict.significant:
                 notes.append(
                     f"{winner.strategy} is fastest, but not significantly faster than "
-                    f"{others[0].strategy} (p = {verdict.p_value:.3g})."
+                    f"{others[0].strategy} (p={verdict.p_value:.3g})."
                 )
     sizes = [min_p_value(len(base.walls), len(r.walls)) for r in rows if r is not base and r.walls]
     if base.walls and sizes and min(sizes) >= alpha:
@@ -293,6 +304,15 @@ def footnotes(report: Report) -> list[str]:
             if any(r.cpu_efficiency is not None for r in report.rows)
             else []
         ),
+        *(
+            [
+                f"{PARTIAL} From runs that gave up on some items (incomplete): throughput counts only the items that "
+                "succeeded; efficiency and CPU efficiency are upper bounds, at most 100 % (a floor is the time for "
+                "every item); a speed-up or relative figure compares less work."
+            ]
+            if any(r.partial for r in report.rows)
+            else []
+        ),
         *report.notes,
     ]
 
@@ -328,13 +348,20 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
 
 
+PARTIAL = "†"  # after a figure derived from incomplete runs
+
+
+def _partial(row: StrategyRow, text: str) -> str:
+    return text + PARTIAL if row.partial and text != "—" else text
+
+
 def _speedup_text(row: StrategyRow) -> str:
     if row.baseline:
         return "baseline"
     if row.speedup is None:
         return "—"
     s = row.speedup
-    return f"{s.ratio:.2f}× [{s.low:.2f}–{s.high:.2f}]"
+    return _partial(row, f"{s.ratio:.2f}×") + f" [{s.low:.2f}–{s.high:.2f}]"
 
 
 def _verdict_text(row: StrategyRow) -> str:
@@ -382,17 +409,17 @@ def columns(report: Report) -> list[Column]:
         Column("IQR" + t, each(lambda r: time(r.wall and r.wall.iqr))),
         Column("Min" + t, each(lambda r: time(r.wall and r.wall.min)), "detail"),
         Column("Max" + t, each(lambda r: time(r.wall and r.wall.max)), "detail"),
-        Column("Relative", each(lambda r: _num(r.relative, ".2f")), "export"),
+        Column("Relative", each(lambda r: _partial(r, _num(r.relative, ".2f"))), "export"),
         Column("Correct / runs", each(lambda r: f"{r.correct_runs} / {r.runs}")),
         Column("Success", each(lambda r: _pct(r.success_rate))),
-        Column(f"Throughput [{report.unit}/s]", each(lambda r: _num(r.throughput, ".1f")), "detail"),
+        Column(f"Throughput [{report.unit}/s]", each(lambda r: _partial(r, _num(r.throughput, ".1f"))), "detail"),
         Column(
             "CPU", each(lambda r: _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")), "detail"
         ),
         Column("Peak RSS [MiB]", each(lambda r: _num(r.peak_rss, ".1f", 1 / MIB)), "detail"),
-        Column("Efficiency", each(lambda r: _pct(r.efficiency)), "detail"),
+        Column("Efficiency", each(lambda r: _partial(r, _pct(r.efficiency))), "detail"),
         *(
-            [Column("CPU efficiency", each(lambda r: _pct(r.cpu_efficiency)), "detail")]
+            [Column("CPU efficiency", each(lambda r: _partial(r, _pct(r.cpu_efficiency))), "detail")]
             if any(r.cpu_efficiency is not None for r in rows)
             else []
         ),
@@ -419,30 +446,40 @@ def _row_styles(report: Report) -> list[str | None]:
 def render_table(report: Report, console: Console | None = None, wide: bool = False) -> None:
     """Print the comparison on the terminal; flagged strategies in red, the winner in bold green.
 
-    The main table (strategy, median, spread, correctness, success, speed-up, verdict) fits 80 columns; the
-    other figures follow in a details table, or, with ``wide`` or on a console wide enough, in the same table.
+    The main table (strategy, median, spread, correctness, success, speed-up, verdict) comes first; the other
+    figures follow in a details table, or, with ``wide`` or on a console wide enough, in the same table. A table
+    too wide for the console is stacked into tables that fit (see :mod:`orchbench.terminal_table`).
     """
     from rich.text import Text
 
     from orchbench.console import make_console
 
     console = console or make_console()
-    cols = [c for c in columns(report) if c.place != "export"]
+    shown = [c for c in columns(report) if c.place != "export"]
     title = Text(safe_text(report.title))
-    natural = natural_width(cols)
-    if wide or natural <= console.width:  # wide: as wide as it needs; lines longer than the terminal stay whole
-        print_whole(console, rich_table(_row_styles(report), cols, title, None))
+    styles = _row_styles(report)
+    if wide or natural_width(shown) <= console.width:  # wide: as wide as it needs; lines longer stay whole
+        print_table(console, shown, title, styles, wide=True)
     else:
-        strategy, *rest = cols
+        strategy, *rest = shown
         for place, heading in (("main", title), ("detail", Text("Details", style="bold"))):
-            shown = [strategy, *(c for c in rest if c.place == place)]
-            print_whole(console, rich_table(_row_styles(report), shown, heading, console.width))
+            group = [strategy, *(c for c in rest if c.place == place)]
+            print_table(console, group, heading, styles, continued=f"{heading.plain.split(' — ')[0]} (continued)")
     if report.tuning:
         from orchbench.fairness import render_tuning
 
         render_tuning(report.tuning, console)
-    for note in footnotes(report):
+    for note in [*footnotes(report), _left_out(report)]:
         console.print(Text(f"• {safe_text(note)}", style="dim"))
+
+
+def _left_out(report: Report) -> str:
+    """Which columns the terminal leaves to the other formats, and how to see them."""
+    names = " and ".join(c.header.split(" [")[0] for c in columns(report) if c.place == "export")
+    return (
+        f"{names} are not shown here: `orchbench report RESULTS.json --format markdown` (or csv, json, html) "
+        "shows every column."
+    )
 
 
 def to_markdown(report: Report) -> str:
@@ -495,6 +532,7 @@ CSV_COLUMNS = (
     "problems",
     "setting",
     "in_flight",
+    "partial",
 )
 
 
@@ -533,6 +571,7 @@ def _record(report: Report, r: StrategyRow) -> dict[str, Any]:
         "problems": r.problem_text(),
         "setting": r.setting,
         "in_flight": r.in_flight,
+        "partial": r.partial,
     }
 
 
@@ -620,7 +659,7 @@ def render_metrics(
         column("CPU utilisation", lambda r: _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")),
     ]
     styles = [None if r.ok else "red" for r in results]
-    print_whole(console, rich_table(styles, cols, Text(safe_text(title)), console.width, text_columns=2))
+    print_table(console, cols, Text(safe_text(title)), styles, key_columns=2, text_columns=2)
     periods = sorted({r.sample_period_s for r in results if r.sample_period_s})
     every = f"every {'/'.join(f'{p * 1000:g}' for p in periods)} ms" if periods else "periodically"
     console.print(

@@ -138,7 +138,8 @@ class RunResult:
 
     @property
     def throughput(self) -> float:
-        return self.items / self.wall_s if self.wall_s > 0 else 0.0
+        """Items that succeeded per second of wall time: a failed item is not work done."""
+        return self.succeeded / self.wall_s if self.wall_s > 0 else 0.0
 
     @property
     def timed(self) -> bool:
@@ -148,9 +149,12 @@ class RunResult:
 
     @property
     def efficiency(self) -> float | None:
+        """The limit ÷ wall. The limit is the time for every item, so for an incomplete run (which gave up on some)
+        this is only an upper bound, and never above 1."""
         if self.limit_s is None or self.wall_s <= 0:
             return None
-        return self.limit_s / self.wall_s
+        ratio = self.limit_s / self.wall_s
+        return ratio if self.complete else min(ratio, 1.0)
 
     @property
     def cpu_floor_s(self) -> float | None:

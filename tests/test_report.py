@@ -277,13 +277,12 @@ def test_terminal_table_fits_the_terminal_and_cuts_no_number(width):
         assert header in text  # the other figures follow in a second table, not dropped
 
 
-def test_a_long_strategy_name_wraps_instead_of_being_cut():
+def test_a_long_strategy_name_stays_whole_on_its_line():
     name = "a-strategy-with-a-very-long-name-indeed"
     report = build_report(_document({"sequential": [4.0, 4.4, 4.1], name: [1.0, 1.2, 0.9]}))
     text = _terminal_text(report, 80).split("•")[0]  # the tables, not the notes under them
-    assert max(map(len, text.splitlines())) <= 80 and name not in text
-    first_words = "".join(line.split()[0] for line in text.splitlines() if line.split())
-    assert name in first_words  # folded over lines of the first column, every character kept
+    assert max(map(len, text.splitlines())) <= 80
+    assert sum(line.startswith(name) for line in text.splitlines()) >= 2  # main and details tables, whole
 
 
 def test_wide_shows_every_column_in_one_table_and_a_wide_console_needs_no_flag():
@@ -304,3 +303,35 @@ def test_metrics_view_fits_80_columns_without_cutting_a_number():
     assert max(map(len, text.splitlines())) <= 80
     for fragment in ("12.346", "2.000", "1234.5", "1.6", "10.0"):
         assert fragment in text.split()
+
+
+def test_figures_of_an_incomplete_run_are_marked_and_never_exceed_the_possible():
+    """A run that gave up on an item ends early: its limit (the time for every item) can exceed its wall. Its
+    efficiency is an upper bound, at most 100 %, its throughput counts only the items that succeeded, and every
+    rendering marks those figures."""
+    from orchbench.html_report import to_html
+
+    def gave_up(strategy: str, _round: int) -> dict | None:
+        if strategy == "broken":
+            return {"complete": False, "succeeded": 19, "correct": None, "limit_s": 0.5}
+        return None
+
+    report = build_report(_document({"sequential": [4.0, 4.2, 4.1], "broken": [0.45, 0.44, 0.46]}, gave_up))
+    broken = next(r for r in report.rows if r.strategy == "broken")
+    assert broken.partial and broken.efficiency == 1.0  # 0.5 / 0.45 would be 111.1 %
+    assert broken.throughput == pytest.approx(19 / 0.45)  # not 20 / 0.45: the failed item is not work done
+    assert RunResult(spec={}, items=20, succeeded=19, wall_s=2.0, limit_s=3.0).efficiency == 1.0
+    assert RunResult(spec={}, items=20, succeeded=20, complete=True, wall_s=2.0).throughput == 10.0
+
+    markdown = to_markdown(report)
+    assert "100.0 %†" in markdown and "42.2†" in markdown and "111.1" not in markdown
+    assert "† From runs that gave up on some items" in markdown
+    html = to_html(report, [_document({"sequential": [4.0, 4.2, 4.1], "broken": [0.45, 0.44, 0.46]}, gave_up)])
+    assert "100.0 %†" in html and "111.1" not in html
+    text = _terminal_text(report, 80)
+    assert "100.0 %†" in text and "42.2†" in text
+    [row] = [r for r in csv.DictReader(io.StringIO(to_csv(report))) if r["strategy"] == "broken"]
+    assert row["partial"] == "True" and float(row["efficiency"]) == 1.0
+    assert float(row["throughput_per_s"]) == pytest.approx(19 / 0.45)
+    sequential = next(r for r in csv.DictReader(io.StringIO(to_csv(report))) if r["strategy"] == "sequential")
+    assert sequential["partial"] == "False"

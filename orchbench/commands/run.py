@@ -72,7 +72,8 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
         output.append(
             ("failed", f"[red]… and {len(result.failures) - LISTED_FAILURES:,} more items (all in --json)[/]")
         )
-    time = [("wall", units.duration(result.wall_s)), ("throughput", f"{result.throughput:,.1f} {unit}/s")]
+    done = "" if result.complete else f" (the {units.count(result.succeeded)} that succeeded)"
+    time = [("wall", units.duration(result.wall_s)), ("throughput", f"{result.throughput:,.1f} {unit}/s{done}")]
     if result.elapsed_s is not None:  # what the user waited, beside the pipeline's own window
         time.insert(1, ("elapsed", f"{units.duration(result.elapsed_s)} (the whole command; wall is the pipeline's)"))
     if result.startup_s >= 0.001:
@@ -117,7 +118,12 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
     if result.limit_s is not None:
         limit = [
             ("best possible", units.duration(result.limit_s)),
-            ("efficiency", f"{100 * (result.efficiency or 0):.0f} % (best possible ÷ wall)"),
+            (
+                "efficiency",
+                f"{100 * (result.efficiency or 0):.0f} % (best possible ÷ wall)"
+                if result.complete
+                else f"at most {100 * (result.efficiency or 0):.0f} % (the best possible time is for every item)",
+            ),
         ]
     if result.cpu_floor_s is not None:
         whose = "the run's CPU and its service's" if result.service_cpu_s is not None else "the run's CPU"

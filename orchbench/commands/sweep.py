@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -101,23 +101,23 @@ def sweep_command(
     return 0
 
 
-def _print_sweep(key: str, values: list[str], points: list) -> None:
-    from rich.table import Table
+def _print_sweep(key: str, values: list[str], points: list, console: Any = None) -> None:
+    """The median wall per strategy (rows) and value (columns), fitted to the console; ✗ marks a point with a run
+    that was not ok."""
+    from rich.text import Text
 
-    from orchbench.console import make_console
+    from orchbench.console import make_console, safe_text
+    from orchbench.terminal_table import Column, print_table
 
-    table = Table(title=f"median wall time [s] by {key}", title_justify="left")
-    table.add_column("strategy")
+    names = list(dict.fromkeys(p.strategy for p in points))
+    cols = [Column("strategy", [safe_text(n) for n in names], numeric=False)]
     for value in values:
-        table.add_column(f"{key}={value}", justify="right")
-    for name in dict.fromkeys(p.strategy for p in points):
-        cells = {p.value: p for p in points if p.strategy == name}
-        row = []
-        for value in values:
-            p = cells.get(float(value))
-            row.append("—" if p is None else f"{p.median_wall_s:.3f}" + ("" if p.ok else " ✗"))
-        table.add_row(name, *row)
-    make_console().print(table)
+        cells = []
+        for name in names:
+            p = next((p for p in points if p.strategy == name and p.value == float(value)), None)
+            cells.append("—" if p is None else f"{p.median_wall_s:.3f}" + ("" if p.ok else " ✗"))
+        cols.append(Column(safe_text(f"{key}={value}"), cells))
+    print_table(console or make_console(), cols, Text(safe_text(f"median wall time [s] by {key}")))
 
 
 def register(app: typer.Typer) -> None:
