@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from orchbench.api import Option, RetryPolicy, Strategy, TaskProfile, Workload
+from orchbench.api import Option, RetryPolicy, Strategy, Task, TaskProfile, Workload
 from orchbench.errors import TransientError, UsageError
 from orchbench.hookspecs import HOOK_API_VERSION, hookimpl
 from orchbench.noise import usable_cores
@@ -17,7 +17,7 @@ from orchbench.presets import Preset
 from orchbench.types import Outcome, RunResult, RunSpec
 
 if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checkers as what they are
-    from orchbench.harness.task import Task, task_for
+    from orchbench.harness.task import task_for
     from orchbench.simple import workload
 
 __all__ = [
@@ -42,11 +42,11 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:  # the harness's Task is imported on first use, to keep start-up light
-    if name in ("Task", "task_for"):
-        from orchbench.harness import task
+def __getattr__(name: str) -> Any:  # the harness is imported on first use, to keep start-up light
+    if name == "task_for":
+        from orchbench.harness.task import task_for
 
-        return getattr(task, name)
+        return task_for
     if name == "workload":
         from orchbench.simple import workload
 

@@ -1,17 +1,19 @@
-"""Base classes a plugin subclasses: Strategy, Workload, RetryPolicy, and the Option and TaskProfile they declare."""
+"""Base classes a plugin subclasses: Strategy, Workload, RetryPolicy, and the Option and TaskProfile they declare;
+and the Task a strategy receives, as the protocol the harness's task keeps (the contract imports no harness code
+that could import it back)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from orchbench.errors import UsageError
 
 if TYPE_CHECKING:
     from orchbench.harness.cache import ResourceCache
-    from orchbench.harness.task import Task
+    from orchbench.harness.limiter import AttemptSlots
     from orchbench.types import Outcome, RunSpec
 
 MAX_DURATION_S = 86_400.0  # a delay or timeout longer than a day is a typo, and past ~1e9 s it overflows a sleep
@@ -103,6 +105,48 @@ class TaskProfile:
     crash_rate: float = 0.0
     cpu_ms: float = 0.0
     idempotent: bool = False
+
+
+class Task(Protocol):
+    """What ``Strategy.map`` receives: the workload's work for one item, wrapped by orchbench with the run's
+    deterministic faults, retry policy and caches. It never raises for an item's failure: the Outcome carries it.
+    A worker process builds its own from the spec with ``orchbench.task_for``."""
+
+    @property
+    def spec(self) -> RunSpec:
+        """The run's spec, as ``start`` received it; after :meth:`declare_in_flight`, the spec that returned."""
+        ...
+
+    @property
+    def workload(self) -> Workload:
+        """The workload instance in this process (e.g. for its ``worker_preload()`` or ``max_in_flight()``)."""
+        ...
+
+    @property
+    def mostly_waits(self) -> bool:
+        """True when an item's time is mostly waiting (a service, a latency) rather than CPU work here."""
+        ...
+
+    def useful_in_flight(self, n: int) -> int:
+        """Items worth having in flight at once, over every process, for ``n`` items."""
+        ...
+
+    def declare_in_flight(self, per_process: int) -> RunSpec:
+        """State the most items the strategy runs at once in one process, before the first item runs; return the
+        spec to build workers' tasks from."""
+        ...
+
+    def run(self, index: int, item: Any, generation: int = 0) -> Outcome:
+        """One item's outcome (sync); ``generation`` counts resubmissions after a worker crash."""
+        ...
+
+    async def arun(self, index: int, item: Any, generation: int = 0, limiter: AttemptSlots | None = None) -> Outcome:
+        """One item's outcome (async); with ``limiter`` every attempt waits for one of its slots."""
+        ...
+
+    def run_batch(self, batch: list[tuple[int, Any]], generation: int = 0) -> list[Outcome]:
+        """Several (index, item) pairs in turn: the unit to send to a worker."""
+        ...
 
 
 class Strategy:

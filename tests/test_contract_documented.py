@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchbench import hookspecs
-from orchbench.api import RetryPolicy, Strategy, Workload
+from orchbench.api import RetryPolicy, Strategy, Task, Workload
 
 DOCS = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text(encoding="utf-8")
 
@@ -34,8 +34,9 @@ def _public_members(cls: type) -> list[str]:
 
 
 def _documented(name: str) -> bool:
-    """``name`` stands in backquotes in the docs, alone or called (``name(…)``), maybe as ``self.name``."""
-    return re.search(rf"`(?:self\.)?{re.escape(name)}[`(.]", DOCS) is not None
+    """``name`` stands in backquotes in the docs, alone or called (``name(…)``), maybe as ``self.name`` or, for a
+    member of the Task a strategy receives, ``task.name``."""
+    return re.search(rf"`(?:await )?(?:self\.|task\.)?{re.escape(name)}[`(.]", DOCS) is not None
 
 
 def test_the_contract_is_found() -> None:
@@ -44,6 +45,7 @@ def test_the_contract_is_found() -> None:
     assert {"name", "options", "map", "budget", "resolved"} <= set(_public_members(Strategy))
     assert {"map_item", "reference", "resources", "spec"} <= set(_public_members(Workload))
     assert {"stop", "wait", "timeout_s"} <= set(_public_members(RetryPolicy))
+    assert {"run", "arun", "run_batch", "spec", "workload", "declare_in_flight"} <= set(_public_members(Task))
 
 
 @pytest.mark.parametrize("hook", _hooks())
@@ -53,7 +55,7 @@ def test_every_hook_is_documented(hook: str) -> None:
 
 @pytest.mark.parametrize(
     ("cls", "member"),
-    [(cls, member) for cls in (Strategy, Workload, RetryPolicy) for member in _public_members(cls)],
+    [(cls, member) for cls in (Strategy, Workload, RetryPolicy, Task) for member in _public_members(cls)],
     ids=lambda v: v.__name__ if isinstance(v, type) else v,
 )
 def test_every_public_member_is_documented(cls: type, member: str) -> None:

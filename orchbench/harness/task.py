@@ -22,6 +22,7 @@ from orchbench.noise import usable_cores
 from orchbench.types import Outcome, RunSpec
 
 if TYPE_CHECKING:
+    from orchbench.api import Task as TaskContract
     from orchbench.harness.limiter import AttemptSlots
 
 HARNESS_TRANSIENT: tuple[type[BaseException], ...] = (InjectedFault, AttemptTimeout)
@@ -187,6 +188,12 @@ class Task:
             raise StageFailed(f"{name}: {_describe(exc, log.attempts)}") from exc
         finally:
             self.prepare_attempts += log.attempts
+
+
+if TYPE_CHECKING:
+
+    def _keeps_the_contract(task: Task) -> TaskContract:  # mypy checks that this Task is what strategies are promised
+        return task
 
 
 _worker_tasks: dict[str, Task] = {}

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from orchbench import Task
 from orchbench.api import Option, Strategy
 from orchbench.harness.loop import run_loop
-from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
 from orchbench.types import Outcome
 

@@ -12,10 +12,9 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from orchbench import usable_cores
+from orchbench import Task, usable_cores
 from orchbench.api import Option, Strategy, split_in_flight
 from orchbench.harness.loop import run_loop
-from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
 from orchbench.strategies import pool
 from orchbench.strategies.asyncio_strategy import ADAPTIVE_HELP, run_bounded

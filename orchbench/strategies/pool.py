@@ -32,7 +32,7 @@ from orchbench import interrupts
 from orchbench.types import Outcome
 
 if TYPE_CHECKING:
-    from orchbench.harness.task import Task
+    from orchbench import Task
 
 Pair = tuple[int, Any]
 Chunk = list[Pair]

@@ -6,9 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from orchbench import usable_cores
+from orchbench import Task, usable_cores
 from orchbench.api import Option, Strategy
-from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
 from orchbench.strategies import pool
 from orchbench.types import Outcome

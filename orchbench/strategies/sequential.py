@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from orchbench import Task
 from orchbench.api import Strategy
-from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
 from orchbench.types import Outcome
 

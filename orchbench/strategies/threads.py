@@ -7,8 +7,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import islice
 from typing import Any
 
+from orchbench import Task
 from orchbench.api import Option, Strategy
-from orchbench.harness.task import Task
 from orchbench.hookspecs import hookimpl
 from orchbench.types import Outcome
 
