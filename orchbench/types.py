@@ -122,6 +122,7 @@ class RunResult:
     workload_stats: dict[str, Any] = field(default_factory=dict)
     strategy_stats: dict[str, Any] = field(default_factory=dict)
     in_flight: int | None = None  # the most items the strategy let be in flight at once
+    time_account: dict[str, Any] | None = None  # where the wall time went (orchbench.harness.account)
     resolved_options: dict[str, Any] = field(default_factory=dict)  # the strategy's options, defaults filled in
     error: str | None = None
     output: Any = None

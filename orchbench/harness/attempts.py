@@ -13,7 +13,7 @@ import tenacity
 
 from orchbench.api import RetryPolicy
 from orchbench.errors import AttemptTimeout
-from orchbench.harness import deadline
+from orchbench.harness import deadline, timeaccount
 
 if TYPE_CHECKING:
     from orchbench.harness.limiter import AttemptSlots
@@ -36,7 +36,11 @@ def _honour_retry_after(inner: Any) -> Callable[[tenacity.RetryCallState], float
 
     def wait(state: tenacity.RetryCallState) -> float:
         asked = getattr(state.outcome.exception(), "retry_after", None) if state.outcome else None
-        return max(inner(state), asked or 0.0)
+        wait = inner(state)
+        if asked and asked > wait:
+            timeaccount.note_retry_after(asked)
+            return float(asked)
+        return wait
 
     return wait
 
@@ -76,12 +80,18 @@ def call_with_retry(
 
 
 def _timed(policy: RetryPolicy, attempt: Callable[[int], Any], k: int, log: AttemptLog) -> Any:
+    worker = timeaccount.current()
+    cpu = time.thread_time()
     start = time.perf_counter()
     try:
         with deadline.attempt_deadline(policy.timeout_s):
             return attempt(k)
     finally:
-        log.latencies.append(time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        log.latencies.append(elapsed)
+        if worker is not None:
+            worker.attempt_wall += elapsed
+            worker.cpu += time.thread_time() - cpu
 
 
 async def acall_with_retry(
@@ -119,12 +129,14 @@ async def timed_attempt(
 ) -> Any:
     """Attempt ``k`` under the policy's timeout (and the limiter, which lets an item's later attempts in first),
     its latency appended to the log."""
+    worker = timeaccount.current()
+    asked = time.perf_counter()
     epoch = await limiter.acquire(k == 1) if limiter is not None else 0
     error: BaseException | None = None
     start = time.perf_counter()
     try:
         async with asyncio.timeout(policy.timeout_s):
-            return await attempt(k)
+            return await timeaccount.stepped(attempt(k), worker)
     except TimeoutError as exc:
         error = exc if isinstance(exc, AttemptTimeout) else AttemptTimeout("attempt timed out")
         if error is exc:
@@ -136,6 +148,9 @@ async def timed_attempt(
     finally:
         elapsed = time.perf_counter() - start
         log.latencies.append(elapsed)
+        if worker is not None:
+            worker.attempt_wall += elapsed
+            worker.slot_wait += start - asked
         if limiter is not None:
             limiter.release(epoch, elapsed, error)
         if error is None and on_success is not None:

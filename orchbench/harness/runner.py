@@ -13,6 +13,8 @@ from typing import Any
 
 from orchbench.api import Workload
 from orchbench.errors import StrategyError, UsageError
+from orchbench.harness import account as time_account
+from orchbench.harness import timeaccount
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.latency import LatencySummary
 from orchbench.harness.task import StageFailed, Task
@@ -95,6 +97,8 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
         result.startup_s = time.perf_counter() - started
         edges = Window(workload.service_pids())
         edges.open()  # just outside the timed span, as is close(): the instrument costs the wall time nothing
+        timeaccount.reset()
+        opened = time.monotonic()
         t0 = time.perf_counter()
         try:
             items = workload.prepare(raw, task.stage)
@@ -109,9 +113,18 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
             output = workload.reduce([outcomes[pos].value for pos in where])
             result.complete = True
         result.wall_s = time.perf_counter() - t0
+        closed = time.monotonic()
         edges.close()
         edges.read_uss()
         account(result, edges.to_dict())
+        result.time_account = time_account.build(
+            timeaccount.collect(),
+            start=opened,
+            end=closed,
+            prepare_s=result.prepare_s,
+            before_window_s=result.startup_s,
+            items=sum(1 for o in outcomes if o.attempts),
+        )
         if window is not None:
             window.update(edges.to_dict())
         result.limit_s = workload.limit_s(raw, unique, task.faults)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchbench.api import RetryPolicy, Workload
 from orchbench.errors import AttemptTimeout, InjectedFault
+from orchbench.harness import timeaccount
 from orchbench.harness.attempts import AttemptLog, acall_with_retry, call_with_retry
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import FaultModel, apply_overrides, require_timeout_for_hangs
@@ -124,10 +125,13 @@ class Task:
             self.faults.act(task, index, k, generation)
             return self.workload.map_item(item)
 
+        accounted = timeaccount.item_begin()
         try:
             value = call_with_retry(self.policy, self.transient, attempt, log)
         except Exception as exc:  # an item's final failure is data, not an exception
+            timeaccount.item_end(accounted, log.attempts, False)
             return Outcome(index, error=_describe(exc, log.attempts), attempts=log.attempts, latencies=log.latencies)
+        timeaccount.item_end(accounted, log.attempts, True)
         return Outcome(index, value=value, attempts=log.attempts, latencies=log.latencies)
 
     async def arun(self, index: int, item: Any, generation: int = 0, limiter: AttemptSlots | None = None) -> Outcome:
@@ -149,9 +153,11 @@ class Task:
                 return amap_item(item)
 
         loop = acall_hedged if self.hedging else acall_with_retry
+        accounted = timeaccount.item_begin("async")
         try:
             value = await loop(self.policy, self.transient, attempt, log, limiter)
         except Exception as exc:
+            timeaccount.item_end(accounted, log.attempts, False)
             return Outcome(
                 index,
                 error=_describe(exc, log.attempts),
@@ -160,6 +166,7 @@ class Task:
                 hedges=log.hedges,
                 hedges_won=log.hedges_won,
             )
+        timeaccount.item_end(accounted, log.attempts, True)
         return Outcome(
             index,
             value=value,

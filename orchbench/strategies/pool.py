@@ -29,6 +29,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from orchbench import interrupts
+from orchbench.harness import timeaccount
 from orchbench.types import Outcome
 
 if TYPE_CHECKING:
@@ -253,6 +254,7 @@ class Supervisor:
         self._barren = 0  # rebuilds since a chunk last returned
         self._heartbeats: Heartbeats | None = None
         self._unclaimed: dict[int, float] = {}  # workers seen without a heartbeat slot yet, since when
+        self._sent: dict[Future, float] = {}  # when each chunk in flight was handed to the pool
         from orchbench.harness.task import WORKER_HOOK_ENV
 
         # A memory profile (the worker hook) must see each worker build what it uses; the fork server is not
@@ -355,7 +357,8 @@ class Supervisor:
                 # submit may start a worker; a Ctrl-C between its fork and the pool's record of it would leave a
                 # worker no one stops, and the fork server (so this map) waiting for it to end
                 with interrupts.deferred():
-                    future = pool.submit(self.fn, pairs, generation, *self.args)
+                    future = pool.submit(timeaccount.call_chunk, self.fn, pairs, generation, *self.args)
+                self._sent[future] = time.monotonic()
             except BrokenProcessPool:
                 again.appendleft((pairs, generation))
                 return True
@@ -373,6 +376,7 @@ class Supervisor:
         lost = False
         for future in done:
             pairs, generation = inflight.pop(future)
+            sent = self._sent.pop(future, 0.0)
             exc = future.exception()
             if isinstance(exc, BrokenProcessPool):
                 again.append((pairs, generation + 1))
@@ -380,7 +384,7 @@ class Supervisor:
                 continue
             if exc is not None:
                 raise exc  # not an item's failure (a Task never raises for those): the strategy's or worker's bug
-            outcomes = future.result()
+            outcomes = timeaccount.BOUNDARY.received(future.result(), sent)
             if len(outcomes) != len(pairs):
                 raise RuntimeError(f"a worker returned {len(outcomes)} outcomes for a chunk of {len(pairs)} items")
             for outcome in outcomes:

@@ -1,0 +1,266 @@
+"""Where a run's time went, recorded where items run: the hooks of the time account.
+
+Every process that runs items (the run process, pool workers) keeps one :class:`Recorder`. The task calls
+:func:`item_begin` / :func:`item_end` around each item and the attempt loops add each attempt's figures to the item's
+worker (:func:`current`), so what is known of an item is known where it runs:
+
+- a *worker* is the thread that runs items (a pool's thread, a process's main thread, an event loop's thread); an
+  event loop's worker runs many items at once, each in its own coroutine;
+- per attempt: its wall time and the CPU time of its own thread (``time.thread_time``: for async attempts, summed
+  over the coroutine's own steps, so other coroutines' CPU is never counted), and for async attempts how long it was
+  suspended while the loop ran other items' steps, and how long it waited for an attempt slot;
+- per worker: the kernel's run-queue wait of its thread (``/proc/thread-self/schedstat``: runnable, not running),
+  read as its first item starts and as each item ends;
+- per item (up to :data:`MAX_SPANS` per process): its span, attempts and success, for the timeline.
+
+Worker processes hand what they recorded back with each chunk's outcomes (:func:`call_chunk`); the run process
+merges it (:func:`absorb`) and :mod:`orchbench.harness.account` turns it into the run's ``time_account``.
+All clocks are ``time.monotonic`` (``CLOCK_MONOTONIC``: one clock for every process of the machine).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Generator
+from contextvars import ContextVar
+from typing import Any
+
+MAX_SPANS = 5000  # item spans kept per process for the timeline; the sums cover every item
+_monotonic = time.monotonic
+_thread_time = time.thread_time
+
+
+class Worker:
+    """What one worker (thread) of this process spent its items' time on; seconds."""
+
+    __slots__ = (
+        "pid",
+        "tid",
+        "kind",
+        "items",
+        "attempts",
+        "first",
+        "last",
+        "busy",
+        "attempt_wall",
+        "cpu",
+        "steps_wall",
+        "loop_overlap",
+        "slot_wait",
+        "retry_after",
+        "inflight",
+        "max_inflight",
+        "runq_fd",
+        "runq_base",
+        "runq",
+        "spans",
+        "loop_busy",
+    )
+
+    def __init__(self, kind: str) -> None:
+        self.pid, self.tid, self.kind = os.getpid(), threading.get_native_id(), kind
+        self.items = self.attempts = 0
+        self.first = self.last = 0.0
+        self.busy = self.attempt_wall = self.cpu = self.steps_wall = 0.0
+        self.loop_overlap = self.slot_wait = self.retry_after = 0.0
+        self.inflight = self.max_inflight = 0
+        self.runq_fd: int | None = None
+        self.runq_base: float | None = None
+        self.runq: float | None = None
+        self.spans: list[tuple[float, float, int, bool]] = []
+        self.loop_busy = 0.0  # async: the loop's time in items' steps so far (this thread runs one loop at a time)
+
+    def read_runq(self) -> float | None:
+        """The thread's run-queue wait since it was first read, from the kernel (None where unreadable)."""
+        fd = self.runq_fd
+        if fd is None:
+            return None
+        try:
+            waited = int(os.pread(fd, 96, 0).split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            return None
+        if self.runq_base is None:
+            self.runq_base = waited
+        self.runq = waited - self.runq_base
+        return self.runq
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__ if name not in ("runq_fd", "runq_base")}
+
+
+def _open_runq() -> int | None:
+    try:
+        return os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+    except OSError:  # not Linux, or schedstat not built in: the run-queue wait stays unknown
+        return None
+
+
+class Recorder:
+    """This process's workers, by (thread, kind)."""
+
+    def __init__(self) -> None:
+        self.workers: dict[tuple[int, str], Worker] = {}
+        self.spans = 0
+        self._lock = threading.Lock()
+
+    def worker(self, kind: str) -> Worker:
+        key = (threading.get_ident(), kind)
+        w = self.workers.get(key)
+        if w is None:
+            with self._lock:
+                w = self.workers.setdefault(key, Worker(kind))
+            w.runq_fd = _open_runq()
+            w.read_runq()
+        return w
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Every worker's record since the last drain, and a fresh start (for a worker process, per chunk)."""
+        with self._lock:
+            workers, self.workers, self.spans = self.workers, {}, 0
+        out = []
+        for w in workers.values():
+            if w.runq_fd is not None:
+                os.close(w.runq_fd)
+            if w.items:
+                out.append(w.to_dict())
+        return out
+
+
+RECORDER = Recorder()
+_current: ContextVar[Worker | None] = ContextVar("orchbench_account_worker", default=None)
+
+
+def current() -> Worker | None:
+    """The worker of the item this code runs in (None outside an item)."""
+    return _current.get()
+
+
+def item_begin(kind: str = "sync") -> tuple[Worker, float]:
+    """An item starts on this thread (``kind`` "sync"), or in a coroutine of this thread's loop ("async")."""
+    w = RECORDER.worker(kind)
+    _current.set(w)
+    w.inflight += 1
+    if w.inflight > w.max_inflight:
+        w.max_inflight = w.inflight
+    start = _monotonic()
+    if not w.items and not w.first:
+        w.first = start
+    return w, start
+
+
+def item_end(token: tuple[Worker, float], attempts: int, ok: bool) -> None:
+    w, start = token
+    end = _monotonic()
+    w.inflight -= 1
+    w.items += 1
+    w.attempts += attempts
+    w.busy += end - start
+    if end > w.last:
+        w.last = end
+    if RECORDER.spans < MAX_SPANS:
+        RECORDER.spans += 1
+        w.spans.append((start, end, attempts, ok))
+    w.read_runq()
+    _current.set(None)
+
+
+def note_retry_after(seconds: float) -> None:
+    """A wait between attempts was stretched to what the failure asked for (``Retry-After``)."""
+    w = _current.get()
+    if w is not None:
+        w.retry_after += seconds
+
+
+class Stepped:
+    """Await a coroutine while timing each of its own steps on this thread: CPU (``thread_time``) and wall, and
+    between steps how much of the loop's time went to other items' steps."""
+
+    __slots__ = ("coro", "worker")
+
+    def __init__(self, coro: Any, worker: Worker) -> None:
+        self.coro, self.worker = coro, worker
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, w = self.coro, self.worker
+        value: Any = None
+        error: BaseException | None = None
+        mark = w.loop_busy
+        while True:
+            w.loop_overlap += w.loop_busy - mark
+            w0, c0 = _monotonic(), _thread_time()
+            try:
+                yielded = coro.send(value) if error is None else coro.throw(error)
+            except StopIteration as stop:
+                _step_done(w, w0, c0)
+                return stop.value
+            except BaseException:
+                _step_done(w, w0, c0)
+                raise
+            _step_done(w, w0, c0)
+            mark = w.loop_busy
+            try:
+                value, error = (yield yielded), None
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation, a timeout: into the coroutine, as a Task would
+                value, error = None, exc
+
+
+def _step_done(w: Worker, w0: float, c0: float) -> None:
+    wall = _monotonic() - w0
+    w.cpu += _thread_time() - c0
+    w.steps_wall += wall
+    w.loop_busy += wall
+
+
+def stepped(awaitable: Any, worker: Worker | None) -> Any:
+    """``awaitable`` timed step by step when it is a coroutine of an item (else as it is)."""
+    if worker is None or not hasattr(awaitable, "send"):
+        return awaitable
+    return Stepped(awaitable, worker)
+
+
+# --- the process boundary -----------------------------------------------------------------------------------
+
+
+def call_chunk(fn: Callable[..., Any], pairs: list[Any], *args: Any) -> tuple[Any, dict[str, Any]]:
+    """In a worker process: run a pool's chunk function and hand back, with its outcomes, the chunk's span and what
+    this process's workers recorded meanwhile."""
+    start = _monotonic()
+    outcomes = fn(pairs, *args)
+    end = _monotonic()
+    return outcomes, {"pid": os.getpid(), "start": start, "end": end, "items": len(pairs), "workers": RECORDER.drain()}
+
+
+class Boundary:
+    """In the run process: chunks sent to worker processes and what came back (see :func:`call_chunk`)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[dict[str, Any]] = []
+        self.workers: list[dict[str, Any]] = []
+
+    def received(self, returned: Any, sent_at: float) -> Any:
+        """The chunk's outcomes, its record kept with the times it was sent and received."""
+        outcomes, record = returned
+        record["sent"], record["received"] = sent_at, _monotonic()
+        self.workers.extend(record.pop("workers"))
+        self.chunks.append(record)
+        return outcomes
+
+
+BOUNDARY = Boundary()
+
+
+def reset() -> None:
+    """Forget what this process recorded (the run process, as its window opens)."""
+    RECORDER.drain()
+    BOUNDARY.chunks.clear()
+    BOUNDARY.workers.clear()
+
+
+def collect() -> dict[str, Any]:
+    """Everything recorded for the run so far, in this process and received from worker processes."""
+    return {"workers": RECORDER.drain() + BOUNDARY.workers, "chunks": list(BOUNDARY.chunks)}
