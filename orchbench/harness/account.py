@@ -12,7 +12,18 @@ from typing import Any
 
 PARTS = ("running", "waiting", "waiting_to_run", "retry_wait", "transfer", "idle")
 MAX_ROWS = 64  # workers listed one by one (and drawn in the timeline); the sums cover them all
-_SUMMED = ("items", "attempts", "busy", "attempt_wall", "cpu", "steps_wall", "loop_overlap", "slot_wait", "retry_after")
+_SUMMED = (
+    "items",
+    "attempts",
+    "busy",
+    "attempt_wall",
+    "cpu",
+    "steps_wall",
+    "loop_overlap",
+    "slot_wait",
+    "retry_after",
+    "retry_wait",
+)
 
 
 def merge(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -124,7 +135,8 @@ def build(
         runq = w["runq"]
         # one thread running items in its process has no rival for the GIL; several may wait for it unseen
         gil: float | None = 0.0 if w["kind"] == "async" or threads_per_pid[w["pid"]] == 1 else None
-        off_cpu = max(0.0, w["attempt_wall"] - w["cpu"])
+        # what of the items' time is not otherwise measured is waiting: the worker was off the CPU, not runnable
+        off_cpu = max(0.0, w["busy"] - w["cpu"] - w["slot_wait"] - w["retry_wait"])
         waiting_to_run = None if runq is None or gil is None else runq + gil + w["loop_overlap"] + w["slot_wait"]
         waiting = None if runq is None or gil is None else max(0.0, off_cpu - runq - gil - w["loop_overlap"])
         transfer = slots * (t["in"] + t["out"]) if t else 0.0
@@ -142,7 +154,7 @@ def build(
             "running": w["cpu"],
             "waiting": waiting,
             "waiting_to_run": waiting_to_run,
-            "retry_wait": max(0.0, w["busy"] - w["attempt_wall"] - w["slot_wait"]),
+            "retry_wait": w["retry_wait"],
             "transfer": transfer,
             "idle": max(0.0, held - w["busy"] - transfer),
             "run_queue": runq,

@@ -69,7 +69,7 @@ def call_with_retry(
     except transient as exc:
         failed: BaseException | None = exc
     value = None
-    for state in tenacity.Retrying(**tenacity_kwargs(policy, transient)):
+    for state in tenacity.Retrying(sleep=timeaccount.retry_sleep, **tenacity_kwargs(policy, transient)):
         with state:
             if failed is not None:  # tenacity's attempt 1 is the one that already failed
                 first, failed = failed, None
@@ -109,7 +109,7 @@ async def acall_with_retry(
     except transient as exc:
         failed: BaseException | None = exc
     value = None
-    async for state in tenacity.AsyncRetrying(**tenacity_kwargs(policy, transient)):
+    async for state in tenacity.AsyncRetrying(sleep=timeaccount.aretry_sleep, **tenacity_kwargs(policy, transient)):
         with state:
             if failed is not None:
                 first, failed = failed, None

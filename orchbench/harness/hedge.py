@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import tenacity
 
 from orchbench.api import RetryPolicy
+from orchbench.harness import timeaccount
 from orchbench.harness.attempts import AttemptLog, tenacity_kwargs, timed_attempt
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ async def acall_hedged(
     policy_stop = kwargs["stop"]
     kwargs["stop"] = lambda state: policy_stop(state) or log.attempts >= most
     value = None
-    async for state in tenacity.AsyncRetrying(**kwargs):
+    async for state in tenacity.AsyncRetrying(sleep=timeaccount.aretry_sleep, **kwargs):
         with state:
             if failed is not None:  # tenacity's first try is the race that already failed
                 first, failed = failed, None

@@ -20,6 +20,7 @@ All clocks are ``time.monotonic`` (``CLOCK_MONOTONIC``: one clock for every proc
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -28,6 +29,7 @@ from contextvars import ContextVar
 from typing import Any
 
 MAX_SPANS = 5000  # item spans kept per process for the timeline; the sums cover every item
+RUNQ_EVERY_S = 0.001  # a worker's run-queue wait is read as an item ends, at most this often (a read costs a syscall)
 _monotonic = time.monotonic
 _thread_time = time.thread_time
 
@@ -50,10 +52,12 @@ class Worker:
         "loop_overlap",
         "slot_wait",
         "retry_after",
+        "retry_wait",
         "inflight",
         "max_inflight",
         "runq_fd",
         "runq_base",
+        "runq_at",
         "runq",
         "spans",
         "loop_busy",
@@ -64,11 +68,12 @@ class Worker:
         self.items = self.attempts = 0
         self.first = self.last = 0.0
         self.busy = self.attempt_wall = self.cpu = self.steps_wall = 0.0
-        self.loop_overlap = self.slot_wait = self.retry_after = 0.0
+        self.loop_overlap = self.slot_wait = self.retry_after = self.retry_wait = 0.0
         self.inflight = self.max_inflight = 0
         self.runq_fd: int | None = None
         self.runq_base: float | None = None
         self.runq: float | None = None
+        self.runq_at = 0.0  # when it was last read
         self.spans: list[tuple[float, float, int, bool]] = []
         self.loop_busy = 0.0  # async: the loop's time in items' steps so far (this thread runs one loop at a time)
 
@@ -84,10 +89,11 @@ class Worker:
         if self.runq_base is None:
             self.runq_base = waited
         self.runq = waited - self.runq_base
+        self.runq_at = _monotonic()
         return self.runq
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__ if name not in ("runq_fd", "runq_base")}
+        return {name: getattr(self, name) for name in self.__slots__ if name not in ("runq_fd", "runq_base", "runq_at")}
 
 
 def _open_runq() -> int | None:
@@ -120,8 +126,11 @@ class Recorder:
         with self._lock:
             workers, self.workers, self.spans = self.workers, {}, 0
         out = []
-        for w in workers.values():
+        me = threading.get_ident()
+        for (ident, _), w in workers.items():
             if w.runq_fd is not None:
+                if ident == me:
+                    w.read_runq()
                 os.close(w.runq_fd)
             if w.items:
                 out.append(w.to_dict())
@@ -162,8 +171,31 @@ def item_end(token: tuple[Worker, float], attempts: int, ok: bool) -> None:
     if RECORDER.spans < MAX_SPANS:
         RECORDER.spans += 1
         w.spans.append((start, end, attempts, ok))
-    w.read_runq()
+    if end - w.runq_at >= RUNQ_EVERY_S:
+        w.read_runq()
     _current.set(None)
+
+
+def retry_sleep(seconds: float) -> None:
+    """The sleep between an item's attempts (sync), timed."""
+    start = _monotonic()
+    try:
+        time.sleep(seconds)
+    finally:
+        w = _current.get()
+        if w is not None:
+            w.retry_wait += _monotonic() - start
+
+
+async def aretry_sleep(seconds: float) -> None:
+    """The wait between an item's attempts (async), timed."""
+    start = _monotonic()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        w = _current.get()
+        if w is not None:
+            w.retry_wait += _monotonic() - start
 
 
 def note_retry_after(seconds: float) -> None:
