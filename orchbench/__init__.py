@@ -1,6 +1,13 @@
 """orchbench: benchmark pipeline orchestration strategies with the same workload, faults and verification.
 
-The public API for plugin authors is what this module exports; nothing else is promised.
+The public API is what this module exports; nothing else is promised. From Python, :func:`run` and
+:func:`compare` do what ``orchbench run`` and ``orchbench compare`` do (each run a fresh process)::
+
+    comparison = orchbench.compare("anagrams", ["sequential", "asyncio"], iterations=5, case="small")
+    comparison.winner, comparison.failed, comparison.save("results.json")
+
+Plugin authors subclass :class:`Strategy`, :class:`Workload` and :class:`RetryPolicy`, or decorate a function
+with :func:`workload`, and register them with :data:`hookimpl`.
 """
 
 from __future__ import annotations
@@ -18,10 +25,13 @@ from orchbench.types import Outcome, RunResult, RunSpec
 
 if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checkers as what they are
     from orchbench.harness.task import task_for
+    from orchbench.python_api import Comparison, Interrupted, compare, run
     from orchbench.simple import workload
 
 __all__ = [
     "HOOK_API_VERSION",
+    "Comparison",
+    "Interrupted",
     "Option",
     "Outcome",
     "Preset",
@@ -35,7 +45,9 @@ __all__ = [
     "UsageError",
     "Workload",
     "__version__",
+    "compare",
     "hookimpl",
+    "run",
     "task_for",
     "usable_cores",
     "workload",
@@ -51,4 +63,8 @@ def __getattr__(name: str) -> Any:  # the harness is imported on first use, to k
         from orchbench.simple import workload
 
         return workload
+    if name in ("run", "compare", "Comparison", "Interrupted"):  # they import the harness and the commands
+        from orchbench import python_api
+
+        return getattr(python_api, name)
     raise AttributeError(f"module 'orchbench' has no attribute {name!r}")

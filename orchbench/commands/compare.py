@@ -236,7 +236,7 @@ def compare_command(
     quiet: Quiet = False,
 ) -> int:
     """Compare strategies side by side: isolated, interleaved, repeated runs with statistics you can trust."""
-    from orchbench import results
+    from orchbench import python_api, results
     from orchbench.gate import parse_threshold, regressions
     from orchbench.report import build_report
 
@@ -246,9 +246,21 @@ def compare_command(
     reference_doc = results.load(against) if against is not None else None
     target = output or results.default_path(results_dir, opts.workload)
     check_target(target)  # before the first run, not after all of them
-    document, interrupted = measure(
-        names, opts, iterations, warmup, baseline, quiet, budget=budget, tune=tune_budget if tune else None
-    )
+    try:
+        comparison = python_api.compare(
+            strategies=names,
+            iterations=iterations,
+            warmup=warmup,
+            baseline=baseline,
+            budget=budget,
+            tune=tune_budget if tune else None,
+            progress=not quiet,
+            run_options=opts,
+        )
+        interrupted = False
+    except python_api.Interrupted as stop:
+        comparison, interrupted = stop.comparison, True
+    document = comparison.to_dict()
     path, not_saved = results.save_or_fallback(target, document, exclusive=output is None)
     if interrupted:
         if path is not None:

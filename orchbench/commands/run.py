@@ -182,20 +182,19 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result (output included) as JSON.")] = False,
 ) -> int:
     """Run one strategy once, in a fresh process, and print wall time, throughput, success, CPU and memory."""
+    from orchbench import python_api
     from orchbench.cli import state
-    from orchbench.harness.isolate import run_isolated, since_process_start
+    from orchbench.harness.isolate import since_process_start
     from orchbench.plugins import get_registry
 
     warn_plugin_problems()
-    [(label, spec)] = common.build_specs([strategy], opts)
-    result = run_isolated(spec, with_output=as_json, debug=state.debug)
-    if opts.input_given is not None:  # the user's name for the input, not that of the private copy that was run
-        result.spec["input_path"] = opts.input_given
+    result = python_api.run(strategy, with_output=as_json, debug=state.debug, run_options=opts)
     result.elapsed_s = since_process_start()
+    label = result.name
     if as_json:
         typer.echo(json.dumps({**result.to_dict(with_output=True), "label": label}, indent=2, default=list))
     else:
-        workload_cls = get_registry().workload(spec.workload)
+        workload_cls = get_registry().workload(opts.workload)
         render_result(label, result, workload_cls.unit, workload_cls)
     return 0 if result.ok else 1
 

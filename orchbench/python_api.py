@@ -1,0 +1,374 @@
+"""orchbench from Python: :func:`run` and :func:`compare`, the functions the ``run`` and ``compare`` commands call.
+
+(``orchbench.api`` holds the base classes plugins subclass; this module is what a notebook, a script or a test
+calls.) Every run is a fresh child process, exactly as on the command line::
+
+    import orchbench
+    import my_pipeline                       # a file with an @orchbench.workload function
+
+    result = orchbench.compare(my_pipeline.measure, ["sequential", "asyncio"], iterations=5, input="data.txt")
+    print(result.winner)                     # None when no strategy is significantly the fastest
+    result.save("results/today.json")        # the same JSON file `orchbench compare` writes
+
+Keyword options are those of the command line, by their long names: ``case``, ``input``, ``scenario``, ``seed``,
+``fault_rate``, ``hang_rate``, ``crash_rate``, ``latency_scale``, ``cpu_ms``, ``retry``, ``set`` (a mapping of
+``--set`` keys to values), ``cache``, ``memo``, ``reference``, ``plugins`` (files or modules, as ``-p``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchbench.errors import UsageError
+from orchbench.types import RunResult
+
+if TYPE_CHECKING:
+    from orchbench.api import Workload
+    from orchbench.commands.common import RunOptions
+    from orchbench.report import Report, StrategyRow
+
+OPTION_NAMES = (
+    "case",
+    "input",
+    "scenario",
+    "seed",
+    "fault_rate",
+    "hang_rate",
+    "crash_rate",
+    "latency_scale",
+    "cpu_ms",
+    "retry",
+    "set",
+    "cache",
+    "memo",
+    "reference",
+    "plugins",
+)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, SIGHUP) stopped a comparison; ``comparison`` holds the runs that finished."""
+
+    def __init__(self, comparison: Comparison) -> None:
+        super().__init__("the comparison was interrupted")
+        self.comparison = comparison
+
+
+@dataclass
+class Comparison:
+    """A finished comparison: its saved document and the report built from it.
+
+    ``rows`` are the table's rows (fastest first); ``winner`` is the fastest strategy whose runs were all correct
+    and complete *and* that is significantly faster than every other such strategy (None otherwise);
+    ``correct`` and ``failed`` split the strategies by whether every run was right.
+    """
+
+    document: dict[str, Any]
+    baseline: str | None = None
+    alpha: float = 0.05
+    _report: Report | None = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Comparison:
+        """A comparison saved by ``orchbench compare`` or :meth:`save` (every format version is read)."""
+        from orchbench import results
+
+        return cls(results.load(path))
+
+    @property
+    def report(self) -> Report:
+        """The report the command line renders (rows, notes, environment)."""
+        if self._report is None:
+            from orchbench.report import build_report
+
+            self._report = build_report([self.document], baseline=self.baseline, alpha=self.alpha)
+        return self._report
+
+    @property
+    def rows(self) -> list[StrategyRow]:
+        return self.report.rows
+
+    @property
+    def complete(self) -> bool:
+        """False when the comparison was interrupted before every planned run finished."""
+        return self.document["settings"].get("complete", True) is not False
+
+    @property
+    def winner(self) -> str | None:
+        """The fastest strategy with every run right, when it is significantly faster than each other such one."""
+        from orchbench.stats import compare_samples
+
+        report = self.report
+        if report.winner is None:
+            return None
+        best = next(r for r in report.rows if r.strategy == report.winner)
+        rivals = [r for r in report.rows if r is not best and r.wall and not r.flagged]
+        if all(compare_samples(r.walls, best.walls, self.alpha).significant for r in rivals):
+            return best.strategy
+        return None
+
+    @property
+    def fastest(self) -> str | None:
+        """The fastest strategy with every run right, significant or not (the table's "winner" mark)."""
+        return self.report.winner
+
+    @property
+    def correct(self) -> list[str]:
+        """Strategies whose every measured run was complete and right (fastest first)."""
+        return [r.strategy for r in self.rows if not r.flagged]
+
+    @cached_property
+    def failed(self) -> dict[str, str]:
+        """Strategies with a wrong, incomplete or failed run (or none at all), each with its first error."""
+        from orchbench.results import measured_runs
+
+        runs = measured_runs(self.document)
+        planned = dict.fromkeys(s["strategy"] for s in self.document["order"] if not s.get("warmup"))
+        found: dict[str, str] = {}
+        for name in planned:
+            bad = next((r for r in runs.get(name, []) if not r.ok), None)
+            if bad is not None:
+                found[name] = first_error(bad)
+            elif not runs.get(name):
+                found[name] = "no measured run finished"
+        return found
+
+    @property
+    def ok(self) -> bool:
+        """Every strategy's every run complete and right, and the comparison not interrupted."""
+        return self.complete and not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results document, exactly as saved (``orchbench.comparison`` JSON)."""
+        return self.document
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the results document atomically to ``path`` (``orchbench report`` reads it)."""
+        from orchbench import results
+
+        return results.save(path, self.document)
+
+    def to_markdown(self) -> str:
+        from orchbench.report import to_markdown
+
+        return to_markdown(self.report)
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def first_error(run: RunResult) -> str:
+    """One line saying what was wrong with a run: its error, its first failed item, or its first difference."""
+    if run.error is not None:
+        return f"failed: {run.error}"
+    if not run.complete:
+        shown = run.failures[0] if run.failures else None
+        more = f"; first: {shown['item']!r}: {shown['error']}" if shown else ""
+        return f"incomplete: {run.failed} of {run.items} items failed{more}"
+    if run.mismatch:
+        from orchbench.verify import describe
+
+        return f"wrong output against the {run.mismatch['against']}: " + describe(
+            run.mismatch["count"], run.mismatch["first"]
+        )
+    return f"wrong output (digest {run.output_digest}, reference {run.reference_digest})"
+
+
+# --- options ---------------------------------------------------------------------------------------------------
+
+
+def options_from(workload: str | type[Workload] | None, options: Mapping[str, Any]) -> RunOptions:
+    """The command line's RunOptions for these keyword options; a workload class is registered for the runs."""
+    from orchbench import plugins
+    from orchbench.commands.common import RunOptions
+    from orchbench.suggest import did_you_mean
+
+    unknown = [k for k in options if k not in OPTION_NAMES]
+    if unknown:
+        raise UsageError(
+            f"unknown option {unknown[0]!r}{did_you_mean(unknown[0], OPTION_NAMES)} "
+            f"(options: {', '.join(OPTION_NAMES)})"
+        )
+    given = dict(options)
+    plugin_names = given.pop("plugins", None) or []
+    if isinstance(plugin_names, str):
+        plugin_names = [plugin_names]
+    for name in plugin_names:
+        if plugins.is_path(str(name)) and not os.path.isfile(name):
+            raise UsageError(f"plugin {name}: no such file")
+    plugins.use(str(p) for p in plugin_names)
+    opts = RunOptions()
+    if workload is not None:
+        opts.workload = workload if isinstance(workload, str) else workload_plugin(workload)
+    sets = given.pop("set", None) or {}
+    if not isinstance(sets, Mapping):
+        raise UsageError("set= takes a mapping of option names to values, e.g. set={'workers': 4}")
+    opts.sets = [f"{key}={_text(value)}" for key, value in sets.items()]
+    if "input" in given:
+        opts.input_path = None if given["input"] is None else os.fspath(given.pop("input"))
+    opts.no_cache = not given.pop("cache", True)
+    opts.no_memo = not given.pop("memo", True)
+    if given.get("reference") is not None:
+        given["reference"] = os.fspath(given["reference"])
+    for key, value in given.items():
+        if key != "input":
+            setattr(opts, key, value)
+    return opts
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def workload_plugin(cls: type[Workload]) -> str:
+    """Make a workload class (e.g. an ``@orchbench.workload`` function) known to every run's process; its name.
+
+    Its module is loaded as a plugin by each run: the module itself when it registers the class
+    (``orchbench_workloads``), else a small generated plugin that imports the module and registers it. A class
+    defined in a notebook cell or at the interactive prompt has no module a fresh process could import.
+    """
+    from orchbench import plugins
+    from orchbench.api import Workload
+
+    if not (isinstance(cls, type) and issubclass(cls, Workload)) or not cls.name:
+        raise UsageError(f"{cls!r} is not a workload: give a name, or a function decorated with @orchbench.workload")
+    known = plugins.get_registry().entries["workload"].get(cls.name)
+    if known is not None and known.obj is cls:  # installed, or loaded as a plugin already
+        return cls.name
+    module = sys.modules.get(cls.__module__)
+    source = getattr(module, "__file__", None)
+    packaged = cls.__module__ != "__main__" and "." in cls.__module__  # importable by name in any process
+    if module is None or not (packaged or source):
+        raise UsageError(
+            f"workload {cls.name!r} is defined in a notebook or at the prompt, where a fresh process cannot import "
+            "it: put it in a .py file, import that, and pass the imported function"
+        )
+    where = cls.__module__ if packaged else str(Path(str(source)).resolve())
+    hook = getattr(module, "orchbench_workloads", None)
+    if callable(hook) and cls.__module__ != "__main__" and _registers(hook, cls):
+        plugins.use([where])
+        return cls.name
+    attribute = next((key for key, value in vars(module).items() if value is cls), None)
+    if attribute is None:
+        raise UsageError(f"workload {cls.name!r} is not a top-level name of {where}, so a fresh process cannot find it")
+    plugins.use([_shim(where, attribute)])
+    return cls.name
+
+
+def _registers(hook: Callable[[], Iterable[Any]], cls: type[Workload]) -> bool:
+    try:
+        return any(getattr(obj, "name", None) == cls.name for obj in hook())
+    except Exception:
+        return False
+
+
+def _shim(where: str, attribute: str) -> str:
+    """A plugin file (in a private temporary directory) that loads ``where`` and registers its ``attribute``."""
+    import atexit
+    import hashlib
+    import shutil
+    import tempfile
+
+    key = hashlib.sha256(f"{where}\0{attribute}".encode()).hexdigest()[:12]
+    directory = Path(tempfile.mkdtemp(prefix="orchbench-workload-"))
+    atexit.register(shutil.rmtree, directory, True)
+    path = directory / f"orchbench_workload_{key}.py"
+    path.write_text(
+        "# Registers one workload of a module that does not register it itself (see orchbench.python_api).\n"
+        "from orchbench import hookimpl\n"
+        "from orchbench.python_api import load_attribute\n\n\n"
+        "@hookimpl\n"
+        "def orchbench_workloads():\n"
+        f"    return [load_attribute({where!r}, {attribute!r})]\n",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def load_attribute(where: str, attribute: str) -> Any:
+    """A top-level name of a module given by name or file (for the plugins :func:`workload_plugin` generates)."""
+    from orchbench.plugins import _import_module
+
+    _, module = _import_module(where)
+    return getattr(module, attribute)
+
+
+# --- run and compare ---------------------------------------------------------------------------------------------
+
+
+def run(
+    strategy: str,
+    workload: str | type[Workload] | None = None,
+    *,
+    with_output: bool = False,
+    debug: bool = False,
+    run_options: RunOptions | None = None,
+    **options: Any,
+) -> RunResult:
+    """Run ``strategy`` (a strategy or preset name) once on ``workload``, in a fresh process, verified.
+
+    ``workload`` is a workload's name or an ``@orchbench.workload`` function (default: the anagram pipeline);
+    ``options`` as in the module's description. ``with_output`` keeps the run's output in the result.
+    ``run_options`` (instead of ``workload`` and ``options``) is how the command line passes what it parsed.
+    """
+    from orchbench.commands import common
+    from orchbench.harness.isolate import run_isolated
+
+    opts = run_options if run_options is not None else options_from(workload, options)
+    [(label, spec)] = common.build_specs([strategy], opts)
+    result = run_isolated(spec, with_output=with_output, debug=debug)
+    if opts.input_given is not None:  # the user's name for the input, not that of the private copy that was run
+        result.spec["input_path"] = opts.input_given
+    if label != spec.strategy:
+        result.label = label
+    return result
+
+
+def compare(
+    workload: str | type[Workload] | None = None,
+    strategies: Sequence[str] | None = None,
+    iterations: int = 5,
+    *,
+    warmup: int = 1,
+    baseline: str | None = None,
+    budget: int | None = None,
+    tune: str | int | None = None,
+    progress: bool = False,
+    run_options: RunOptions | None = None,
+    **options: Any,
+) -> Comparison:
+    """Compare ``strategies`` (names of strategies or presets; default: every installed strategy) on ``workload``:
+    ``warmup`` unmeasured and ``iterations`` measured runs of each, each in a fresh process, interleaved.
+
+    ``budget`` runs every strategy with that many items in flight; ``tune`` (a number of probe runs, or seconds
+    as ``"300s"``) first searches each strategy's knobs for its fastest setting. ``progress`` prints a line per
+    run on stderr. Ctrl-C raises :class:`Interrupted`, which carries the runs that finished.
+    """
+    from orchbench.commands import common
+    from orchbench.commands.compare import measure, pick_baseline
+
+    opts = run_options if run_options is not None else options_from(workload, options)
+    if isinstance(strategies, str):
+        strategies = [strategies]
+    names = common.strategy_names(list(strategies) if strategies is not None else None)
+    chosen = pick_baseline(names, baseline)
+    document, interrupted = measure(
+        names,
+        opts,
+        iterations,
+        warmup,
+        chosen,
+        not progress,
+        budget=budget,
+        tune=None if tune is None or tune is False else str(tune),
+    )
+    comparison = Comparison(document, baseline=chosen)
+    if interrupted:
+        raise Interrupted(comparison)
+    return comparison
