@@ -23,7 +23,11 @@ _SUMMED = (
     "slot_wait",
     "retry_after",
     "retry_wait",
+    "gil_samples",
+    "wait_samples",
+    "run_samples",
 )
+MIN_SAMPLES = 20  # fewer catches of a process's threads asleep than this leave their GIL wait unknown
 
 
 def merge(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -40,6 +44,7 @@ def merge(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         m["runq"] = None if m["runq"] is None or r["runq"] is None else m["runq"] + r["runq"]
         m["first"], m["last"] = min(m["first"], r["first"]), max(m["last"], r["last"])
         m["max_inflight"] = max(m["max_inflight"], r["max_inflight"])
+        m["sampled"] = m.get("sampled") and r.get("sampled")
         m["spans"].extend(r["spans"])
     return sorted(merged.values(), key=lambda w: w["first"])
 
@@ -62,6 +67,35 @@ def _chunk_times(chunks: list[Mapping[str, Any]]) -> dict[int, dict[str, float]]
         t["chunks"] = [c["items"] for c in mine]
         out[pid] = t
     return out
+
+
+def _add_samples(into: list[int], *workers: Mapping[str, Any]) -> list[int]:
+    for w in workers:
+        into[0] += w.get("run_samples", 0)
+        into[1] += w.get("gil_samples", 0)
+        into[2] += w.get("wait_samples", 0)
+    return into
+
+
+def _split(w: Mapping[str, Any], samples: list[int], shared: bool) -> tuple[float | None, float | None, float]:
+    """A worker's run-queue wait (the kernel's), its GIL wait, and (event loop) time blocked in sync calls in steps.
+
+    A lone thread has no rival for the GIL; threads sharing one split their sleeping time (off the CPU, not in the
+    run queue) between the GIL and other waits in the proportion of the sampler's catches, or leave the GIL
+    unknown without enough of them.
+    """
+    sync = w["kind"] == "sync"
+    covered = max(0.0, w["busy"] - w["slot_wait"] - w["retry_wait"]) if sync else w["steps_wall"]
+    off = max(0.0, covered - w["cpu"])
+    runq = None if w["runq"] is None else min(w["runq"], off)
+    if not sync:
+        return runq, 0.0, max(0.0, off - (runq or 0.0))
+    if not shared:
+        return runq, 0.0, 0.0
+    asleep = samples[1] + samples[2]
+    if runq is None or not w.get("sampled") or asleep < MIN_SAMPLES:
+        return runq, None, 0.0
+    return runq, (off - runq) * samples[1] / asleep, 0.0
 
 
 def _sum(values: Iterable[float | None]) -> float | None:
@@ -125,18 +159,20 @@ def build(
 
     span = max(ends) - first
     threads_per_pid: dict[int, int] = defaultdict(int)
+    samples_per_pid: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # running, GIL, other sleep
     for w in workers:
         if w["kind"] == "sync":
             threads_per_pid[w["pid"]] += 1
+            _add_samples(samples_per_pid[w["pid"]], w)
     rows = []
     for i, w in enumerate(workers):
         slots = max(1, w["max_inflight"])
         t = transfers.get(w["pid"])
-        runq = w["runq"]
-        # one thread running items in its process has no rival for the GIL; several may wait for it unseen
-        gil: float | None = 0.0 if w["kind"] == "async" or threads_per_pid[w["pid"]] == 1 else None
-        # what of the items' time is not otherwise measured is waiting: the worker was off the CPU, not runnable
-        off_cpu = max(0.0, w["busy"] - w["cpu"] - w["slot_wait"] - w["retry_wait"])
+        # several threads of one process are alike: their samples are pooled
+        pooled = w["kind"] == "sync" and threads_per_pid[w["pid"]] > 1
+        runq, gil, blocked = _split(w, samples_per_pid[w["pid"]], pooled)
+        inside = max(0.0, w["busy"] - w["slot_wait"] - w["retry_wait"])  # the items' time in their attempts
+        off_cpu = max(0.0, inside - w["cpu"])
         waiting_to_run = None if runq is None or gil is None else runq + gil + w["loop_overlap"] + w["slot_wait"]
         waiting = None if runq is None or gil is None else max(0.0, off_cpu - runq - gil - w["loop_overlap"])
         transfer = slots * (t["in"] + t["out"]) if t else 0.0
@@ -161,7 +197,7 @@ def build(
             "gil": gil,
             "loop": w["loop_overlap"],
             "slot": w["slot_wait"],
-            "loop_blocked": max(0.0, w["steps_wall"] - w["cpu"] - (runq or 0.0)) if w["kind"] == "async" else 0.0,
+            "loop_blocked": blocked,
             "retry_after": w["retry_after"],
             "starting": starting,
             "off_cpu": off_cpu,
@@ -177,12 +213,13 @@ def build(
         name: _sum(r[name] for r in rows)
         for name in ("run_queue", "gil", "loop", "slot", "loop_blocked", "retry_after", "starting", "off_cpu")
     }
+    account["detail"]["samples"] = _add_samples([0, 0, 0], *workers)
     if account["detail"]["gil"] is None:
         account["notes"].append(
-            "several threads ran items in one process: a thread waiting for the GIL sleeps as one waiting on I/O "
-            "does, so waiting and waiting to run are not told apart (their sum is off_cpu less the run queue)"
+            "several threads ran items in one process, and their waits for the GIL could not be sampled here (or "
+            "too briefly): waiting and waiting to run are not told apart (their sum is off_cpu)"
         )
-    if account["detail"]["run_queue"] is None:
+    elif account["detail"]["run_queue"] is None:
         account["notes"].append("the kernel's run-queue wait is unreadable here: waiting to run is unknown")
     account["per_worker"] = rows[:MAX_ROWS]
     account["timeline"] = [

@@ -28,6 +28,8 @@ from collections.abc import Callable, Generator
 from contextvars import ContextVar
 from typing import Any
 
+from orchbench.harness import threadstates
+
 MAX_SPANS = 5000  # item spans kept per process for the timeline; the sums cover every item
 RUNQ_EVERY_S = 0.001  # a worker's run-queue wait is read as an item ends, at most this often (a read costs a syscall)
 _monotonic = time.monotonic
@@ -61,6 +63,10 @@ class Worker:
         "runq",
         "spans",
         "loop_busy",
+        "gil_samples",
+        "wait_samples",
+        "run_samples",
+        "sampled",
     )
 
     def __init__(self, kind: str) -> None:
@@ -76,6 +82,8 @@ class Worker:
         self.runq_at = 0.0  # when it was last read
         self.spans: list[tuple[float, float, int, bool]] = []
         self.loop_busy = 0.0  # async: the loop's time in items' steps so far (this thread runs one loop at a time)
+        self.gil_samples = self.wait_samples = self.run_samples = 0  # samples of the thread in an item
+        self.sampled = False  # whether its process's sampler could tell the GIL's waits from others
 
     def read_runq(self) -> float | None:
         """The thread's run-queue wait since it was first read, from the kernel (None where unreadable)."""
@@ -93,7 +101,8 @@ class Worker:
         return self.runq
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__ if name not in ("runq_fd", "runq_base", "runq_at")}
+        skip = ("runq_fd", "runq_base", "runq_at")
+        return {name: getattr(self, name) for name in self.__slots__ if name not in skip}
 
 
 def _open_runq() -> int | None:
@@ -117,8 +126,11 @@ class Recorder:
         if w is None:
             with self._lock:
                 w = self.workers.setdefault(key, Worker(kind))
+                threads = sum(1 for other in self.workers.values() if other.kind == "sync")
             w.runq_fd = _open_runq()
             w.read_runq()
+            if kind == "sync" and threads > 1:  # threads of one process share its GIL: sample who waits for it
+                threadstates.ensure(self)
         return w
 
     def drain(self) -> list[dict[str, Any]]:
@@ -127,7 +139,9 @@ class Recorder:
             workers, self.workers, self.spans = self.workers, {}, 0
         out = []
         me = threading.get_ident()
+        sampled = threadstates.sampling()
         for (ident, _), w in workers.items():
+            w.sampled = sampled
             if w.runq_fd is not None:
                 if ident == me:
                     w.read_runq()
@@ -295,4 +309,6 @@ def reset() -> None:
 
 def collect() -> dict[str, Any]:
     """Everything recorded for the run so far, in this process and received from worker processes."""
-    return {"workers": RECORDER.drain() + BOUNDARY.workers, "chunks": list(BOUNDARY.chunks)}
+    workers = RECORDER.drain() + BOUNDARY.workers
+    threadstates.stop()
+    return {"workers": workers, "chunks": list(BOUNDARY.chunks)}
