@@ -12,18 +12,21 @@ from typer._click.exceptions import NoArgsIsHelpError  # typer carries its own c
 from typer.exceptions import Abort, TyperException
 
 from orchbench import __version__
+from orchbench.commands.help_format import CommandGroup
 from orchbench.errors import UsageError
 
 if TYPE_CHECKING:
     from orchbench.plugins import Registry
 
 APP_SETTINGS: dict[str, Any] = {
+    "cls": CommandGroup,
     "name": "orchbench",
     "help": "Benchmark pipeline orchestration strategies: same workload, same faults, verified outputs, "
     "honest numbers.",
     "no_args_is_help": True,
     "add_completion": False,
     "pretty_exceptions_enable": False,
+    "rich_markup_mode": None,  # click's plain help: wraps whole words at any width, shows no type after a flag
 }
 
 MULTI_VALUE_OPTIONS = ("--strategies", "--strategy", "-s")

@@ -33,6 +33,18 @@ HOOK = "orchbench.profile:track_worker"
 DEALLOCATORS = ("FREE", "MUNMAP", "PYMALLOC_FREE")  # memray's AllocatorType names that release memory
 UNKNOWN = ("<unknown>", "<unknown>", 0)
 VIA_DEPTH = 2
+STACK_DEPTH = 128  # frames read per allocation: enough to reach the runner's, which tell whose the allocation is
+# The run process's work, by the function the runner's ``execute`` calls for it: the workload's and strategy's own
+# (what is measured), or orchbench's harness around it. Memory allocated under the harness's is attributed to it.
+WORKLOAD_CALLS = {"__init__", "load_input", "start", "build", "prepare", "_dedupe", "_checked_map", "reduce", "stop"}
+HARNESS_CALLS = {
+    "_verify": "reference check",
+    "get_registry": "plugin loading",
+    "limit_s": "best possible time",
+    "account": "accounting",
+    "_account": "accounting",
+}
+WORKLOAD = "workload"
 
 
 @dataclass(frozen=True)
@@ -160,13 +172,27 @@ class SiteTable:
         import orchbench
 
         self.own = str(Path(orchbench.__file__).resolve().parent)
+        self.runner = str(Path(self.own) / "harness" / "runner.py")
+        self.child = str(Path(self.own) / "harness" / "child.py")
         self.roots = _roots()
         self.sites: dict[tuple[Any, ...], list[int]] = {}
 
     def add(self, stack: list[tuple[str, str, int]], size: int, count: int, process: int) -> None:
         top = stack[0] if stack else UNKNOWN
         via = tuple(frame for frame in stack[1:] if frame[1].startswith(self.own))[:VIA_DEPTH]
-        self._count((top, via), size, count, process)
+        self._count((top, via, self.owner(stack)), size, count, process)
+
+    def owner(self, stack: list[tuple[str, str, int]]) -> str:
+        """``workload``, or ``harness: <what>`` when the allocation is orchbench's own work in the run process
+        (checking the output against the reference, loading plugins, the best possible time, writing the result)."""
+        for inner, outer in zip(stack, stack[1:], strict=False):
+            if outer[0] == "execute" and outer[1] == self.runner:
+                if inner[0] in WORKLOAD_CALLS:
+                    return WORKLOAD
+                return f"harness: {HARNESS_CALLS.get(inner[0], inner[0])}"
+        if any(frame[1] == self.child for frame in stack):  # the run process, outside the run: its harness
+            return "harness: run process"
+        return WORKLOAD  # a worker process
 
     def merge(self, other: SiteTable, process: int) -> None:
         for site, (size, count, _, _) in other.sites.items():
@@ -181,7 +207,10 @@ class SiteTable:
             entry[3] = process
 
     def top(self, n: int) -> list[dict[str, Any]]:
-        ranked = sorted(self.sites.items(), key=lambda kv: kv[1][0], reverse=True)[:n]
+        """The ``n`` sites holding the most bytes of the workload's own code, then the ``n`` of the harness's."""
+        ranked = sorted(self.sites.items(), key=lambda kv: kv[1][0], reverse=True)
+        own = [kv for kv in ranked if kv[0][2] == WORKLOAD][:n]
+        harness = [kv for kv in ranked if kv[0][2] != WORKLOAD][:n]
         return [
             {
                 "site": f"{short_path(top[1], self.roots)}:{top[2]}",
@@ -189,18 +218,19 @@ class SiteTable:
                 "via": [
                     {"function": frame[0], "site": f"{short_path(frame[1], self.roots)}:{frame[2]}"} for frame in via
                 ],
+                "owner": owner,
                 "bytes": size,
                 "allocations": count,
                 "processes": processes,
             }
-            for (top, via), (size, count, processes, _) in ranked
+            for (top, via, owner), (size, count, processes, _) in own + harness
         ]
 
 
 def _records_table(records: Any) -> SiteTable:
     table = SiteTable()
     for record in records:
-        table.add(record.stack_trace(), record.size, record.n_allocations, 0)
+        table.add(record.stack_trace(STACK_DEPTH), record.size, record.n_allocations, 0)
     return table
 
 
@@ -226,7 +256,7 @@ def read_capture(path: Path, options: ProfileOptions) -> tuple[dict[str, Any], d
                 entry[1] += 1
         every = SiteTable()
         for size, count, record in by_stack.values():
-            every.add(record.stack_trace(), size, count, 0)
+            every.add(record.stack_trace(STACK_DEPTH), size, count, 0)
         views = {
             "peak": _records_table(reader.get_high_watermark_allocation_records(merge_threads=True)),
             "allocated": every,

@@ -194,14 +194,39 @@ def test_leaks_and_temporary_add_views_and_flamegraphs(tmp_path: Path) -> None:
         assert (tmp_path / "profile" / name).stat().st_size > 0
 
 
-def test_the_table_names_strategy_sites_and_the_output_directory(tmp_path: Path) -> None:
+def test_the_table_names_strategy_sites_and_the_output_directory_and_fits_80_columns(tmp_path: Path) -> None:
     out = tmp_path / "profile"
-    done = orchbench(
-        "profile", "--memory", "--strategies", "sequential", "-t", "small", "--scenario", "none", "--out", str(out)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchbench", "profile", "--memory", "-s", "sequential", "-t", "small"]
+        + ["--scenario", "none", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONHASHSEED": "0", "COLUMNS": "80"},
     )
     assert done.returncode == 0, done.stderr
     assert "sequential" in done.stdout and "correct" in done.stdout and "held at the peak" in done.stdout
     assert str(out) in done.stdout.replace("\n", "")
+    assert max(map(len, done.stdout.splitlines())) <= 80
+    summary = json.loads((out / "summary.json").read_text())
+    tokens = {token for line in done.stdout.splitlines() for token in line.split()}
+    for site in summary["strategies"][0]["top"]["peak"]:  # every site's function, file and line whole
+        assert set(f"{site['function']} {site['site']}".split()) <= tokens, site
+
+
+def test_the_reference_check_is_the_harness_s_and_the_workload_s_sites_come_first(tmp_path: Path) -> None:
+    """The run process checks its output against a reference it computes: that memory is orchbench's, not the
+    workload's, and is listed after the workload's own sites."""
+    summary = profile_json(tmp_path, "--strategies", "sequential", "--test-case", "small", "--top", "8")
+    top = summary["strategies"][0]["top"]["peak"]
+    owners = [site["owner"] for site in top]
+    assert owners[0] == "workload" and "harness: reference check" in owners
+    assert owners == sorted(owners, key=lambda owner: owner != "workload")  # the workload's first
+    checking = [site for site in top if site["owner"] == "harness: reference check"]
+    assert any(site["site"].startswith("orchbench/workloads/anagrams/reference.py") for site in checking)
+    own = [site for site in top if site["owner"] == "workload"]
+    assert not any(site["site"].startswith("orchbench/workloads/anagrams/reference.py") for site in own)
+    assert any(site["function"] in ANAGRAM_CODE for site in own)
 
 
 def test_without_memory_one_line_error() -> None:

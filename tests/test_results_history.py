@@ -56,11 +56,9 @@ def test_report_renders_an_earlier_file_with_its_plots(tmp_path, path):
     proc = cli("report", str(copy), "--format", "markdown", "--plot")
     assert proc.returncode == 0, proc.stderr
     assert "scenario original" in proc.stdout and "seed" not in proc.stdout
-    doc = json.loads(path.read_text())
     assert all(label in proc.stdout for label in results.measured_runs(results.load(path)))
-    workload, case = doc["settings"]["workload"], doc["settings"]["case"]
     plots = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert plots == [f"{workload}-{case}-original-{kind}.png" for kind in ("memory", "throughput", "wall")]
+    assert plots == [f"{copy.stem}-{kind}.png" for kind in ("memory", "throughput", "wall")]  # named after the file
     assert copy.read_bytes() == path.read_bytes()  # reading never rewrites the file
 
 
@@ -108,3 +106,14 @@ def test_compare_gates_against_an_earlier_file(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "gate: no strategy significantly slower" in proc.stderr + proc.stdout
+
+
+def test_the_plots_of_two_comparisons_of_one_benchmark_do_not_overwrite_each_other(tmp_path):
+    first = Path(shutil.copy(EARLIER[0], tmp_path / "compare-a.json"))
+    second = Path(shutil.copy(EARLIER[0], tmp_path / "compare-b.json"))
+    proc = cli("report", str(first), str(second), "--format", "csv", "--plot")
+    assert proc.returncode == 0, proc.stderr
+    plots = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert plots == [
+        f"{stem}-{kind}.png" for stem in ("compare-a", "compare-b") for kind in ("memory", "throughput", "wall")
+    ]

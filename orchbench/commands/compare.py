@@ -111,10 +111,12 @@ def write_html(report: Any, documents: list[dict[str, Any]], path: Path) -> None
     say(f"report: {path}")
 
 
-def write_plots(document: dict[str, Any], out_dir: Path) -> None:
+def write_plots(document: dict[str, Any], results_path: Path) -> None:
+    """PNGs beside the results file, named after it (``compare-….json`` → ``compare-…-wall.png``), so the plots of
+    one comparison never overwrite another's."""
     from orchbench.plots import plot_comparison
 
-    for path in plot_comparison(document, out_dir):
+    for path in plot_comparison(document, results_path.parent, stem=results_path.stem):
         say(f"plot: {path}")
 
 
@@ -276,7 +278,7 @@ def compare_command(
     say(f"orchbench: error: {not_saved}" if not_saved is not None else f"results: {path}")
     status = 0 if not_saved is None else 1
     if plot and path is not None:
-        write_plots(document, path.parent)
+        write_plots(document, path)
     if html is not None and html != Path(""):
         write_html(report, [document], html)
     elif html is not None and path is not None:
@@ -335,7 +337,7 @@ def report_command(
         say(f"report: {output}")
     if plot:
         for document, path in zip(documents, files, strict=True):
-            write_plots(document, path.parent)
+            write_plots(document, path)
     return 0
 
 

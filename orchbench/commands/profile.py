@@ -18,6 +18,7 @@ Strategies = Annotated[
     typer.Option(
         "--strategies",
         "--strategy",
+        "-s",
         help="Strategies or presets to profile: space- or comma-separated after one flag, or a repeated flag "
         "(default: every installed strategy).",
     ),
@@ -40,83 +41,90 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print summary.json instead
 
 def _verdict(entry: dict[str, Any]) -> str:
     if entry["ok"]:
-        return "[green]correct[/]"
+        return "correct"
     if entry["error"]:
-        return "[red]ERROR[/]"
-    return "[red]INCOMPLETE[/]" if not entry["complete"] else "[red]WRONG[/]"
+        return "ERROR"
+    return "INCOMPLETE" if not entry["complete"] else "WRONG"
 
 
 def _heap(entry: dict[str, Any]) -> str:
     peaks = [p["peak_heap"] for p in entry["processes"] if "peak_heap" in p]
     if len(peaks) <= 1:
         return mib(entry["peak_heap"])
-    return f"{mib(entry['peak_heap'])}\nΣ of {len(peaks)}: " + " + ".join(f"{p / MIB:.1f}" for p in peaks)
+    return f"{mib(entry['peak_heap'])} (Σ of {len(peaks)}: " + " + ".join(f"{p / MIB:.1f}" for p in peaks) + ")"
 
 
-def _via(site: dict[str, Any]) -> str:
-    """``caller:line ← its caller:line`` (orchbench frames only)."""
-    return " ← ".join(f"{frame['function']}:{frame['site'].rpartition(':')[2]}" for frame in site["via"])
+def _site(site: dict[str, Any]) -> str:
+    """``function file:line ← caller:line ← …`` (callers in orchbench only), after whose code it is when it is the
+    harness's rather than the workload's."""
+    via = "".join(f" ← {frame['function']}:{frame['site'].rpartition(':')[2]}" for frame in site["via"])
+    owner = site.get("owner", "workload")
+    whose = "" if owner == "workload" else f"[{owner}] "
+    where = f" (in {site['processes']} processes)" if site["processes"] > 1 else ""
+    return f"{whose}{site['function']} {site['site']}{via}{where}"
 
 
-def render(summary: dict[str, Any], out: Path) -> None:
-    """The summary table, then the top allocation sites of each strategy."""
-    from rich.table import Table
+def render(summary: dict[str, Any], out: Path, console: Any = None) -> None:
+    """The summary table, then the top allocation sites of each strategy: the workload's own first, then those of
+    orchbench's harness (the reference check, …). Every table fits the console."""
+    from rich.text import Text
 
-    from orchbench.console import make_console, safe_markup
+    from orchbench.console import make_console, safe_markup, safe_text
+    from orchbench.terminal_table import Column, print_table
 
-    console = make_console()
+    console = console or make_console()
     options = summary["options"]
-    first = summary["strategies"][0]["spec"] if summary["strategies"] else {}
+    entries = summary["strategies"]
+    first = entries[0]["spec"] if entries else {}
     title = (
         f"memory profile · {first.get('workload')} · {first.get('case') or first.get('input_path')} · "
         f"scenario {first.get('scenario')} · memray {summary['environment']['memray']}"
     )
-    table = Table(title=safe_markup(title), title_justify="left")
-    for column in ("strategy", "procs", "peak heap", "allocations", "allocated", "peak RSS (tree)", "output"):
-        table.add_column(column, justify="left" if column in ("strategy", "output") else "right")
+
+    def column(header: str, cell: Any, numeric: bool = True) -> Column:
+        return Column(header, [safe_text(cell(entry)) for entry in entries], numeric=numeric)
+
+    cols = [
+        column("strategy", lambda e: e["label"], numeric=False),
+        column("procs", lambda e: len(e["processes"])),
+        column("peak heap", _heap, numeric=False),
+        column("allocations", lambda e: f"{e['allocations']:,}"),
+        column("allocated", lambda e: mib(e["allocated_bytes"])),
+        column("peak RSS (tree)", lambda e: mib(e["peak_rss"])),
+        column("output", _verdict, numeric=False),
+    ]
     if options["leaks"]:
-        table.add_column("held at end", justify="right")
+        cols.append(column("held at end", lambda e: mib(e.get("leaked_bytes"))))
     if options["temporary"]:
-        table.add_column("temporary", justify="right")
-    for entry in summary["strategies"]:
-        row = [
-            safe_markup(entry["label"]),
-            str(len(entry["processes"])),
-            _heap(entry),
-            f"{entry['allocations']:,}",
-            mib(entry["allocated_bytes"]),
-            mib(entry["peak_rss"]),
-            _verdict(entry),
-        ]
-        if options["leaks"]:
-            row.append(mib(entry.get("leaked_bytes")))
-        if options["temporary"]:
-            row.append(f"{mib(entry.get('temporary_bytes'))}\n{entry.get('temporary_allocations', 0):,} allocs")
-        table.add_row(*row)
-    console.print(table)
+        cols.append(
+            column(
+                "temporary",
+                lambda e: f"{mib(e.get('temporary_bytes'))}, {e.get('temporary_allocations', 0):,} allocs",
+                numeric=False,
+            )
+        )
+    styles = [None if entry["ok"] else "red" for entry in entries]
+    print_table(console, cols, Text(safe_text(title)), styles)
     views = [("peak", "held at the peak")]
     if options["leaks"]:
         views.append(("leaked", "still held at the end"))
     if options["temporary"]:
         views.append(("temporary", "temporary allocations"))
     for view, words in views:
-        sites = Table(title=f"top allocation sites: {words}", title_justify="left")
-        for column in ("strategy", "function and site", "via (orchbench callers)", "bytes", "allocs"):
-            sites.add_column(column, justify="right" if column in ("bytes", "allocs") else "left", overflow="fold")
-        for entry in summary["strategies"]:
-            for n, site in enumerate(entry["top"].get(view, [])):
-                where = f" in {site['processes']} procs" if site["processes"] > 1 else ""
-                sites.add_row(
-                    safe_markup(entry["label"]) if n == 0 else "",
-                    safe_markup(f"{site['function']}  {site['site']}"),
-                    safe_markup(_via(site)),
-                    mib(site["bytes"]) + where,
-                    f"{site['allocations']:,}",
-                )
-            sites.add_section()
-        console.print(sites)
-    console.print(f"captures, flamegraphs and summary.json: {safe_markup(out)}/")
-    for entry in summary["strategies"]:
+        for entry in entries:
+            sites = entry["top"].get(view, [])
+            if not sites:
+                continue
+            cols = [
+                Column("bytes", [mib(site["bytes"]) for site in sites]),
+                Column("allocs", [f"{site['allocations']:,}" for site in sites]),
+                Column("site ← orchbench callers", [safe_text(_site(site)) for site in sites], numeric=False),
+            ]
+            styles = [None if site.get("owner", "workload") == "workload" else "dim" for site in sites]
+            heading = Text(safe_text(f"{entry['label']}: top allocation sites, {words}"), style="bold")
+            print_table(console, cols, heading, styles)
+    console.print(Text(f"captures, flamegraphs and summary.json: {safe_text(out)}/"))
+    for entry in entries:
         for proc in entry["processes"]:
             if proc.get("error"):
                 console.print(

@@ -10,10 +10,13 @@ from typing import Annotated
 import typer
 
 from orchbench.commands import common
+from orchbench.commands.help_format import CommandGroup
 from orchbench.errors import UsageError
 
 reference_app = typer.Typer(
-    help="Record a reference output for a workload that cannot compute its own.", no_args_is_help=True
+    help="Record a reference output for a workload that cannot compute its own.",
+    no_args_is_help=True,
+    cls=CommandGroup,
 )
 
 CAREFUL_RETRY = {"max_attempts": 20, "base": 0.1, "cap": 10.0}

@@ -1,0 +1,22 @@
+"""How command groups list their commands in ``--help``: each command's first sentence whole, wrapped at the
+terminal's width, never cut with "..." (click's default cuts it to one line)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+
+class CommandGroup(typer.core.TyperGroup):
+    """A typer command group whose help lists every command's summary whole."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
