@@ -246,8 +246,8 @@ def _main(argv: list[str] | None) -> int:
         command, default_map = _use_plugins_and_project(args)
         args, _ = extract_plugins(args)
         status = command.main(args=args, prog_name="orchbench", standalone_mode=False, default_map=default_map)
-    except NoArgsIsHelpError as exc:  # a bare command: its help is the answer
-        exc.show()
+    except NoArgsIsHelpError as exc:  # a bare command: its help is the answer, on stdout as --help prints it
+        typer.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
         return exc.exit_code
     except TyperException as exc:  # bad command-line usage: typer's message, as one line
         ctx = getattr(exc, "ctx", None)
