@@ -25,6 +25,8 @@ _FALSE = {"0", "false", "no", "off"}
 class Option:
     """A named, typed setting of a strategy, workload or retry policy, given on the CLI as ``--set key=value``.
 
+    ``type`` is ``bool``, ``int``, ``float`` or ``str``; ``choices`` makes a ``str`` option a choice among these
+    values. Every value is parsed by :meth:`parse`, once, before any work starts.
     ``tune=(low, high)`` marks a strategy's numeric knob that ``compare --tune`` searches (geometrically, within
     that range) for the value with the lowest wall time; leave it None for options that are not worth searching.
     ``duration``: the value is a number of seconds something waits (a delay, a timeout), so it may not exceed
@@ -41,32 +43,87 @@ class Option:
     tune: tuple[float, float] | None = None
     duration: bool = False
     flag: str | None = None
+    choices: tuple[str, ...] | None = None
 
-    def parse(self, name: str, raw: Any) -> Any:
-        """Convert and check a raw value; a bad one raises UsageError naming the option."""
+    def accepted(self) -> str:
+        """The values this option accepts, in words: ``a whole number from 1 to 1024``."""
+        if self.choices is not None:
+            return "one of " + ", ".join(self.choices)
+        if self.type is bool:
+            return "true or false; also yes/no, on/off, 1/0"
+        if self.type is str:
+            return "any text"
+        what = "a whole number" if self.type is int else "a number"
+        high = self.max if not self.duration else min(self.max or MAX_DURATION_S, MAX_DURATION_S)
+        unit = " seconds" if self.duration else ""
+        if self.min is not None and high is not None:
+            return f"{what} from {self.min:g} to {high:g}{unit}"
+        if self.min is not None:
+            return f"{what}{unit} of at least {self.min:g}"
+        if high is not None:
+            return f"{what}{unit} of at most {high:g}"
+        return what if self.type is int else "a finite number"
+
+    def parse(self, name: str, raw: Any, *, shown: str | None = None) -> Any:
+        """Convert and check a raw value (text as typed, or a value of the declared type); a bad one raises
+        UsageError naming the option (``shown``, by default ``option NAME='RAW'``) and the accepted values."""
         if raw is None:
             return None
-        try:
-            if self.type is bool and isinstance(raw, str):
-                lowered = raw.strip().lower()
-                if lowered not in _TRUE | _FALSE:
-                    raise ValueError(raw)
-                value: Any = lowered in _TRUE
-            else:
-                value = self.type(raw)
-        except (TypeError, ValueError, OverflowError):
-            raise UsageError(f"option {name}={raw!r} is not a valid {self.type.__name__}") from None
+        shown = shown or f"option {name}={raw!r}"
+        value = self._convert(raw)
+        if value is _INVALID:
+            raise UsageError(f"{shown} is not {_article(self)} (accepted: {self.accepted()})")
         if isinstance(value, float) and not math.isfinite(value):  # NaN would pass any bound; inf hangs a sleep
-            raise UsageError(f"option {name}={raw!r} is not a finite number")
+            raise UsageError(f"{shown} is not a finite number (accepted: {self.accepted()})")
         if self.min is not None and value < self.min:
-            raise UsageError(f"option {name}={raw!r} is below its minimum {self.min:g}")
+            raise UsageError(f"{shown} is below its minimum {self.min:g} (accepted: {self.accepted()})")
         if self.max is not None and value > self.max:
-            raise UsageError(f"option {name}={raw!r} is above its maximum {self.max:g}")
+            raise UsageError(f"{shown} is above its maximum {self.max:g} (accepted: {self.accepted()})")
         if self.duration and value > MAX_DURATION_S:
             raise UsageError(
-                f"option {name}={raw!r} is longer than a day ({MAX_DURATION_S:g} s); no wait that long is meant"
+                f"{shown} is longer than a day ({MAX_DURATION_S:g} s); no wait that long is meant "
+                f"(accepted: {self.accepted()})"
             )
         return value
+
+    def _convert(self, raw: Any) -> Any:
+        """The value as the declared type, or ``_INVALID``. Text is parsed; a value of another type is never
+        coerced (``2.5`` is not the int 2, ``1`` is not True)."""
+        text = raw.strip() if isinstance(raw, str) else None
+        if self.type is bool:
+            if isinstance(raw, bool):
+                return raw
+            lowered = text.lower() if text is not None else None
+            return _INVALID if lowered not in _TRUE | _FALSE else lowered in _TRUE
+        if self.type is str:
+            if not isinstance(raw, str) or (self.choices is not None and raw not in self.choices):
+                return _INVALID
+            return raw
+        if isinstance(raw, bool):
+            return _INVALID
+        try:
+            if self.type is int:
+                if isinstance(raw, float):
+                    return int(raw) if raw.is_integer() else _INVALID
+                return int(text) if text is not None else (raw if isinstance(raw, int) else _INVALID)
+            if self.type is float:
+                if text is not None:
+                    return float(text)
+                return float(raw) if isinstance(raw, (int, float)) else _INVALID
+            return self.type(raw)  # a type of a plugin's own: its constructor checks the value
+        except (TypeError, ValueError, OverflowError):
+            return _INVALID
+
+
+_INVALID: Any = object()
+
+
+def _article(option: Option) -> str:
+    if option.choices is not None:
+        return "a valid choice"
+    return {bool: "a valid bool", int: "a whole number", float: "a number", str: "text"}.get(
+        option.type, f"a valid {option.type.__name__}"
+    )
 
 
 def resolve_options(declared: dict[str, Option], given: dict[str, Any], owner: str) -> dict[str, Any]:

@@ -229,7 +229,7 @@ class SweepPoint:
     """One measured point of a sweep: a strategy at one option value, its median wall and throughput."""
 
     strategy: str
-    value: float
+    value: Any  # the option's value: a number, or a bool or text (then the axis shows the values in order)
     median_wall_s: float
     throughput: float | None = None
     ok: bool = True
@@ -237,6 +237,10 @@ class SweepPoint:
 
 def _point(p: SweepPoint | Mapping[str, Any]) -> SweepPoint:
     return p if isinstance(p, SweepPoint) else SweepPoint(**dict(p))
+
+
+def _category(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def plot_sweep(
@@ -260,13 +264,19 @@ def plot_sweep(
         raise ValueError("no sweep points to plot")
     fig = _figure(6)
     ax = fig.add_subplot()
+    numeric = all(isinstance(p.value, (int, float)) and not isinstance(p.value, bool) for p in data)
+    categories = list(dict.fromkeys(_category(p.value) for p in data))
+
+    def x(p: SweepPoint) -> float:
+        return p.value if numeric else categories.index(_category(p.value))
+
     flagged_label = "not all runs ok"
     for name in dict.fromkeys(p.strategy for p in data):
-        line = sorted((p for p in data if p.strategy == name), key=lambda p: p.value)
+        line = sorted((p for p in data if p.strategy == name), key=x)
         pairs = [(p, p.median_wall_s if metric == "wall" else p.throughput) for p in line]
         pairs = [(p, y) for p, y in pairs if y is not None]
-        ax.plot([p.value for p, _ in pairs], [y for _, y in pairs], marker="o", label=name)
-        bad = [(p.value, y) for p, y in pairs if not p.ok]
+        ax.plot([x(p) for p, _ in pairs], [y for _, y in pairs], marker="o", label=name)
+        bad = [(x(p), y) for p, y in pairs if not p.ok]
         if bad:
             ax.scatter(
                 [x for x, _ in bad],
@@ -278,8 +288,12 @@ def plot_sweep(
                 label=flagged_label,
             )
             flagged_label = "_nolegend_"
-    values = sorted({p.value for p in data})
-    if wants_log_axis(values):
+    if not numeric:
+        ax.set_xticks(range(len(categories)))
+        ax.set_xticklabels(categories)
+        ax.set_xlim(-0.5, len(categories) - 0.5)
+    values = sorted({p.value for p in data}) if numeric else []
+    if numeric and wants_log_axis(values):
         from matplotlib.ticker import NullFormatter, ScalarFormatter
 
         ax.set_xscale("log")

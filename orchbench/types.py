@@ -11,9 +11,93 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchbench.api import Option
 from orchbench.workloads import DEFAULT_WORKLOAD
 
 RESULT_SCHEMA = "orchbench.run/1"
+
+
+@dataclass(frozen=True)
+class RunOption:
+    """One option of the commands that run strategies, declared once: its value (type, default, bounds and help,
+    as an :class:`~orchbench.api.Option`) and its command-line flags. The commands' flags, the keys of
+    ``[tool.orchbench]`` (the long flag without dashes), the defaults of :class:`RunSpec` and the checks of every
+    value given derive from it."""
+
+    value: Option
+    flags: tuple[str, ...]
+    many: bool = False  # repeatable: the value is a list
+
+    @property
+    def flag(self) -> str:
+        return self.flags[0]
+
+    @property
+    def key(self) -> str:
+        """Its name in ``[tool.orchbench]`` and in ``sweep --over``."""
+        return self.flag.removeprefix("--")
+
+
+RUN_OPTIONS: dict[str, RunOption] = {
+    "workload": RunOption(
+        Option(str, DEFAULT_WORKLOAD, "Workload to run (see `orchbench list`)."), ("--workload", "-w")
+    ),
+    "case": RunOption(Option(str, None, "Test case of the workload."), ("--test-case", "-t")),
+    "input_path": RunOption(Option(str, None, "Read the input from this UTF-8 file ('-': stdin)."), ("--input", "-i")),
+    "scenario": RunOption(Option(str, None, "Latency and fault scenario (workload's default)."), ("--scenario",)),
+    "seed": RunOption(Option(int, 0, "Seed of the deterministic faults."), ("--seed",)),
+    "fault_rate": RunOption(
+        Option(float, None, "Override: chance an attempt raises (0-1).", min=0.0, max=1.0), ("--fault-rate",)
+    ),
+    "hang_rate": RunOption(
+        Option(float, None, "Override: chance an attempt hangs (0-1).", min=0.0, max=1.0), ("--hang-rate",)
+    ),
+    "crash_rate": RunOption(
+        Option(float, None, "Override: chance an attempt kills its worker process (0-1).", min=0.0, max=1.0),
+        ("--crash-rate",),
+    ),
+    "latency_scale": RunOption(
+        Option(float, None, "Override: multiply every task latency.", min=0.0), ("--latency-scale",)
+    ),
+    "cpu_ms": RunOption(Option(float, None, "Override: CPU work per task attempt, in ms.", min=0.0), ("--cpu-ms",)),
+    "retry": RunOption(Option(str, "exponential", "Retry policy (see `orchbench list`)."), ("--retry", "-r")),
+    "sets": RunOption(
+        Option(
+            str,
+            None,
+            "An option KEY=VALUE of the strategy, workload or retry policy; prefix "
+            "strategy./workload./retry. when a key is ambiguous. Repeatable.",
+        ),
+        ("--set",),
+        many=True,
+    ),
+    "no_cache": RunOption(
+        Option(bool, False, "Reload resources on every call and recompute duplicates."), ("--no-cache",)
+    ),
+    "no_memo": RunOption(Option(bool, False, "Recompute duplicate items (resources stay cached)."), ("--no-memo",)),
+    "reference": RunOption(
+        Option(str, None, "Check every output against this reference (written by `orchbench reference record`)."),
+        ("--reference",),
+    ),
+}
+# The run options a RunSpec holds as they are given (the others are routed: --set, --no-cache, --reference).
+SPEC_OPTIONS = (
+    "workload",
+    "case",
+    "input_path",
+    "scenario",
+    "seed",
+    "fault_rate",
+    "hang_rate",
+    "crash_rate",
+    "latency_scale",
+    "cpu_ms",
+    "retry",
+)
+
+
+def _default(name: str) -> Any:
+    return RUN_OPTIONS[name].value.default
 
 
 @dataclass
@@ -21,17 +105,18 @@ class RunSpec:
     """Everything needed to rebuild one run in a fresh process: what to run, on what, under which faults."""
 
     strategy: str
-    workload: str = DEFAULT_WORKLOAD
+    # The run options (see RUN_OPTIONS, where they are declared), as given:
+    workload: str = _default("workload")
     case: str | None = None
     input_path: str | None = None
     scenario: str | None = None
-    seed: int = 0
+    seed: int = _default("seed")
     fault_rate: float | None = None
     hang_rate: float | None = None
     crash_rate: float | None = None
     latency_scale: float | None = None
     cpu_ms: float | None = None
-    retry: str = "exponential"
+    retry: str = _default("retry")
     retry_options: dict[str, Any] = field(default_factory=dict)
     cache: bool = True
     memo: bool = True

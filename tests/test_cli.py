@@ -59,8 +59,8 @@ def test_naive_preset_reports_failures_and_exits_non_zero():
         (["run", "sequential", "--retry", "exponentail"], ["unknown retry policy", "did you mean 'exponential'"]),
         (["run", "sequential", "--test-case", "larg"], ["no test case 'larg'", "did you mean 'large'"]),
         (["run", "sequential", "--scenario", "sed"], ["no scenario 'sed'"]),
-        (["run", "sequential", "--fault-rate", "-0.1"], ["--fault-rate must be between 0 and 1"]),
-        (["run", "sequential", "--fault-rate", "1.5"], ["--fault-rate must be between 0 and 1"]),
+        (["run", "sequential", "--fault-rate", "-0.1"], ["--fault-rate", "below its minimum 0"]),
+        (["run", "sequential", "--fault-rate", "1.5"], ["--fault-rate", "above its maximum 1"]),
         (["run", "sequential", "--set", "retry.max_attempts=0"], ["max_attempts", "below its minimum"]),
         (
             ["run", "sequential", "--set", "wrokers=3"],

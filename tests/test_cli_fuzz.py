@@ -377,9 +377,9 @@ def test_unicode_and_control_characters_in_names_stay_on_one_line(no_runs):
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["run", "sequential", "--latency-scale", "nan"], "--latency-scale must be a finite number"),
-        (["run", "sequential", "--cpu-ms", "inf"], "--cpu-ms must be a finite number"),
-        (["run", "sequential", "--fault-rate", "nan"], "--fault-rate must be a finite number"),
+        (["run", "sequential", "--latency-scale", "nan"], "--latency-scale nan is not a finite number"),
+        (["run", "sequential", "--cpu-ms", "inf"], "--cpu-ms inf is not a finite number"),
+        (["run", "sequential", "--fault-rate", "nan"], "--fault-rate nan is not a finite number"),
         (["compare", "-s", "sequential", "threads", "--iterations", "1" + "0" * 12], "runs planned"),
         (["run", "sequential", "-w", "scoring", "--set", "http_timeout=nan"], "is not a finite number"),
         (["run", "sequential", "--set", "retry.base=inf"], "is not a finite number"),

@@ -132,7 +132,9 @@ def test_its_strategy_runs_orchbench_anagrams_with_an_option(venv: Path, tmp_pat
     result = json.loads(ran.stdout)
     assert result["correct"] is True and result["spec"]["strategy_options"] == {"threads": 3}
     bad = orchbench(venv, "run", "chunked-threads", "--set", "threads=0", cwd=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.strip() == "orchbench: error: option threads='0' is below its minimum 1"
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "orchbench: error: option threads='0' is below its minimum 1 (accepted: a whole number from 1 to 256)"
+    )
 
 
 def test_its_own_tests_pass_against_the_installed_packages(venv: Path, tmp_path: Path) -> None:

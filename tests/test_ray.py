@@ -97,7 +97,9 @@ def test_listed_with_its_distribution_without_importing_ray() -> None:
 
 def test_bad_options_are_one_line_before_ray_starts() -> None:
     bad = orchbench("run", "ray", "--set", "actors=0")
-    assert bad.returncode == 2 and bad.stderr.strip() == "orchbench: error: option actors='0' is below its minimum 1"
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "orchbench: error: option actors='0' is below its minimum 1 (accepted: a whole number of at least 1)"
+    )
     nobody = orchbench(
         "run", "ray", "--test-case", "small", "--scenario", "none", "--set", f"address=127.0.0.1:{_free_port()}"
     )

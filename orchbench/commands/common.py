@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, get_type_hints
+from typing import Annotated, Any
 
 import typer
 
@@ -17,64 +16,35 @@ from orchbench.errors import UsageError
 from orchbench.plugins import Registry, get_registry, used
 from orchbench.renames import current_name
 from orchbench.suggest import did_you_mean
-from orchbench.types import RunSpec
-from orchbench.workloads import DEFAULT_WORKLOAD
-
-Workload = Annotated[str, typer.Option("--workload", "-w", help="Workload to run (see `orchbench list`).")]
-TestCase = Annotated[str | None, typer.Option("--test-case", "-t", help="Test case of the workload.")]
-InputFile = Annotated[
-    str | None, typer.Option("--input", "-i", help="Read the input from this UTF-8 file ('-': stdin).")
-]
-Scenario = Annotated[str | None, typer.Option("--scenario", help="Latency and fault scenario (workload's default).")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed of the deterministic faults.")]
-FaultRate = Annotated[float | None, typer.Option("--fault-rate", help="Override: chance an attempt raises (0-1).")]
-HangRate = Annotated[float | None, typer.Option("--hang-rate", help="Override: chance an attempt hangs (0-1).")]
-CrashRate = Annotated[
-    float | None, typer.Option("--crash-rate", help="Override: chance an attempt kills its worker process (0-1).")
-]
-LatencyScale = Annotated[float | None, typer.Option("--latency-scale", help="Override: multiply every task latency.")]
-CpuMs = Annotated[float | None, typer.Option("--cpu-ms", help="Override: CPU work per task attempt, in ms.")]
-Retry = Annotated[str, typer.Option("--retry", "-r", help="Retry policy (see `orchbench list`).")]
-Sets = Annotated[
-    list[str],
-    typer.Option(
-        "--set",
-        help="An option KEY=VALUE of the strategy, workload or retry policy; prefix "
-        "strategy./workload./retry. when a key is ambiguous. Repeatable.",
-    ),
-]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Reload resources on every call and recompute duplicates.")]
-NoMemo = Annotated[bool, typer.Option("--no-memo", help="Recompute duplicate items (resources stay cached).")]
-Reference = Annotated[
-    str | None,
-    typer.Option(
-        "--reference", help="Check every output against this reference (written by `orchbench reference record`)."
-    ),
-]
+from orchbench.types import RUN_OPTIONS, SPEC_OPTIONS, RunOption, RunSpec
 
 SCOPES = ("strategy", "workload", "retry")
 
 
+def _default(name: str) -> Any:
+    return RUN_OPTIONS[name].value.default
+
+
 @dataclass
 class RunOptions:
-    """The options common to the commands that run strategies: declared once here, with their command-line
-    names, help and defaults (see :func:`with_run_options`)."""
+    """The run options as one command received them: each declared in :data:`orchbench.types.RUN_OPTIONS`
+    (flags, help, type, default, checks); :func:`with_run_options` gives a command the ones it takes."""
 
-    workload: Workload = DEFAULT_WORKLOAD
-    case: TestCase = None
-    input_path: InputFile = None
-    scenario: Scenario = None
-    seed: Seed = 0
-    fault_rate: FaultRate = None
-    hang_rate: HangRate = None
-    crash_rate: CrashRate = None
-    latency_scale: LatencyScale = None
-    cpu_ms: CpuMs = None
-    retry: Retry = "exponential"
-    sets: Sets = field(default_factory=list)
-    no_cache: NoCache = False
-    no_memo: NoMemo = False
-    reference: Reference = None
+    workload: str = _default("workload")
+    case: str | None = None
+    input_path: str | None = None
+    scenario: str | None = None
+    seed: int = _default("seed")
+    fault_rate: float | None = None
+    hang_rate: float | None = None
+    crash_rate: float | None = None
+    latency_scale: float | None = None
+    cpu_ms: float | None = None
+    retry: str = _default("retry")
+    sets: list[str] = field(default_factory=list)
+    no_cache: bool = _default("no_cache")
+    no_memo: bool = _default("no_memo")
+    reference: str | None = None
     input_given: str | None = None  # not an option: the input as the user named it, once input_path is a copy
     flags: dict[str, Any] = field(default_factory=dict)  # not an option: workload flags given, {"--url": ...}
 
@@ -86,27 +56,30 @@ class RunOptions:
             self.input_path = snapshot_input(self.input_path)
 
 
+def cli_annotation(option: RunOption) -> Any:
+    """The type typer reads for a run option: its Python type and its flags and help."""
+    python_type: Any = list[str] if option.many else option.value.type
+    if option.value.default is None and not option.many:
+        python_type = python_type | None
+    return Annotated[python_type, typer.Option(*option.flags, help=option.value.help)]
+
+
 def with_run_options(*, only: Iterable[str] | None = None, **defaults: Any) -> Callable[..., Any]:
-    """Give a command the run options of :class:`RunOptions` (all, or ``only`` these, with other ``defaults``) as
+    """Give a command the run options of :data:`RUN_OPTIONS` (all, or ``only`` these, with other ``defaults``) as
     its command-line options, where its ``opts`` parameter stands; typer sees them as declared there, and the
-    command receives them as one ``RunOptions``."""
-    hints = get_type_hints(RunOptions, include_extras=True)
-    chosen = [
-        f
-        for f in dataclasses.fields(RunOptions)
-        if hasattr(hints[f.name], "__metadata__") and (only is None or f.name in only)
-    ]
-    unknown = set(defaults) - {f.name for f in chosen}
+    command receives them as one ``RunOptions``, every value checked against its declaration."""
+    chosen = [name for name in RUN_OPTIONS if only is None or name in only]
+    unknown = set(defaults) - set(chosen)
     if unknown:
         raise TypeError(f"defaults for options the command does not take: {', '.join(sorted(unknown))}")
     options = [
         inspect.Parameter(
-            f.name,
+            name,
             inspect.Parameter.KEYWORD_ONLY,
-            annotation=hints[f.name],
-            default=defaults.get(f.name, None if f.default is dataclasses.MISSING else f.default),
+            annotation=cli_annotation(RUN_OPTIONS[name]),
+            default=defaults.get(name, None if RUN_OPTIONS[name].many else RUN_OPTIONS[name].value.default),
         )
-        for f in chosen
+        for name in chosen
     ]
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,7 +92,7 @@ def with_run_options(*, only: Iterable[str] | None = None, **defaults: Any) -> C
 
         @functools.wraps(command)
         def with_options(**given: Any) -> Any:
-            values = {p.name: given.pop(p.name) for p in options}
+            values = {p.name: check_value(p.name, given.pop(p.name)) for p in options}
             flags = given.pop(workload_flags.GIVEN, {})  # see workload_flags: the workloads' own flags
             return command(opts=RunOptions(**{k: v for k, v in values.items() if v is not None}, flags=flags), **given)
 
@@ -130,6 +103,15 @@ def with_run_options(*, only: Iterable[str] | None = None, **defaults: Any) -> C
         return with_options
 
     return decorate
+
+
+def check_value(name: str, value: Any) -> Any:
+    """A run option's value (as typer converted it) checked against its declaration; one line naming the flag and
+    the accepted values when it does not fit."""
+    option = RUN_OPTIONS[name]
+    if value is None or option.many:
+        return value
+    return option.value.parse(name, value, shown=f"{option.flag} {value!r}")
 
 
 def service_host(workload_options: dict[str, Any]) -> str | None:
@@ -229,33 +211,17 @@ def snapshot_input(path: str) -> str:
     return copy
 
 
-def _check_numbers(opts: RunOptions) -> None:
-    """Override values a run could not honour: rates outside 0-1, negative or non-finite scales and costs."""
-    import math
-
-    for flag, value, low, high in (
-        ("--fault-rate", opts.fault_rate, 0.0, 1.0),
-        ("--hang-rate", opts.hang_rate, 0.0, 1.0),
-        ("--crash-rate", opts.crash_rate, 0.0, 1.0),
-        ("--latency-scale", opts.latency_scale, 0.0, math.inf),
-        ("--cpu-ms", opts.cpu_ms, 0.0, math.inf),
-    ):
-        if value is None:
-            continue
-        if not math.isfinite(value):
-            raise UsageError(f"{flag} must be a finite number, not {value}")
-        if not low <= value <= high:
-            raise UsageError(
-                f"{flag} must be between 0 and 1, not {value:g}"
-                if high == 1.0
-                else f"{flag} must not be negative, not {value:g}"
-            )
+def given_values(declared: dict[str, Any], given: dict[str, Any], owner: str) -> dict[str, Any]:
+    """The values given, each parsed by its declared option (the RunSpec carries them typed: parsed once)."""
+    parsed = resolve_options(declared, given, owner)
+    return {key: parsed[key] for key in given}
 
 
 def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]:
     """One checked RunSpec per strategy (or preset) name, labelled by that name."""
     registry = get_registry()
-    _check_numbers(opts)
+    for name in SPEC_OPTIONS:  # a RunOptions built in Python (not by a command) is checked too
+        check_value(name, getattr(opts, name))
     if opts.case is not None and opts.input_path is not None:
         raise UsageError("give either --test-case or --input, not both")
     workload_cls = registry.workload(opts.workload)
@@ -291,7 +257,7 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
         )
     workload_options = dict(routed["workload"])
     workload_flags.apply_flags(opts.flags, workload_cls, workload_options)
-    resolve_options(workload_cls.options, workload_options, f"workload {workload_cls.name!r}")
+    workload_options = given_values(workload_cls.options, workload_options, f"workload {workload_cls.name!r}")
     opts.read_input_once()
     specs = []
     for label, strategy, changes, strategy_options in resolved:
@@ -322,7 +288,7 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
             retry_options = {**changes.pop("retry_options", {}), **routed["retry"]}
             spec = spec.replace(**changes, retry_options=retry_options)
         retry_cls = registry.retry_policy(spec.retry)
-        resolve_options(retry_cls.options, spec.retry_options, f"retry policy {spec.retry!r}")
+        spec.retry_options = given_values(retry_cls.options, spec.retry_options, f"retry policy {spec.retry!r}")
         _check_faults(spec, workload_cls, retry_cls)
         specs.append((label, spec))
     if opts.input_path is not None:

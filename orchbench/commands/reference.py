@@ -22,7 +22,7 @@ reference_app = typer.Typer(
 CAREFUL_RETRY = {"max_attempts": 20, "base": 0.1, "cap": 10.0}
 
 
-@common.with_run_options(only=("workload", "case", "input_path", "scenario", "seed", "sets"))
+@common.with_run_options(only=("workload", "case", "input_path", "scenario", "seed", "sets", "retry"))
 def record_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the reference (JSON).")],
     opts: common.RunOptions,
@@ -33,7 +33,6 @@ def record_command(
             help="How to run the careful pass (sequential: one request at a time, the gentlest on a service).",
         ),
     ] = "sequential",
-    retry: common.Retry = "exponential",
 ) -> int:
     """Run the workload once, carefully (sequential, generous retries): when every item succeeds, save its output
     with the input's digest and the options that define it, for `--reference`; else fail and write nothing."""
@@ -46,8 +45,7 @@ def record_command(
     from orchbench.verify import REFERENCE_SCHEMA, answer_options, input_digest
 
     warn_plugin_problems()
-    opts.retry = retry  # declared beside --strategy: both say how the careful pass runs
-    policy = get_registry().retry_policy(retry)
+    policy = get_registry().retry_policy(opts.retry)
     careful = [
         f"retry.{key}={value}"
         for key, value in CAREFUL_RETRY.items()

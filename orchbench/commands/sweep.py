@@ -22,7 +22,8 @@ from orchbench.commands.compare import (
 from orchbench.console import say
 from orchbench.errors import UsageError
 
-SPEC_OVERRIDES = ("fault_rate", "hang_rate", "crash_rate", "latency_scale", "cpu_ms", "seed")
+# Run options `--over` may vary besides any --set key (by their [tool.orchbench] key or field name).
+SWEPT_RUN_OPTIONS = ("seed", "fault_rate", "hang_rate", "crash_rate", "latency_scale", "cpu_ms", "retry", "scenario")
 
 
 def _sweep_values(over: str) -> tuple[str, list[str]]:
@@ -30,7 +31,60 @@ def _sweep_values(over: str) -> tuple[str, list[str]]:
     items = [v.strip() for v in values.split(",") if v.strip()]
     if not sep or not key.strip() or not items:
         raise UsageError(f"--over {over!r}: expected KEY=V1,V2,… (e.g. concurrency=1,4,16,64)")
+    if len(set(items)) < len(items):
+        raise UsageError(f"--over {over!r}: a value is given twice")
     return key.strip(), items
+
+
+def _run_option(key: str) -> str | None:
+    """The run option ``--over`` names (``fault-rate``, ``fault_rate``), or None for a --set key."""
+    from orchbench.types import RUN_OPTIONS
+
+    return next((n for n in SWEPT_RUN_OPTIONS if key in (n, RUN_OPTIONS[n].key)), None)
+
+
+def sweep_points(names: list[str], opts: common.RunOptions, key: str, values: list[str]) -> list[Point]:
+    """Every point of the sweep, each checked as its comparison would be (one line naming the value that does
+    not fit), with its value parsed by the option's declared type — all before any run starts."""
+    from orchbench.types import RUN_OPTIONS
+
+    field = _run_option(key)
+    points = []
+    for raw in values:
+        point = dataclasses.replace(opts, sets=list(opts.sets))
+        try:
+            if field is not None:
+                option = RUN_OPTIONS[field]
+                setattr(point, field, option.value.parse(field, raw, shown=f"{option.flag} {raw!r}"))
+            else:
+                point.sets.append(f"{key}={raw}")
+            specs = common.build_specs(names, point)
+        except UsageError as exc:
+            raise UsageError(f"--over {key}={raw}: {exc}") from None
+        points.append(Point(raw, _value_in(specs, field, key), point))
+    return points
+
+
+def _value_in(specs: list, field: str | None, key: str) -> Any:
+    """The swept option's parsed value, as the specs carry it."""
+    if field is not None:
+        return getattr(specs[0][1], field)
+    scope, _, bare = key.rpartition(".")
+    for _, spec in specs:
+        for where in ("strategy", "workload", "retry"):
+            options = getattr(spec, f"{where}_options")
+            if scope in ("", where) and bare in options:
+                return options[bare]
+    return None
+
+
+@dataclasses.dataclass
+class Point:
+    """One value of a sweep: as typed, as parsed, and the options its comparison runs with."""
+
+    text: str
+    value: Any
+    opts: common.RunOptions
 
 
 @common.with_run_options(only=("workload", "case", "input_path", "scenario", "seed", "retry", "sets", "reference"))
@@ -39,8 +93,9 @@ def sweep_command(
         str,
         typer.Option(
             "--over",
-            help="The option and its values, e.g. concurrency=1,4,16,64 or "
-            "fault_rate=0,0.1,0.3 (any --set key, or a fault/latency override).",
+            help="The option and its values, e.g. concurrency=1,4,16,64, adaptive=true,false or "
+            "fault-rate=0,0.1,0.3 (any --set key, a fault/latency override, seed, retry or scenario); every value is "
+            "checked before the first run.",
         ),
     ],
     strategies: Strategies = None,
@@ -58,25 +113,17 @@ def sweep_command(
     key, values = _sweep_values(over)
     names = common.strategy_names(strategies)
     opts.read_input_once()  # once for every point of the sweep (standard input can be read only once)
+    planned = sweep_points(names, opts, key, values)
     points: list[SweepPoint] = []
-    for value in values:
-        point = dataclasses.replace(opts, sets=list(opts.sets))
-        bare = key.replace("-", "_")
-        if bare in SPEC_OVERRIDES:
-            try:
-                setattr(point, bare, int(value) if bare == "seed" else float(value))
-            except ValueError:
-                raise UsageError(f"--over {over!r}: {value!r} is not a number") from None
-        else:
-            point.sets.append(f"{key}={value}")
+    for point in planned:
         document, interrupted = measure(
             names,
-            point,
+            point.opts,
             iterations,
             warmup,
             pick_baseline(names, None),
             quiet,
-            {"command": "sweep", "over": key, "value": value},
+            {"command": "sweep", "over": key, "value": point.value},
         )
         results.save(results.default_path(results_dir, opts.workload), document, exclusive=True)
         if interrupted:
@@ -88,22 +135,24 @@ def sweep_command(
                 points.append(
                     SweepPoint(
                         name,
-                        float(value),
+                        point.value,
                         statistics.median(r.wall_s for r in timed),
                         statistics.median(r.throughput for r in timed),
                         all(r.ok for r in runs),
                     )
                 )
-    _print_sweep(key, values, points)
+    _print_sweep(key, [p.text for p in planned], points, parsed=[p.value for p in planned])
     out = results_dir / f"sweep-{opts.workload}-{key}.png"
     plot_sweep(points, out, option=key, unit=document["settings"]["unit"])
     say(f"plot: {out}")
     return 0
 
 
-def _print_sweep(key: str, values: list[str], points: list, console: Any = None) -> None:
+def _print_sweep(
+    key: str, values: list[str], points: list, console: Any = None, parsed: list[Any] | None = None
+) -> None:
     """The median wall per strategy (rows) and value (columns), fitted to the console; ✗ marks a point with a run
-    that was not ok."""
+    that was not ok. ``values`` as typed, ``parsed`` as the points carry them (by default the numbers typed)."""
     from rich.text import Text
 
     from orchbench.console import make_console, safe_text
@@ -111,10 +160,10 @@ def _print_sweep(key: str, values: list[str], points: list, console: Any = None)
 
     names = list(dict.fromkeys(p.strategy for p in points))
     cols = [Column("strategy", [safe_text(n) for n in names], numeric=False)]
-    for value in values:
+    for value, wanted in zip(values, parsed if parsed is not None else [float(v) for v in values], strict=True):
         cells = []
         for name in names:
-            p = next((p for p in points if p.strategy == name and p.value == float(value)), None)
+            p = next((p for p in points if p.strategy == name and p.value == wanted), None)
             cells.append("—" if p is None else f"{p.median_wall_s:.3f}" + ("" if p.ok else " ✗"))
         cols.append(Column(safe_text(f"{key}={value}"), cells))
     print_table(console or make_console(), cols, Text(safe_text(f"median wall time [s] by {key}")))
