@@ -113,3 +113,101 @@ def tcp_server(on_accept: Callable[[socket.socket], None] = lambda conn: None) -
         for conn in held:
             conn.close()
         listener.close()
+
+
+class Request:
+    """One request as a raw server read it: its request line, headers (raw bytes) and body."""
+
+    def __init__(self, head: bytes, body: bytes) -> None:
+        self.head, self.body = head, body
+        self.line = head.split(b"\r\n", 1)[0]
+        self.target = self.line.split(b" ")[1].decode("latin-1")
+
+    def header(self, name: str) -> bytes | None:
+        for line in self.head.split(b"\r\n")[1:]:
+            key, _, value = line.partition(b":")
+            if key.strip().lower() == name.lower().encode():
+                return value.strip()
+        return None
+
+
+@contextmanager
+def raw_server(
+    respond: Callable[[socket.socket, Request], None], *, seen: list[Request] | None = None
+) -> Iterator[str]:
+    """A socket server on loopback that reads each request itself (head and Content-Length body) and lets
+    ``respond(conn, request)`` write whatever bytes it likes, at whatever pace (it must stop once the client has
+    gone: a send then fails). One connection per thread; each request is appended to ``seen``. Yields its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def serve(conn: socket.socket) -> None:
+        conn.settimeout(10)
+        buffer = b""
+        try:
+            while not stop.is_set():
+                while b"\r\n\r\n" not in buffer:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                request = Request(head, b"")
+                length = int(request.header("content-length") or 0)
+                while len(buffer) < length:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                request.body, buffer = buffer[:length], buffer[length:]
+                if seen is not None:
+                    seen.append(request)
+                respond(conn, request)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=serve, args=(conn,), daemon=True)
+            thread.start()
+            threads.append(thread)
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        acceptor.join()
+        listener.close()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+def reply(status: int, body: bytes, *headers: str) -> bytes:
+    """A whole HTTP/1.1 answer with a Content-Length."""
+    head = "".join(f"{h}\r\n" for h in headers)
+    return f"HTTP/1.1 {status} X\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def trickle(conn: socket.socket, data: bytes, every: float, stop_after: float = 30.0) -> None:
+    """Send ``data`` one byte every ``every`` seconds, and stop at the first failed send (the client gave up) or
+    after ``stop_after`` seconds in all."""
+    import time
+
+    end = time.monotonic() + stop_after
+    for byte in data:
+        if time.monotonic() > end:
+            return
+        conn.sendall(bytes([byte]))
+        time.sleep(every)

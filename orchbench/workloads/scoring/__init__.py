@@ -154,10 +154,8 @@ class ScoringWorkload(Workload):
                 )
         if self.options["send_blank"] is None:
             self.options["send_blank"] = url is not None
-        body = self.options["body"]
-        if body != "raw" and not body.strip():
-            raise UsageError("workload 'scoring': body must be raw or the name of a JSON field")
         self._protocol: Protocol | None = None
+        self.protocol()  # every request option checked here, in the parent, before any work (one line)
         self._server: Any = None
         self._final_stats: dict[str, Any] | None = None
         self._connections_per_process: int | None = None
@@ -356,8 +354,8 @@ class ScoringWorkload(Workload):
 
         # the clients' libraries: imported here, not in a timed first attempt
         for name in (
-            "urllib3",
             "orchbench.workloads.scoring.client",
+            "orchbench.workloads.scoring.blocking",
             "orchbench.workloads.scoring.http1",
             *(["aiohttp"] if self.options["aiohttp"] else []),
         ):
@@ -370,9 +368,11 @@ class ScoringWorkload(Workload):
 
             try:
                 headers = parse_headers(self.options["headers"])
+                protocol = Protocol(self.options["path"], self.options["body"], self.options["score_field"], headers)
+                protocol.check(self.options["url"] or "http://127.0.0.1/")
             except ValueError as exc:
                 raise UsageError(f"workload 'scoring': {exc}") from None
-            self._protocol = Protocol(self.options["path"], self.options["body"], self.options["score_field"], headers)
+            self._protocol = protocol
         return self._protocol
 
     def _skipped(self, line: str) -> bool:

@@ -1,9 +1,11 @@
-"""Clients of the scoring server: a pooled, thread-safe sync client (urllib3) and an async one (the lean
+"""Clients of the scoring server: a pooled, thread-safe sync client (``blocking``) and an async one (the lean
 keep-alive HTTP/1.1 client of ``http1``, or aiohttp).
 
 Both send one ``POST`` per call, as a ``Protocol`` says (by default the original service's: the raw line as the
-body, to the service's URL), and never retry by themselves; the harness's retry policy does. They turn every
-outcome into a score or an exception:
+body, to the service's URL), and never retry by themselves; the harness's retry policy does. The sync client and
+the built-in async one send the very same bytes (``wire.RequestHead``: the URL's path *and* query string, header
+values in UTF-8) and read answers by the same rules (``wire.ResponseParser``). Their timeout bounds the whole
+request, from connect to the answer's last byte. They turn every outcome into a score or an exception:
 
 - 200 with ``{"score": <int>}`` (or the protocol's score field) → the score;
 - 429, 408 and 5xx → ``TransientHTTPError`` (with ``retry_after`` from ``Retry-After``);
@@ -11,8 +13,13 @@ outcome into a score or an exception:
   a 200 whose body is not ``{"score": <int>}`` → ``MalformedResponse`` — all ``TransientError``s;
 - any other status → ``PermanentHTTPError``, which is not retried.
 
-``Retry-After`` is read as decimal seconds (``2``, ``0.05``) or an HTTP date; waits above ``MAX_RETRY_AFTER``
-are cut to it, so a misbehaving server cannot stall a run for hours.
+An answer that is not the protocol's is malformed, whatever is wrong with it: invalid JSON, JSON nested deeper
+than ``MAX_JSON_DEPTH``, a missing field, a score that is not an integer, a body over ``MAX_ANSWER_BYTES``. It is
+transient, as a truncated answer is: the service answered, just not as asked, and the retry policy bounds how
+often it is asked again.
+
+``Retry-After`` is read as decimal seconds (``2``, ``0.05``) or an HTTP date, and passed on as asked: the retry
+policy decides how long it honours (``retry.cap``), never the client.
 
 Clients are made once per process (sync) or once per event loop (async) and reused: see ``sync_client`` and
 ``async_client``.
@@ -24,19 +31,22 @@ import asyncio
 import json
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from orchbench.errors import AttemptTimeout, TransientError
 from orchbench.harness import deadline as _deadline  # cuts sync attempts cooperatively
-from orchbench.workloads.scoring.http1 import MAX_BODY as MAX_ANSWER_BYTES  # every client reads no more of an answer
+from orchbench.workloads.scoring.http1 import ConnectFailed
+from orchbench.workloads.scoring.wire import MAX_BODY as MAX_ANSWER_BYTES  # every client reads no more of an answer
+from orchbench.workloads.scoring.wire import RequestHead, Target, check_header, check_url
 
-MAX_RETRY_AFTER = 60.0
+MAX_JSON_DEPTH = 32  # a score answer is one object deep; deeper answers are refused before parsing
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECTIONS = 256
 CONNECT_TIMEOUT = 10.0
@@ -47,8 +57,9 @@ SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
 class Protocol:
     """How a scoring service is asked: where to POST, the body's form, which field of the answer is the score.
 
-    ``path`` is appended to the service's URL (which may have a path of its own); ``body`` is ``"raw"`` (the line's
-    UTF-8 bytes) or the name of the JSON field that holds the line; ``headers`` are sent with every request.
+    ``path`` is appended to the service's URL (which may have a path and a query string of its own); ``body`` is
+    ``"raw"`` (the line's UTF-8 bytes) or the name of the JSON field that holds the line; ``headers`` are sent
+    with every request (replacing a default header of the same name).
     """
 
     path: str = ""
@@ -56,30 +67,53 @@ class Protocol:
     score_field: str = "score"
     headers: tuple[tuple[str, str], ...] = ()
 
+    def check(self, url: str) -> None:
+        """Raise ValueError (one line naming the option) for a protocol that cannot make a valid request."""
+        check_url(url, "--url")
+        check_url(self.path, "path")
+        if not self.score_field.strip():
+            raise ValueError("score_field must name a field of the answer")
+        if self.body != "raw" and not self.body.strip():
+            raise ValueError("body must be raw or the name of a JSON field")
+        seen: set[str] = set()
+        for name, value in self.headers:
+            check_header(name, value, "headers: ")
+            if name.lower() in seen:
+                raise ValueError(f"headers: {name} is given twice")
+            seen.add(name.lower())
+
     def encode(self, line: str) -> bytes:
         if self.body == "raw":
             return line.encode("utf-8")
         return json.dumps({self.body: line}).encode("utf-8")
 
-    def request_headers(self) -> dict[str, str]:
+    def request_headers(self) -> list[tuple[str, str]]:
+        """The headers of every request: the defaults, each replaced by a given header of the same name."""
         content_type = "text/plain; charset=utf-8" if self.body == "raw" else "application/json"
-        return {"Content-Type": content_type, "Accept": "application/json", **dict(self.headers)}
+        given = {name.lower() for name, _ in self.headers}
+        defaults = [("Content-Type", content_type), ("Accept", "application/json")]
+        return [(n, v) for n, v in defaults if n.lower() not in given] + list(self.headers)
 
     def target(self, url: str) -> str:
-        """The URL every request is POSTed to."""
-        if self.path:
-            return url.rstrip("/") + "/" + self.path.lstrip("/")
-        return url if urlsplit(url).path else url + "/"
+        """The URL every request is POSTed to: the service's URL, ``path`` appended, the query strings kept."""
+        if not self.path:
+            parts = urlsplit(url)
+            return url if parts.path else urlunsplit(parts._replace(path="/"))
+        base, extra = urlsplit(url), urlsplit(self.path)
+        path = base.path.rstrip("/") + "/" + extra.path.lstrip("/")
+        query = "&".join(q for q in (base.query, extra.query) if q)
+        return urlunsplit(base._replace(path=path, query=query, fragment=""))
 
 
 DEFAULT_PROTOCOL = Protocol()
 
 
 def parse_headers(spec: str | None, environ: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
-    """``"Name=$VAR;Other=text"`` → header pairs, each ``$VAR`` read from the environment here (never stored).
+    """``"Name=$VAR;Other=text"`` → header pairs, each ``$VAR`` (or ``${VAR}``) anywhere in a value read from the
+    environment here (never stored): ``Authorization=Bearer $API_TOKEN`` works. ``$$`` is a literal ``$``.
 
-    A secret header (Authorization, Proxy-Authorization, Cookie) must come from a variable, so that its value is
-    never on a command line or in a saved result. Raises ValueError with one line on a bad spec.
+    A secret header (Authorization, Proxy-Authorization, Cookie) must take its secret from a variable, so that its
+    value is never on a command line or in a saved result. Raises ValueError with one line on a bad spec.
     """
     environ = os.environ if environ is None else environ
     pairs = []
@@ -87,21 +121,41 @@ def parse_headers(spec: str | None, environ: Mapping[str, str] | None = None) ->
         if not part.strip():
             continue
         name, sep, value = (s.strip() for s in part.partition("="))
-        if not sep or not name or any(c in name for c in " :\r\n"):
+        if not sep or not name:
             raise ValueError(f"headers: {name or part!r} is not NAME=VALUE or NAME=$VARIABLE")
-        if value.startswith("$"):
-            var = value[1:]
-            if var not in environ:
-                raise ValueError(f"headers: the environment variable {var} (for {name}) is not set")
-            value = environ[var]
-        elif name.lower() in SECRET_HEADERS:
+        check_header(name, "", "headers: ")  # a bad name is named before its value is looked at
+        expanded, variables = expand_variables(value, environ, name)
+        if name.lower() in SECRET_HEADERS and not variables:
             raise ValueError(
-                f"headers: give {name} from an environment variable ({name}=$VARIABLE), not on the command line"
+                f"headers: give {name} from an environment variable ({name}=$VARIABLE or "
+                f"{name}='Bearer $VARIABLE'), not on the command line"
             )
-        if any(c in value for c in "\r\n"):
-            raise ValueError(f"headers: the value of {name} holds a line break")
-        pairs.append((name, value))
+        check_header(name, expanded, "headers: ")
+        pairs.append((name, expanded))
     return tuple(pairs)
+
+
+_VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def expand_variables(value: str, environ: Mapping[str, str], header: str) -> tuple[str, list[str]]:
+    """``value`` with every ``$VAR`` and ``${VAR}`` replaced from ``environ``, and the variables used. A variable
+    that is not set, or a ``$`` that starts none, raises ValueError naming the header."""
+    used: list[str] = []
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        var = match.group(1) or match.group(2)
+        if var not in environ:
+            raise ValueError(f"headers: the environment variable {var} (for {header}) is not set")
+        used.append(var)
+        return environ[var]
+
+    stray = _VARIABLE.sub("", value)
+    if "$" in stray:
+        raise ValueError(f"headers: a $ in the value of {header} names no variable ($NAME or ${{NAME}}; $$ for a $)")
+    return _VARIABLE.sub(substitute, value), used
 
 
 class PermanentHTTPError(Exception):
@@ -144,7 +198,8 @@ def _oversized() -> MalformedResponse:
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (decimal seconds or an HTTP date); None when absent or bad."""
+    """Seconds to wait from a ``Retry-After`` value (decimal seconds or an HTTP date), as asked (a date past is 0);
+    None when absent or not a finite number of seconds."""
     if value is None:
         return None
     value = value.strip()
@@ -153,23 +208,51 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when.tzinfo is None:
             return None
         seconds = when.timestamp() - (time.time() if now is None else now)
-    if math.isnan(seconds):
+    if not math.isfinite(seconds):
         return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    return max(seconds, 0.0)
+
+
+def load_json(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads(body)``, but an answer nested deeper than ``max_depth`` is a ValueError, found before parsing
+    (the parser would recurse once per level and end in a RecursionError)."""
+    if body.count(b"[") + body.count(b"{") > max_depth and _nesting(body) > max_depth:
+        raise ValueError(f"JSON nested more than {max_depth} levels deep")
+    return json.loads(body)
+
+
+_STRING_OR_BRACKET = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _nesting(body: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (brackets inside strings not counted)."""
+    depth = deepest = 0
+    for match in _STRING_OR_BRACKET.finditer(body):
+        char = match.group()
+        if char in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return deepest
 
 
 def interpret(status: int, retry_after: str | None, body: bytes, score_field: str = "score") -> int:
     """The score in a response, or the exception it stands for."""
     if status == 200:
         try:
-            score = json.loads(body)[score_field]
-        except (ValueError, TypeError, KeyError):
-            raise MalformedResponse("the scoring server answered a malformed body") from None
+            answer = load_json(body)
+        except ValueError as exc:
+            reason = str(exc) if "nested" in str(exc) else "not JSON"
+            raise MalformedResponse(f"the scoring server answered a malformed body ({reason})") from None
+        if not isinstance(answer, dict) or score_field not in answer:
+            raise MalformedResponse(f"the scoring server answered a body without {score_field!r}")
+        score = answer[score_field]
         if not isinstance(score, int) or isinstance(score, bool):
             raise MalformedResponse("the scoring server answered a score that is not an integer")
         return score
@@ -202,52 +285,36 @@ class SyncClient:
         timeout: float = DEFAULT_TIMEOUT,
         protocol: Protocol = DEFAULT_PROTOCOL,
     ) -> None:
-        import urllib3
+        from orchbench.workloads.scoring.blocking import BlockingPool
 
-        self._urllib3 = urllib3
         self.url = url
         self.timeout = timeout
         self.protocol = protocol
-        self._headers = protocol.request_headers()
-        self._path = urlsplit(protocol.target(url)).path
-        self._timeout = urllib3.Timeout(total=timeout, connect=min(timeout, CONNECT_TIMEOUT))
-        self._pool = urllib3.connection_from_url(
-            url, maxsize=max(1, connections), block=False, retries=False, timeout=self._timeout
-        )
+        target = Target.of(protocol.target(url))
+        self._head = RequestHead("POST", target, protocol.request_headers())
+        self._pool = BlockingPool(target, size=max(1, connections), connect_timeout=min(timeout, CONNECT_TIMEOUT))
 
     def score(self, line: str) -> int:
-        exc_mod = self._urllib3.exceptions
-        timeout, cut_by_deadline = self._timeout, False
+        timeout, cut_by_deadline = self.timeout, False
         left = _attempt_time_left()
         if left is not None and left < self.timeout:
             if left <= 0:
                 raise AttemptTimeout("attempt timed out")
-            timeout, cut_by_deadline = self._urllib3.Timeout(total=left, connect=min(left, CONNECT_TIMEOUT)), True
+            timeout, cut_by_deadline = left, True
+        request = self._head.build(self.protocol.encode(line))
         try:
-            response = self._pool.urlopen(
-                "POST",
-                self._path,
-                body=self.protocol.encode(line),
-                headers=self._headers,
-                retries=False,
-                redirect=False,
-                timeout=timeout,
-                preload_content=False,
-            )
-            body = response.read(MAX_ANSWER_BYTES + 1)
-            if len(body) > MAX_ANSWER_BYTES:
-                response.close()  # the rest is never read; the connection is not reused
-                raise _oversized()
-            response.release_conn()
-        except exc_mod.NewConnectionError as exc:
-            raise ConnectionDropped(f"cannot connect to the scoring server: {exc.__class__.__name__}") from None
-        except exc_mod.TimeoutError:
+            response = self._pool.request(request, time.monotonic() + timeout)
+        except TimeoutError:
             if cut_by_deadline:
                 raise AttemptTimeout("attempt timed out") from None
-            raise RequestTimeout(f"no answer from the scoring server within {self.timeout:g} s") from None
-        except (exc_mod.HTTPError, OSError) as exc:
+            raise RequestTimeout(f"no whole answer from the scoring server within {self.timeout:g} s") from None
+        except ConnectFailed as exc:
+            raise ConnectionDropped(f"cannot connect to the scoring server ({exc})") from None
+        except OSError as exc:
             raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
-        return interpret(response.status, response.headers.get("Retry-After"), body, self.protocol.score_field)
+        except ValueError as exc:
+            raise MalformedResponse(f"the scoring server answered badly: {exc}") from None
+        return interpret(response.status, response.headers.get("retry-after"), response.body, self.protocol.score_field)
 
     def close(self) -> None:
         self._pool.close()
@@ -280,21 +347,16 @@ class AsyncClient:
             return
         from orchbench.workloads.scoring.http1 import Http1Pool
 
-        target = urlsplit(protocol.target(url))
-        tls = target.scheme == "https"
+        target = Target.of(protocol.target(url))
         self._pool = Http1Pool(
-            target.hostname or "127.0.0.1",
-            target.port or (443 if tls else 80),
-            tls=tls,
+            target.host,
+            target.port,
+            tls=target.tls,
             limit=max(0, connections),
             timeout=timeout,
             connect_timeout=min(timeout, CONNECT_TIMEOUT),
         )
-        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
-        head = "".join(f"{name}: {value}\r\n" for name, value in protocol.request_headers().items())
-        self._head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self._pool.host_header}\r\n{head}Content-Length: "
-        ).encode()  # the request up to its body's length, built once
+        self._head = RequestHead("POST", target, protocol.request_headers())
 
     def _open_session(self, url: str, connections: int, timeout: float) -> None:
         import aiohttp
@@ -321,11 +383,12 @@ class AsyncClient:
     async def score(self, line: str) -> int:
         if self._pool is None:
             return await self._score_aiohttp(line)
-        body = self.protocol.encode(line)
         try:
-            response = await self._pool.request(self._head + b"%d\r\n\r\n" % len(body) + body)
+            response = await self._pool.request(self._head.build(self.protocol.encode(line)))
         except TimeoutError:  # the client's own timeout; the harness's cancellation is a CancelledError
-            raise RequestTimeout(f"no answer from the scoring server within {self.timeout:g} s") from None
+            raise RequestTimeout(f"no whole answer from the scoring server within {self.timeout:g} s") from None
+        except ConnectFailed as exc:
+            raise ConnectionDropped(f"cannot connect to the scoring server ({exc})") from None
         except OSError as exc:
             raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
         except ValueError as exc:
@@ -342,7 +405,7 @@ class AsyncClient:
                 body = await (resp.read() if length is not None and length <= MAX_ANSWER_BYTES else _read_capped(resp))
                 status, retry_after = resp.status, resp.headers.get("Retry-After")
         except TimeoutError:  # aiohttp's own timeouts; the harness's cancellation is a CancelledError
-            raise RequestTimeout(f"no answer from the scoring server within {self.timeout:g} s") from None
+            raise RequestTimeout(f"no whole answer from the scoring server within {self.timeout:g} s") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
         return interpret(status, retry_after, body, self.protocol.score_field)

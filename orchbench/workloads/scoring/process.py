@@ -1,9 +1,8 @@
-"""The scoring server in a child process (``ServerProcess``), and ``get_json`` to read its /health and /stats."""
+"""The scoring server in a child process (``ServerProcess``), and ``get_json`` to read its (or any service's)
+/health and /stats."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import queue
 import subprocess
@@ -14,7 +13,7 @@ import weakref
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from orchbench.workloads.scoring.model import DEFAULT_HOST, SCENARIOS, ServerConfig
 
@@ -167,24 +166,31 @@ def _end_process(proc: subprocess.Popen[str], timeout: float) -> None:
 
 
 def get_json(url: str, path: str, timeout: float = 10.0) -> dict[str, Any]:
-    """GET ``url + path`` and decode its JSON body (for /health and /stats); raises OSError or ValueError."""
-    parts = urlsplit(url)
-    https = parts.scheme == "https"
-    connection = http.client.HTTPSConnection if https else http.client.HTTPConnection
-    conn = connection(parts.hostname or DEFAULT_HOST, parts.port or (443 if https else 80), timeout=timeout)
-    try:
-        conn.request("GET", parts.path.rstrip("/") + path)
-        response = conn.getresponse()
-        from orchbench.workloads.scoring.client import MAX_ANSWER_BYTES
+    """GET ``path`` under ``url`` (its query string kept) and decode its JSON object (for /health and /stats).
 
-        body = response.read(MAX_ANSWER_BYTES + 1)  # an answer too long is refused, never read whole
-        if len(body) > MAX_ANSWER_BYTES:
-            raise ValueError(f"GET {path} answered more than {MAX_ANSWER_BYTES:,} bytes")
-        if response.status != 200:
-            raise OSError(f"GET {path} answered HTTP {response.status}")
-        data = json.loads(body)
-        if not isinstance(data, dict):
-            raise ValueError(f"GET {path} did not answer a JSON object")
-        return data
+    ``timeout`` bounds the whole request, to the answer's last byte; the answer is read no further than the
+    clients' cap and parsed no deeper than theirs. Raises OSError (no answer, or not a 200) or ValueError (an
+    answer that is not a JSON object)."""
+    from orchbench.workloads.scoring.blocking import BlockingPool
+    from orchbench.workloads.scoring.client import load_json
+    from orchbench.workloads.scoring.wire import RequestHead, Target
+
+    parts = urlsplit(url)
+    target = Target.of(urlunsplit(parts._replace(path=parts.path.rstrip("/") + path, fragment="")))
+    pool = BlockingPool(target, size=0, connect_timeout=timeout)
+    try:
+        response = pool.request(
+            RequestHead("GET", target, [("Accept", "application/json")]).build(None), time.monotonic() + timeout
+        )
+    except TimeoutError:
+        raise OSError(f"GET {path} gave no whole answer within {timeout:g} s") from None
+    except ValueError as exc:
+        raise ValueError(f"GET {path} answered badly: {exc}") from None
     finally:
-        conn.close()
+        pool.close()
+    if response.status != 200:
+        raise OSError(f"GET {path} answered HTTP {response.status}")
+    data = load_json(response.body)
+    if not isinstance(data, dict):
+        raise ValueError(f"GET {path} did not answer a JSON object")
+    return data
