@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from orchbench.types import Outcome, RunSpec
 
 MAX_DURATION_S = 86_400.0  # a delay or timeout longer than a day is a typo, and past ~1e9 s it overflows a sleep
+DEFAULT_RETRY_AFTER_CAP_S = 30.0  # the longest Retry-After a retry policy honours unless it says otherwise
+DEFAULT_WAIT_BUDGET_S = 60.0  # the most one item waits between its attempts in all, unless the policy says otherwise
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -380,6 +382,20 @@ class RetryPolicy:
     def timeout_s(self) -> float | None:
         """Per-attempt timeout in seconds, or None: the ``timeout`` option by default."""
         return self.options.get("timeout")
+
+    @property
+    def retry_after_cap_s(self) -> float:
+        """The longest wait a failure may ask for (``retry_after``, a ``Retry-After`` header) and be honoured; an
+        item asked to wait longer fails at once. The ``retry_after_cap`` option, else 30 s."""
+        value = self.options.get("retry_after_cap")
+        return DEFAULT_RETRY_AFTER_CAP_S if value is None else float(value)
+
+    @property
+    def wait_budget_s(self) -> float:
+        """The most seconds one item may wait between its attempts in all (backoffs and asked waits); an asked
+        wait beyond what is left fails the item at once. The ``wait_budget`` option, else 60 s."""
+        value = self.options.get("wait_budget")
+        return DEFAULT_WAIT_BUDGET_S if value is None else float(value)
 
     @property
     def max_attempts(self) -> int | None:

@@ -25,3 +25,9 @@ class TransientError(Exception):
     def __init__(self, message: str = "", retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class WaitRefused(Exception):
+    """A failure asked (``retry_after``, e.g. a ``Retry-After`` header) for a wait longer than the retry policy
+    allows (its ``retry_after_cap``, or what is left of its ``wait_budget``): the item fails at once, with the
+    reason, instead of waiting. Never retried."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import tenacity
 
 from orchbench.api import RetryPolicy
-from orchbench.errors import AttemptTimeout
+from orchbench.errors import AttemptTimeout, WaitRefused
 from orchbench.harness import deadline, timeaccount
 
 if TYPE_CHECKING:
@@ -31,26 +31,39 @@ class AttemptLog:
         self.hedges_won = 0
 
 
-def _honour_retry_after(inner: Any) -> Callable[[tenacity.RetryCallState], float]:
-    """The policy's wait, but never shorter than a ``retry_after`` the failure asked for."""
+def _honour_retry_after(inner: Any, policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], float]:
+    """The policy's wait, but never shorter than a ``retry_after`` the failure asked for, within the policy's
+    ``retry_after_cap_s`` and what is left of its ``wait_budget_s`` for this item: an asked wait beyond either
+    raises WaitRefused (the item fails at once, with the reason); the policy's own backoff is cut to what is left."""
 
     def wait(state: tenacity.RetryCallState) -> float:
-        asked = getattr(state.outcome.exception(), "retry_after", None) if state.outcome else None
-        wait = inner(state)
-        if asked and asked > wait:
-            timeaccount.note_retry_after(asked)
-            return float(asked)
-        return wait
+        failure = state.outcome.exception() if state.outcome else None
+        asked = getattr(failure, "retry_after", None)
+        own = inner(state)
+        left = max(policy.wait_budget_s - state.idle_for, 0.0)
+        if asked is None or asked <= own:
+            return min(own, left)
+        cap = policy.retry_after_cap_s
+        if asked > cap:
+            raise WaitRefused(f"{failure}; asked to wait {asked:g} s; cap {cap:g} s (retry.retry_after_cap)")
+        if asked > left:
+            raise WaitRefused(
+                f"{failure}; asked to wait {asked:g} s; {left:.3g} s left of this item's wait budget "
+                f"({policy.wait_budget_s:g} s, retry.wait_budget)"
+            )
+        timeaccount.note_retry_after(asked)
+        return float(asked)
 
     return wait
 
 
 def tenacity_kwargs(policy: RetryPolicy, transient: tuple[type[BaseException], ...]) -> dict[str, Any]:
     """The policy as tenacity ``Retrying`` arguments: its stop and wait (never shorter than a failure's
-    ``retry_after``), retrying only ``transient`` errors and re-raising the last one."""
+    ``retry_after``, within the policy's cap and budget), retrying only ``transient`` errors and re-raising the
+    last one."""
     return {
         "stop": policy.stop(),
-        "wait": _honour_retry_after(policy.wait()),
+        "wait": _honour_retry_after(policy.wait(), policy),
         "retry": tenacity.retry_if_exception_type(transient),
         "reraise": True,
     }

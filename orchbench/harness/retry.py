@@ -11,10 +11,26 @@ from typing import Any
 
 import tenacity
 
-from orchbench.api import Option, RetryPolicy
+from orchbench.api import DEFAULT_RETRY_AFTER_CAP_S, DEFAULT_WAIT_BUDGET_S, Option, RetryPolicy
 from orchbench.hookspecs import hookimpl
 
 TIMEOUT = Option(float, 30.0, "per-attempt timeout in seconds", min=0.001, duration=True)
+RETRY_AFTER_CAP = Option(
+    float,
+    DEFAULT_RETRY_AFTER_CAP_S,
+    "longest wait a failure may ask for (Retry-After) and be honoured, in seconds; an item asked to wait longer "
+    "fails at once, saying so",
+    min=0,
+    duration=True,
+)
+WAIT_BUDGET = Option(
+    float,
+    DEFAULT_WAIT_BUDGET_S,
+    "most seconds one item waits between its attempts in all; an asked wait (Retry-After) beyond what is left "
+    "fails the item at once, saying so",
+    min=0,
+    duration=True,
+)
 WINDOW = 512  # recent successful latencies the hedge quantile is taken over
 REFRESH_EVERY = 16  # new samples between two recomputations of the quantile
 
@@ -38,6 +54,8 @@ class FixedRetry(RetryPolicy):
         "max_attempts": Option(int, 5, "attempts before giving up", min=1),
         "delay": Option(float, 0.05, "seconds between attempts", min=0, duration=True),
         "timeout": TIMEOUT,
+        "retry_after_cap": RETRY_AFTER_CAP,
+        "wait_budget": WAIT_BUDGET,
     }
 
     def stop(self) -> Any:
@@ -56,6 +74,8 @@ class ExponentialRetry(RetryPolicy):
         "cap": Option(float, 2.0, "longest backoff in seconds", min=0, duration=True),
         "jitter": Option(bool, True, "full jitter: wait a uniform time up to the backoff"),
         "timeout": TIMEOUT,
+        "retry_after_cap": RETRY_AFTER_CAP,
+        "wait_budget": WAIT_BUDGET,
     }
 
     def stop(self) -> Any:
@@ -149,6 +169,8 @@ class HedgedRetry(RetryPolicy):
         ),
         "cap": Option(float, 2.0, "longest backoff in seconds", min=0, duration=True),
         "timeout": TIMEOUT,
+        "retry_after_cap": RETRY_AFTER_CAP,
+        "wait_budget": WAIT_BUDGET,
     }
 
     def __init__(self, **options: Any) -> None:
