@@ -32,7 +32,10 @@ APP_SETTINGS: dict[str, Any] = {
 MULTI_VALUE_OPTIONS = ("--strategies", "--strategy", "-s")
 OPTIONAL_VALUE_OPTIONS = ("--html",)  # bare, they mean "the default place"
 PLUGIN_OPTIONS = ("-p", "--plugin")
-ROOT_FLAGS = ("--debug",)  # root flags allowed after the command too
+ROOT_FLAGS = ("--debug", "--no-project")  # root flags allowed after the command too
+# Commands that never run a project's code: its [tool.orchbench] plugins are not imported for them (nor for
+# --version and --help), and a broken table only warns.
+WITHOUT_PROJECT_CODE = ("report", "serve", "check")
 
 
 @dataclass
@@ -57,6 +60,14 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    no_project: Annotated[
+        bool,
+        typer.Option(
+            "--no-project",
+            help="Ignore the project file (the tool.orchbench table of the nearest pyproject.toml): neither its "
+            "plugins nor its defaults. Also ORCHBENCH_NO_PROJECT=1.",
+        ),
+    ] = False,
     plugin: Annotated[
         list[str] | None,
         typer.Option(
@@ -220,28 +231,82 @@ def _interrupted() -> int:
     return interrupts.exit_status()
 
 
-def _use_plugins_and_project(args: list[str]) -> tuple[Any, dict[str, Any] | None]:
-    """Load the plugins of ``[tool.orchbench]`` and of ``-p/--plugin``; the command line with their commands, and
-    the project's defaults as click's map."""
-    from orchbench import plugins, project
+def command_word(args: list[str]) -> str | None:
+    """The command an argument list invokes (its first word that is not an option), or None."""
+    for arg in args:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
 
-    _, named = extract_plugins(args)
-    config = project.load_config()
+
+def _project_config(args: list[str], word: str | None) -> tuple[Any, bool]:
+    """The project's configuration this invocation uses (or None), and whether its plugins load: only a command
+    that runs or lists workloads imports them — never ``--version``, ``--help``, ``report``, ``serve`` or
+    ``check``, for which a broken table is a warning, not an error."""
+    from orchbench import project
+    from orchbench.console import say
+
+    head = args[: args.index("--")] if "--" in args else args
+    if "--no-project" in head or project.ignored() or word is None or "--help" in head:
+        return None, False
+    runs_code = word not in WITHOUT_PROJECT_CODE
+    try:
+        config = project.load_config()
+    except UsageError as exc:
+        if runs_code:
+            raise
+        say(f"orchbench: warning: ignoring the project file: {exc}")
+        return None, False
+    return config, runs_code
+
+
+def _use_plugins_and_project(args: list[str]) -> tuple[Any, dict[str, Any] | None]:
+    """Load the plugins of ``-p/--plugin`` and, for a command that runs or lists workloads, of ``[tool.orchbench]``;
+    the command line with their commands, and the project's defaults as click's map."""
+    from orchbench import plugins, project
+    from orchbench.console import say
+
+    args, named = extract_plugins(args)
+    word = command_word(args)
+    if word is None and "--version" in args:  # nothing to load: not even the installed plugins
+        return typer.main.get_command(build_app(None)), None
+    config, with_plugins = _project_config(args, word)
+    project.use(config)
+    loaded: list[str] = []
     if config is not None:
-        plugins.use(config.plugins)
+        if with_plugins:
+            loaded = plugins.project_selection(config.plugins)
+            plugins.use(loaded)
     for name in named:
         if plugins.is_path(name) and not os.path.isfile(name):
             raise UsageError(f"--plugin {name}: no such file")
     plugins.use(named)
     command = _command()
-    return command, project.default_map(command, config) if config is not None and config.defaults else None
+    if config is None:
+        return command, None
+    mapping = project.default_map(command, config, strict=with_plugins) if config.defaults else None
+    skipped = len(config.plugins) - len(loaded) if with_plugins else 0
+    parts = [", ".join(os.path.relpath(p, config.path.parent) if plugins.is_path(p) else p for p in loaded)]
+    parts += [f"{skipped} left out by {plugins.ENV_VAR}"] if skipped else []
+    if loaded or skipped or mapping:  # the file counted: it is named (and saved with the results)
+        say(
+            f"orchbench: project: {config.path}"
+            + (f" (plugins: {'; '.join(p for p in parts if p)})" if loaded or skipped else "")
+        )
+    else:
+        project.use(None)
+    return command, mapping
 
 
 def _main(argv: list[str] | None) -> int:
+    from orchbench import overwrite
     from orchbench.console import say
 
     args = root_flags_first(expand_multi_values(list(sys.argv[1:] if argv is None else argv)))
     state.debug = False  # until the root callback sets it: an error before typer parsed the line shows one line
+    overwrite.forget()  # the files a previous command in this process read are not this one's
     try:
         command, default_map = _use_plugins_and_project(args)
         args, _ = extract_plugins(args)

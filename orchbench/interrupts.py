@@ -29,12 +29,20 @@ class _State:
     ending: int | None = None  # the SIGTERM or SIGHUP received, if any
     deferring = 0
     pending = False
+    signalled = False  # whether a SIGINT, SIGTERM or SIGHUP reached the handlers since install()
 
 
 def terminated() -> bool:
     """Whether this process has received SIGTERM or SIGHUP since :func:`install` (a signal that asks it, and the
     processes it started, to end)."""
     return _State.ending is not None
+
+
+def signalled() -> bool:
+    """Whether a KeyboardInterrupt here may come from Ctrl-C, SIGTERM or SIGHUP: True once one reached this
+    process's handlers, and always where this module does not handle Ctrl-C (it cannot know). False means a
+    KeyboardInterrupt was raised by some code itself (e.g. a plugin's, while it loads)."""
+    return _State.signalled or signal.getsignal(signal.SIGINT) is not _on_sigint
 
 
 def ended_by_signal(returncode: int) -> bool:
@@ -74,6 +82,7 @@ def _foreign(signum: int) -> bool:
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     if _foreign(signum):
         return
+    _State.signalled = True
     if _State.deferring:
         _State.pending = True
         return
@@ -83,7 +92,7 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 def _on_ending(signum: int, frame: FrameType | None) -> None:
     if _foreign(signum) or _State.ending is not None:
         return
-    _State.ending = signum
+    _State.ending, _State.signalled = signum, True
     handler = signal.getsignal(signal.SIGINT)
     if callable(handler):
         handler(signal.SIGINT, frame)  # asyncio's own handler, ours, or Python's default (KeyboardInterrupt)
@@ -102,6 +111,7 @@ def install(*, own_sigint: bool = True) -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     _State.pid, _State.ending, _State.deferring, _State.pending = os.getpid(), None, 0, False
+    _State.signalled = False
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *ENDING_SIGNALS)}
     if own_sigint and previous[signal.SIGINT] is signal.default_int_handler:  # an ignored SIGINT stays ignored
         signal.signal(signal.SIGINT, _on_sigint)

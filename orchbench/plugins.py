@@ -6,13 +6,20 @@ only those besides the built-ins (an empty value loads the built-ins alone).
 
 A plugin may also be a module that is not installed: a Python file or an importable module, named by ``-p/--plugin``
 (see :func:`use`), by an entry of ``ORCHBENCH_PLUGINS`` that is a path, or by ``plugins`` in ``[tool.orchbench]``.
-It is loaded exactly like an entry point's module. A run's RunSpec carries these names (``plugins``), so every
-process that rebuilds the run — the run's child, pool workers, Ray actors — loads them too.
+It is loaded exactly like an entry point's module, a file under a private module name (see :func:`module_name_for`)
+so that a ``statistics.py`` or ``random.py`` never stands in for the standard library's module. A run's RunSpec
+carries these names (``plugins``), so every process that rebuilds the run — the run's child, pool workers, Ray
+actors — loads them too.
+
+Whatever a plugin's code raises while it loads — ``sys.exit()`` included — is that plugin's problem: recorded, the
+plugin skipped. So is a function marked ``@orchbench.hookimpl`` whose name is no hook (a misspelling pluggy's
+``check_pending`` would stop at): it would never be called.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -159,6 +166,15 @@ def _add(registry: Registry, kind: str, obj: Any, source: Source) -> None:
     elif not (isinstance(obj, type) and issubclass(obj, base)) or not isinstance(name, str) or not name:
         registry.problems.append(PluginProblem(source, f"supplied {obj!r}, not a named {base.__name__} subclass"))
         return
+    if kind in SELECTED_BY_NAME and not selectable(name):
+        registry.problems.append(
+            PluginProblem(
+                source,
+                f"{kind} {name!r} cannot be selected on the command line (a name has no comma or white space and "
+                "does not start with '-'); skipped",
+            )
+        )
+        return
     taken = registry.entries[kind].get(name)
     if taken is not None:
         registry.problems.append(
@@ -168,24 +184,45 @@ def _add(registry: Registry, kind: str, obj: Any, source: Source) -> None:
     registry.entries[kind][name] = Entry(kind, name, obj, source)
 
 
+SELECTED_BY_NAME = ("strategy", "preset")  # named in --strategies a,b and as run's argument
+
+
+def selectable(name: str) -> bool:
+    """Whether a strategy or preset name can be given on the command line: ``--strategies a,b`` splits at commas
+    and white space, and a leading ``-`` reads as an option."""
+    return not name.startswith("-") and not any(c == "," or c.isspace() for c in name)
+
+
 def is_path(name: str) -> bool:
     """A plugin named by a file (``pipeline.py``, ``./x/p.py``) rather than an importable module (``my.plugin``)."""
     return name.endswith(".py") or os.sep in name or "/" in name
 
 
+FILE_MODULE_PREFIX = "orchbench_file_"
+
+
+def module_name_for(path: str | os.PathLike[str]) -> str:
+    """The private module name a plugin file is loaded under: its stem, prefixed, and a digest of its absolute path
+    (``orchbench_file_pipeline_3f2a9c1e``). No standard-library or installed module has such a name, two files with
+    one stem do not collide, and every process that loads the file gives it the same name, so that what it
+    defines pickles by reference."""
+    resolved = Path(path).resolve()
+    stem = "".join(c if c.isalnum() or c == "_" else "_" for c in resolved.stem)
+    digest = hashlib.sha256(os.fsencode(resolved)).hexdigest()[:8]
+    return f"{FILE_MODULE_PREFIX}{stem}_{digest}"
+
+
 def _import_module(name: str) -> tuple[str, Any]:
-    """Import a plugin module from a file (as a module named after the file) or by its module name."""
+    """Import a plugin module from a file (under :func:`module_name_for`) or by its module name."""
     if not is_path(name):
         return name, importlib.import_module(name)
     path = Path(name)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {name}")
-    module_name = path.stem
+    module_name = module_name_for(path)
     loaded = sys.modules.get(module_name)
     if loaded is not None:  # already loaded in this process (e.g. by the parent before a fork)
-        if Path(getattr(loaded, "__file__", "") or "").resolve() == path.resolve():
-            return module_name, loaded
-        raise ImportError(f"a module named {module_name!r} is already imported from elsewhere; rename {name}")
+        return module_name, loaded
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {name} as a Python module")
@@ -211,9 +248,44 @@ def _module_plugins(names: Iterable[str]) -> list[tuple[str, Source]]:
     return list(found.items())
 
 
+def plugin_error(exc: BaseException) -> str | None:
+    r"""What to report when ``exc`` escaped a plugin's code, or None when it must go on (a real interrupt).
+
+    ``sys.exit()``, ``KeyboardInterrupt`` raised by the plugin itself and other ``BaseException``\ s are the
+    plugin's failure like any exception: they must not end the command (``list`` exiting 0 with no output)."""
+    from orchbench import interrupts
+
+    if isinstance(exc, KeyboardInterrupt) and interrupts.signalled():
+        return None
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: sys.exit({exc.code!r}) was called"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _unknown_hooks(pm: pluggy.PluginManager) -> list[tuple[str, str]]:
+    """(plugin name, hook name) of every implementation of a hook orchbench does not declare — what pluggy's
+    ``check_pending`` raises for, found all at once so that each plugin's is reported."""
+    found = []
+    for name, hook in vars(pm.hook).items():
+        if name.startswith("_") or hook.has_spec():
+            continue
+        found += [(impl.plugin_name, name) for impl in hook.get_hookimpls() if not impl.optionalhook]
+    return found
+
+
 def env_plugin_paths() -> list[str]:
     """The entries of ``ORCHBENCH_PLUGINS`` that are paths: files to load besides the selected entry points."""
     return [n.strip() for n in os.environ.get(ENV_VAR, "").split(",") if n.strip() and is_path(n.strip())]
+
+
+def project_selection(names: Iterable[str]) -> list[str]:
+    """Which of a project's plugins (``[tool.orchbench] plugins``) load: all of them, unless ``ORCHBENCH_PLUGINS``
+    is set — then only those it names (a file by its stem, a module by its name), none when it is empty."""
+    wanted = os.environ.get(ENV_VAR)
+    if wanted is None:
+        return list(names)
+    chosen = {n.strip() for n in wanted.split(",") if n.strip()}
+    return [n for n in names if (Path(n).stem if is_path(n) else n) in chosen]
 
 
 _used: list[str] = []
@@ -248,8 +320,11 @@ def load_registry(extra: Iterable[str] = ()) -> Registry:
             continue
         try:
             pm.register(ep.load(), name=ep.name)
-        except Exception as exc:  # a broken plugin must not break the others
-            registry.problems.append(PluginProblem(source, f"{type(exc).__name__}: {exc}"))
+        except BaseException as exc:  # a broken plugin must not break the others
+            error = plugin_error(exc)
+            if error is None:
+                raise
+            registry.problems.append(PluginProblem(source, error))
             continue
         sources[ep.name] = source
     for name, source in _module_plugins([*extra, *used()]):
@@ -261,17 +336,32 @@ def load_registry(extra: Iterable[str] = ()) -> Registry:
         try:
             _module_name, module = _import_module(name)
             pm.register(module, name=source.plugin)
-        except Exception as exc:
-            registry.problems.append(PluginProblem(source, f"{type(exc).__name__}: {exc}"))
+        except BaseException as exc:
+            error = plugin_error(exc)
+            if error is None:
+                raise
+            registry.problems.append(PluginProblem(source, error))
             continue
         sources[source.plugin] = source
+    hook_names = [name for name in vars(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_")]
+    for plugin_name, hook in _unknown_hooks(pm):
+        registry.problems.append(
+            PluginProblem(
+                sources[plugin_name],
+                f"unknown hook {hook!r}{did_you_mean(hook, hook_names)}: orchbench never calls it "
+                f"(hooks: {', '.join(sorted(hook_names))})",
+            )
+        )
     for kind, (hook_name, _base) in KINDS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():  # in registration order: built-ins first
             source = sources[impl.plugin_name]
             try:
                 supplied = list(impl.function())
-            except Exception as exc:
-                registry.problems.append(PluginProblem(source, f"{hook_name}() raised {type(exc).__name__}: {exc}"))
+            except BaseException as exc:
+                error = plugin_error(exc)
+                if error is None:
+                    raise
+                registry.problems.append(PluginProblem(source, f"{hook_name}() raised {error}"))
                 continue
             for obj in supplied:
                 _add(registry, kind, obj, source)

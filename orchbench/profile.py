@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.errors import UsageError
+from orchbench.harness import interpreter
 from orchbench.types import RunSpec
 
 SCHEMA = "orchbench.profile/1"
@@ -285,9 +286,7 @@ FLAMEGRAPH_MODES = {"peak": [], "leaks": ["--leaks"], "temporary": ["--temporary
 def flamegraph(capture: Path, out: Path, mode: str = "peak") -> str | None:
     """Draw ``capture`` as a self-contained HTML flamegraph (no assets from the web); the error line, if any."""
     cmd = [
-        sys.executable,
-        "-m",
-        "memray",
+        *interpreter.command("-m", "memray"),
         "flamegraph",
         "--force",
         "--no-web",
@@ -296,7 +295,7 @@ def flamegraph(capture: Path, out: Path, mode: str = "peak") -> str | None:
         *FLAMEGRAPH_MODES[mode],
         str(capture),
     ]
-    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=interpreter.environment())
     if done.returncode != 0 or not out.exists():
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
         return lines[-1] if lines else f"memray flamegraph exited with status {done.returncode}"

@@ -9,10 +9,16 @@ upwards (the nearest ``pyproject.toml`` counts, as for hatch)::
 
 Keys are command-line option names without the dashes (``test-case``, ``input``, ``reference``…); the command line
 still wins over them.
+
+The ``plugins`` are code: they are imported only by the commands that run or list workloads, never by
+``--version``, ``--help``, ``report``, ``serve`` or ``check``, and a broken table does not stop those. ``--no-project``
+or ``ORCHBENCH_NO_PROJECT=1`` ignores the file; ``ORCHBENCH_PLUGINS`` set (even empty) loads only the project plugins
+it names. The file used is named on stderr and saved with the results (``environment.project``).
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +27,7 @@ from typing import Any
 from orchbench.errors import UsageError
 
 PATH_KEYS = ("input", "reference")  # values read relative to the pyproject.toml
+NO_PROJECT_ENV = "ORCHBENCH_NO_PROJECT"
 
 
 @dataclass
@@ -28,6 +35,24 @@ class ProjectConfig:
     path: Path
     plugins: list[str] = field(default_factory=list)
     defaults: dict[str, Any] = field(default_factory=dict)
+
+
+def ignored() -> bool:
+    """Whether ``ORCHBENCH_NO_PROJECT`` asks to ignore the project file (any value but empty, 0, false, no)."""
+    return os.environ.get(NO_PROJECT_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+_in_use: list[ProjectConfig] = []
+
+
+def use(config: ProjectConfig | None) -> None:
+    """Record that this process's command runs with ``config``, or with no project file (see :func:`in_use`)."""
+    _in_use[:] = [] if config is None else [config]
+
+
+def in_use() -> ProjectConfig | None:
+    """The project configuration this process's command runs with, if any: named in the saved results."""
+    return _in_use[0] if _in_use else None
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -65,9 +90,10 @@ def load_config(start: Path | None = None) -> ProjectConfig | None:
     return ProjectConfig(path, plugins, table)
 
 
-def default_map(command: Any, config: ProjectConfig) -> dict[str, Any]:
+def default_map(command: Any, config: ProjectConfig, *, strict: bool = True) -> dict[str, Any]:
     """click's ``default_map`` for ``command`` (a group) and its subcommands from the config's defaults; a key
-    that no command takes is an error naming it."""
+    that no command takes is an error naming it (unless not ``strict``: when the project's plugins, whose
+    commands and flags may take it, are not loaded)."""
     used: set[str] = set()
 
     def for_command(cmd: Any) -> dict[str, Any]:
@@ -89,6 +115,6 @@ def default_map(command: Any, config: ProjectConfig) -> dict[str, Any]:
 
     mapping = for_command(command)
     unknown = sorted(set(config.defaults) - used)
-    if unknown:
+    if unknown and strict:
         raise UsageError(f"{config.path}: [tool.orchbench] has {unknown[0]!r}, which no orchbench command takes")
     return mapping

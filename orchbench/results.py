@@ -4,7 +4,8 @@ Layout of schema ``orchbench.comparison/2``::
 
     {"schema": "orchbench.comparison/2", "created": "2025-01-31T12:00:00Z",
      "environment": {python, implementation, os, platform, machine, cpu_model, cpu_count, memory_total,
-                     packages: {name: version}, event_loop, plugins: [{name, distribution, version}], git_commit},
+                     packages: {name: version}, event_loop, plugins: [{name, distribution, version}], git_commit,
+                     project: the pyproject.toml whose [tool.orchbench] was used, or null},
      "settings": {workload, case, input, scenario, seed, iterations, warmup, baseline, unit, specs: {label: spec},
                   server, fairness, agreement, command, complete, ...},
      "order": [{round, strategy, warmup}, ...],
@@ -23,6 +24,7 @@ refused with one line):
   ``peak_rss_bound``, ``base_rss``, ``end_uss``, ``measure_notes``, ``hedges``, ``hedges_won``, ``mismatch``,
   ``strategy_stats``, ``in_flight``, ``resolved_options``; per spec ``plugins``, ``reference_path``. The original
   exercise's case and scenarios were named ``seed``, its preset ``seed-design``.
+  Later still, ``environment.project`` (optional, in every version).
 - **2** — the original exercise's case and scenarios are named ``original``, its preset ``original-design``
   (``seed`` is only the random seed). Migrating a version 1 file renames them wherever it names them: the
   settings, each run's spec and label, the planned order (case and scenario as the workload declares in
@@ -136,7 +138,16 @@ def environment(plugins: Iterable[Any] | None = None) -> dict[str, Any]:
         "event_loop": loop_name(),
         "plugins": [_plugin_record(p) for p in plugins],
         "git_commit": _git_commit(),
+        "project": _project_file(),
     }
+
+
+def _project_file() -> str | None:
+    """The pyproject.toml whose ``[tool.orchbench]`` the command ran with (its plugins and defaults), if any."""
+    from orchbench.project import in_use
+
+    config = in_use()
+    return str(config.path) if config is not None else None
 
 
 def machine_label(env: Mapping[str, Any]) -> str:

@@ -168,7 +168,8 @@ def test_a_projects_pyproject_names_plugins_and_defaults(plugin: Path, tmp_path:
         encoding="utf-8",
     )
     (project / plugin.name).write_text(plugin.read_text(), encoding="utf-8")
-    run = cli("run", "sequential", "--json", cwd=project / "src")  # found from a subdirectory upwards
+    selected = {"ORCHBENCH_PLUGINS": plugin.stem}  # the suite's empty value would load no project plugin
+    run = cli("run", "sequential", "--json", cwd=project / "src", env=selected)  # found from a subdirectory upwards
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["spec"]["workload"] == "word-sizes"
     (project / "pyproject.toml").write_text('[tool.orchbench]\nwokload = "x"\n', encoding="utf-8")

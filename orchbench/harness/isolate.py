@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,7 @@ import psutil
 
 from orchbench import interrupts
 from orchbench.errors import UsageError
+from orchbench.harness import interpreter
 from orchbench.harness.child import EXIT_CANNOT_WRITE
 from orchbench.harness.sampler import DEFAULT_PERIOD_S, TreeSampler
 from orchbench.harness.window import account
@@ -140,8 +140,11 @@ def run_isolated(
         try:
             with interrupts.deferred(), interrupts.sigint_held():  # the child runs only once someone stops it
                 proc = subprocess.Popen(
-                    [sys.executable, *launcher, str(spec_path), str(result_path)], stdin=subprocess.DEVNULL, stdout=2
-                )  # our stdout is for results (--json)
+                    interpreter.command(*launcher, str(spec_path), str(result_path)),
+                    stdin=subprocess.DEVNULL,
+                    stdout=2,  # our stdout is for results (--json)
+                    env=interpreter.environment(),  # our sys.path, never the working directory
+                )
                 sampler = TreeSampler(proc.pid, period_s)
             with sampler:
                 returncode = _wait(proc, deadline_s)

@@ -6,15 +6,14 @@ from __future__ import annotations
 import os
 import queue
 import subprocess
-import sys
 import threading
 import time
 import weakref
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from orchbench.harness import interpreter
 from orchbench.workloads.scoring.model import DEFAULT_HOST, SCENARIOS, ServerConfig
 
 
@@ -57,9 +56,7 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         cmd = [
-            sys.executable,
-            "-m",
-            "orchbench.workloads.scoring.server",
+            *interpreter.command("-m", "orchbench.workloads.scoring.server"),
             "--host",
             self.host,
             "--port",
@@ -144,13 +141,9 @@ class ServerProcess:
 
 
 def _child_env() -> dict[str, str]:
-    """This environment, plus the directory holding this orchbench on PYTHONPATH unless it is site-packages
-    (a source checkout run without installing must import the same code in the child)."""
-    env = dict(os.environ)
-    root = Path(__file__).resolve().parents[3]
-    if root.name not in ("site-packages", "dist-packages"):
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
-    return env
+    """This environment, with this process's sys.path and never the working directory (a source checkout run
+    without installing imports the same code in the child; see :mod:`orchbench.harness.interpreter`)."""
+    return interpreter.environment()
 
 
 def _end_process(proc: subprocess.Popen[str], timeout: float) -> None:
