@@ -18,16 +18,16 @@ from typing import IO, Any
 from orchbench.errors import UsageError
 
 
-def check_target(path: str | os.PathLike[str]) -> None:
+def check_target(path: str | os.PathLike[str], what: str = "results") -> None:
     """Before the first run: the results can be written to ``path`` (its directory exists or can be made and
     takes a new file; ``path`` is new or a regular file), else UsageError with one line, before any time is spent."""
     target = Path(path)
-    _refuse_non_regular(target)
+    _refuse_non_regular(target, what)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = _create_temp(target.parent, target.name)
     except OSError as exc:
-        raise _cannot_write(target, exc) from None
+        raise _cannot_write(target, exc, what) from None
     os.close(fd)
     with suppress(OSError):
         os.unlink(probe)
@@ -54,6 +54,9 @@ def write_atomic(
     (not needed for a file that is read at once and deleted). ``what`` names the file in the error line.
     """
     target = Path(path)
+    from orchbench.overwrite import check_write
+
+    check_write(target, what)  # never over a file this command reads
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = _create_temp(target.parent, target.name)
@@ -104,17 +107,17 @@ def _cannot_write(target: Path, exc: OSError | str, what: str = "results") -> Us
     return UsageError(f"cannot write {what} to {target}: {why}")
 
 
-def _refuse_non_regular(target: Path) -> None:
+def _refuse_non_regular(target: Path, what: str = "results") -> None:
     """An existing target must be a regular file: a directory, a device node or a FIFO is never replaced."""
     try:
         mode = os.stat(target).st_mode
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise _cannot_write(target, exc) from None
+        raise _cannot_write(target, exc, what) from None
     if not stat.S_ISREG(mode):
         kind = "a directory" if stat.S_ISDIR(mode) else "a device or special file, not a regular file"
-        raise _cannot_write(target, f"it is {kind}")
+        raise _cannot_write(target, f"it is {kind}", what)
 
 
 def _publish(tmp_name: str, target: Path, exclusive: bool) -> Path:

@@ -57,6 +57,9 @@ def _stem(report: Report) -> str:
 
 
 def _save(fig: Any, path: Path) -> Path:
+    from orchbench.overwrite import check_write
+
+    check_write(path, "the plot")  # never over a file this command reads
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     return path

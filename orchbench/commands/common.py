@@ -48,6 +48,13 @@ class RunOptions:
     input_given: str | None = None  # not an option: the input as the user named it, once input_path is a copy
     flags: dict[str, Any] = field(default_factory=dict)  # not an option: workload flags given, {"--url": ...}
 
+    def inputs(self) -> dict[str, str | None]:
+        """The files these options read, by what they are (see :func:`orchbench.overwrite.refuse_overwrites`)."""
+        return {
+            "the input (--input)": self.input_given or self.input_path,
+            "the reference (--reference)": self.reference,
+        }
+
     def read_input_once(self) -> None:
         """Replace the input by a private copy read now (see :func:`snapshot_input`), remembering its name."""
         if self.input_path is not None:

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
-from orchbench.atomic import check_target, write_text
+from orchbench.atomic import write_text
 from orchbench.commands import common
 from orchbench.console import say
 from orchbench.errors import UsageError
+from orchbench.overwrite import refuse_overwrites
 from orchbench.tune import DEFAULT_BUDGET as DEFAULT_TUNE_BUDGET
 
 
@@ -245,9 +246,12 @@ def compare_command(
     names = common.strategy_names(strategies)
     baseline = pick_baseline(names, baseline_strategy)
     threshold = parse_threshold(fail_above)
-    reference_doc = results.load(against) if against is not None else None
     target = output or results.default_path(results_dir, opts.workload)
-    check_target(target)  # before the first run, not after all of them
+    page = target.with_suffix(".html") if html == Path("") else html  # bare --html: beside the results
+    refuse_overwrites(  # before the first run, not after all of them
+        {"--output": target, "--html": page}, {**opts.inputs(), "the baseline (--against)": against}
+    )
+    reference_doc = results.load(against) if against is not None else None
     try:
         comparison = python_api.compare(
             strategies=names,
@@ -326,6 +330,7 @@ def report_command(
 
     if output is not None and fmt is Format.table:
         raise UsageError("--output needs --format markdown, csv, json or html (the table is for the terminal)")
+    refuse_overwrites({"--output": output}, {"a results file this command reports": files})
     documents = [results.load(path) for path in files]
     report = build_report(documents, baseline=baseline_strategy)
     if output is None:

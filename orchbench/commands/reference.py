@@ -12,6 +12,7 @@ import typer
 from orchbench.commands import common
 from orchbench.commands.help_format import CommandGroup
 from orchbench.errors import UsageError
+from orchbench.overwrite import refuse_overwrites
 
 reference_app = typer.Typer(
     help="Record a reference output for a workload that cannot compute its own.",
@@ -44,6 +45,7 @@ def record_command(
     from orchbench.results import save
     from orchbench.verify import REFERENCE_SCHEMA, answer_options, input_digest
 
+    refuse_overwrites({"--output": output}, opts.inputs())  # before the careful run, not after it
     warn_plugin_problems()
     policy = get_registry().retry_policy(opts.retry)
     careful = [

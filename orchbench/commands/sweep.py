@@ -21,6 +21,7 @@ from orchbench.commands.compare import (
 )
 from orchbench.console import say
 from orchbench.errors import UsageError
+from orchbench.overwrite import refuse_overwrites
 
 # Run options `--over` may vary besides any --set key (by their [tool.orchbench] key or field name).
 SWEPT_RUN_OPTIONS = ("seed", "fault_rate", "hang_rate", "crash_rate", "latency_scale", "cpu_ms", "retry", "scenario")
@@ -112,6 +113,10 @@ def sweep_command(
 
     key, values = _sweep_values(over)
     names = common.strategy_names(strategies)
+    plot = results_dir / f"sweep-{opts.workload}-{key}.png"
+    refuse_overwrites(
+        {"the sweep's plot": plot, "--results-dir": results.default_path(results_dir, opts.workload)}, opts.inputs()
+    )
     opts.read_input_once()  # once for every point of the sweep (standard input can be read only once)
     planned = sweep_points(names, opts, key, values)
     points: list[SweepPoint] = []
@@ -142,9 +147,8 @@ def sweep_command(
                     )
                 )
     _print_sweep(key, [p.text for p in planned], points, parsed=[p.value for p in planned])
-    out = results_dir / f"sweep-{opts.workload}-{key}.png"
-    plot_sweep(points, out, option=key, unit=document["settings"]["unit"])
-    say(f"plot: {out}")
+    plot_sweep(points, plot, option=key, unit=document["settings"]["unit"])
+    say(f"plot: {plot}")
     return 0
 
 

@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from orchbench.atomic import check_target
 from orchbench.commands import common
 from orchbench.commands.compare import (
     DEFAULT_TUNE_BUDGET,
@@ -31,6 +30,7 @@ from orchbench.commands.compare import (
     without_success,
 )
 from orchbench.console import say
+from orchbench.overwrite import refuse_overwrites
 from orchbench.types import RunResult
 from orchbench.workloads.anagrams import NAIVE, AnagramWorkload
 
@@ -71,7 +71,7 @@ def benchmark_command(
         names.append(NAIVE.name)  # the original exercise's orchestrator, for reference
         shown_for_reference.add(NAIVE.name)  # it is expected to fail (no retries): shown, never the command's verdict
     baseline = pick_baseline(names, baseline_strategy)
-    check_target(results.default_path(results_dir, AnagramWorkload.name))  # before the first run
+    refuse_overwrites({"--results-dir": results.default_path(results_dir, AnagramWorkload.name)}, opts.inputs())
     medians: list[RunResult] = []
     failed: list[str] = []
     for one_case in cases:
