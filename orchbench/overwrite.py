@@ -81,7 +81,7 @@ def refuse_overwrites(
                 "(give another path)"
             )
         written[key] = (label, path)
-    for label, path in _given(outputs):
+    for _label, path in _given(outputs):
         check_target(path)
 
 
