@@ -218,13 +218,29 @@ def test_limiter_slow_start_then_one_cut_per_round_trip():
         later = await limiter.acquire()
         limiter.release(later, 0.0, Overloaded(503))  # the second overload answer in a round trip: cut
         assert limiter.decreases == 2 and limiter.limit == pytest.approx(4 * 0.9)
-        limiter.release(await limiter.acquire(), 0.0, TransientError("HTTP 500"))  # not an overload
-        assert limiter.decreases == 2
+        limiter.release(await limiter.acquire(), 0.0, Overloaded(500))  # a status that is not an overload
+        assert limiter.decreases == 2 and limiter.overloads == 9
+        limiter.release(await limiter.acquire(), 0.0, TransientError("busy"))  # no status: a user's back-pressure
+        assert limiter.overloads == 10 and limiter.decreases == 3  # the second overload in the round trip: cut
         return limiter
 
     limiter = asyncio.run(scenario())
     summary = limiter.summary()
-    assert summary["start"] == 4 and summary["max"] == 8 and summary["decreases"] == 2 and summary["overloads"] == 9
+    assert summary["start"] == 4 and summary["max"] == 8 and summary["decreases"] == 3 and summary["overloads"] == 10
+
+
+def test_the_limiter_takes_the_workloads_own_transient_errors_as_back_pressure():
+    class Busy(Exception):
+        pass
+
+    async def overloads(transient):
+        limiter = AIMDLimiter(8, initial=4, transient=transient)
+        limiter.release(await limiter.acquire(), 0.0, Busy())
+        limiter.release(await limiter.acquire(), 0.0, ValueError())  # not declared transient: not back-pressure
+        return limiter.overloads
+
+    assert asyncio.run(overloads((Busy,))) == 1
+    assert asyncio.run(overloads(())) == 0
 
 
 def test_limiter_bounds_in_flight_and_cuts_on_rising_latency():

@@ -1,20 +1,19 @@
-"""Limits on the attempts in flight: a fixed one (``AttemptSlots``) and an adaptive one (AIMD) for a service of
-unknown capacity.
+"""Limits on the attempts in flight: a fixed one (``AttemptSlots``) and an adaptive one (AIMD) for a service of unknown
+capacity.
 
-Both count attempts (requests), not items: an item waiting out a backoff or a ``Retry-After`` holds no slot.
-An item's later attempts (retries, hedges) are let in before other items' first attempts, so that an item
-already started finishes before new ones begin.
+Both count attempts (requests), not items: an item waiting out a backoff or a ``Retry-After`` holds no slot. An item's
+later attempts (retries, hedges) are let in before other items' first attempts, so that an item already started finishes
+before new ones begin.
 
-The adaptive limit starts low and grows by one per success (slow start) until the first sign of overload, which
-halves it, then by one per limit's worth of successes (additive increase). Overload cuts the limit by
-``backoff`` (multiplicative decrease): the median of recent latencies rising above ``tolerance`` times its
-lowest value, or answers with status 429 or 503 — two within one round trip (the last ``limit`` answers), since
-a lone 503 is as often a fault as a sign of load, and random faults alone would otherwise hold the limit far
-below the capacity. At most one cut per round trip: attempts that started before the last cut do not cut
+The adaptive limit starts low and grows by one per success (slow start) until the first sign of overload, which halves
+it, then by one per limit's worth of successes (additive increase). Overload cuts the limit by ``backoff``
+(multiplicative decrease): the median of recent latencies rising above ``tolerance`` times its lowest value, or answers
+with status 429 or 503 (or a transient error without a status: a user's "busy") — two within one round trip (the last
+``limit`` answers), since a lone 503 is as often a fault as a sign of load, and random faults alone would otherwise hold
+the limit far below the capacity. At most one cut per round trip: attempts that started before the last cut do not cut
 again, so a burst counts once.
 
-One limit serves one event loop at a time; a process may reuse it across loops (the hybrid strategy runs a
-fresh loop per chunk), since waiters live only while their loop runs.
+One limit serves one event loop at a time (a hybrid worker keeps one loop for its life).
 """
 
 from __future__ import annotations
@@ -25,12 +24,21 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from orchbench.errors import TransientError
+
 OVERLOAD_STATUS = frozenset({429, 503})
 
 
-def is_overload(error: BaseException | None) -> bool:
-    """An answer that says the service is over capacity (429, or 503 which may mean the same)."""
-    return getattr(error, "status", None) in OVERLOAD_STATUS
+def is_overload(error: BaseException | None, transient: tuple[type[BaseException], ...] = ()) -> bool:
+    """An answer that says the service is over capacity: an HTTP status 429, or 503 which may mean the same; or,
+    for an error without a status, a transient one (``orchbench.TransientError``, or one of the workload's own
+    ``transient``): a user's "busy, try later" is back-pressure whatever its form."""
+    if error is None:
+        return False
+    status = getattr(error, "status", None)
+    if status is not None:
+        return status in OVERLOAD_STATUS
+    return isinstance(error, TransientError) or (bool(transient) and isinstance(error, transient))
 
 
 class AttemptSlots:
@@ -112,8 +120,10 @@ class AIMDLimiter(AttemptSlots):
         backoff: float = 0.9,
         tolerance: float = 2.0,
         window: int = 25,
+        transient: tuple[type[BaseException], ...] = (),
     ) -> None:
         super().__init__(1)
+        self.transient = transient  # the workload's own transient errors: back-pressure too
         self.minimum = max(1, minimum)
         self.maximum = max(self.minimum, maximum)
         self.limit = float(min(max(initial, self.minimum), self.maximum))
@@ -137,7 +147,7 @@ class AIMDLimiter(AttemptSlots):
         self.in_flight -= 1
         if not isinstance(error, asyncio.CancelledError):
             self._answers += 1
-        if is_overload(error):
+        if is_overload(error, self.transient):
             self.overloads += 1
             previous, self._last_overload = self._last_overload, self._answers
             if previous is not None and self._answers - previous <= max(1, int(self.limit)):
