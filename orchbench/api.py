@@ -12,8 +12,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from orchbench.errors import UsageError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager, AbstractContextManager
+
     from orchbench.harness.cache import ResourceCache
     from orchbench.harness.limiter import AttemptSlots
+    from orchbench.harness.workers import Worker, WorkerCounts
     from orchbench.types import Outcome, RunSpec
 
 MAX_DURATION_S = 86_400.0  # a delay or timeout longer than a day is a typo, and past ~1e9 s it overflows a sleep
@@ -207,6 +210,36 @@ class Task(Protocol):
         """Several (index, item) pairs in turn: the unit to send to a worker."""
         ...
 
+    @property
+    def capacity(self) -> int | None:
+        """The workload's :attr:`Workload.capacity`: the most items in flight over the whole run (None: no bound)."""
+        ...
+
+    def bounded(self, n: int) -> int:
+        """``n`` items in flight, but never more than :attr:`capacity`: size defaults with it."""
+        ...
+
+    @property
+    def workers(self) -> WorkerCounts:
+        """The worker resources opened and closed in this process (add those of other processes to it)."""
+        ...
+
+    def worker(self, threads: int = 0) -> AbstractContextManager[Worker]:
+        """The calling thread is one worker for the block: its resource is opened on first use and closed at the
+        end of the block, however it ends; async items run on one loop kept for the block. ``threads``: the most
+        worker threads for sync calls from an event loop this worker runs."""
+        ...
+
+    def async_worker(self, threads: int = 0) -> AbstractAsyncContextManager[Worker]:
+        """The running event loop is one worker for the block (its tasks share its resource; sync calls run in up
+        to ``threads`` worker threads, each with a resource of its own)."""
+        ...
+
+    def make_worker(self, threads: int = 0) -> Worker:
+        """A worker to hold outside any block (e.g. a Ray actor's): ``worker.as_current()`` around each call,
+        ``close()`` or ``await aclose()`` at the end."""
+        ...
+
 
 class Strategy:
     """How items are executed. Subclass it, set ``name``/``description``/``options``, implement :meth:`map`.
@@ -267,6 +300,8 @@ class Workload:
     default_scenario: ClassVar[str] = "none"
     options: dict[str, Any] = {}  # on the class: the declared Options; on an instance: their parsed values
     map_task: ClassVar[str] = "map"
+    # the workload's own exceptions worth retrying (orchbench.TransientError always is); adaptive concurrency
+    # takes them as back-pressure
     transient_errors: ClassVar[tuple[type[BaseException], ...]] = ()
     items_wait: ClassVar[bool] = False  # an item's time is mostly waiting on something outside (a service)
     answer_options: ClassVar[tuple[str, ...]] = ()  # options that change the output (saved with a reference)
@@ -274,6 +309,10 @@ class Workload:
     # The most items the strategy runs at once in this process, as it declared (Task.declare_in_flight), set by
     # the harness before the first item; None when it declared nothing. Size per-process resources from it.
     in_flight_per_process: int | None = None
+    # The most items the service or resource takes at once: every strategy keeps at most this many in flight over
+    # the whole run (all its threads, loops and processes), and sizes its defaults from it. None: no bound known.
+    capacity: ClassVar[int | None] = None
+    worker_counts: Any = None  # the harness's count of worker resources opened and closed in this process
 
     def __init__(self, spec: RunSpec, resources: ResourceCache) -> None:
         self.spec = spec
@@ -354,8 +393,28 @@ class Workload:
     def max_in_flight(self) -> int | None:
         """How many items are worth having in flight at once, across all processes, when items mostly wait on
         something outside (e.g. a server's capacity); None when no such bound is known. Strategies size their
-        default concurrency from it."""
+        default concurrency from it (never above :attr:`capacity`)."""
         return None
+
+    def worker_factory(self) -> Any:
+        """The resource each worker (a thread, a process, an event loop, a Ray actor) holds while items flow: write
+        it as a generator method that sets the resource up, yields it once and tears it down after the
+        ``yield`` (an ``async def`` generator for a resource bound to the event loop that uses it). Every strategy
+        opens one per worker, when its first item asks for it, and closes every one it opened, also when the run
+        fails or is interrupted. By default None: no resource."""
+        return None
+
+    def worker_resource(self) -> Any:
+        """From :meth:`map_item`: the resource of the worker running it (opened now on first use)."""
+        from orchbench.harness.workers import current
+
+        return current(self).resource()
+
+    async def aworker_resource(self) -> Any:
+        """From :meth:`amap_item`: the resource of the event loop running it (opened on that loop on first use)."""
+        from orchbench.harness.workers import current
+
+        return await current(self).aresource()
 
     def limit_s(self, raw: Any, items: list[Any], faults: Any) -> float | None:
         """The best possible wall time for these (distinct) items, or None when unknown. ``faults`` is the run's

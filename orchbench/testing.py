@@ -77,7 +77,9 @@ def assert_matches_reference(result: RunResult) -> None:
 
 def _fault_model(spec: RunSpec) -> tuple[FaultModel, str]:
     workload = get_registry().workload(spec.workload)(spec, ResourceCache())
-    profiles = apply_overrides(workload.task_profiles(spec.scenario or workload.default_scenario), spec)
+    profiles = apply_overrides(
+        workload.task_profiles(spec.scenario or workload.default_scenario), spec, workload.map_task
+    )
     return FaultModel(spec.seed, profiles), workload.map_task
 
 

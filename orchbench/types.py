@@ -208,6 +208,8 @@ class RunResult:
     strategy_stats: dict[str, Any] = field(default_factory=dict)
     in_flight: int | None = None  # the most items the strategy let be in flight at once
     time_account: dict[str, Any] | None = None  # where the wall time went (orchbench.harness.account)
+    # the workload's worker resources (Workload.worker_factory): {"opened", "closed", "errors"}; None without one
+    worker_resources: dict[str, Any] | None = None
     resolved_options: dict[str, Any] = field(default_factory=dict)  # the strategy's options, defaults filled in
     error: str | None = None
     output: Any = None

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import threading
 import time
+import types
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +18,7 @@ from orchbench.harness.cache import ResourceCache
 from orchbench.harness.isolate import run_isolated
 from orchbench.harness.runner import check_outcomes, execute
 from orchbench.harness.task import Task
+from orchbench.harness.workers import WorkerCounts, async_worker_scope, worker_scope
 from orchbench.plugins import get_registry
 from orchbench.strategies import hybrid, pool, processes
 from orchbench.strategies.asyncio_strategy import run_bounded
@@ -158,9 +160,21 @@ class _Recorder:
         self.cancelled = 0
         self.declared: int | None = None
         self.lock = threading.Lock()
+        self.capacity = None
+        self.workload = types.SimpleNamespace(worker_factory=lambda: None)  # no worker resource
+        self.workers = WorkerCounts()
 
     def declare_in_flight(self, per_process: int) -> None:
         self.declared = per_process
+
+    def bounded(self, n: int) -> int:
+        return n
+
+    def worker(self, threads: int = 0):
+        return worker_scope(self.workload, self.workers, threads)
+
+    def async_worker(self, threads: int = 0):
+        return async_worker_scope(self.workload, self.workers, threads)
 
     def _enter(self) -> None:
         with self.lock:

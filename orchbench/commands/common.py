@@ -337,7 +337,9 @@ def _check_faults(spec: RunSpec, workload_cls: Any, retry_cls: Any) -> None:
     from orchbench.harness.cache import ResourceCache
     from orchbench.harness.faults import apply_overrides, require_timeout_for_hangs
 
-    profiles = apply_overrides(workload_cls(spec, ResourceCache()).task_profiles(spec.scenario), spec)
+    profiles = apply_overrides(
+        workload_cls(spec, ResourceCache()).task_profiles(spec.scenario), spec, workload_cls.map_task
+    )
     for name, profile in profiles.items():
         if max(profile.latency_s, profile.cpu_ms / 1000.0) > MAX_DURATION_S:
             raise UsageError(

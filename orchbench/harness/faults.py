@@ -32,8 +32,14 @@ def unit_draw(seed: int, task: str, index: int, attempt: int) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def apply_overrides(profiles: dict[str, TaskProfile], spec: RunSpec) -> dict[str, TaskProfile]:
-    """The scenario's profiles with the command line's overrides (rates, latency scale, CPU cost) applied."""
+def apply_overrides(
+    profiles: dict[str, TaskProfile], spec: RunSpec, map_task: str | None = None
+) -> dict[str, TaskProfile]:
+    """The scenario's profiles with the command line's overrides (rates, latency scale, CPU cost) applied.
+
+    A ``map_task`` without a profile (a workload of one's own, which declares none) gets an empty one when an
+    override is given, so faults and CPU cost are injected around its function too; a latency scale then has
+    no latency to scale, and is refused rather than ignored."""
     for name in ("fault_rate", "hang_rate", "crash_rate"):
         value = getattr(spec, name)
         if value is not None and not 0.0 <= value <= 1.0:
@@ -42,6 +48,14 @@ def apply_overrides(profiles: dict[str, TaskProfile], spec: RunSpec) -> dict[str
         value = getattr(spec, name)
         if value is not None and value < 0:
             raise UsageError(f"--{name.replace('_', '-')} must not be negative, not {value:g}")
+    overrides = (spec.fault_rate, spec.hang_rate, spec.crash_rate, spec.latency_scale, spec.cpu_ms)
+    if map_task is not None and map_task not in profiles and any(v is not None for v in overrides):
+        if spec.latency_scale not in (None, 1.0) and not any(p.latency_s for p in profiles.values()):
+            raise UsageError(
+                f"--latency-scale has no latency to scale: workload {spec.workload!r} declares none "
+                "(its time is its own function's); leave it out"
+            )
+        profiles = {**profiles, map_task: TaskProfile()}
     out = {}
     for task, p in profiles.items():
         changes: dict[str, Any] = {}

@@ -87,6 +87,7 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
     unique: list[Any] = []
     where: list[int] = []
     output: Any = None
+    task: Task | None = None
     try:
         # what start() learnt (e.g. its server's URL) reaches the workload's copies in other processes with the
         # task's spec; this instance keeps its own state
@@ -134,11 +135,23 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
     finally:
         try:
             strategy.stop()
+            if task is not None:
+                task.close_workers()
+                result.worker_resources = _worker_resources(task)
         finally:
             workload.stop()
+    assert task is not None  # built, or the block above raised
     _account(result, outcomes, unique, where, task)
     _verify(result, workload, raw, output, spec.reference_path)
     return result
+
+
+def _worker_resources(task: Task) -> dict[str, Any] | None:
+    """The worker resources opened and closed, when the workload has a worker factory."""
+    counts = task.workers.to_dict()
+    if type(task.workload).worker_factory is Workload.worker_factory and not counts["opened"]:
+        return None
+    return counts
 
 
 def _verify(result: RunResult, workload: Workload, raw: Any, output: Any, reference_path: str | None) -> None:

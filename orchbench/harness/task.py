@@ -9,16 +9,25 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import threading
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from orchbench.api import RetryPolicy, Workload
-from orchbench.errors import AttemptTimeout, InjectedFault
+from orchbench.errors import AttemptTimeout, InjectedFault, TransientError, UsageError
 from orchbench.harness import timeaccount
 from orchbench.harness.attempts import AttemptLog, acall_with_retry, call_with_retry
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import FaultModel, apply_overrides, require_timeout_for_hangs
 from orchbench.harness.hedge import acall_hedged
+from orchbench.harness.workers import (
+    Worker,
+    WorkerCounts,
+    async_worker_scope,
+    close_fallbacks,
+    worker_scope,
+)
 from orchbench.noise import usable_cores
 from orchbench.types import Outcome, RunSpec
 
@@ -26,7 +35,7 @@ if TYPE_CHECKING:
     from orchbench.api import Task as TaskContract
     from orchbench.harness.limiter import AttemptSlots
 
-HARNESS_TRANSIENT: tuple[type[BaseException], ...] = (InjectedFault, AttemptTimeout)
+HARNESS_TRANSIENT: tuple[type[BaseException], ...] = (InjectedFault, AttemptTimeout, TransientError)
 WORKER_HOOK_ENV = "ORCHBENCH_WORKER_HOOK"
 
 
@@ -53,6 +62,11 @@ class Task:
         self.policy = policy
         self.faults = faults
         self.transient = HARNESS_TRANSIENT + tuple(workload.transient_errors)
+        self.capacity = check_capacity(workload)
+        # the capacity's bound around every attempt: a semaphore of this process, which a strategy of several
+        # processes replaces with one they share
+        self.capacity_gate: Any = threading.BoundedSemaphore(self.capacity) if self.capacity else None
+        self.workers = workload.worker_counts = WorkerCounts()
         self.prepare_attempts = 0
         self.prepare_calls = 0
         profile = faults.profiles.get(workload.map_task)
@@ -81,9 +95,34 @@ class Task:
             workload = registry.workload(spec.workload)(spec, ResourceCache(spec.cache))
         policy = registry.retry_policy(spec.retry)(**spec.retry_options)
         scenario = spec.scenario or workload.default_scenario
-        profiles = apply_overrides(workload.task_profiles(scenario), spec)
+        profiles = apply_overrides(workload.task_profiles(scenario), spec, workload.map_task)
         require_timeout_for_hangs(profiles, policy.timeout_s)
         return cls(spec, workload, policy, FaultModel(spec.seed, profiles, in_worker=in_worker))
+
+    def worker(self, threads: int = 0) -> AbstractContextManager[Worker]:
+        """The calling thread is one worker for the block: the workload's resource for it is opened on first use
+        and closed when the block ends, however it ends (async items run on one loop kept for the block).
+        ``threads``: the pool size for sync calls made from an event loop this worker runs."""
+        return worker_scope(self.workload, self.workers, threads)
+
+    def async_worker(self, threads: int = 0) -> AbstractAsyncContextManager[Worker]:
+        """The running event loop is one worker for the block (its tasks made inside share its resource); sync
+        calls from it run in up to ``threads`` threads, each a worker of its own."""
+        return async_worker_scope(self.workload, self.workers, threads)
+
+    def make_worker(self, threads: int = 0) -> Worker:
+        """A worker to hold apart from any block (e.g. a Ray actor's, whose calls each run in a context of their
+        own): make it current for each call with ``worker.as_current()``, end it with ``close()`` (sync) or
+        ``await aclose()`` (on its loop)."""
+        return Worker(self.workload, self.workers, threads)
+
+    def close_workers(self) -> None:
+        """Close the workers made for threads of a strategy that opened none itself (a plugin's own)."""
+        close_fallbacks(self.workload)
+
+    def bounded(self, n: int) -> int:
+        """``n`` items in flight, but never more than the workload's :attr:`~orchbench.Workload.capacity`."""
+        return max(1, min(n, self.capacity or n))
 
     @property
     def mostly_waits(self) -> bool:
@@ -98,10 +137,11 @@ class Task:
     def useful_in_flight(self, n: int) -> int:
         """Items worth having in flight at once, over every process, for ``n`` items: when they mostly wait, all of
         them, up to the workload's bound (:meth:`Workload.max_in_flight`, e.g. a server's capacity); else one per
-        CPU this process may use. Strategies size their default concurrency from it."""
+        CPU this process may use; never more than the workload's capacity. Strategies size their default
+        concurrency from it."""
         if not self.mostly_waits:
-            return usable_cores()
-        return max(1, min(n, self.workload.max_in_flight() or n))
+            return self.bounded(usable_cores())
+        return self.bounded(min(n, self.workload.max_in_flight() or n))
 
     def declare_in_flight(self, per_process: int) -> RunSpec:
         """State the most items the strategy will run at once in one process (its threads, its event loop's
@@ -121,9 +161,18 @@ class Task:
         task = self.workload.map_task
         log = AttemptLog()
 
+        gate = self.capacity_gate
+
         def attempt(k: int) -> Any:
-            self.faults.act(task, index, k, generation)
-            return self.workload.map_item(item)
+            if gate is None:
+                self.faults.act(task, index, k, generation)
+                return self.workload.map_item(item)
+            gate.acquire()
+            try:
+                self.faults.act(task, index, k, generation)
+                return self.workload.map_item(item)
+            finally:
+                gate.release()
 
         accounted = timeaccount.item_begin()
         try:
@@ -140,7 +189,18 @@ class Task:
         Idempotent tasks are hedged when the policy says so."""
         self._warm_up()
         log = AttemptLog()
-        if self._acts:
+        if self.capacity_gate is not None:
+            task, act, work = self.workload.map_task, self.faults.act_async, self.workload.amap_item
+            gate = self.capacity_gate
+
+            async def attempt(k: int) -> Any:
+                await gate_acquire(gate)
+                try:
+                    await act(task, index, k, generation)
+                    return await work(item)
+                finally:
+                    gate.release()
+        elif self._acts:
             task, act, work = self.workload.map_task, self.faults.act_async, self.workload.amap_item
 
             async def attempt(k: int) -> Any:
@@ -201,6 +261,27 @@ if TYPE_CHECKING:
 
     def _keeps_the_contract(task: Task) -> TaskContract:  # mypy checks that this Task is what strategies are promised
         return task
+
+
+def check_capacity(workload: Workload) -> int | None:
+    """The workload's declared capacity, checked: a positive whole number, or None."""
+    capacity = workload.capacity
+    if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1):
+        raise UsageError(f"workload {workload.name!r}: capacity must be a whole number of items >= 1, not {capacity!r}")
+    return capacity
+
+
+GATE_POLL_S = (0.001, 0.02)  # an event loop waiting on a cross-process gate polls it, backing off to the second
+
+
+async def gate_acquire(gate: Any) -> None:
+    """Take a slot of a semaphore shared by processes without blocking the event loop."""
+    import asyncio
+
+    pause = GATE_POLL_S[0]
+    while not gate.acquire(False):
+        await asyncio.sleep(pause)
+        pause = min(GATE_POLL_S[1], pause * 2)
 
 
 _worker_tasks: dict[str, Task] = {}

@@ -61,10 +61,26 @@ async def run_bounded(
     return outcomes
 
 
+async def run_as_worker(
+    task: Task, pairs: Iterable[tuple[int, Any]], generation: int, concurrency: int, limiter: AttemptSlots | None = None
+) -> list[Outcome]:
+    """:func:`run_bounded` with the running loop as one worker: its resource opened on this loop, and its sync
+    calls in up to ``concurrency`` worker threads; all closed when the items are done, or the run fails."""
+    async with task.async_worker(threads=concurrency):
+        return await run_bounded(task, pairs, generation, concurrency, limiter)
+
+
 def default_concurrency(task: Task, n: int) -> int:
-    """For items that mostly wait, the items worth having in flight (e.g. a server's capacity); otherwise
-    ``DEFAULT_CONCURRENCY``."""
-    return task.useful_in_flight(n) if task.mostly_waits else DEFAULT_CONCURRENCY
+    """For items that mostly wait, the items worth having in flight (e.g. a server's capacity); for sync calls,
+    which run in a thread each, as many as the threads strategy would start; otherwise ``DEFAULT_CONCURRENCY``
+    (never above the workload's capacity)."""
+    if task.mostly_waits:
+        return task.useful_in_flight(n)
+    if getattr(task.workload, "sync_calls", False):
+        from orchbench.strategies.threads import default_workers
+
+        return default_workers(task, n)
+    return task.bounded(DEFAULT_CONCURRENCY)
 
 
 class Asyncio(Strategy):
@@ -92,15 +108,16 @@ class Asyncio(Strategy):
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         concurrency = min(self.options["concurrency"] or default_concurrency(task, len(items)), len(items))
-        self.resolved["concurrency"] = self.in_flight = concurrency
+        self.resolved["concurrency"] = concurrency
+        self.in_flight = task.bounded(concurrency)  # the true figure: a sync call has a thread of its own
         task.declare_in_flight(max(1, concurrency))
         if self.options["adaptive"]:
             from orchbench.harness.limiter import AIMDLimiter
 
-            self.limiter = AIMDLimiter(max(1, concurrency))
+            self.limiter = AIMDLimiter(max(1, concurrency), transient=tuple(task.workload.transient_errors))
         results: list[Outcome | None] = [None] * len(items)
         if items:
-            for outcome in run_loop(run_bounded(task, enumerate(items), 0, concurrency, self.limiter)):
+            for outcome in run_loop(run_as_worker(task, enumerate(items), 0, concurrency, self.limiter)):
                 results[outcome.index] = outcome
         return results  # type: ignore[return-value]
 

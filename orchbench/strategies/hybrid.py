@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from orchbench import Task, usable_cores
 from orchbench.api import Option, Strategy, split_in_flight
-from orchbench.harness.loop import run_loop
 from orchbench.hookspecs import hookimpl
 from orchbench.strategies import pool
 from orchbench.strategies.asyncio_strategy import ADAPTIVE_HELP, run_bounded
@@ -40,27 +39,38 @@ class ChunkOutcomes(list):
 
 
 def run_chunk(pairs: pool.Chunk, generation: int, concurrency: int, adaptive: bool = False) -> list[Outcome]:
-    """Chunk function: a fresh event loop over the chunk, ``concurrency`` attempts in flight (with ``adaptive``,
-    under this worker's AIMD limit instead, which persists from chunk to chunk)."""
+    """Chunk function: the chunk on this worker process's event loop (one for the process's life, so resources
+    bound to it last from chunk to chunk), ``concurrency`` attempts in flight (with ``adaptive``, under this
+    worker's AIMD limit instead, which persists from chunk to chunk too)."""
     global _limiter
-    task = pool.worker_task()
+    task, worker = pool.worker_task(), pool.worker()
+    worker.threads = concurrency  # sync calls from the loop: a worker thread each
     if not adaptive:
-        return run_loop(run_bounded(task, pairs, generation, min(concurrency, len(pairs))))
+        return worker.run(run_bounded(task, pairs, generation, min(concurrency, len(pairs))), timed=False)
     if _limiter is None:
         from orchbench.harness.limiter import AIMDLimiter
 
-        _limiter = AIMDLimiter(concurrency)
-    out = ChunkOutcomes(run_loop(run_bounded(task, pairs, generation, min(concurrency, len(pairs)), _limiter)))
+        _limiter = AIMDLimiter(concurrency, transient=tuple(task.workload.transient_errors))
+    out = ChunkOutcomes(
+        worker.run(run_bounded(task, pairs, generation, min(concurrency, len(pairs)), _limiter), timed=False)
+    )
     out.limiter, out.pid = _limiter.summary(), os.getpid()
     return out
 
 
 def default_concurrency(task: Task, n: int, workers: int) -> int:
     """Attempts in flight per worker: for items that mostly wait, the pool's share of the items worth having in
-    flight (a server's capacity, or every item); for CPU work, ``DEFAULT_CONCURRENCY``."""
-    if not task.mostly_waits:
-        return DEFAULT_CONCURRENCY
-    return max(1, math.ceil(task.useful_in_flight(n) / workers))
+    flight (a server's capacity, or every item); for a sync call that computes, 1 (a thread more would only wait
+    for the GIL); for other CPU work, ``DEFAULT_CONCURRENCY``. Never above the worker's share of the capacity."""
+    if task.mostly_waits:
+        share = math.ceil(task.useful_in_flight(n) / workers)
+    elif getattr(task.workload, "sync_calls", False):
+        share = 1
+    else:
+        share = DEFAULT_CONCURRENCY
+    if task.capacity:
+        share = min(share, math.ceil(task.capacity / workers))
+    return max(1, share)
 
 
 def default_chunk(n: int, workers: int, concurrency: int, waits: bool = False) -> int:
@@ -129,11 +139,13 @@ class Hybrid(Strategy):
         return {"workers": workers, "concurrency": concurrency}
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
-        workers = self.options["workers"] or usable_cores()
+        workers = self.options["workers"] or task.bounded(usable_cores())
         concurrency = self.options["concurrency"] or default_concurrency(task, len(items), workers)
         chunk = self.options["chunk"] or default_chunk(len(items), workers, concurrency, task.mostly_waits)
         self.resolved.update(workers=workers, concurrency=concurrency, chunk=chunk)
-        self.in_flight = min(len(items), min(workers, math.ceil(len(items) / chunk)) * min(concurrency, chunk))
+        self.in_flight = task.bounded(
+            min(len(items), min(workers, math.ceil(len(items) / chunk)) * min(concurrency, chunk))
+        )
         adaptive = self.options["adaptive"]
         self.limiters = {}
         spec = task.declare_in_flight(min(concurrency, chunk))  # a worker's loop never holds more than its chunk
@@ -145,11 +157,13 @@ class Hybrid(Strategy):
             restarts=self.options["restarts"],
             preload=task.workload.worker_preload(),
             on_chunk=self._note if adaptive else None,
+            capacity=task.capacity,
         )
         try:
             return supervisor.map(items, chunk)
         finally:
             self.rebuilds, self.stalls = supervisor.rebuilds, supervisor.stalls
+            pool.add_worker_counts(task, supervisor)
 
     def _note(self, outcomes: list[Outcome]) -> None:
         summary = getattr(outcomes, "limiter", None)

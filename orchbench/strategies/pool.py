@@ -68,6 +68,7 @@ def start_context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseCo
 
 _task: Task | None = None
 _setup_error: str | None = None
+_worker: Any = None  # this process's worker (harness.workers.Worker): its resource and its event loop
 
 
 class WorkerSetupError(RuntimeError):
@@ -113,10 +114,30 @@ class Heartbeats:
         return {int(pid) for pid in self.slots.get_obj()[::2] if pid}
 
 
-def init_worker(spec: dict[str, Any], heartbeats: Heartbeats | None = None) -> None:
-    """Pool initializer: start the heartbeat, build this worker's Task once; leave Ctrl-C to the parent, which
-    stops the pool."""
-    global _task, _setup_error
+class Shared:
+    """What a pool's workers share with the parent: the capacity's semaphore (when the workload declares one) and
+    the count of worker resources opened, closed, and teardowns that raised."""
+
+    def __init__(self, ctx: multiprocessing.context.BaseContext, capacity: int | None) -> None:
+        self.gate = ctx.BoundedSemaphore(capacity) if capacity else None
+        self.counts = ctx.Array("q", 3)
+
+    def add(self, opened: int = 0, closed: int = 0, errors: int = 0) -> None:
+        with self.counts.get_lock():
+            self.counts[0] += opened
+            self.counts[1] += closed
+            self.counts[2] += errors
+
+
+def _stop_on_term(signum: int, frame: Any) -> None:
+    raise SystemExit(0)  # the pool's stop after Ctrl-C or an error: unwind, so the worker's resource is closed
+
+
+def init_worker(spec: dict[str, Any], heartbeats: Heartbeats | None = None, shared: Shared | None = None) -> None:
+    """Pool initializer: start the heartbeat, build this worker's Task once and make this process its worker
+    (closed when the process exits, also when the pool stops it early); leave Ctrl-C to the parent, which stops
+    the pool."""
+    global _task, _setup_error, _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     interrupts.release_sigint()  # held since the fork server started (see start_forkserver); ignored from now on
     if heartbeats is not None:
@@ -129,6 +150,23 @@ def init_worker(spec: dict[str, Any], heartbeats: Heartbeats | None = None) -> N
         _task = task_for(spec)
     except Exception as exc:  # reported on the first chunk: an initializer that raises would only break the pool
         _setup_error = f"{type(exc).__name__}: {exc}"
+        return
+    if shared is not None:
+        if shared.gate is not None:
+            _task.capacity_gate = shared.gate
+        _task.workers.on_change = shared.add
+    scope = _task.worker()
+    _worker = scope.__enter__()
+    from multiprocessing import util
+
+    util.Finalize(None, scope.__exit__, args=(None, None, None), exitpriority=100)
+    signal.signal(signal.SIGTERM, _stop_on_term)  # from now on a stop has a worker to close
+
+
+def worker() -> Any:
+    """This worker process's :class:`~orchbench.harness.workers.Worker`."""
+    worker_task()
+    return _worker
 
 
 def worker_task() -> Task:
@@ -241,6 +279,7 @@ class Supervisor:
         restarts: int = DEFAULT_RESTARTS,
         preload: Sequence[str] = (),
         on_chunk: Callable[[list[Outcome]], None] | None = None,
+        capacity: int | None = None,
     ) -> None:
         self.spec = spec
         self.on_chunk = on_chunk  # sees each returned chunk's outcomes (and anything the chunk function attached)
@@ -260,13 +299,20 @@ class Supervisor:
         # A memory profile (the worker hook) must see each worker build what it uses; the fork server is not
         # profiled, so it preloads nothing then.
         self._ctx = start_context(() if os.environ.get(WORKER_HOOK_ENV) else preload)
+        self.shared = Shared(self._ctx, capacity)
+
+    def worker_counts(self) -> tuple[int, int, int]:
+        """Worker resources the pool's processes opened, closed, and teardowns that raised (final once the pool
+        has stopped, i.e. after :meth:`map`)."""
+        opened, closed, errors = self.shared.counts[:]
+        return opened, closed, errors
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
         if self._ctx.get_start_method() == "forkserver":
             start_forkserver()
         self._heartbeats, self._unclaimed = Heartbeats(self._ctx, workers), {}
         return ProcessPoolExecutor(
-            workers, mp_context=self._ctx, initializer=init_worker, initargs=(self.spec, self._heartbeats)
+            workers, mp_context=self._ctx, initializer=init_worker, initargs=(self.spec, self._heartbeats, self.shared)
         )
 
     def _kill_stalled(self, pool: ProcessPoolExecutor) -> None:
@@ -408,6 +454,14 @@ class Supervisor:
         for pairs, _generation in [*again, *((c, 0) for c in fresh)]:
             for index, _item in pairs:
                 results[index] = Outcome(index, error=f"not run: {why}")
+
+
+def add_worker_counts(task: Task, supervisor: Supervisor) -> None:
+    """Add the worker resources the pool's processes opened and closed to the run's count."""
+    opened, closed, errors = supervisor.worker_counts()
+    task.workers.add(opened, closed)
+    if errors:
+        task.workers.add(errors=[f"{errors} worker teardown(s) raised in worker processes (see the run's log)"])
 
 
 def breakdown_stats(rebuilds: int, stalls: int) -> dict[str, int]:

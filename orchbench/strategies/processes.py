@@ -22,8 +22,8 @@ def default_workers(task: Task, n: int) -> int:
     than the items worth having in flight."""
     cores = usable_cores()
     if not task.mostly_waits:
-        return cores
-    return max(cores, min(WAITING_WORKERS_PER_CPU * cores, task.useful_in_flight(n)))
+        return task.bounded(cores)
+    return task.bounded(max(cores, min(WAITING_WORKERS_PER_CPU * cores, task.useful_in_flight(n))))
 
 
 class Processes(Strategy):
@@ -69,7 +69,7 @@ class Processes(Strategy):
         workers = self.options["workers"] or default_workers(task, len(items))
         chunk = self.options["chunk"] or pool.adaptive_chunk(len(items), workers, CHUNKS_PER_WORKER, 1, MAX_CHUNK)
         self.resolved.update(workers=workers, chunk=chunk)
-        self.in_flight = min(workers, math.ceil(len(items) / chunk))
+        self.in_flight = task.bounded(min(workers, math.ceil(len(items) / chunk)))
         spec = task.declare_in_flight(1)  # a worker runs its items in turn
         supervisor = pool.Supervisor(
             spec.to_dict(),
@@ -77,11 +77,13 @@ class Processes(Strategy):
             workers=workers,
             restarts=self.options["restarts"],
             preload=task.workload.worker_preload(),
+            capacity=task.capacity,
         )
         try:
             return supervisor.map(items, chunk)
         finally:
             self.rebuilds, self.stalls = supervisor.rebuilds, supervisor.stalls
+            pool.add_worker_counts(task, supervisor)
 
     def stats(self) -> dict[str, Any]:
         return pool.breakdown_stats(self.rebuilds, self.stalls)

@@ -19,7 +19,8 @@ class Sequential(Strategy):
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
         task.declare_in_flight(1)
-        return [task.run(index, item) for index, item in enumerate(items)]
+        with task.worker():
+            return [task.run(index, item) for index, item in enumerate(items)]
 
 
 @hookimpl

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from itertools import islice
 from typing import Any
 
 from orchbench import Task
 from orchbench.api import Option, Strategy
+from orchbench.harness.workers import WorkerThreads
 from orchbench.hookspecs import hookimpl
 from orchbench.types import Outcome
 
@@ -25,7 +26,7 @@ def default_workers(task: Task, n: int) -> int:
     """For items that mostly wait, one thread per item worth having in flight (e.g. a server's capacity), up to
     ``MAX_DEFAULT_WORKERS``; otherwise ``DEFAULT_WORKERS``."""
     if not task.mostly_waits:
-        return DEFAULT_WORKERS
+        return task.bounded(DEFAULT_WORKERS)
     return min(MAX_DEFAULT_WORKERS, task.useful_in_flight(n))
 
 
@@ -53,10 +54,11 @@ class Threads(Strategy):
         if not items:
             return []
         workers = min(self.options["workers"] or default_workers(task, len(items)), len(items))
-        self.resolved["workers"] = self.in_flight = workers
+        self.resolved["workers"] = workers
+        self.in_flight = task.bounded(workers)  # more threads than the capacity wait at its gate
         task.declare_in_flight(workers)
         source = enumerate(items)
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="orchbench-threads")
+        pool = WorkerThreads(task.workload, task.workers, workers)  # each thread a worker with its own resource
         clean = False
         try:
             inflight: set[Future] = set()
@@ -72,8 +74,9 @@ class Threads(Strategy):
                 room = len(done)
             clean = True
         finally:
-            # after Ctrl-C or an error: queued items are dropped, running ones end with their current call
-            pool.shutdown(wait=clean, cancel_futures=True)
+            # after Ctrl-C or an error: queued items are dropped, running ones end with their current call; every
+            # thread closes its resource
+            pool.close(cancel=not clean)
         return results  # type: ignore[return-value]
 
 

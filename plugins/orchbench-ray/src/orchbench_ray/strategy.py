@@ -16,6 +16,7 @@ from orchbench import Option, Outcome, RunSpec, Strategy, UsageError
 from orchbench.api import split_in_flight
 
 CONNECT_TIMEOUT_S = 5.0
+CLOSE_TIMEOUT_S = 30.0  # how long the actors may take to close their worker resources at the end
 WAITING_CONCURRENCY = 64  # per actor, for items that mostly wait when the workload states no bound
 MAX_LOSSES = 5  # a batch lost with its worker this many times fails explicitly instead of being sent again
 
@@ -61,6 +62,7 @@ class RayStrategy(Strategy):
         self._ray: Any = None
         self._owns_ray = False
         self._actors: list[Any] = []
+        self._task: Any = None  # the task of the last map: the actors' worker resources are counted into it
 
     def start(self, spec: RunSpec) -> None:
         """Start (or join) Ray and build the actor pool; every actor has built its Task when this returns."""
@@ -72,9 +74,10 @@ class RayStrategy(Strategy):
             self._init(ray)
         from orchbench_ray.worker import AsyncBatchWorker, BatchWorker
 
-        n = self.options["actors"] or os.cpu_count() or 1
         task = orchbench.Task.build(spec)  # not task_for: this is the driver, not a worker (no worker hook)
+        n = self.options["actors"] or task.bounded(os.cpu_count() or 1)
         concurrency = self.options["concurrency"] or _default_concurrency(task, n)
+        _check_capacity(task.capacity, n, concurrency)
         self.resolved.update(actors=n, concurrency=concurrency)
         spec = task.declare_in_flight(concurrency)  # what each actor runs at once, for the workload's resources
         cluster_cpus = float(ray.cluster_resources().get("CPU", n))
@@ -111,6 +114,7 @@ class RayStrategy(Strategy):
     def map(self, task: Any, items: Sequence[Any]) -> list[Outcome]:
         if not self._actors:
             self.start(task.spec)
+        self._task = task
         concurrency = self.resolved["concurrency"]
         feeder = _Feeder(self._ray, self._actors, self.options, concurrency)
         size = feeder.batch_size(len(items))
@@ -125,6 +129,7 @@ class RayStrategy(Strategy):
         if ray is None:
             return
         actors, self._actors = self._actors, []
+        self._close_workers(ray, actors)
         for actor in actors:
             try:
                 ray.kill(actor)
@@ -133,6 +138,20 @@ class RayStrategy(Strategy):
         if self._owns_ray:
             self._owns_ray = False
             ray.shutdown()
+
+    def _close_workers(self, ray: Any, actors: list[Any]) -> None:
+        """Have every actor close its worker resource, and count what they opened and closed into the run's."""
+        task, self._task = self._task, None
+        if not actors:
+            return
+        try:
+            counts = ray.get([actor.close.remote() for actor in actors], timeout=CLOSE_TIMEOUT_S)
+        except Exception as exc:  # an actor gone or stuck: its resource is not closed, and the count says so
+            counts = []
+            print(f"orchbench-ray: the actors could not close their workers ({_first_line(exc)})", file=sys.stderr)
+        if task is not None:
+            for c in counts:
+                task.workers.add(c["opened"], c["closed"], c["errors"])
 
 
 class _Feeder:
@@ -227,11 +246,21 @@ def _place(outcomes: list[Outcome | None], returned: list[Outcome], batch: list[
 
 def _default_concurrency(task: orchbench.Task, actors: int) -> int:
     """Items an actor runs at once: 1 when items compute; when they mostly wait (``task.mostly_waits``), the
-    actor's share of what the workload can take at once (``Workload.max_in_flight``), else ``WAITING_CONCURRENCY``."""
+    actor's share of what the workload can take at once (``Workload.max_in_flight``), else ``WAITING_CONCURRENCY``;
+    never more than the actor's share of the workload's capacity."""
     if not task.mostly_waits:
         return 1
-    bound = task.workload.max_in_flight()
-    return max(1, math.ceil(bound / actors)) if bound else WAITING_CONCURRENCY
+    bound = task.useful_in_flight(actors * WAITING_CONCURRENCY)
+    return max(1, bound // actors)
+
+
+def _check_capacity(capacity: int | None, actors: int, concurrency: int) -> None:
+    """Ray's actors share no semaphore: the bound holds by their number and concurrency, or the run is refused."""
+    if capacity and actors * concurrency > capacity:
+        raise UsageError(
+            f"ray: {actors} actors x concurrency {concurrency} would put {actors * concurrency} items in flight, "
+            f"more than the workload's capacity {capacity}; lower actors or concurrency"
+        )
 
 
 # An HTTP/2 client connection preface and an empty SETTINGS frame: a Ray cluster's address is its GCS, a gRPC

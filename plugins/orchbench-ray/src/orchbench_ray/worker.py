@@ -1,7 +1,9 @@
 """The actors of the pool. Plain classes here: the strategy wraps them with ``ray.remote`` when a run starts.
 
 Each actor rebuilds the run's Task once, in its constructor, from the plain-data RunSpec; calls then carry only
-(index, item) pairs. After a crash Ray restarts the actor, and the constructor builds the Task again.
+(index, item) pairs. After a crash Ray restarts the actor, and the constructor builds the Task again. Each actor is
+one worker (its resource opened on first use, on the actor's event loop for the async actor), closed by
+``close``, which the strategy calls before it lets the actors go.
 """
 
 from __future__ import annotations
@@ -18,13 +20,20 @@ class BatchWorker:
 
     def __init__(self, spec: dict[str, Any], concurrency: int = 1) -> None:
         self.task = orchbench.task_for(spec)
+        self.worker = self.task.make_worker()
 
     def ready(self) -> int:
         """This actor's process id, once its Task is built."""
         return os.getpid()
 
     def run_batch(self, batch: list[tuple[int, Any]], generation: int) -> list[orchbench.Outcome]:
-        return self.task.run_batch(batch, generation)
+        with self.worker.as_current():  # a call may run in a context of its own
+            return self.task.run_batch(batch, generation)
+
+    def close(self) -> dict[str, Any]:
+        """Close this actor's worker; what it opened and closed (``WorkerCounts.to_dict``)."""
+        self.worker.close()
+        return self.task.workers.to_dict()
 
 
 class AsyncBatchWorker:
@@ -33,9 +42,14 @@ class AsyncBatchWorker:
     def __init__(self, spec: dict[str, Any], concurrency: int = 1) -> None:
         self.task = orchbench.task_for(spec)
         self.concurrency = concurrency
+        self.worker = self.task.make_worker(threads=concurrency)  # the actor's loop is the worker
 
     async def ready(self) -> int:
         return os.getpid()
+
+    async def close(self) -> dict[str, Any]:
+        await self.worker.aclose()
+        return self.task.workers.to_dict()
 
     async def run_batch(self, batch: list[tuple[int, Any]], generation: int) -> list[orchbench.Outcome]:
         gate = asyncio.Semaphore(self.concurrency)
@@ -44,4 +58,5 @@ class AsyncBatchWorker:
             async with gate:
                 return await self.task.arun(index, item, generation)
 
-        return list(await asyncio.gather(*(one(index, item) for index, item in batch)))
+        with self.worker.as_current():  # each call runs in a context of its own; its tasks inherit this one
+            return list(await asyncio.gather(*(one(index, item) for index, item in batch)))
