@@ -244,82 +244,24 @@ def _malformed(path: Path, what: str) -> UsageError:
     return UsageError(f"{path}: malformed orchbench comparison: {what}")
 
 
-_NUMBER = (int, float)
-
-
-def _kind_ok(value: Any, annotation: str) -> bool:
-    """Whether a JSON value fits a field annotated ``annotation`` (as written in ``types.py``)."""
-    if value is None and (annotation.endswith("| None") or annotation == "Any"):
-        return True
-    base = annotation.removesuffix(" | None")
-    if base == "Any":
-        return True
-    if isinstance(value, bool):
-        return base == "bool"
-    if base == "int":
-        return isinstance(value, int)
-    if base == "float":
-        return isinstance(value, _NUMBER) and math.isfinite(value)
-    if base == "str":
-        return isinstance(value, str)
-    if base.startswith("dict"):
-        return isinstance(value, dict)
-    if base.startswith("list[dict"):
-        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
-    return True
-
-
-def _check_fields(path: Path, where: str, record: dict[str, Any], cls: type) -> None:
-    import dataclasses
-
-    for f in dataclasses.fields(cls):
-        if f.name in record and not _kind_ok(record[f.name], str(f.type)):
-            raise _malformed(path, f"{where}.{f.name} is {json.dumps(record[f.name])[:40]}, not {f.type}")
-
-
-_SETTINGS = {
-    "workload": "str | None",
-    "case": "str | None",
-    "scenario": "str | None",
-    "input": "str | None",
-    "baseline": "str | None",
-    "unit": "str | None",
-    "iterations": "int | None",
-    "warmup": "int | None",
-    "complete": "bool | None",
-    "command": "str | None",
-}
-
-
 def _validate(path: Path, data: dict[str, Any]) -> None:
-    """Every part the reports read has the type they expect, so a damaged file is one line, not a crash."""
-    from orchbench.types import RunResult, RunSpec
+    """Every part the reports read is there and has the type and range its schema says (see
+    :mod:`orchbench.filecheck`), so a damaged file is one line, never a crash or a figure shown from bad data."""
+    from orchbench.filecheck import check_comparison
 
     for key, kind in (("settings", dict), ("order", list), ("runs", list), ("environment", dict)):
         if not isinstance(data.get(key), kind):
             raise _malformed(path, f'"{key}" is missing or not a {"list" if kind is list else "object"}')
-    for key, annotation in _SETTINGS.items():
-        if key in data["settings"] and not _kind_ok(data["settings"][key], annotation):
-            raise _malformed(path, f"settings.{key} is not {annotation}")
     for i, slot in enumerate(data["order"]):
-        if not (
-            isinstance(slot, dict)
-            and isinstance(slot.get("strategy"), str)
-            and _kind_ok(slot.get("round"), "int")
-            and isinstance(slot.get("warmup"), bool)
-        ):
+        if not (isinstance(slot, dict) and {"strategy", "round", "warmup"} <= set(slot)):
             raise _malformed(path, f"order[{i}] is not a planned run (strategy, round, warmup)")
     for i, run in enumerate(data["runs"]):
         spec = run.get("spec") if isinstance(run, dict) else None
         if not isinstance(spec, dict) or not isinstance(spec.get("strategy"), str):
             raise _malformed(path, f"runs[{i}] names no strategy")
-        wall = run.get("wall_s")
-        if isinstance(wall, bool) or not isinstance(wall, (int, float)):
-            raise _malformed(path, f"runs[{i}] has no numeric wall_s")
-        _check_fields(path, f"runs[{i}]", run, RunResult)
-        _check_fields(path, f"runs[{i}].spec", spec, RunSpec)
-        if not _kind_ok(run.get("round", 0), "int") or not _kind_ok(run.get("warmup", False), "bool"):
-            raise _malformed(path, f"runs[{i}] has a malformed round or warm-up flag")
+        if "wall_s" not in run:
+            raise _malformed(path, f"runs[{i}] has no wall_s")
+    check_comparison(path, data)
 
 
 MAX_FILE_BYTES = 64 * 2**20  # far above any comparison orchbench writes (a run's record is kilobytes)
@@ -353,17 +295,14 @@ def read_bounded(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a comparison document; anything else raises UsageError with one line saying what is wrong."""
+    from orchbench.filecheck import parse_json
+
     source = Path(path)
     try:
         text = read_bounded(source, MAX_FILE_BYTES, "a comparison file").decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError(f"{source}: not a UTF-8 text file, so not an orchbench comparison") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{source}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    except RecursionError:
-        raise UsageError(f"{source}: JSON nested too deeply to be an orchbench comparison") from None
+    data = parse_json(source, text, "an orchbench comparison")
     schema = data.get("schema") if isinstance(data, dict) else None
     if not isinstance(schema, str) or not schema.startswith(SCHEMA_FAMILY + "/"):
         raise UsageError(f'{source}: not an orchbench comparison file (expected "schema": "{SCHEMA}")')

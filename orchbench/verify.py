@@ -86,21 +86,27 @@ def answer_options(workload: Any) -> dict[str, Any]:
 
 def load_reference(path: str | Path) -> dict[str, Any]:
     """A reference file, read bounded and checked; one UsageError line when unusable."""
+    from orchbench.filecheck import parse_json
     from orchbench.results import read_bounded
 
     data = read_bounded(path, MAX_REFERENCE_BYTES, "a reference file")  # a regular file, never read whole
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeError):
-        raise UsageError(f"{path}: not a reference file (not JSON)") from None
+        doc = parse_json(path, data, "a reference file")
+    except UsageError as exc:
+        raise UsageError(f"{path}: not a reference file ({str(exc).removeprefix(f'{path}: ')})") from None
     if not isinstance(doc, dict) or doc.get("schema") != REFERENCE_SCHEMA:
         raise UsageError(
             f"{path}: not a reference file (schema {REFERENCE_SCHEMA} expected; write one with "
             "`orchbench reference record`)"
         )
     for key, kind in (("workload", str), ("input_digest", str), ("options", dict)):
-        if not isinstance(doc.get(key), kind) or "output" not in doc:
-            raise UsageError(f"{path}: a malformed reference file (field {key!r})")
+        if not isinstance(doc.get(key), kind):
+            raise UsageError(f"{path}: a malformed reference file (field {key!r} is {_short(doc.get(key))})")
+    if doc.get("output") is None:  # a run checked against nothing would pass as unverified: refuse it instead
+        raise UsageError(
+            f"{path}: a malformed reference file (field 'output' is {'null' if 'output' in doc else 'missing'}: "
+            "a reference holds the output of a complete run)"
+        )
     return doc
 
 
