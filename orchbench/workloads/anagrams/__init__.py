@@ -170,4 +170,4 @@ def orchbench_presets() -> list[Preset]:
 def orchbench_commands(app: typer.Typer) -> None:
     from orchbench.workloads.anagrams.benchmark import register
 
-    register(app)
+    register(app, AnagramWorkload, NAIVE)

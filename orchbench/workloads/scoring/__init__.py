@@ -509,4 +509,4 @@ def orchbench_presets() -> list[Preset]:
 def orchbench_commands(app: typer.Typer) -> None:
     from orchbench.workloads.scoring.serve import register
 
-    register(app)
+    register(app, ScoringWorkload.renamed)

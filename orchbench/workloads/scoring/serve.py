@@ -8,7 +8,7 @@ help come from the field, and it overrides the scenario's value when given.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import Annotated, Any
 
@@ -18,6 +18,9 @@ from orchbench.commands.signatures import keyword_option, with_signature
 from orchbench.errors import UsageError
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+# Old scenario names still accepted, given by `register` (the workload's ``renamed``): the scoring workload's
+# package imports this module to add the command, and this one does not import the package back.
+_renamed: dict[str, str] = {}
 
 
 def serve_command(
@@ -33,11 +36,10 @@ def serve_command(
     import asyncio
 
     from orchbench.renames import current_name
-    from orchbench.workloads.scoring import ScoringWorkload
     from orchbench.workloads.scoring.app import serve
     from orchbench.workloads.scoring.model import SCENARIOS
 
-    scenario = current_name("--scenario", scenario, ScoringWorkload.renamed, SCENARIOS)
+    scenario = current_name("--scenario", scenario, _renamed, SCENARIOS)
     if scenario not in SCENARIOS:
         raise UsageError(f"no scoring scenario {scenario!r} (scenarios: {', '.join(SCENARIOS)})")
     try:
@@ -81,5 +83,7 @@ def with_server_settings(command: Callable[..., int]) -> Callable[..., int]:
     return with_signature(generated_command, [*fixed, *generated], like=command)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, renamed: Mapping[str, str]) -> None:
+    """Add ``serve``; ``renamed`` maps old scenario names to their current ones (the workload's ``renamed``)."""
+    _renamed.update(renamed)
     app.command("serve")(with_server_settings(serve_command))
