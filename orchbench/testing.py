@@ -37,9 +37,8 @@ from orchbench.harness.faults import Fault, FaultModel, apply_overrides
 from orchbench.harness.runner import execute
 from orchbench.harness.task import Task
 from orchbench.plugins import get_registry
-from orchbench.types import Outcome, RunResult, RunSpec
+from orchbench.types import DEFAULT_WORKLOAD, Outcome, RunResult, RunSpec
 from orchbench.verify import canonical
-from orchbench.workloads import DEFAULT_WORKLOAD
 
 __all__ = [
     "StrategyContract",

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchbench.api import Option
-from orchbench.workloads import DEFAULT_WORKLOAD
 
+# The workload a run runs when none is named: the original exercise's pipeline (a project changes it with
+# ``workload = "..."`` in ``[tool.orchbench]``). The only workload the core names: a default, not a special case.
+DEFAULT_WORKLOAD = "anagrams"
 RESULT_SCHEMA = "orchbench.run/1"
 
 
