@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from orchbench.api import Option, RetryPolicy, Strategy, Task, TaskProfile, Workload
+from orchbench.api import Option, RetryPolicy, Strategy, Task, TaskProfile, Workload, split_in_flight
 from orchbench.errors import TransientError, UsageError
 from orchbench.hookspecs import HOOK_API_VERSION, hookimpl
 from orchbench.noise import usable_cores
@@ -48,6 +48,7 @@ __all__ = [
     "compare",
     "hookimpl",
     "run",
+    "split_in_flight",
     "task_for",
     "usable_cores",
     "workload",

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orchbench
-from orchbench import Option, Outcome, RunSpec, Strategy, UsageError
-from orchbench.api import split_in_flight
+from orchbench import Option, Outcome, RunSpec, Strategy, UsageError, split_in_flight
 
 CONNECT_TIMEOUT_S = 5.0
 CLOSE_TIMEOUT_S = 30.0  # how long the actors may take to close their worker resources at the end
