@@ -379,3 +379,11 @@ def get_registry(extra: Iterable[str] = ()) -> Registry:
 @functools.cache
 def _registry_for(selection: str | None, modules: tuple[str, ...] = ()) -> Registry:
     return load_registry(modules)
+
+
+def warn_plugin_problems() -> None:
+    """One warning line per plugin that failed to load (``orchbench list`` shows them all)."""
+    from orchbench.console import say
+
+    for problem in get_registry().problems:
+        say(f"orchbench: warning: {problem.source}: {problem.error} (see `orchbench list`)")

@@ -351,7 +351,6 @@ def compare(
     run on stderr. Ctrl-C raises :class:`Interrupted`, which carries the runs that finished.
     """
     from orchbench.commands import common
-    from orchbench.commands.compare import measure, pick_baseline
 
     opts = run_options if run_options is not None else options_from(workload, options)
     if isinstance(strategies, str):
@@ -372,3 +371,95 @@ def compare(
     if interrupted:
         raise Interrupted(comparison)
     return comparison
+
+
+# --- the comparison's machinery (the compare, sweep and benchmark commands use it too) -----------------------
+
+
+def pick_baseline(names: list[str], wanted: str | None) -> str:
+    if wanted is None:
+        return "sequential" if "sequential" in names else names[0]
+    if wanted not in names:
+        raise UsageError(f"baseline strategy {wanted!r} is not among those compared ({', '.join(names)})")
+    return wanted
+
+
+def measure(
+    names: list[str],
+    opts: RunOptions,
+    iterations: int,
+    warmup: int,
+    baseline: str,
+    quiet: bool,
+    extra_settings: dict[str, Any] | None = None,
+    *,
+    budget: int | None = None,
+    tune: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Plan and run a comparison (tuned first with ``tune``, a budget of runs or seconds; or every strategy at
+    ``budget`` items in flight); return its results document and whether it was interrupted."""
+    from orchbench import fairness, noise
+    from orchbench.commands import common
+    from orchbench.commands.progress import progress_reporter
+    from orchbench.harness.planner import plan
+    from orchbench.harness.session import run_session
+    from orchbench.plugins import get_registry, warn_plugin_problems
+    from orchbench.results import environment, make_document
+    from orchbench.tune import TuneBudget
+
+    warn_plugin_problems()
+    specs = common.build_specs(names, opts)
+    noisy = noise.reasons()  # read before the runs (and any tuning), which load the machine themselves
+    specs, fair = fairness.prepare(
+        specs, budget=budget, tune=TuneBudget.parse(tune) if tune is not None else None, quiet=quiet
+    )
+    registry = get_registry()
+    first = specs[0][1]
+    settings = {
+        "workload": first.workload,
+        "case": first.case,
+        "input": opts.input_given,
+        "scenario": first.scenario,
+        "seed": first.seed,
+        "iterations": iterations,
+        "warmup": warmup,
+        "baseline": baseline,
+        "unit": registry.workload(first.workload).unit,
+        "specs": {label: spec.to_dict() for label, spec in specs},
+        "server": common.service_host(first.workload_options),
+        "fairness": fair,
+        **(extra_settings or {}),
+    }
+    order = plan([label for label, _ in specs], iterations, warmup)  # the session runs this same plan
+    with progress_reporter(quiet, len(order), order=order) as progress:
+        session = run_session(specs, iterations, warmup, progress, with_output="unverified")
+    noise.warn(noisy)
+    found = check_agreement([result for slot, result in session.runs if not slot.warmup])
+    if found is not None:
+        settings["agreement"] = found.to_dict()
+    for _slot, result in session.runs:
+        result.output = None  # compared above; the saved document keeps digests, not outputs
+    settings["complete"] = not session.interrupted
+    document = make_document(settings, session.order, session.runs, env=environment())
+    return document, session.interrupted
+
+
+def check_agreement(runs: list[Any]) -> Any:
+    """Without a reference, the complete outputs of every strategy are compared: a strategy that disagrees has its
+    runs marked wrong (``mismatch`` says with whom, and where), so it is never the winner. None when every run
+    was checked against a reference."""
+    from orchbench.verify import agreement
+
+    unverified = [r for r in runs if r.error is None and r.complete and r.correct is None]
+    if not unverified:
+        return None
+    outputs: dict[str, list[Any]] = {}
+    for run in unverified:
+        outputs.setdefault(run.name, []).append(run.output)
+    found = agreement(outputs)
+    for d in found.disagreements:
+        for run in unverified:
+            if run.name == d.strategy:
+                run.correct = False
+                run.mismatch = {"against": "agreement", "with": d.other, "count": d.count, "first": d.first}
+    return found

@@ -149,7 +149,7 @@ def profile_command(
     """Run each strategy once under memray (its worker processes too): peak heap, allocations, peak RSS, the top
     allocation sites, and a flamegraph per process."""
     from orchbench import profile
-    from orchbench.commands.run import warn_plugin_problems
+    from orchbench.plugins import warn_plugin_problems
 
     if not memory:
         raise UsageError("choose what to profile: --memory (memray) is the only mode for now")

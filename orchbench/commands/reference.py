@@ -38,10 +38,9 @@ def record_command(
     """Run the workload once, carefully (sequential, generous retries): when every item succeeds, save its output
     with the input's digest and the options that define it, for `--reference`; else fail and write nothing."""
     from orchbench.cli import state
-    from orchbench.commands.run import warn_plugin_problems
     from orchbench.harness.cache import ResourceCache
     from orchbench.harness.isolate import run_isolated
-    from orchbench.plugins import get_registry
+    from orchbench.plugins import get_registry, warn_plugin_problems
     from orchbench.results import save
     from orchbench.verify import REFERENCE_SCHEMA, answer_options, input_digest
 

@@ -14,14 +14,6 @@ from orchbench.types import RunResult
 LISTED_FAILURES = 20  # in the table; --json lists every failed item
 
 
-def warn_plugin_problems() -> None:
-    from orchbench.console import say
-    from orchbench.plugins import get_registry
-
-    for problem in get_registry().problems:
-        say(f"orchbench: warning: {problem.source}: {problem.error} (see `orchbench list`)")
-
-
 def where_run(spec: dict) -> str:
     """``scenario NAME``, or ``server HOST`` for a run against a service given by its URL."""
     host = common.service_host(spec.get("workload_options") or {})
@@ -185,7 +177,7 @@ def run_command(
     from orchbench import python_api
     from orchbench.cli import state
     from orchbench.harness.isolate import since_process_start
-    from orchbench.plugins import get_registry
+    from orchbench.plugins import get_registry, warn_plugin_problems
 
     warn_plugin_problems()
     result = python_api.run(strategy, with_output=as_json, debug=state.debug, run_options=opts)

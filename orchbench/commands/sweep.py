@@ -16,12 +16,11 @@ from orchbench.commands.compare import (
     ResultsDir,
     Strategies,
     Warmup,
-    measure,
-    pick_baseline,
 )
 from orchbench.console import say
 from orchbench.errors import UsageError
 from orchbench.overwrite import refuse_overwrites
+from orchbench.python_api import measure, pick_baseline
 
 # Run options `--over` may vary besides any --set key (by their [tool.orchbench] key or field name).
 SWEPT_RUN_OPTIONS = ("seed", "fault_rate", "hang_rate", "crash_rate", "latency_scale", "cpu_ms", "retry", "scenario")

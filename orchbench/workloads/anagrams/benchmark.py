@@ -25,12 +25,11 @@ from orchbench.commands.compare import (
     TuneBudgetOpt,
     Warmup,
     Wide,
-    measure,
-    pick_baseline,
     without_success,
 )
 from orchbench.console import say
 from orchbench.overwrite import refuse_overwrites
+from orchbench.python_api import measure, pick_baseline
 from orchbench.types import RunResult
 
 if TYPE_CHECKING:
