@@ -19,10 +19,8 @@ import os
 import platform
 import random
 import threading
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from orchbench.harness.timeaccount import Recorder
+from collections.abc import Mapping
+from typing import Protocol
 
 PERIOD_S = 0.005
 PER_TICK = 8  # threads looked at per tick, at most: a read costs a system call and the GIL
@@ -52,6 +50,24 @@ def gil_words() -> tuple[int, int] | None:
     except (AttributeError, ValueError, OSError):
         return None
     return runtime, runtime + GIL_WINDOW
+
+
+class Sampled(Protocol):
+    """What the sampler reads and counts of a worker thread (the time account's ``Worker``)."""
+
+    tid: int
+    kind: str
+    inflight: int
+    run_samples: int
+    gil_samples: int
+    wait_samples: int
+
+
+class Recorder(Protocol):
+    """What the sampler reads of the time account's ``Recorder``: its workers, by (thread, kind)."""
+
+    @property
+    def workers(self) -> Mapping[tuple[int, str], Sampled]: ...
 
 
 class StateSampler:
