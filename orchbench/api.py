@@ -1,15 +1,17 @@
-"""Base classes a plugin subclasses: Strategy, Workload, RetryPolicy, and the Option and TaskProfile they declare;
-and the Task a strategy receives, as the protocol the harness's task keeps (the contract imports no harness code
-that could import it back)."""
+"""Base classes a plugin subclasses: Strategy, Workload, RetryPolicy, and the Option (declared in
+:mod:`orchbench.types`, beside the run options made of it) and TaskProfile they declare; and the Task a strategy
+receives, as the protocol the harness's task keeps (the contract imports no harness code that could import it
+back)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from orchbench.errors import UsageError
+from orchbench.types import MAX_DURATION_S as MAX_DURATION_S
+from orchbench.types import Option as Option
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
@@ -19,116 +21,8 @@ if TYPE_CHECKING:
     from orchbench.harness.workers import Worker, WorkerCounts
     from orchbench.types import Outcome, RunSpec
 
-MAX_DURATION_S = 86_400.0  # a delay or timeout longer than a day is a typo, and past ~1e9 s it overflows a sleep
 DEFAULT_RETRY_AFTER_CAP_S = 30.0  # the longest Retry-After a retry policy honours unless it says otherwise
 DEFAULT_WAIT_BUDGET_S = 60.0  # the most one item waits between its attempts in all, unless the policy says otherwise
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-@dataclass(frozen=True)
-class Option:
-    """A named, typed setting of a strategy, workload or retry policy, given on the CLI as ``--set key=value``.
-
-    ``type`` is ``bool``, ``int``, ``float`` or ``str``; ``choices`` makes a ``str`` option a choice among these
-    values. Every value is parsed by :meth:`parse`, once, before any work starts.
-    ``tune=(low, high)`` marks a strategy's numeric knob that ``compare --tune`` searches (geometrically, within
-    that range) for the value with the lowest wall time; leave it None for options that are not worth searching.
-    ``duration``: the value is a number of seconds something waits (a delay, a timeout), so it may not exceed
-    :data:`MAX_DURATION_S`: a value beyond a day is a usage error, not a run that never ends.
-    ``flag`` (workload options only): a command-line flag of its own, e.g. ``"--url"``, offered by every command
-    that runs workloads besides ``--set``; a workload that does not declare it refuses it by name.
-    """
-
-    type: type = int
-    default: Any = None
-    help: str = ""
-    min: float | None = None
-    max: float | None = None
-    tune: tuple[float, float] | None = None
-    duration: bool = False
-    flag: str | None = None
-    choices: tuple[str, ...] | None = None
-
-    def accepted(self) -> str:
-        """The values this option accepts, in words: ``a whole number from 1 to 1024``."""
-        if self.choices is not None:
-            return "one of " + ", ".join(self.choices)
-        if self.type is bool:
-            return "true or false; also yes/no, on/off, 1/0"
-        if self.type is str:
-            return "any text"
-        what = "a whole number" if self.type is int else "a number"
-        high = self.max if not self.duration else min(self.max or MAX_DURATION_S, MAX_DURATION_S)
-        unit = " seconds" if self.duration else ""
-        if self.min is not None and high is not None:
-            return f"{what} from {self.min:g} to {high:g}{unit}"
-        if self.min is not None:
-            return f"{what}{unit} of at least {self.min:g}"
-        if high is not None:
-            return f"{what}{unit} of at most {high:g}"
-        return what if self.type is int else "a finite number"
-
-    def parse(self, name: str, raw: Any, *, shown: str | None = None) -> Any:
-        """Convert and check a raw value (text as typed, or a value of the declared type); a bad one raises
-        UsageError naming the option (``shown``, by default ``option NAME='RAW'``) and the accepted values."""
-        if raw is None:
-            return None
-        shown = shown or f"option {name}={raw!r}"
-        value = self._convert(raw)
-        if value is _INVALID:
-            raise UsageError(f"{shown} is not {_article(self)} (accepted: {self.accepted()})")
-        if isinstance(value, float) and not math.isfinite(value):  # NaN would pass any bound; inf hangs a sleep
-            raise UsageError(f"{shown} is not a finite number (accepted: {self.accepted()})")
-        if self.min is not None and value < self.min:
-            raise UsageError(f"{shown} is below its minimum {self.min:g} (accepted: {self.accepted()})")
-        if self.max is not None and value > self.max:
-            raise UsageError(f"{shown} is above its maximum {self.max:g} (accepted: {self.accepted()})")
-        if self.duration and value > MAX_DURATION_S:
-            raise UsageError(
-                f"{shown} is longer than a day ({MAX_DURATION_S:g} s); no wait that long is meant "
-                f"(accepted: {self.accepted()})"
-            )
-        return value
-
-    def _convert(self, raw: Any) -> Any:
-        """The value as the declared type, or ``_INVALID``. Text is parsed; a value of another type is never
-        coerced (``2.5`` is not the int 2, ``1`` is not True)."""
-        text = raw.strip() if isinstance(raw, str) else None
-        if self.type is bool:
-            if isinstance(raw, bool):
-                return raw
-            lowered = text.lower() if text is not None else None
-            return _INVALID if lowered not in _TRUE | _FALSE else lowered in _TRUE
-        if self.type is str:
-            if not isinstance(raw, str) or (self.choices is not None and raw not in self.choices):
-                return _INVALID
-            return raw
-        if isinstance(raw, bool):
-            return _INVALID
-        try:
-            if self.type is int:
-                if isinstance(raw, float):
-                    return int(raw) if raw.is_integer() else _INVALID
-                return int(text) if text is not None else (raw if isinstance(raw, int) else _INVALID)
-            if self.type is float:
-                if text is not None:
-                    return float(text)
-                return float(raw) if isinstance(raw, (int, float)) else _INVALID
-            return self.type(raw)  # a type of a plugin's own: its constructor checks the value
-        except (TypeError, ValueError, OverflowError):
-            return _INVALID
-
-
-_INVALID: Any = object()
-
-
-def _article(option: Option) -> str:
-    if option.choices is not None:
-        return "a valid choice"
-    return {bool: "a valid bool", int: "a whole number", float: "a number", str: "text"}.get(
-        option.type, f"a valid {option.type.__name__}"
-    )
 
 
 def resolve_options(declared: dict[str, Option], given: dict[str, Any], owner: str) -> dict[str, Any]:
