@@ -17,6 +17,10 @@ from typing import IO, Any
 
 from orchbench.errors import UsageError
 
+# What every write must pass first, each a check(path, what) that raises UsageError; orchbench.overwrite adds the
+# one that refuses a file the command reads (it decides which; this module only writes).
+write_checks: list[Callable[[Path, str], None]] = []
+
 
 def check_target(path: str | os.PathLike[str], what: str = "results") -> None:
     """Before the first run: the results can be written to ``path`` (its directory exists or can be made and
@@ -54,9 +58,8 @@ def write_atomic(
     (not needed for a file that is read at once and deleted). ``what`` names the file in the error line.
     """
     target = Path(path)
-    from orchbench.overwrite import check_write
-
-    check_write(target, what)  # never over a file this command reads
+    for check in write_checks:
+        check(target, what)  # e.g. never over a file this command reads
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = _create_temp(target.parent, target.name)

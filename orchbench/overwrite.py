@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from orchbench import atomic
 from orchbench.errors import UsageError
 
 PathLike = str | os.PathLike[str]
@@ -63,8 +64,6 @@ def refuse_overwrites(
     by :func:`orchbench.atomic.check_target`. Labels are the options as the user typed them (``--against``).
 
     The inputs are then this command's protected files (see :func:`check_write`)."""
-    from orchbench.atomic import check_target
-
     _protected.clear()
     for label, path in [*_given(inputs or {}), *_implicit_inputs()]:
         _protected.setdefault(identity(path), (label, path))
@@ -82,7 +81,7 @@ def refuse_overwrites(
             )
         written[key] = (label, path)
     for _label, path in _given(outputs):
-        check_target(path)
+        atomic.check_target(path)
 
 
 def check_write(path: PathLike, what: str) -> None:
@@ -105,3 +104,6 @@ def _clash(label: str, path: str, input_label: str, input_path: str) -> UsageErr
 def forget() -> None:
     """No file is protected any more (a new command starts)."""
     _protected.clear()
+
+
+atomic.write_checks.append(check_write)  # every atomic write refuses a protected file too

@@ -22,13 +22,18 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from orchbench.errors import AttemptTimeout
 from orchbench.harness import deadline
 
-if TYPE_CHECKING:
-    from orchbench.api import Workload
+
+class Workload(Protocol):
+    """What a worker uses of the workload it serves (:class:`orchbench.Workload` has it; the contract calls this
+    module, so this module does not import the contract)."""
+
+    def worker_factory(self) -> Any: ...
+
 
 T = TypeVar("T")
 MAX_ERRORS_KEPT = 5
