@@ -86,6 +86,7 @@ class Report:
     notes: list[str]
     server: str | None = None  # the host of a service given by URL (its scenario is its own, unknown here)
     tuning: list[list[str]] = field(default_factory=list)  # rows of the tuning table (orchbench.fairness)
+    accounts: dict[str, Any] = field(default_factory=dict)  # each strategy's typical run's time account
 
     @property
     def title(self) -> str:
@@ -195,7 +196,12 @@ def build_report(
         if row.wall and reference and reference.wall:
             row.relative = row.wall.median / reference.wall.median
 
-    notes = _verification_notes(grouped, docs) + _notes(rows, winner, base, alpha, docs) + fairness.notes(rows, docs)
+    from orchbench import verdicts
+
+    why, accounts = verdicts.notes(grouped)
+    notes = (
+        _verification_notes(grouped, docs) + _notes(rows, winner, base, alpha, docs) + fairness.notes(rows, docs) + why
+    )
     periods = sorted({r.sample_period_s for runs in grouped.values() for r in runs if r.sample_period_s})
     unit = docs[0]["settings"].get("unit") or "items"
     return Report(
@@ -213,6 +219,7 @@ def build_report(
         notes,
         docs[0]["settings"].get("server"),
         fairness.tuning_rows(docs),
+        accounts,
     )
 
 

@@ -109,7 +109,6 @@ def _piece(first: float, last: float, items: int, runq: float | None) -> dict:
         "max_inflight": 1,
         "runq": runq,
         "spans": [(first, last, items, True)],
-        "loop_busy": 0.0,
     }
 
 

@@ -27,7 +27,7 @@ _SUMMED = (
     "wait_samples",
     "run_samples",
 )
-MIN_SAMPLES = 20  # fewer catches of a process's threads asleep than this leave their GIL wait unknown
+MIN_SAMPLES = 8  # fewer catches of a process's threads asleep than this leave their GIL wait unknown
 
 
 def merge(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

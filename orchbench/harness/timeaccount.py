@@ -31,6 +31,7 @@ from typing import Any
 from orchbench.harness import threadstates
 
 MAX_SPANS = 5000  # item spans kept per process for the timeline; the sums cover every item
+LOOP_IDLE_S = 0.0005  # a pause of the loop between items' steps longer than this: it was idle (or elsewhere)
 RUNQ_EVERY_S = 0.001  # a worker's run-queue wait is read as an item ends, at most this often (a read costs a syscall)
 _monotonic = time.monotonic
 _thread_time = time.thread_time
@@ -63,6 +64,7 @@ class Worker:
         "runq",
         "spans",
         "loop_busy",
+        "stretch",
         "gil_samples",
         "wait_samples",
         "run_samples",
@@ -81,7 +83,8 @@ class Worker:
         self.runq: float | None = None
         self.runq_at = 0.0  # when it was last read
         self.spans: list[tuple[float, float, int, bool]] = []
-        self.loop_busy = 0.0  # async: the loop's time in items' steps so far (this thread runs one loop at a time)
+        # async: when the last item's step on this thread ended, and when the loop's current busy stretch began
+        self.loop_busy = self.stretch = 0.0
         self.gil_samples = self.wait_samples = self.run_samples = 0  # samples of the thread in an item
         self.sampled = False  # whether its process's sampler could tell the GIL's waits from others
 
@@ -101,7 +104,7 @@ class Worker:
         return self.runq
 
     def to_dict(self) -> dict[str, Any]:
-        skip = ("runq_fd", "runq_base", "runq_at")
+        skip = ("runq_fd", "runq_base", "runq_at", "loop_busy", "stretch")
         return {name: getattr(self, name) for name in self.__slots__ if name not in skip}
 
 
@@ -220,8 +223,12 @@ def note_retry_after(seconds: float) -> None:
 
 
 class Stepped:
-    """Await a coroutine while timing each of its own steps on this thread: CPU (``thread_time``) and wall, and
-    between steps how much of the loop's time went to other items' steps."""
+    """Await a coroutine while timing each of its own steps on this thread: CPU (``thread_time``) and wall, and how
+    long it waited for the loop before each later step.
+
+    A suspended coroutine became ready at some moment after the loop was last idle (an event loop never idles with a
+    ready callback), so its wait for the loop is at most the loop's busy stretch before its step: from the end of the
+    loop's last pause of more than :data:`LOOP_IDLE_S` between items' steps (or from its suspension, if later)."""
 
     __slots__ = ("coro", "worker")
 
@@ -232,10 +239,13 @@ class Stepped:
         coro, w = self.coro, self.worker
         value: Any = None
         error: BaseException | None = None
-        mark = w.loop_busy
+        suspended = 0.0
         while True:
-            w.loop_overlap += w.loop_busy - mark
             w0, c0 = _monotonic(), _thread_time()
+            if w0 - w.loop_busy > LOOP_IDLE_S:
+                w.stretch = w0  # the loop paused before this step: a new busy stretch starts
+            if suspended:
+                w.loop_overlap += w0 - max(suspended, w.stretch)
             try:
                 yielded = coro.send(value) if error is None else coro.throw(error)
             except StopIteration as stop:
@@ -245,7 +255,7 @@ class Stepped:
                 _step_done(w, w0, c0)
                 raise
             _step_done(w, w0, c0)
-            mark = w.loop_busy
+            suspended = w.loop_busy
             try:
                 value, error = (yield yielded), None
             except GeneratorExit:
@@ -256,10 +266,9 @@ class Stepped:
 
 
 def _step_done(w: Worker, w0: float, c0: float) -> None:
-    wall = _monotonic() - w0
     w.cpu += _thread_time() - c0
-    w.steps_wall += wall
-    w.loop_busy += wall
+    w.loop_busy = _monotonic()
+    w.steps_wall += w.loop_busy - w0
 
 
 def stepped(awaitable: Any, worker: Worker | None) -> Any:

@@ -1,0 +1,300 @@
+"""Why a strategy took the time it did: rules over a run's time account, each naming an avoidable part, its figure,
+and what to try. A run's verdict is the finding with the largest share; a run none of them fits has none.
+
+Each rule reads only the account (:mod:`orchbench.harness.account`) and the run's own figures, and stays silent where
+a part it needs is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MACHINE = "busy-machine"  # not the strategy's doing: said once for the comparison, never a strategy's verdict
+ITEM_PARTS = ("running", "waiting", "waiting_to_run", "retry_wait")
+SHARE = 0.2  # the share of its whole (worker time, the wall, a loop's time) from which a part is worth naming
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    share: float  # of what the rule measures against (said in its text)
+    text: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the rules read of one run."""
+
+    name: str
+    account: Mapping[str, Any]
+    cores: int
+    options: Mapping[str, Any]
+
+    def part(self, name: str) -> float | None:
+        return self.account["parts"].get(name)
+
+    def detail(self, name: str) -> float | None:
+        return self.account.get("detail", {}).get(name)
+
+    def of_workers(self, seconds: float | None) -> float | None:
+        total = self.account.get("worker_seconds")
+        return seconds / total if seconds is not None and total else None
+
+    def of_items(self, seconds: float | None) -> float | None:
+        """``seconds`` as a share of the items' time (their workers' time but idle and transfer)."""
+        parts = self.account["parts"]
+        if seconds is None or any(parts.get(p) is None for p in ITEM_PARTS):
+            return None
+        total = sum(parts[p] for p in ITEM_PARTS)
+        return seconds / total if total else None
+
+
+Rule = Callable[[Run], Finding | None]
+
+
+def _startup(run: Run) -> Finding | None:
+    acc = run.account
+    strategy, before = acc["startup"].get("strategy_s"), acc["startup"].get("before_window_s") or 0.0
+    if strategy is None:
+        return None
+    whole = acc["wall_s"] + before
+    share = (strategy + before) / whole if whole else 0.0
+    if share < SHARE:
+        return None
+    return Finding(
+        "startup",
+        share,
+        f"start-up {strategy + before:.2f} s of a {whole:.2f} s run (workers, resources) — use a larger input, or a "
+        "strategy that starts less",
+    )
+
+
+def _shares_a_gil(run: Run) -> bool:
+    """Whether several threads of one process ran items (and so shared its GIL)."""
+    pids = [w["worker"].split("/")[0] for w in run.account.get("per_worker", ()) if w["kind"] == "sync"]
+    return len(pids) > len(set(pids))
+
+
+def _gil(run: Run) -> Finding | None:
+    """Threads sharing a GIL, waiting to run with about one core's worth of CPU used: the GIL's waits (sampled)
+    and the run-queue waits of its threads (a GIL waiter wakes every switch interval to ask for it) together."""
+    if not _shares_a_gil(run):
+        return None
+    waiting = (run.detail("gil") or 0.0) + (run.detail("run_queue") or 0.0)
+    share = run.of_items(waiting)
+    work = run.account.get("work_s") or 0.0
+    if share is None or share < SHARE or not work or run.cores < 2:
+        return None
+    busy = (run.part("running") or 0.0) / work
+    if busy > 1.2:  # the threads ran on more than one core at once: code that lets the GIL go (C, I/O)
+        return None
+    return Finding(
+        "gil",
+        share,
+        f"{share:.0%} of the items' time waiting to run with {busy:.1f} of {run.cores} cores busy — the GIL serialises "
+        "this CPU work; try processes",
+    )
+
+
+def _loop_time(run: Run) -> float:
+    return sum(max(0.0, w["end_s"] - w["first_s"]) for w in run.account.get("per_worker", ()) if w["kind"] == "async")
+
+
+def _blocked_loop(run: Run) -> Finding | None:
+    blocked, loop = run.detail("loop_blocked"), _loop_time(run)
+    if not blocked or not loop:
+        return None
+    share = min(1.0, blocked / loop)
+    if share < SHARE:
+        return None
+    return Finding(
+        "blocked-loop",
+        share,
+        f"the event loop was blocked {share:.0%} of the time by sync calls inside async items — make them async, or "
+        "move them off the loop (asyncio.to_thread)",
+    )
+
+
+def _busy_loop(run: Run) -> Finding | None:
+    share = run.of_items(run.detail("loop"))
+    loop = _loop_time(run)
+    if share is None or share < SHARE or not loop:
+        return None
+    busy = min(1.0, (run.part("running") or 0.0) / loop)
+    return Finding(
+        "busy-loop",
+        share,
+        f"{share:.0%} of the items' time waiting for the busy event loop ({busy:.0%} of its time running items' "
+        "code) — one loop runs its items' CPU work in turn; try processes or hybrid",
+    )
+
+
+def _transfer(run: Run) -> Finding | None:
+    share = run.of_workers(run.part("transfer"))
+    if share is None or share < SHARE:
+        return None
+    chunks = [n for w in run.account.get("per_worker", ()) for n in (w.get("chunks") or ())]
+    size = f"{sum(chunks) / len(chunks):.0f} items per chunk" if chunks else "chunks"
+    return Finding(
+        "transfer",
+        share,
+        f"{share:.0%} of worker time moving work between processes (pickling, pipes; {size}) — raise chunk",
+    )
+
+
+def _straggler(run: Run) -> Finding | None:
+    acc = run.account
+    tail, work = acc.get("tail_s"), acc.get("work_s")
+    if tail is None or work is None or acc.get("workers", 0) < 2 or not tail + work:
+        return None
+    share = tail / (tail + work)  # of the time since the first item started
+    if share < SHARE:
+        return None
+    per_worker = [sum(w["chunks"]) for w in acc.get("per_worker", ()) if w.get("chunks")]
+    if len(per_worker) > 1 and max(per_worker) > min(per_worker):
+        return Finding(
+            "uneven",
+            share,
+            f"workers got {max(per_worker)} and {min(per_worker)} items; the run waited {tail:.2f} s on one worker "
+            "— smaller chunks",
+        )
+    return Finding(
+        "straggler",
+        share,
+        f"the run waited {tail:.2f} s ({share:.0%} of its time once items ran) on one worker's last items — "
+        "smaller chunks, or hedged attempts for slow answers",
+    )
+
+
+def _retries(run: Run) -> Finding | None:
+    waited = run.part("retry_wait")
+    share = run.of_items(waited)
+    if share is None or share < SHARE or not waited:
+        return None
+    asked = run.detail("retry_after") or 0.0
+    if asked >= waited / 2:
+        return Finding(
+            "retry-after",
+            share,
+            f"{share:.0%} of the items' time in waits the service asked for (Retry-After) — its capacity is the limit; "
+            "fewer requests in flight, or --set adaptive=true",
+        )
+    return Finding(
+        "backoff",
+        share,
+        f"{share:.0%} of the items' time in back-off waits between attempts — failed attempts cost this; shorter "
+        "back-off (retry.base, retry.cap) for brief failures",
+    )
+
+
+def _run_queue(run: Run) -> Finding | None:
+    share = run.of_items(run.detail("run_queue"))
+    work = run.account.get("work_s") or 0.0
+    if share is None or share < SHARE or not work or _shares_a_gil(run):
+        return None
+    demand = ((run.part("running") or 0.0) + (run.detail("run_queue") or 0.0)) / work  # CPUs its items wanted
+    if demand < run.cores:
+        return Finding(
+            MACHINE,
+            share,
+            f"{share:.0%} of the items' time waiting for a CPU that other processes held — the machine was busy",
+        )
+    return Finding(
+        "oversubscribed",
+        share,
+        f"{share:.0%} of the items' time runnable but waiting for one of {run.cores} cores — more busy workers than "
+        "cores; fewer workers",
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    _startup,
+    _gil,
+    _blocked_loop,
+    _busy_loop,
+    _transfer,
+    _straggler,
+    _retries,
+    _run_queue,
+)
+
+
+def findings(run: Run) -> list[Finding]:
+    """Every rule the run's account fits, largest share first."""
+    found = [f for rule in RULES if (f := rule(run)) is not None]
+    return sorted(found, key=lambda f: -f.share)
+
+
+def of_result(result: Any) -> Run | None:
+    """The rules' view of a :class:`~orchbench.types.RunResult` (None without a usable account)."""
+    account = getattr(result, "time_account", None)
+    if not account or account.get("worker_seconds") is None:
+        return None
+    return Run(result.name, account, result.cores or 1, result.resolved_options or {})
+
+
+def verdict(result: Any) -> Finding | None:
+    """The run's largest avoidable part (never the machine's load), or None."""
+    run = of_result(result)
+    found = [f for f in findings(run) if f.rule != MACHINE] if run else []
+    return found[0] if found else None
+
+
+def machine_load(result: Any) -> float | None:
+    """The share of the run's worker time spent waiting for CPUs that other processes held, when worth saying."""
+    run = of_result(result)
+    found = [f for f in findings(run) if f.rule == MACHINE] if run else []
+    return found[0].share if found else None
+
+
+def typical(runs: Sequence[Any]) -> Any | None:
+    """The run whose wall time is the median of the timed runs with an account (the one a strategy's verdict
+    speaks of)."""
+    timed = sorted((r for r in runs if r.timed and r.time_account), key=lambda r: r.wall_s)
+    return timed[(len(timed) - 1) // 2] if timed else None
+
+
+def first_error(runs: Sequence[Any]) -> str | None:
+    """The first error of a strategy's runs: a run's own error, or its first failed item (the item, its error
+    with its type and message, and its attempts). A wrong output's first differences are the verification's."""
+    for run in runs:
+        if run.error:
+            return f"the run failed: {_short(run.error)}"
+        if run.failures:
+            f = run.failures[0]
+            more = f"; {len(run.failures) - 1} more items failed" if len(run.failures) > 1 else ""
+            return f"item {f['item']} failed: {_short(f['error'])}{more}"
+    return None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def notes(grouped: Mapping[str, Sequence[Any]]) -> tuple[list[str], dict[str, Mapping[str, Any]]]:
+    """The lines a report adds per strategy — its verdict, and for one with a failed or incomplete run its first
+    error — and the time account of each strategy's typical run."""
+    lines, accounts, loaded = [], {}, {}
+    for name, runs in grouped.items():
+        run = typical(runs)
+        if run is not None:
+            accounts[name] = run.time_account
+            found = verdict(run)
+            if found is not None:
+                lines.append(f"Why {name}: {found.text}.")
+            load = machine_load(run)
+            if load is not None:
+                loaded[name] = load
+        error = first_error(runs)
+        if error is not None:
+            lines.append(f"{name}, first error: {error}.")
+    if loaded:
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in loaded.items())
+        lines.append(
+            f"The machine was busy: the items' time waiting for a CPU other processes held ({shares}); the figures "
+            "are slower than on a quiet machine — `orchbench check` measures how noisy it is."
+        )
+    return lines, accounts

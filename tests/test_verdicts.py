@@ -1,0 +1,124 @@
+"""Each verdict rule against a workload built to trigger it, and a clean run that triggers none.
+
+A busy machine moves time into the run queue: the rules look for the part the workload was built to show among
+every rule that fits (``findings``), and the machine's load is never a strategy's verdict.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from orchbench import verdicts
+from orchbench.harness.isolate import run_isolated
+from orchbench.types import RunResult, RunSpec
+
+
+def run(strategy: str, workload: str = "calibrate", **fields) -> RunResult:
+    fields.setdefault("scenario", "none" if workload == "calibrate" else None)
+    result = run_isolated(RunSpec(strategy, workload=workload, **fields))
+    assert result.error is None, result.error
+    return result
+
+
+def rules(result: RunResult) -> dict[str, str]:
+    view = verdicts.of_result(result)
+    assert view is not None
+    return {f.rule: f.text for f in verdicts.findings(view)}
+
+
+def test_a_pool_on_a_tiny_input_is_mostly_start_up():
+    found = rules(run("processes", workload_options={"items": 2}))
+    assert "start-up" in found["startup"] and "larger input" in found["startup"]
+
+
+def test_threads_on_cpu_work_wait_for_the_gil():
+    found = rules(run("threads", workload_options={"items": 8, "cpu_s": 0.05}))
+    assert "the GIL serialises" in found["gil"] and "try processes" in found["gil"]
+
+
+def test_a_sync_sleep_in_async_items_blocks_the_loop():
+    found = rules(run("asyncio", workload_options={"items": 6, "sleep_s": 0.05}))
+    assert "event loop was blocked" in found["blocked-loop"]
+
+
+def test_cpu_work_between_awaits_waits_for_the_busy_loop():
+    result = run("asyncio", workload="anagrams", case="medium", scenario="fast", cpu_ms=5.0)
+    assert "busy event loop" in rules(result)["busy-loop"]
+
+
+def test_tiny_items_one_per_chunk_spend_their_time_crossing_processes():
+    result = run("processes", workload_options={"items": 300}, strategy_options={"chunk": 1, "workers": 2})
+    assert "raise chunk" in rules(result)["transfer"]
+
+
+def test_uneven_chunks_leave_the_run_waiting_on_one_worker():
+    result = run(
+        "processes", workload_options={"items": 4, "sleep_s": 0.5}, strategy_options={"chunk": 3, "workers": 2}
+    )
+    assert "got 3 and 1 items" in rules(result)["uneven"]
+
+
+def test_a_service_at_capacity_makes_items_wait_as_it_asks():
+    result = run(
+        "asyncio",
+        workload="scoring",
+        case="small",
+        scenario="default",
+        workload_options={"capacity": 2, "retry_after": 0.1},
+        strategy_options={"concurrency": 32},
+    )
+    assert "Retry-After" in rules(result)["retry-after"]
+
+
+def test_failing_attempts_make_items_wait_out_back_offs():
+    result = run(
+        "sequential",
+        workload="anagrams",
+        case="small",
+        scenario="fast",
+        fault_rate=0.5,
+        retry="fixed",
+        retry_options={"delay": 0.05, "max_attempts": 20},
+    )
+    assert "back-off" in rules(result)["backoff"]
+
+
+def test_more_busy_processes_than_cores_wait_for_a_cpu():
+    result = run("processes", workload_options={"items": 8, "cpu_s": 0.2}, strategy_options={"workers": 8})
+    assert "more busy workers than cores" in rules(result)["oversubscribed"]
+
+
+@pytest.mark.parametrize(
+    "strategy, workload, fields",
+    [
+        ("sequential", "calibrate", {"workload_options": {"items": 10, "sleep_s": 0.05}}),
+        ("asyncio", "scoring", {"case": "1k", "scenario": "default"}),
+    ],
+)
+def test_a_clean_run_has_no_verdict(strategy, workload, fields):
+    result = run(strategy, workload, **fields)
+    assert verdicts.verdict(result) is None
+    assert set(rules(result)) <= {verdicts.MACHINE}  # a loaded machine is said once, never as a verdict
+
+
+def test_the_first_error_names_the_item_its_error_and_its_attempts():
+    result = run(
+        "sequential",
+        workload="scoring",
+        case="small",
+        scenario="none",
+        workload_options={"rate_500": 1.0},
+        retry="fixed",
+        retry_options={"delay": 0.0, "max_attempts": 2},
+    )
+    assert not result.ok
+    error = verdicts.first_error([result])
+    assert error is not None and error.startswith(f"item {result.failures[0]['item']} failed: ")
+    assert "HTTP 500" in error and "after 2 attempts" in error and f"{len(result.failures) - 1} more" in error
+
+
+def test_a_run_that_failed_says_its_own_error_first():
+    failed = RunResult(
+        spec={"strategy": "x"}, error="prepare failed: filter_input: InjectedFault: no (after 2 attempts)"
+    )
+    assert verdicts.first_error([failed]) == f"the run failed: {failed.error}"
