@@ -162,6 +162,7 @@ RUN_FIELDS: dict[str, tuple[Kind, bool]] = {
     "workload_stats": (MAPPING, False),
     "strategy_stats": (MAPPING, False),
     "in_flight": (COUNT, True),
+    "time_account": (MAPPING, True),
     "resolved_options": (MAPPING, False),
     "error": (TEXT, True),
     "output": (ANY, True),
