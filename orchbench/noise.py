@@ -105,6 +105,18 @@ def reasons(run_spread: float | None = None) -> list[str]:
 
 
 def warn(found: list[str]) -> None:
-    """One warning line on stderr per reason (from :func:`reasons`) the machine was noisy."""
-    for reason in found:
-        print(f"orchbench: warning: noisy machine: {reason} (see `orchbench check`)", file=sys.stderr)
+    """One warning on stderr per reason (from :func:`reasons`) the machine was noisy: on a terminal wrapped at
+    whole words to its width, elsewhere (a log) one line each."""
+    lines = [f"orchbench: warning: noisy machine: {reason} (see `orchbench check`)" for reason in found]
+    if not lines:
+        return
+    if not sys.stderr.isatty():
+        for line in lines:
+            print(line, file=sys.stderr)
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(stderr=True, highlight=False)
+    for line in lines:
+        console.print(Text(line))

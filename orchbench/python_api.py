@@ -395,9 +395,11 @@ def measure(
     *,
     budget: int | None = None,
     tune: str | None = None,
+    progress: Any = None,
 ) -> tuple[dict[str, Any], bool]:
     """Plan and run a comparison (tuned first with ``tune``, a budget of runs or seconds; or every strategy at
-    ``budget`` items in flight); return its results document and whether it was interrupted."""
+    ``budget`` items in flight); return its results document and whether it was interrupted. ``progress``: the
+    caller's own progress callback (a sweep's, across its points), which then also warns of a noisy machine."""
     from orchbench import fairness, noise
     from orchbench.commands import common
     from orchbench.commands.progress import progress_reporter
@@ -409,7 +411,7 @@ def measure(
 
     warn_plugin_problems()
     specs = common.build_specs(names, opts)
-    noisy = noise.reasons()  # read before the runs (and any tuning), which load the machine themselves
+    noisy = noise.reasons() if progress is None else []  # before the runs (and tuning), which load the machine
     specs, fair = fairness.prepare(
         specs, budget=budget, tune=TuneBudget.parse(tune) if tune is not None else None, quiet=quiet
     )
@@ -431,8 +433,11 @@ def measure(
         **(extra_settings or {}),
     }
     order = plan([label for label, _ in specs], iterations, warmup)  # the session runs this same plan
-    with progress_reporter(quiet, len(order), order=order) as progress:
+    if progress is not None:
         session = run_session(specs, iterations, warmup, progress, with_output="unverified")
+    else:
+        with progress_reporter(quiet, len(order), order=order) as report:
+            session = run_session(specs, iterations, warmup, report, with_output="unverified")
     noise.warn(noisy)
     found = check_agreement([result for slot, result in session.runs if not slot.warmup])
     if found is not None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import re
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -297,18 +296,23 @@ def tune_specs(
 ) -> tuple[list[tuple[str, Any]], dict[str, Tuning]]:
     """Tune every spec whose strategy has tunable knobs (presets are not tuned); return the specs set to their
     chosen settings and each strategy's search."""
+    from orchbench.commands.progress import probe_reporter
     from orchbench.plugins import get_registry
 
     registry = get_registry()
     presets = registry.presets()
     tuned, searches = [], {}
+    knobs_of = {
+        label: {} if label in presets else tunable_knobs(registry.strategy(spec.strategy), spec.strategy_options)
+        for label, spec in specs
+    }
+    reporter = probe_reporter(quiet, sum(map(bool, knobs_of.values())), budget.runs, budget.seconds)
     for label, spec in specs:
-        knobs = {} if label in presets else tunable_knobs(registry.strategy(spec.strategy), spec.strategy_options)
+        knobs = knobs_of[label]
         if not knobs:
             tuned.append((label, spec))
             continue
-        report = (lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
-        search = Search(label, knobs, probe_runner(spec), budget, report)
+        search = Search(label, knobs, probe_runner(spec), budget, reporter())
         tuning = searches[label] = search.run()
         tuned.append((label, spec.replace(strategy_options={**spec.strategy_options, **tuning.chosen})))
     return tuned, searches

@@ -76,13 +76,17 @@ def test_an_output_over_a_plugin_file_is_refused(tmp_path):
     assert plugin.read_text(encoding="utf-8") == "x = 1\n"
 
 
-def test_sweep_refuses_a_plot_over_its_input_before_measuring(tmp_path):
+def test_sweep_names_its_plot_after_its_own_results_so_never_over_an_input(tmp_path):
+    """A sweep's plot is named after the sweep's first results file (a name no earlier file has): an input named
+    like an earlier sweep's plot is read, never written."""
     (tmp_path / "results").mkdir()
     text = tmp_path / "results" / "sweep-anagrams-seed.png"
     text.write_text("cat dog\n", encoding="utf-8")
-    ran = cli_here("sweep", "--over", "seed=0,1", "-s", "sequential", "-i", str(text), "-n", "1")
-    assert_one_clear_line(ran, "the sweep's plot", "the input (--input)")
+    ran = cli_here("sweep", "--over", "seed=0,1", "-s", "sequential", "-i", str(text), "-n", "1", "-q")
+    assert ran.code == 0, ran
     assert text.read_text(encoding="utf-8") == "cat dog\n"
+    [plot] = [p for p in (tmp_path / "results").glob("sweep-*.png") if p != text]
+    assert plot.name.startswith("sweep-anagrams-") and plot.name.endswith("-seed.png")
 
 
 def test_a_late_write_over_an_input_is_refused_too(tmp_path):

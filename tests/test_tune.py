@@ -151,7 +151,7 @@ def test_tune_budget_bounds_the_probes_and_the_curve_round_trips(tmp_path: Path)
     table = again.stdout[again.stdout.index("#### Tuning") :]
     assert table == done.stdout[done.stdout.index("#### Tuning") :]  # the same probes, read back
     assert "tuning budget ran out" in again.stdout
-    assert (tmp_path / "scoring-default-tuning.png").stat().st_size > 0
+    assert (tmp_path / f"{out.stem}-tuning.png").stat().st_size > 0  # named after its results file
 
     damaged = json.loads(out.read_text())
     damaged["settings"]["fairness"]["tuning"]["asyncio"]["probes"][0]["wall_s"] = "fast"

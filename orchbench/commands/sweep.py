@@ -107,48 +107,67 @@ def sweep_command(
     quiet: Quiet = False,
 ) -> int:
     """Measure strategies at each value of one option and draw the scaling curve: where does each saturate?"""
-    from orchbench import results
+    from orchbench import noise, results
+    from orchbench.commands.progress import progress_reporter
+    from orchbench.harness.planner import plan
     from orchbench.plots import SweepPoint, plot_sweep
 
     key, values = _sweep_values(over)
     names = common.strategy_names(strategies)
-    plot = results_dir / f"sweep-{opts.workload}-{key}.png"
-    refuse_overwrites(
-        {"the sweep's plot": plot, "--results-dir": results.default_path(results_dir, opts.workload)}, opts.inputs()
-    )
+    first_results = results.default_path(results_dir, opts.workload)
+    plot = _plot_path(results_dir, first_results, key)
+    refuse_overwrites({"the sweep's plot": plot, "--results-dir": first_results}, opts.inputs())
     opts.read_input_once()  # once for every point of the sweep (standard input can be read only once)
     planned = sweep_points(names, opts, key, values)
+    one_point = plan(names, iterations, warmup)  # the plan every point runs (measure plans it the same way)
+    order = one_point * len(planned)
+    labels = [f"{key}={point.text}" for point in planned for _ in one_point]
+    noisy = noise.reasons()  # read before the runs, which load the machine themselves
     points: list[SweepPoint] = []
-    for point in planned:
-        document, interrupted = measure(
-            names,
-            point.opts,
-            iterations,
-            warmup,
-            pick_baseline(names, None),
-            quiet,
-            {"command": "sweep", "over": key, "value": point.value},
-        )
-        results.save(results.default_path(results_dir, opts.workload), document, exclusive=True)
-        if interrupted:
-            say(f"orchbench: the sweep's finished points are saved in {results_dir}/")
-            return 130
-        for name, runs in results.measured_runs(document).items():
-            timed = [r for r in runs if r.timed]
-            if timed:
-                points.append(
-                    SweepPoint(
-                        name,
-                        point.value,
-                        statistics.median(r.wall_s for r in timed),
-                        statistics.median(r.throughput for r in timed),
-                        all(r.ok for r in runs),
+    with progress_reporter(quiet, len(order), order=order, points=labels) as report:
+        for index, point in enumerate(planned):
+
+            def at_point(n: int, _total: int, slot: Any, result: Any, offset: int = index * len(one_point)) -> None:
+                report(offset + n, len(order), slot, result)
+
+            document, interrupted = measure(
+                names,
+                point.opts,
+                iterations,
+                warmup,
+                pick_baseline(names, None),
+                quiet,
+                {"command": "sweep", "over": key, "value": point.value},
+                progress=at_point,
+            )
+            results.save(results.default_path(results_dir, opts.workload), document, exclusive=True)
+            if interrupted:
+                say(f"orchbench: the sweep's finished points are saved in {results_dir}/")
+                return 130
+            for name, runs in results.measured_runs(document).items():
+                timed = [r for r in runs if r.timed]
+                if timed:
+                    points.append(
+                        SweepPoint(
+                            name,
+                            point.value,
+                            statistics.median(r.wall_s for r in timed),
+                            statistics.median(r.throughput for r in timed),
+                            all(r.ok for r in runs),
+                        )
                     )
-                )
+    noise.warn(noisy)
     _print_sweep(key, [p.text for p in planned], points, parsed=[p.value for p in planned])
     plot_sweep(points, plot, option=key, unit=document["settings"]["unit"])
     say(f"plot: {plot}")
     return 0
+
+
+def _plot_path(results_dir: Path, first_results: Path, key: str) -> Path:
+    """``sweep-<workload>-<UTC time>-<option>.png``, named after the sweep's first results file, so one sweep's
+    plot never replaces another's."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in key)
+    return results_dir / f"{first_results.stem.replace('compare-', 'sweep-', 1)}-{safe}.png"
 
 
 def _print_sweep(
