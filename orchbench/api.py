@@ -5,7 +5,7 @@ back)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -248,6 +248,13 @@ class Workload:
     def service_pids(self) -> list[int]:
         """Processes ``start`` launched that stand for the outside world (e.g. a server): not measured."""
         return []
+
+    @classmethod
+    def service_host(cls, options: Mapping[str, Any]) -> str | None:
+        """Where a run with these workload options (as given) sends its items when that is an outside service the
+        user named, e.g. the host of a ``--url``: shown as the run's server and recorded with its results. None
+        (the default) when the run calls nothing outside, or only what it started itself."""
+        return None
 
     def warm(self) -> None:
         """Load what every item needs (into ``resources``), once per process before its first timed attempt, so

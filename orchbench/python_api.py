@@ -428,7 +428,7 @@ def measure(
         "baseline": baseline,
         "unit": registry.workload(first.workload).unit,
         "specs": {label: spec.to_dict() for label, spec in specs},
-        "server": common.service_host(first.workload_options),
+        "server": registry.workload(first.workload).service_host(first.workload_options),
         "fairness": fair,
         **(extra_settings or {}),
     }

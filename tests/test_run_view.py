@@ -80,3 +80,25 @@ def test_run_on_the_scoring_server_shows_its_stats_formatted():
     assert re.search(r"answers\s+200 × \d+", ran.out), ran.out
     assert re.search(r"server CPU\s+\d+(\.\d+)? (ms|s)\b", ran.out)
     assert "by_status" not in ran.out and "{" not in ran.out and "cpu_s" not in ran.out
+
+
+def test_where_a_run_went_is_the_workloads_to_say_not_an_option_name():
+    """The server a run is shown (and recorded) against comes from the workload's declared ``service_host``:
+    an option of any name may hold the address, and an option merely called ``url`` says nothing by itself."""
+    from collections.abc import Mapping
+    from typing import Any
+
+    from orchbench.commands.run import where_run
+
+    class Queue(Workload):
+        name = "queue"
+
+        @classmethod
+        def service_host(cls, options: Mapping[str, Any]) -> str | None:
+            return options.get("broker")
+
+    spec = {"scenario": "none", "workload_options": {"broker": "mq.internal:5672", "url": "http://x.example"}}
+    assert where_run(spec, Queue) == "server mq.internal:5672"
+    assert where_run(spec, Workload) == "scenario none"  # a `url` option of a workload that declares nothing
+    given = {"scenario": "none", "workload_options": {"url": "http://user:secret@10.0.0.5:8080/score"}}
+    assert where_run(given, ScoringWorkload) == "server 10.0.0.5:8080"  # the host, never the credentials

@@ -121,15 +121,6 @@ def check_value(name: str, value: Any) -> Any:
     return option.value.parse(name, value, shown=f"{option.flag} {value!r}")
 
 
-def service_host(workload_options: dict[str, Any]) -> str | None:
-    """The host of the outside service a run calls: by convention a workload's ``url`` option is its address
-    (see docs/plugins.md); None when the workload runs without one."""
-    from urllib.parse import urlsplit
-
-    url = workload_options.get("url")
-    return (urlsplit(url).netloc or url) if isinstance(url, str) and url else None
-
-
 def _split_sets(pairs: list[str], owners: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:
     """Route each KEY=VALUE to the strategy, workload or retry policy that declares KEY."""
     routed: dict[str, dict[str, str]] = {scope: {} for scope in SCOPES}

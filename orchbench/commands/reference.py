@@ -75,7 +75,7 @@ def record_command(
             "strategy": strategy,
             "retry": spec.retry,
             "retry_options": spec.retry_options,
-            "host": common.service_host(spec.workload_options),
+            "host": type(instance).service_host(spec.workload_options),
             "attempts": result.attempts,
             "wall_s": result.wall_s,
         },

@@ -14,9 +14,10 @@ from orchbench.types import RunResult
 LISTED_FAILURES = 20  # in the table; --json lists every failed item
 
 
-def where_run(spec: dict) -> str:
-    """``scenario NAME``, or ``server HOST`` for a run against a service given by its URL."""
-    host = common.service_host(spec.get("workload_options") or {})
+def where_run(spec: dict, workload_cls: Any = None) -> str:
+    """``scenario NAME``, or ``server HOST`` for a run against an outside service (its workload's
+    :meth:`~orchbench.Workload.service_host`)."""
+    host = workload_cls.service_host(spec.get("workload_options") or {}) if workload_cls is not None else None
     return f"server {host}" if host else f"scenario {spec.get('scenario')}"
 
 
@@ -153,7 +154,9 @@ def render_result(label: str, result: RunResult, unit: str, workload_cls: Any = 
     from orchbench.console import make_console
 
     spec = result.spec
-    title = f"{label} · {spec['workload']} · {spec.get('case') or spec.get('input_path')} · {where_run(spec)}"
+    title = (
+        f"{label} · {spec['workload']} · {spec.get('case') or spec.get('input_path')} · {where_run(spec, workload_cls)}"
+    )
     table = Table(
         title=escape(title), title_justify="left", show_header=False, box=box.SIMPLE, pad_edge=False, show_edge=False
     )

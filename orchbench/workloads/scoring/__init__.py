@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -198,6 +199,14 @@ class ScoringWorkload(Workload):
         if not url:
             raise RuntimeError("the scoring workload has no server: call start() first or give a url")
         return url
+
+    @classmethod
+    def service_host(cls, options: Mapping[str, Any]) -> str | None:
+        """The host (and port) of the server given by ``url``, never its credentials; None for the embedded one."""
+        url = options.get("url")
+        if not isinstance(url, str) or not url:
+            return None
+        return (urlsplit(url).netloc or url).rpartition("@")[2]
 
     def service_pids(self) -> list[int]:
         """The embedded server is the remote API, not part of the work measured."""
