@@ -13,6 +13,8 @@ import re
 import sys
 from typing import Any
 
+from orchbench.redact import redact_text
+
 PIPE_WIDTH = 160  # off a terminal (a pipe, a file, CI) tables keep all their columns instead of folding to 80
 
 # C0 and C1 controls and DEL; the bidirectional overrides and isolates, which reorder what is shown ("Trojan
@@ -34,8 +36,9 @@ def _visible(match: re.Match[str]) -> str:
 
 def safe_text(value: Any) -> str:
     """``value`` as one line of plain text: control characters, escape sequences and the like written as
-    visible escapes (``\\x1b``, ``\\n``, ``\\u202e``); everything else unchanged."""
-    return _UNSAFE.sub(_visible, str(value))
+    visible escapes (``\\x1b``, ``\\n``, ``\\u202e``), and secrets (URL passwords, secret header values)
+    masked (:mod:`orchbench.redact`); everything else unchanged."""
+    return _UNSAFE.sub(_visible, redact_text(str(value)))
 
 
 def safe_markup(value: Any) -> str:

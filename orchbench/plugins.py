@@ -170,8 +170,8 @@ def _add(registry: Registry, kind: str, obj: Any, source: Source) -> None:
         registry.problems.append(
             PluginProblem(
                 source,
-                f"{kind} {name!r} cannot be selected on the command line (a name has no comma or white space and "
-                "does not start with '-'); skipped",
+                f"{kind} {name!r} cannot be selected on the command line (a name has no comma, white space or "
+                "control character and does not start with '-'); skipped",
             )
         )
         return
@@ -190,7 +190,7 @@ SELECTED_BY_NAME = ("strategy", "preset")  # named in --strategies a,b and as ru
 def selectable(name: str) -> bool:
     """Whether a strategy or preset name can be given on the command line: ``--strategies a,b`` splits at commas
     and white space, and a leading ``-`` reads as an option."""
-    return not name.startswith("-") and not any(c == "," or c.isspace() for c in name)
+    return name.isprintable() and not name.startswith("-") and not any(c == "," or c.isspace() for c in name)
 
 
 def is_path(name: str) -> bool:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchbench.console import safe_text
 from orchbench.errors import UsageError
+from orchbench.escape import csv_cell, markdown_text
 from orchbench.results import machine_label, measured_runs
 from orchbench.stats import Comparison, Speedup, Summary, compare_samples, min_p_value, runs_needed, speedup
 from orchbench.terminal_table import Column, natural_width, print_table
@@ -203,7 +204,7 @@ def build_report(
         _verification_notes(grouped, docs) + _notes(rows, winner, base, alpha, docs) + fairness.notes(rows, docs) + why
     )
     periods = sorted({r.sample_period_s for runs in grouped.values() for r in runs if r.sample_period_s})
-    unit = docs[0]["settings"].get("unit") or "items"
+    unit = safe_text(docs[0]["settings"].get("unit") or "items")  # a plugin's text: no escape sequence
     return Report(
         workload,
         case,
@@ -494,15 +495,15 @@ def to_markdown(report: Report) -> str:
     header, body = _cells(report)
 
     def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(markdown_text(c) for c in cells) + " |"
 
-    lines = [f"### {safe_text(report.title)}", "", line(header), "|:---|" + "---:|" * (len(header) - 1)]
+    lines = [f"### {markdown_text(report.title)}", "", line(header), "|:---|" + "---:|" * (len(header) - 1)]
     lines += [line(cells) for cells in body]
     if report.tuning:
         from orchbench.fairness import tuning_markdown
 
         lines += ["", tuning_markdown(report.tuning)]
-    lines += ["", *(f"- {safe_text(note)}" for note in footnotes(report))]
+    lines += ["", *(f"- {markdown_text(note)}" for note in footnotes(report))]
     return "\n".join(lines) + "\n"
 
 
@@ -589,7 +590,7 @@ def to_csv(report: Report) -> str:
     writer.writeheader()
     for row in report.rows:
         writer.writerow(
-            {k: "" if v is None else safe_text(v) if isinstance(v, str) else v for k, v in _record(report, row).items()}
+            {k: csv_cell(v) for k, v in _record(report, row).items()}  # text from outside: no formula
         )
     return out.getvalue()
 

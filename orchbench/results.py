@@ -50,6 +50,7 @@ from orchbench import migrations
 from orchbench.atomic import write_atomic
 from orchbench.errors import UsageError
 from orchbench.harness.loop import loop_name
+from orchbench.redact import scrub
 from orchbench.types import RunResult
 
 SCHEMA_FAMILY = "orchbench.comparison"
@@ -176,14 +177,16 @@ def make_document(
 ) -> dict[str, Any]:
     """Assemble a comparison document from the settings, the planned order and (planned, result) pairs."""
     moment = (created or datetime.now(UTC)).astimezone(UTC)
-    return {
-        "schema": SCHEMA,
-        "created": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "environment": dict(env) if env is not None else environment(),
-        "settings": dict(settings),
-        "order": [p.to_dict() if hasattr(p, "to_dict") else dict(p) for p in order],
-        "runs": [run_record(planned, result) for planned, result in runs],
-    }
+    return scrub(  # URL credentials and secret header values are neither shown nor saved
+        {
+            "schema": SCHEMA,
+            "created": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "environment": dict(env) if env is not None else environment(),
+            "settings": dict(settings),
+            "order": [p.to_dict() if hasattr(p, "to_dict") else dict(p) for p in order],
+            "runs": [run_record(planned, result) for planned, result in runs],
+        }
+    )
 
 
 def _json_safe(value: Any) -> Any:
@@ -206,7 +209,7 @@ def save(path: str | os.PathLike[str], document: Mapping[str, Any], *, exclusive
     """
 
     def write(handle: Any) -> None:
-        json.dump(_json_safe(document), handle, indent=2, allow_nan=False)
+        json.dump(_json_safe(scrub(document)), handle, indent=2, allow_nan=False)  # no secret is saved
         handle.write("\n")
 
     return write_atomic(path, write, "results", exclusive=exclusive)
@@ -315,7 +318,7 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     data = migrations.upgrade(data, version, SCHEMA_VERSION)
     data["schema"] = SCHEMA
     _validate(source, data)
-    return data
+    return scrub(data)  # a file saved before secrets were redacted shows none either
 
 
 def _version(source: Path, schema: str) -> int:

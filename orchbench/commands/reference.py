@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +10,7 @@ import typer
 
 from orchbench.commands import common
 from orchbench.commands.help_format import CommandGroup
+from orchbench.console import say
 from orchbench.errors import UsageError
 from orchbench.overwrite import refuse_overwrites
 
@@ -56,7 +56,7 @@ def record_command(
     [(_label, spec)] = common.build_specs([strategy], opts)
     instance = get_registry().workload(spec.workload)(spec, ResourceCache())
     raw = instance.load_input()
-    print(f"orchbench: recording the reference with {strategy} ({instance.unit})…", file=sys.stderr, flush=True)
+    say(f"orchbench: recording the reference with {strategy} ({instance.unit})…")
     result = run_isolated(spec, with_output=True, debug=state.debug)
     if result.error is not None or not result.complete:
         why = result.error or f"{result.failed:,} of {result.items:,} {instance.unit} failed"
@@ -82,7 +82,7 @@ def record_command(
         "output": result.output,
     }
     path = save(output, document)
-    print(f"reference: {path} ({result.items:,} {instance.unit}, {result.retries:,} retries)", file=sys.stderr)
+    say(f"reference: {path} ({result.items:,} {instance.unit}, {result.retries:,} retries)")
     return 0
 
 

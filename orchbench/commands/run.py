@@ -163,7 +163,7 @@ def render_result(label: str, result: RunResult, unit: str, workload_cls: Any = 
     table.add_column("group", style="bold", no_wrap=True)
     table.add_column("figure", style="dim", no_wrap=True)
     table.add_column("value", overflow="fold")
-    groups = _groups(result, unit, workload_cls or Workload)
+    groups = _groups(result, escape(unit), workload_cls or Workload)  # a plugin's unit: shown as text
     for n, (name, rows) in enumerate(groups, 1):
         for i, (figure, value) in enumerate(rows, 1):
             table.add_row(name if i == 1 else "", figure, value, end_section=i == len(rows) and n < len(groups))
@@ -181,13 +181,15 @@ def run_command(
     from orchbench.cli import state
     from orchbench.harness.isolate import since_process_start
     from orchbench.plugins import get_registry, warn_plugin_problems
+    from orchbench.redact import scrub
 
     warn_plugin_problems()
     result = python_api.run(strategy, with_output=as_json, debug=state.debug, run_options=opts)
     result.elapsed_s = since_process_start()
     label = result.name
     if as_json:
-        typer.echo(json.dumps({**result.to_dict(with_output=True), "label": label}, indent=2, default=list))
+        shown = scrub({**result.to_dict(with_output=True), "label": label})  # no secret is shown
+        typer.echo(json.dumps(shown, indent=2, default=list))
     else:
         workload_cls = get_registry().workload(opts.workload)
         render_result(label, result, workload_cls.unit, workload_cls)
