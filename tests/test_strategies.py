@@ -240,8 +240,17 @@ def test_default_chunks():
     assert hybrid.default_chunk(5, 8, 64) == 1
     # hybrid, items that mostly wait: one chunk per worker (each chunk's end is a barrier), bounded
     assert hybrid.default_chunk(10_000, 2, 128, waits=True) == 5000
-    assert hybrid.default_chunk(10**6, 2, 128, waits=True) == hybrid.MAX_WAITING_CHUNK
+    assert hybrid.MAX_WAITING_CHUNK - 300 < hybrid.default_chunk(10**6, 2, 128, waits=True) <= hybrid.MAX_WAITING_CHUNK
     assert list(pool.chunks(enumerate("abcde"), 2)) == [[(0, "a"), (1, "b")], [(2, "c"), (3, "d")], [(4, "e")]]
+    # 300 items on 2 workers: 6 chunks of 50, not 5 of 64 (which gave one worker 192 items and the other 108)
+    assert hybrid.default_chunk(300, 2, 64) == 50
+    for n, chunk, workers in [(300, 64, 2), (1000, 97, 3), (7, 2, 4), (10**5, 512, 8)]:
+        size = pool.even_chunk(n, chunk, workers)
+        count = -(-n // size)
+        assert size <= chunk and count % workers == 0 or count < workers
+        sizes = [len(c) for c in pool.chunks(range(n), size)]
+        per_worker = [sum(sizes[w::workers]) for w in range(workers)]  # chunks dealt in turn
+        assert max(per_worker) - min(per_worker) <= size
 
 
 def test_a_cancelled_run_starts_no_further_item_even_when_items_never_wait():

@@ -470,5 +470,15 @@ def breakdown_stats(rebuilds: int, stalls: int) -> dict[str, int]:
 
 
 def adaptive_chunk(n: int, workers: int, per_worker: int, low: int, high: int) -> int:
-    """About ``per_worker`` chunks per worker, clamped to [low, high]."""
-    return max(low, min(high, math.ceil(n / (workers * per_worker))))
+    """About ``per_worker`` chunks per worker, clamped to [low, high], evened out (:func:`even_chunk`)."""
+    return even_chunk(n, max(low, min(high, math.ceil(n / (workers * per_worker)))), workers)
+
+
+def even_chunk(n: int, chunk: int, workers: int) -> int:
+    """A size no larger than ``chunk`` that cuts ``n`` items into a multiple of ``workers`` chunks of (nearly) one
+    size: chunks of ``chunk`` would leave a remainder that some workers get and others do not."""
+    if n <= 0 or chunk <= 0:
+        return max(1, chunk)
+    count = math.ceil(n / chunk)
+    count = math.ceil(count / workers) * workers
+    return max(1, math.ceil(n / count))
