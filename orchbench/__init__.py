@@ -24,7 +24,7 @@ from orchbench.presets import Preset
 from orchbench.types import Outcome, RunResult, RunSpec
 
 if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checkers as what they are
-    from orchbench.harness.task import task_for
+    from orchbench.harness.task import build_task, task_for
     from orchbench.python_api import Comparison, Interrupted, compare, run
     from orchbench.simple import workload
 
@@ -45,6 +45,7 @@ __all__ = [
     "UsageError",
     "Workload",
     "__version__",
+    "build_task",
     "compare",
     "hookimpl",
     "run",
@@ -56,10 +57,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:  # the harness is imported on first use, to keep start-up light
-    if name == "task_for":
-        from orchbench.harness.task import task_for
+    if name in ("task_for", "build_task"):
+        from orchbench.harness import task
 
-        return task_for
+        return getattr(task, name)
     if name == "workload":
         from orchbench.simple import workload
 

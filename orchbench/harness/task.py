@@ -284,6 +284,12 @@ async def gate_acquire(gate: Any) -> None:
         pause = min(GATE_POLL_S[1], pause * 2)
 
 
+def build_task(spec: RunSpec) -> Task:
+    """A Task for ``spec`` in the run's own process (e.g. a strategy sizing itself in ``start``); a worker process
+    uses :func:`task_for`, which keeps one per process and runs the worker hook."""
+    return Task.build(spec)
+
+
 _worker_tasks: dict[str, Task] = {}
 _hooked_pid: int | None = None
 

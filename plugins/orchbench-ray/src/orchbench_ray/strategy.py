@@ -73,7 +73,7 @@ class RayStrategy(Strategy):
             self._init(ray)
         from orchbench_ray.worker import AsyncBatchWorker, BatchWorker
 
-        task = orchbench.Task.build(spec)  # not task_for: this is the driver, not a worker (no worker hook)
+        task = orchbench.build_task(spec)  # not task_for: this is the driver, not a worker (no worker hook)
         n = self.options["actors"] or task.bounded(os.cpu_count() or 1)
         concurrency = self.options["concurrency"] or _default_concurrency(task, n)
         _check_capacity(task.capacity, n, concurrency)
