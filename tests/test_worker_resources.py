@@ -125,7 +125,8 @@ def test_fault_rate_and_cpu_reach_a_decorator_workload_the_same_under_every_stra
 
 @pytest.mark.ray
 @pytest.mark.parametrize("workload", ["per-thread", "per-loop"])
-def test_each_ray_actor_opens_one_resource_and_closes_it(workload, account):
+def test_each_ray_actor_opens_one_resource_and_closes_it(workload, account, monkeypatch):
+    monkeypatch.setenv("ORCHBENCH_PLUGINS", "orchbench-ray")
     log, count = account
     result = _run("ray", workload, {"actors": 2})
     assert result.complete and result.correct, result.failures[:3]
@@ -137,8 +138,9 @@ def test_each_ray_actor_opens_one_resource_and_closes_it(workload, account):
 
 
 @pytest.mark.ray
-def test_ray_refuses_actors_and_concurrency_beyond_the_capacity(account):
+def test_ray_refuses_actors_and_concurrency_beyond_the_capacity(account, monkeypatch):
     from orchbench.errors import UsageError
 
+    monkeypatch.setenv("ORCHBENCH_PLUGINS", "orchbench-ray")
     with pytest.raises(UsageError, match="more than the workload's capacity 4"):
         _run("ray", "per-loop", {"actors": 2, "concurrency": 3})
