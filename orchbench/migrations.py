@@ -10,9 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-# Preset names of version 1 and what they are called since version 2.
-_V1_PRESETS = {"seed-design": "original-design"}
-
 
 def _workload_renames(workload: Any) -> Mapping[str, str]:
     """The old → new case and scenario names the workload declares (none when it is not installed here)."""
@@ -23,6 +20,13 @@ def _workload_renames(workload: Any) -> Mapping[str, str]:
     return renamed if isinstance(renamed, Mapping) else {}
 
 
+def _preset_renames() -> Mapping[str, str]:
+    """Earlier preset names → their names now, as the installed presets declare them (``Preset.renamed_from``)."""
+    from orchbench.plugins import get_registry
+
+    return get_registry().renamed_presets()
+
+
 def _rename_fields(record: Any, renamed: Mapping[str, str]) -> None:
     """A spec or the settings: its case and scenario under their current names."""
     if isinstance(record, dict):
@@ -31,24 +35,26 @@ def _rename_fields(record: Any, renamed: Mapping[str, str]) -> None:
                 record[key] = renamed.get(record[key], record[key])
 
 
-def _rename_labels(value: Any) -> Any:
-    """``value`` with every string and mapping key that is a version 1 preset name replaced by the new name."""
+def _rename_labels(value: Any, renamed: Mapping[str, str]) -> Any:
+    """``value`` with every string and mapping key that is an earlier preset name replaced by the new name."""
     if isinstance(value, str):
-        return _V1_PRESETS.get(value, value)
+        return renamed.get(value, value)
     if isinstance(value, dict):
-        return {_rename_labels(k): _rename_labels(v) for k, v in value.items()}
+        return {_rename_labels(k, renamed): _rename_labels(v, renamed) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rename_labels(v) for v in value]
+        return [_rename_labels(v, renamed) for v in value]
     return value
 
 
 def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 named the original exercise's case and scenarios "seed" and its preset "seed-design"."""
+    """Version 1 named the original exercise's case and scenarios and its preset otherwise: the workload and the
+    preset declare their earlier names (``Workload.renamed``, ``Preset.renamed_from``)."""
     settings = doc.get("settings")
     renamed = _workload_renames(settings.get("workload") if isinstance(settings, dict) else None)
+    presets = _preset_renames()
     for key in ("settings", "order", "runs"):
         if key in doc:
-            doc[key] = _rename_labels(doc[key])
+            doc[key] = _rename_labels(doc[key], presets)
     settings = doc.get("settings")
     if isinstance(settings, dict):
         _rename_fields(settings, renamed)

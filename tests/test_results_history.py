@@ -117,3 +117,22 @@ def test_the_plots_of_two_comparisons_of_one_benchmark_do_not_overwrite_each_oth
     assert plots == [
         f"{stem}-{kind}.png" for stem in ("compare-a", "compare-b") for kind in ("memory", "throughput", "wall")
     ]
+
+
+def test_a_preset_renamed_by_any_plugin_is_migrated_by_the_name_it_declares(tmp_path, monkeypatch):
+    """The migration knows no preset by name: a plugin's ``Preset.renamed_from`` is what renames its labels."""
+    from orchbench import plugins
+
+    plugin = tmp_path / "renamed_preset.py"
+    plugin.write_text(
+        "from orchbench import Preset, hookimpl\n\n\n"
+        "@hookimpl\n"
+        "def orchbench_presets():\n"
+        '    return [Preset("hybrid-wide", "the hybrid, wide", "hybrid", renamed_from=("hybrid-fat",))]\n'
+    )
+    old = tmp_path / "old.json"
+    old.write_text(LAST_V1.read_text().replace('"seed-design"', '"hybrid-fat"'))
+    monkeypatch.setattr(plugins, "_used", [str(plugin)])
+    doc = results.load(old)
+    assert set(results.measured_runs(doc)) == {"asyncio", "hybrid-wide"}
+    assert "hybrid-fat" not in json.dumps(doc)
