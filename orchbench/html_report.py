@@ -34,6 +34,7 @@ tr.winner td { color: #1a7f37; font-weight: 600; } tr.flagged td { color: #cf222
 .state.warn { background: #fff8c5; border-color: #d4a72c; }
 .state.bad { background: #ffebe9; border-color: #ff8182; }
 figure { margin: 1em 0; } img { max-width: 100%; height: auto; border: 1px solid #d1d9e0; }
+svg.account, svg.timeline { max-width: 100%; height: auto; display: block; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1.2em; } dt { font-weight: 600; }
 dd { margin: 0; } ul.notes li { margin: .3em 0; }
 """
@@ -146,7 +147,27 @@ def _plots(documents: Sequence[Mapping[str, Any]]) -> list[tuple[str, bytes]]:
 
     with tempfile.TemporaryDirectory(prefix="orchbench-plots-") as scratch:
         paths = plot_comparison(list(documents), scratch, stem="plot")  # type: ignore[arg-type]
-        return [(Path(p).stem.removeprefix("plot-"), Path(p).read_bytes()) for p in paths]
+        # the time account is drawn as SVG in its own section
+        pictures = [(Path(p).stem.removeprefix("plot-"), p) for p in paths]
+        return [(name, Path(p).read_bytes()) for name, p in pictures if name not in ("account", "timeline")]
+
+
+def _account(report: Report) -> list[str]:
+    """The time account of each strategy's typical run: stacked bars, and a per-worker timeline where readable."""
+    from orchbench.account_view import TITLE, svg_bars, svg_timeline
+
+    bars = svg_bars(report.accounts)
+    if not bars:
+        return []
+    timelines = [svg_timeline(name, account) for name, account in report.accounts.items()]
+    shown = [t for t in timelines if t]
+    out = [f"<h2>{escape(TITLE)}</h2>", f"<figure>{bars}</figure>"]
+    if shown:
+        out += [
+            "<h3>Items per worker (orange: retried, red: failed; grey: start-up)</h3>",
+            *(f"<figure>{t}</figure>" for t in shown),
+        ]
+    return out
 
 
 def _settings(documents: Sequence[Mapping[str, Any]]) -> str:
@@ -186,6 +207,7 @@ def to_html(report: Report, documents: Sequence[Mapping[str, Any]], plots: bool 
                 *_tables(report),
                 "<h2>Notes and verdicts</h2>",
                 f'<ul class="notes">{notes}</ul>',
+                *_account(report),
                 *(["<h2>Plots</h2>", *figures] if figures else []),
                 "<h2>Environment</h2>",
                 _environment(report.environment),

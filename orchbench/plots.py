@@ -175,6 +175,9 @@ def plot_comparison(doc: Mapping[str, Any], out_dir: str | os.PathLike[str], ste
     found = tunings(record_of(first))
     if found:
         written.append(_tuning_plot(report, found, out / f"{stem}-tuning.png"))
+    from orchbench.account_view import plot
+
+    written += [Path(p) for p in plot(report.accounts, str(out / stem))]
     return written
 
 

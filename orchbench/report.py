@@ -477,6 +477,9 @@ def render_table(report: Report, console: Console | None = None, wide: bool = Fa
         from orchbench.fairness import render_tuning
 
         render_tuning(report.tuning, console)
+    from orchbench.account_view import render_terminal
+
+    render_terminal(report.accounts, console)
     for note in [*footnotes(report), _left_out(report)]:
         console.print(Text(f"• {safe_text(note)}", style="dim"))
 
@@ -503,6 +506,10 @@ def to_markdown(report: Report) -> str:
         from orchbench.fairness import tuning_markdown
 
         lines += ["", tuning_markdown(report.tuning)]
+    from orchbench.account_view import markdown
+
+    if report.accounts:
+        lines += ["", markdown(report.accounts).rstrip("\n")]
     lines += ["", *(f"- {markdown_text(note)}" for note in footnotes(report))]
     return "\n".join(lines) + "\n"
 

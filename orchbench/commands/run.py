@@ -140,6 +140,13 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
         strategy.append((units.label(key), escape(units.figure(key, value))))
     if strategy:
         groups.append(("strategy", strategy))
+    from orchbench import verdicts
+    from orchbench.account_view import run_lines
+
+    found = verdicts.verdict(result)
+    account = run_lines(result.time_account, found.text if found else None)
+    if account:
+        groups.append(("time account", [(figure, escape(value)) for figure, value in account]))
     if result.measure_notes:
         groups.append(("notes", [("measuring", escape(note)) for note in result.measure_notes]))
     return groups
