@@ -66,7 +66,15 @@ def test_run_groups_its_figures_with_units(monkeypatch):
     text = console.export_text()
     groups = [line.split()[0] for line in text.splitlines()[1:] if line[:1].strip()]
     # "notes" only if the instrument had something to say: another test's listener may fill its queue meanwhile
-    assert [g for g in groups if g != "notes"] == ["output", "time", "attempts", "resources", "limit", "strategy"]
+    assert [g for g in groups if g != "notes"] == [
+        "output",
+        "time",
+        "attempts",
+        "resources",
+        "limit",
+        "strategy",
+        "account",
+    ]
     assert re.search(r"wall\s+\d+(\.\d+)? (µs|ms|s)\b", text) and "correct" in text
 
     result.measure_notes = ["the kernel dropped 3 connection attempts while the run was timed"]

@@ -146,7 +146,7 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
     found = verdicts.verdict(result)
     account = run_lines(result.time_account, found.text if found else None)
     if account:
-        groups.append(("time account", [(figure, escape(value)) for figure, value in account]))
+        groups.append(("account", [(figure, escape(value)) for figure, value in account]))
     if result.measure_notes:
         groups.append(("notes", [("measuring", escape(note)) for note in result.measure_notes]))
     return groups
