@@ -7,7 +7,7 @@ An account read from a file may be anything: every view takes what it understand
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
+from html import escape as _html
 from typing import Any
 
 from orchbench.terminal_table import Column
@@ -32,6 +32,13 @@ COLOURS = {  # colour-blind-safe (Okabe–Ito)
 }
 TIMELINE_MAX_ROWS = 32  # lanes drawn in a timeline: more would not be readable
 TIMELINE_MAX_SPANS = 2000
+
+
+def escape(value: Any) -> str:
+    """Text from a results file, safe inside SVG: control characters made visible, then markup escaped."""
+    from orchbench.console import safe_text
+
+    return _html(safe_text(value))
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -119,8 +126,10 @@ def columns(accounts: Mapping[str, Mapping[str, Any]]) -> list[Column]:
     """The "where the time went" table: one row per strategy."""
     names = list(accounts)
     rows = [shares(accounts[n]) for n in names]
+    from orchbench.console import safe_text
+
     cols = [
-        Column("Strategy", names, numeric=False),
+        Column("Strategy", [safe_text(n) for n in names], numeric=False),
         Column("Start-up [s]", [_seconds(accounts[n].get("startup_s")) for n in names]),
         Column("Tail [s]", [_seconds(accounts[n].get("tail_s")) for n in names]),
     ]
