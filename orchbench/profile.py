@@ -26,6 +26,7 @@ from typing import Any
 
 from orchbench.errors import UsageError
 from orchbench.harness import interpreter
+from orchbench.noise import usable_cores
 from orchbench.types import RunSpec
 
 SCHEMA = "orchbench.profile/1"
@@ -362,7 +363,7 @@ def profile_one(label: str, spec: RunSpec, out: Path, options: ProfileOptions) -
     paths = _captures(out, stem)
     modes = ["peak"] + (["leaks"] if options.leaks else []) + (["temporary"] if options.temporary else [])
     # flamegraphs are drawn by memray processes while this one reads the captures
-    with ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, usable_cores() - 1)) as pool:
         drawings = {}
         for path in paths:
             name = stem if path.name == capture.name else f"{stem}.{path.suffix[1:]}"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orchbench
-from orchbench import Option, Outcome, RunSpec, Strategy, UsageError, split_in_flight
+from orchbench import Option, Outcome, RunSpec, Strategy, UsageError, split_in_flight, usable_cores
 
 CONNECT_TIMEOUT_S = 5.0
 CLOSE_TIMEOUT_S = 30.0  # how long the actors may take to close their worker resources at the end
@@ -74,7 +74,7 @@ class RayStrategy(Strategy):
         from orchbench_ray.worker import AsyncBatchWorker, BatchWorker
 
         task = orchbench.build_task(spec)  # not task_for: this is the driver, not a worker (no worker hook)
-        n = self.options["actors"] or task.bounded(os.cpu_count() or 1)
+        n = self.options["actors"] or task.bounded(usable_cores())
         concurrency = self.options["concurrency"] or _default_concurrency(task, n)
         _check_capacity(task.capacity, n, concurrency)
         self.resolved.update(actors=n, concurrency=concurrency)
@@ -104,7 +104,7 @@ class RayStrategy(Strategy):
             if address:
                 ray.init(address=address, **quiet)
             else:  # "local": a new Ray of our own, even when another one runs on this machine
-                ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=self.options["dashboard"], **quiet)
+                ray.init(address="local", num_cpus=usable_cores(), include_dashboard=self.options["dashboard"], **quiet)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             where = f"the Ray cluster at {address}" if address else "a local Ray"
             raise UsageError(f"ray: cannot start or join {where}: {_first_line(exc)}") from None
