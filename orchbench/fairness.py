@@ -291,5 +291,7 @@ def render_tuning(rows: Sequence[Sequence[str]], console: Any = None) -> None:
 
 def tuning_markdown(rows: Sequence[Sequence[str]]) -> str:
     lines = ["#### Tuning", "", "| " + " | ".join(TUNING_HEADER) + " |", "|" + "---|" * len(TUNING_HEADER)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    from orchbench.escape import markdown_text  # names and settings come from plugins and saved files
+
+    lines += ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
