@@ -70,6 +70,55 @@ def _walls(runs: list[RunResult]) -> list[float]:
     return [r.wall_s for r in runs if r.timed]
 
 
+def check_baseline(
+    baseline: Mapping[str, Any],
+    *,
+    settings: Mapping[str, Any],
+    interpreters: Mapping[str, Mapping[str, Any]],
+    iterations: int,
+    source: str,
+    alpha: float = 0.05,
+) -> None:
+    """Before anything runs: the baseline measured the same thing (workload, case, scenario, input digest) on the
+    same interpreter for the strategies both have, shares a strategy, and holds enough runs for a regression to
+    be detectable at ``alpha`` with ``iterations`` new runs. ``settings`` are this comparison's (as it will save
+    them); ``interpreters`` maps each strategy label to its interpreter. One UsageError line otherwise."""
+    from orchbench.interpreters import INTERPRETER_KEYS, differing, interpreter_of, short_label
+
+    then = baseline["settings"]
+    for key in ("workload", "case", "scenario"):
+        if then.get(key) != settings.get(key):
+            raise UsageError(
+                f"--against {source}: the baseline was measured with {key} {then.get(key)!r}, "
+                f"this comparison would run {settings.get(key)!r}"
+            )
+    if then.get("input_digest") and settings.get("input_digest") and then["input_digest"] != settings["input_digest"]:
+        raise UsageError(
+            f"--against {source}: the baseline was measured on another input (digest {then['input_digest']}, "
+            f"this one is {settings['input_digest']})"
+        )
+    measured = measured_runs(baseline)
+    common = [label for label in interpreters if label in measured]
+    if not common:
+        raise UsageError(
+            f"--against {source}: no strategy in common with the baseline (baseline: "
+            f"{', '.join(measured) or 'none'}; now: {', '.join(interpreters)})"
+        )
+    for label in common:
+        before, now = interpreter_of(baseline, label), dict(interpreters[label])
+        if differing([before, now], INTERPRETER_KEYS):
+            raise UsageError(
+                f"--against {source}: the baseline ran {label} on Python {short_label(before)}, this comparison "
+                f"would run it on {short_label(now)}; gate against a baseline of the same interpreter"
+            )
+        then_runs = len(_walls(measured[label]))
+        if then_runs and min_p_value(then_runs, iterations) >= alpha:
+            raise UsageError(
+                f"--against {source}: too few runs of {label!r} to detect a regression at α = {alpha:g} "
+                f"({then_runs} in the baseline, {iterations} now; use at least {runs_needed(alpha)} of each)"
+            )
+
+
 def _check_same_benchmark(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> None:
     for key in ("workload", "case", "scenario"):
         now, then = current["settings"].get(key), baseline["settings"].get(key)

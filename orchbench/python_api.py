@@ -405,6 +405,7 @@ def measure(
     from orchbench.commands.progress import progress_reporter
     from orchbench.harness.planner import plan
     from orchbench.harness.session import run_session
+    from orchbench.interpreters import this_interpreter
     from orchbench.plugins import get_registry, warn_plugin_problems
     from orchbench.results import environment, make_document
     from orchbench.tune import TuneBudget
@@ -429,6 +430,8 @@ def measure(
         "unit": registry.workload(first.workload).unit,
         "specs": {label: spec.to_dict() for label, spec in specs},
         "server": registry.workload(first.workload).service_host(first.workload_options),
+        "input_digest": input_digest_of(first),
+        "interpreters": {label: this_interpreter() for label, _ in specs},
         "fairness": fair,
         **(extra_settings or {}),
     }
@@ -447,6 +450,19 @@ def measure(
     settings["complete"] = not session.interrupted
     document = make_document(settings, session.order, session.runs, env=environment())
     return document, session.interrupted
+
+
+def input_digest_of(spec: Any) -> str | None:
+    """The digest of the run's input (as a recorded reference names it); None when it cannot be read here."""
+    from orchbench.harness.cache import ResourceCache
+    from orchbench.plugins import get_registry
+    from orchbench.verify import input_digest
+
+    try:
+        raw = get_registry(spec.plugins).workload(spec.workload)(spec, ResourceCache()).load_input()
+    except (UsageError, NotImplementedError, OSError):
+        return None
+    return input_digest(raw)
 
 
 def check_agreement(runs: list[Any]) -> Any:

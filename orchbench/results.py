@@ -3,11 +3,13 @@
 Layout of schema ``orchbench.comparison/2``::
 
     {"schema": "orchbench.comparison/2", "created": "2025-01-31T12:00:00Z",
-     "environment": {python, implementation, os, platform, machine, cpu_model, cpu_count, memory_total,
-                     packages: {name: version}, event_loop, plugins: [{name, distribution, version}], git_commit,
+     "environment": {python, implementation, python_build, python_debug, gil_enabled, os, platform, machine,
+                     cpu_model, cpu_count, memory_total, packages: {name: version}, event_loop,
+                     plugins: [{name, distribution, version}], git_commit, git_dirty,
                      project: the pyproject.toml whose [tool.orchbench] was used, or null},
-     "settings": {workload, case, input, scenario, seed, iterations, warmup, baseline, unit, specs: {label: spec},
-                  server, fairness, agreement, command, complete, ...},
+     "settings": {workload, case, input, input_digest, scenario, seed, iterations, warmup, baseline, unit,
+                  specs: {label: spec}, interpreters: {label: interpreter}, server, fairness, agreement, command,
+                  complete, ...},
      "order": [{round, strategy, warmup}, ...],
      "runs": [RunResult.to_dict() + {"round", "warmup"}, ...]}
 
@@ -22,7 +24,9 @@ refused with one line):
   it later gained fields that readers treat as optional: ``environment.event_loop``; ``settings.server``,
   ``fairness`` (with the tuning probes) and ``agreement``; per run ``elapsed_s``, ``cpu_granularity_s``,
   ``peak_rss_bound``, ``base_rss``, ``end_uss``, ``measure_notes``, ``hedges``, ``hedges_won``, ``mismatch``,
-  ``strategy_stats``, ``in_flight``, ``resolved_options``; per spec ``plugins``, ``reference_path``. The original
+  ``strategy_stats``, ``in_flight``, ``resolved_options``; per spec ``plugins``, ``reference_path``, ``python``;
+  ``environment.python_build``, ``python_debug``, ``gil_enabled``, ``git_dirty``; ``settings.input_digest`` and
+  ``interpreters`` (what each strategy label ran on, see :mod:`orchbench.interpreters`). The original
   exercise's case and scenarios were named ``seed``, its preset ``seed-design``.
   Later still, ``environment.project`` (optional, in every version).
 - **2** — the original exercise's case and scenarios are named ``original``, its preset ``original-design``
@@ -112,6 +116,21 @@ def _git_commit() -> str | None:
     return None
 
 
+def _git_dirty() -> bool | None:
+    """Whether tracked files of the project (the working directory's repository) differ from its commit."""
+    with suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=os.getcwd(),
+        )
+        if out.returncode == 0:
+            return bool(out.stdout.strip())
+    return None
+
+
 def _plugin_record(plugin: Any) -> dict[str, Any]:
     get = plugin.get if isinstance(plugin, Mapping) else lambda key: getattr(plugin, key, None)
     return {"name": get("name"), "distribution": get("distribution"), "version": get("version")}
@@ -126,9 +145,15 @@ def environment(plugins: Iterable[Any] | None = None) -> dict[str, Any]:
         plugins = [
             {"name": s.plugin, "distribution": s.distribution, "version": s.version} for s in get_registry().plugins()
         ]
+    from orchbench.interpreters import this_interpreter
+
+    interpreter = this_interpreter()
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
+        "python_build": interpreter["build"],  # gil or free-threaded
+        "python_debug": interpreter["debug"],
+        "gil_enabled": interpreter["gil_enabled"],
         "os": f"{platform.system()} {platform.release()}".strip(),
         "platform": platform.platform(),
         "machine": platform.machine(),
@@ -139,6 +164,7 @@ def environment(plugins: Iterable[Any] | None = None) -> dict[str, Any]:
         "event_loop": loop_name(),
         "plugins": [_plugin_record(p) for p in plugins],
         "git_commit": _git_commit(),
+        "git_dirty": _git_dirty(),
         "project": _project_file(),
     }
 

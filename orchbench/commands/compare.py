@@ -22,6 +22,7 @@ class Format(str, Enum):
     csv = "csv"
     json = "json"
     html = "html"
+    benchmark_action = "benchmark-action"  # github-action-benchmark's customSmallerIsBetter JSON
 
 
 Strategies = Annotated[
@@ -79,6 +80,16 @@ Budget = Annotated[
 ]
 
 
+Junit = Annotated[
+    Path | None,
+    typer.Option(
+        "--junit",
+        help="Also write a JUnit XML file for CI: a test case per strategy, failed when a run was wrong or "
+        "incomplete, or the gate found it slower.",
+    ),
+]
+
+
 def rendered(report: Any, fmt: Format, documents: list[dict[str, Any]]) -> str:
     """The report as Markdown, CSV, JSON or a self-contained HTML page."""
     from orchbench import report as reports
@@ -87,6 +98,10 @@ def rendered(report: Any, fmt: Format, documents: list[dict[str, Any]]) -> str:
         from orchbench.html_report import to_html
 
         return to_html(report, documents)
+    if fmt is Format.benchmark_action:
+        from orchbench.ci_outputs import benchmark_action
+
+        return benchmark_action(report)
     return {"markdown": reports.to_markdown, "csv": reports.to_csv, "json": reports.to_json}[fmt.value](report)
 
 
@@ -147,6 +162,7 @@ def compare_command(
     tune: Tune = False,
     tune_budget: TuneBudgetOpt = DEFAULT_TUNE_BUDGET,
     budget: Budget = None,
+    junit: Junit = None,
     quiet: Quiet = False,
 ) -> int:
     """Compare strategies side by side: isolated, interleaved, repeated runs with statistics you can trust."""
@@ -160,9 +176,12 @@ def compare_command(
     target = output or results.default_path(results_dir, opts.workload)
     page = target.with_suffix(".html") if html == Path("") else html  # bare --html: beside the results
     refuse_overwrites(  # before the first run, not after all of them
-        {"--output": target, "--html": page}, {**opts.inputs(), "the baseline (--against)": against}
+        {"--output": target, "--html": page, "--junit": junit},
+        {**opts.inputs(), "the baseline (--against)": against},
     )
     reference_doc = results.load(against) if against is not None else None
+    if reference_doc is not None:
+        check_against(reference_doc, str(against), names, opts, iterations)
     try:
         comparison = python_api.compare(
             strategies=names,
@@ -203,14 +222,60 @@ def compare_command(
         say(f"orchbench: {label}: no successful run (each one failed, ended incomplete or was wrong)")
     if failed:
         status = 1
+    verdicts: list[str] = []
+    regressed: dict[str, str] = {}
     if reference_doc is not None:
         found = regressions(document, reference_doc, threshold)
         for regression in found:
             say(f"orchbench: regression: {regression.describe()}")
+            regressed[regression.strategy] = f"regression: {regression.describe()}"
+        verdicts = [f"regression: {r.describe()}" for r in found] or [
+            f"gate: no strategy significantly slower than in {against} by more than {threshold:.0%}"
+        ]
         if found:
-            return 1
-        say(f"gate: no strategy significantly slower than in {against} by more than {threshold:.0%}")
+            status = 1
+        else:
+            say(verdicts[0])
+    write_ci_outputs(report, comparison, regressed, verdicts, junit)
     return status
+
+
+def write_ci_outputs(
+    report: Any, comparison: Any, regressed: dict[str, str], verdicts: list[str], junit: Path | None
+) -> None:
+    """The JUnit file (when asked) and the GitHub step summary (when ``$GITHUB_STEP_SUMMARY`` is set)."""
+    from orchbench import ci_outputs
+
+    if junit is not None:
+        cases = ci_outputs.cases_of(report, comparison.failed, regressed)
+        classname = ".".join(str(p) for p in (report.workload, report.case) if p)
+        say(f"junit: {ci_outputs.write_junit(junit, 'orchbench compare', cases, classname)}")
+    summary = ci_outputs.summary_markdown(report, comparison.failed, verdicts, comparison.winner)
+    ci_outputs.append_step_summary(summary)
+
+
+def check_against(reference_doc: dict[str, Any], source: str, names: list[str], opts: Any, iterations: int) -> None:
+    """The gate's baseline checked before the first run: same workload, case, scenario, input and interpreter."""
+    from orchbench.gate import check_baseline
+    from orchbench.interpreters import this_interpreter
+    from orchbench.python_api import input_digest_of
+
+    specs = common.build_specs(names, opts)
+    first = specs[0][1]
+    settings = {
+        "workload": first.workload,
+        "case": first.case,
+        "scenario": first.scenario,
+        "input_digest": input_digest_of(first),
+    }
+    here = this_interpreter()
+    check_baseline(
+        reference_doc,
+        settings=settings,
+        interpreters={label: here for label, _ in specs},
+        iterations=iterations,
+        source=source,
+    )
 
 
 def without_success(document: dict[str, Any]) -> list[str]:
@@ -228,7 +293,9 @@ def report_command(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write the Markdown, CSV, JSON or HTML to this file instead of standard output."
+            "--output",
+            "-o",
+            help="Write the Markdown, CSV, JSON, HTML or benchmark-action JSON to this file, not standard output.",
         ),
     ] = None,
     baseline_strategy: Baseline = None,
@@ -240,7 +307,9 @@ def report_command(
     from orchbench.report import build_report
 
     if output is not None and fmt is Format.table:
-        raise UsageError("--output needs --format markdown, csv, json or html (the table is for the terminal)")
+        raise UsageError(
+            "--output needs --format markdown, csv, json, html or benchmark-action (the table is for the terminal)"
+        )
     refuse_overwrites({"--output": output}, {"a results file this command reports": files})
     documents = [results.load(path) for path in files]
     report = build_report(documents, baseline=baseline_strategy)

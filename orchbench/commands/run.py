@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -182,15 +183,25 @@ def run_command(
     strategy: Annotated[str, typer.Argument(help="Strategy or preset to run (see `orchbench list`).")],
     opts: common.RunOptions,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full result (output included) as JSON.")] = False,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            "--junit", help="Also write a JUnit XML file for CI: one test case, failed unless the run is right."
+        ),
+    ] = None,
 ) -> int:
     """Run one strategy once, in a fresh process, and print wall time, throughput, success, CPU and memory."""
-    from orchbench import python_api
+    from orchbench import ci_outputs, python_api
     from orchbench.cli import state
+    from orchbench.console import say
     from orchbench.harness.isolate import since_process_start
+    from orchbench.overwrite import refuse_overwrites
     from orchbench.plugins import get_registry, warn_plugin_problems
     from orchbench.redact import scrub
 
     warn_plugin_problems()
+    if junit is not None:
+        refuse_overwrites({"--junit": junit}, opts.inputs())  # before the run: never over an input, writable
     result = python_api.run(strategy, with_output=as_json, debug=state.debug, run_options=opts)
     result.elapsed_s = since_process_start()
     label = result.name
@@ -200,6 +211,10 @@ def run_command(
     else:
         workload_cls = get_registry().workload(opts.workload)
         render_result(label, result, workload_cls.unit, workload_cls)
+    if junit is not None:
+        path = ci_outputs.write_junit(junit, "orchbench run", ci_outputs.run_cases(label, result), opts.workload)
+        say(f"junit: {path}")
+    ci_outputs.append_step_summary(ci_outputs.run_summary_markdown(label, result))
     return 0 if result.ok else 1
 
 
