@@ -148,11 +148,12 @@ class Comparison:
         """The results document, exactly as saved (``orchbench.comparison`` JSON)."""
         return self.document
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the results document atomically to ``path`` (``orchbench report`` reads it)."""
+    def save(self, path: str | os.PathLike[str], *, exclusive: bool = False) -> Path:
+        """Write the results document atomically to ``path`` (``orchbench report`` reads it); the path written.
+        ``exclusive``: never over an existing file (a taken name gets -2, -3, ...)."""
         from orchbench import results
 
-        return results.save(path, self.document)
+        return results.save(path, self.document, exclusive=exclusive)
 
     def to_markdown(self) -> str:
         from orchbench.report import to_markdown

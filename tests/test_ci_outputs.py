@@ -154,5 +154,6 @@ def test_run_junit_fails_an_incomplete_run(tmp_path):
     assert ran.returncode == 1, ran.stderr
     [case] = ET.parse(junit).getroot().iter("testcase")
     assert case.get("name") == "sequential"
-    assert case.find("failure").get("message").startswith("incomplete: ")
-    assert "orchbench run sequential" in summary.read_text() and "incomplete" in summary.read_text()
+    message = case.find("failure").get("message")
+    assert message.startswith("failed: ") and "InjectedFault" in message  # every attempt fails, none is retried
+    assert "orchbench run sequential" in summary.read_text() and "InjectedFault" in summary.read_text()
