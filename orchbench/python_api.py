@@ -187,7 +187,7 @@ def first_error(run: RunResult) -> str:
 def options_from(workload: str | type[Workload] | None, options: Mapping[str, Any]) -> RunOptions:
     """The command line's RunOptions for these keyword options; a workload class is registered for the runs."""
     from orchbench import plugins
-    from orchbench.commands.common import RunOptions
+    from orchbench.commands.common import RunOptions, check_value
     from orchbench.suggest import did_you_mean
 
     unknown = [k for k in options if k not in OPTION_NAMES]
@@ -211,15 +211,13 @@ def options_from(workload: str | type[Workload] | None, options: Mapping[str, An
     if not isinstance(sets, Mapping):
         raise UsageError("set= takes a mapping of option names to values, e.g. set={'workers': 4}")
     opts.sets = [f"{key}={_text(value)}" for key, value in sets.items()]
-    if "input" in given:
-        opts.input_path = None if given["input"] is None else os.fspath(given.pop("input"))
     opts.no_cache = not given.pop("cache", True)
     opts.no_memo = not given.pop("memo", True)
-    if given.get("reference") is not None:
-        given["reference"] = os.fspath(given["reference"])
-    for key, value in given.items():
-        if key != "input":
-            setattr(opts, key, value)
+    for key, value in given.items():  # checked as the command line checks its flags' values
+        field = "input_path" if key == "input" else key
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        setattr(opts, field, check_value(field, value))
     return opts
 
 

@@ -101,6 +101,7 @@ def test_a_preset_run_keeps_its_name():
         (lambda: orchbench.run("nope", "anagrams"), "unknown strategy 'nope'"),
         (lambda: orchbench.compare("anagrams", ["sequential"], iterations=0), "iterations"),
         (lambda: orchbench.run("sequential", "anagrams", set=["workers=2"]), "set= takes a mapping"),
+        (lambda: orchbench.run("sequential", "anagrams", fault_rate=2), "--fault-rate"),
         (lambda: orchbench.run("sequential", RunSpec), "is not a workload"),
     ],
 )
