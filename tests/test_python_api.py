@@ -85,7 +85,7 @@ def test_run_a_named_workload_with_options():
     result = orchbench.run("sequential", "anagrams", case="small", scenario="none", set={"retry.max_attempts": 2})
     assert isinstance(result, RunResult)
     assert result.ok and result.correct is True
-    assert result.spec["retry_options"] == {"max_attempts": "2"}
+    assert result.spec["retry_options"] == {"max_attempts": 2}
     assert result.elapsed_s is not None and result.elapsed_s > 0
 
 
