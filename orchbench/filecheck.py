@@ -185,12 +185,16 @@ SETTINGS_FIELDS: dict[str, tuple[Kind, bool]] = {
     "server": (TEXT, True),
     "fairness": (MAPPING, True),
     "agreement": (MAPPING, True),
+    "input_digest": (TEXT, True),
+    "interpreters": (MAPPING, True),
 }
 ENVIRONMENT_FIELDS: dict[str, tuple[Kind, bool]] = {
     "cpu_count": (POSITIVE, True),
     "memory_total": (POSITIVE, True),
     "packages": (MAPPING, True),
     "plugins": (MAPPINGS, True),
+    "python_build": (TEXT, True),
+    "git_dirty": (FLAG, True),
 }
 PROBE_FIELDS: dict[str, tuple[Kind, bool]] = {
     "options": (MAPPING, False),
