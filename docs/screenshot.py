@@ -5,7 +5,8 @@
 
 A real browser checks what the tests cannot: that the page lays out and its embedded plots decode. With every
 host name unresolvable, anything the page tried to fetch from outside would be missing from the picture. Needs
-Chromium (Debian: ``apt-get install chromium``); not part of the test suite, since CI may have no browser.
+Chromium (Debian: ``apt-get install chromium``). The test suite lays the report out in the same browser at a
+phone's width (``tests/test_html_phone.py``).
 """
 
 from __future__ import annotations

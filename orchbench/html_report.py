@@ -35,9 +35,15 @@ tr.winner td { color: #1a7f37; font-weight: 600; } tr.flagged td { color: #cf222
 .state.bad { background: #ffebe9; border-color: #ff8182; }
 figure { margin: 1em 0; } img { max-width: 100%; height: auto; border: 1px solid #d1d9e0; }
 svg.account, svg.timeline { max-width: 100%; height: auto; display: block; }
-dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1.2em; } dt { font-weight: 600; }
+dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .2em 1.2em; } dt { font-weight: 600; }
 dd { margin: 0; } ul.notes li { margin: .3em 0; }
+p, li, dd, h1 { overflow-wrap: break-word; }  /* a long word (a commit, a path) breaks rather than widen the page */
+@media (max-width: 600px) {
+  body { margin: 1em auto; padding: 0 .75em; font-size: 14px; }
+  dl { grid-template-columns: minmax(0, 1fr); } dd { margin-bottom: .4em; }
+}
 """
+NARROW_SCREEN = "(max-width: 600px)"  # where the page shows the plots drawn for a phone
 
 
 def _title_line(report: Report) -> str:
@@ -141,15 +147,33 @@ def _environment(env: Mapping[str, Any]) -> str:
     return f"<dl>{items}</dl>"
 
 
-def _plots(documents: Sequence[Mapping[str, Any]]) -> list[tuple[str, bytes]]:
-    """The comparison's PNG plots (wall time, throughput, memory), drawn into a scratch directory and read back."""
-    from orchbench.plots import plot_comparison
+def _plots(documents: Sequence[Mapping[str, Any]]) -> list[tuple[str, bytes, bytes]]:
+    """The comparison's PNG plots (wall time, throughput, memory, tuning), each drawn twice: for a wide screen and
+    for a phone's (see :func:`orchbench.plots.narrow`), drawn into a scratch directory and read back."""
+    from orchbench.plots import narrow, plot_comparison
 
     with tempfile.TemporaryDirectory(prefix="orchbench-plots-") as scratch:
-        paths = plot_comparison(list(documents), scratch, stem="plot")  # type: ignore[arg-type]
+        wide = plot_comparison(list(documents), scratch, stem="plot")  # type: ignore[arg-type]
+        with narrow():
+            small = plot_comparison(list(documents), scratch, stem="phone")  # type: ignore[arg-type]
+        pictures = [
+            (Path(w).stem.removeprefix("plot-"), Path(w).read_bytes(), Path(n).read_bytes())
+            for w, n in zip(wide, small, strict=True)
+        ]
         # the time account is drawn as SVG in its own section
-        pictures = [(Path(p).stem.removeprefix("plot-"), p) for p in paths]
-        return [(name, Path(p).read_bytes()) for name, p in pictures if name not in ("account", "timeline")]
+        return [picture for picture in pictures if picture[0] not in ("account", "timeline")]
+
+
+def _figure(name: str, wide: bytes, small: bytes) -> str:
+    """A plot that a phone shows in its narrow drawing and any other screen in its wide one."""
+
+    def uri(png: bytes) -> str:
+        return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+    return (
+        f'<figure><picture><source media="{NARROW_SCREEN}" srcset="{uri(small)}">'
+        f'<img alt="{escape(name)} per strategy" src="{uri(wide)}"></picture></figure>'
+    )
 
 
 def _account(report: Report) -> list[str]:
@@ -186,10 +210,7 @@ def _settings(documents: Sequence[Mapping[str, Any]]) -> str:
 
 def to_html(report: Report, documents: Sequence[Mapping[str, Any]], plots: bool = True) -> str:
     """The whole page; ``documents`` are the results files the report was built from (for the plots and settings)."""
-    figures = []
-    for name, png in _plots(documents) if plots else []:
-        data = base64.b64encode(png).decode("ascii")
-        figures.append(f'<figure><img alt="{escape(name)} per strategy" src="data:image/png;base64,{data}"></figure>')
+    figures = [_figure(*plot) for plot in (_plots(documents) if plots else [])]
     notes = "".join(f"<li>{escape(note)}</li>" for note in footnotes(report))
     title = f"orchbench comparison — {report.workload or 'workload'}"
     return (

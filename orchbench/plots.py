@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,17 +26,39 @@ BAD_COLOUR = "#c0392b"
 WIN_COLOUR = "#2e8b57"
 
 
+WIDE_IN = 9.0  # a figure's width in inches, at DPI: 990 px
+NARROW_IN = 3.6  # for a phone's screen (375 px wide): 396 px, shown at nearly its own size
+DPI = 110
+_width = ContextVar("figure_width", default=WIDE_IN)
+
+
+@contextmanager
+def narrow(width_in: float = NARROW_IN) -> Iterator[None]:
+    """Draw the figures of this block ``width_in`` inches wide (titles wrapped, tuning panels in one column)."""
+    token = _width.set(width_in)
+    try:
+        yield
+    finally:
+        _width.reset(token)
+
+
 def _figure(rows: int) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 1.6 + 0.55 * max(rows, 1)), dpi=110, layout="constrained")
+    fig = Figure(figsize=(_width.get(), 1.6 + 0.55 * max(rows, 1)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
+def _wrap(text: str, points: float = 12.0) -> str:
+    """``text`` wrapped at whole words to the figure's width (a character is at most 0.6 of the font size wide)."""
+    chars = max(20, int(_width.get() * 72 / (0.6 * points)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+
+
 def _headline(report: Report, what: str) -> str:
-    return f"{what}\n{report.title}"
+    return _wrap(f"{what}\n{report.title}")
 
 
 def _label(row: Any) -> str:
@@ -101,7 +126,7 @@ def _wall_plot(report: Report, path: Path) -> Path:
     ax.set_yticks(positions, [_label(r) for r in rows])
     ax.set_xlabel("wall time [s]" + (", log scale" if ax.get_xscale() == "log" else ""))
     runs = sorted({len(r.walls) for r in rows})
-    ax.set_title(_headline(report, f"Wall time per strategy ({'/'.join(map(str, runs))} runs each, box = IQR)"))
+    fig.suptitle(_headline(report, f"Wall time per strategy ({'/'.join(map(str, runs))} runs each, box = IQR)"))
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
@@ -122,10 +147,10 @@ def _bars(
         ax.annotate(f"{value:.3g}", (value, y), xytext=(4, 6), textcoords="offset points", fontsize="small")
     ax.set_yticks(range(len(rows)), [_label(rows[i]) for i in order])
     ax.set_xlabel(xlabel)
-    ax.set_title(_headline(report, what))
+    fig.suptitle(_headline(report, what))
     ax.grid(axis="x", alpha=0.3)
     if note:
-        fig.supxlabel(note, fontsize="x-small", color="dimgrey")
+        fig.supxlabel(_wrap(note, 8.0), fontsize="x-small", color="dimgrey")
     return _save(fig, path)
 
 
@@ -188,11 +213,14 @@ def _tuning_plot(report: Report, found: Mapping[str, Any], path: Path) -> Path:
     from matplotlib.figure import Figure
 
     panels = [(label, knob) for label, t in found.items() for knob in t.ranges]
-    fig = Figure(figsize=(4.2 * min(3, len(panels)), 3.4 * -(-len(panels) // 3)), dpi=110, layout="constrained")
+    across = 1 if _width.get() < WIDE_IN / 2 else min(3, len(panels))
+    down = -(-len(panels) // across)
+    width = _width.get() if across == 1 else 4.2 * across
+    fig = Figure(figsize=(width, 3.4 * down), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     for i, (label, knob) in enumerate(panels, 1):
         t = found[label]
-        ax = fig.add_subplot(-(-len(panels) // 3), min(3, len(panels)), i)
+        ax = fig.add_subplot(down, across, i)
         # the probes of this knob's search (the other knobs held still), the defaults and the confirmations
         probes = [p for p in t.probes if knob in p.options and p.phase in (None, knob)]
         good = sorted((p.options[knob], p.wall_s) for p in probes if p.ok)
@@ -223,7 +251,7 @@ def _tuning_plot(report: Report, found: Mapping[str, Any], path: Path) -> Path:
         ax.set_xlabel(knob + (" (log scale)" if ax.get_xscale() == "log" else ""))
         ax.set_ylabel("wall time [s]")
         edge = " — at the edge" if knob in t.edges else ""
-        ax.set_title(f"{label}: {len(t.probes)} probes, {t.cost_s:.0f} s{edge}", fontsize="medium")
+        ax.set_title(_wrap(f"{label}: {len(t.probes)} probes, {t.cost_s:.0f} s{edge}", 10.0), fontsize="medium")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="x-small")
     fig.suptitle(_headline(report, "Tuning: wall time of each probe by knob value"))
