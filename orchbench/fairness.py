@@ -55,9 +55,16 @@ def prepare(
         specs = apply_budget(specs, budget, record["skipped"])
         record.update(mode="budget", budget=budget)
     elif tune is not None:
-        from orchbench.tune import tune_specs
+        from orchbench.tune import TuningInterrupted, tune_specs
 
-        specs, tunings = tune_specs(specs, tune, quiet)
+        try:
+            specs, tunings = tune_specs(specs, tune, quiet)
+        except TuningInterrupted as stop:  # the probes measured so far are kept, in the record it carries
+            record.update(
+                mode="tune", tune_budget=tune.describe(), tuning={k: t.to_dict() for k, t in stop.searches.items()}
+            )
+            stop.record = record
+            raise
         record.update(mode="tune", tune_budget=tune.describe(), tuning={k: t.to_dict() for k, t in tunings.items()})
         for label, _ in specs:
             if label not in tunings and label not in record["skipped"]:
@@ -112,6 +119,11 @@ def record_of(document: Mapping[str, Any]) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"malformed orchbench comparison: its fairness record is damaged ({exc})") from None
     return record
+
+
+def probes_kept(document: Mapping[str, Any]) -> int:
+    """The tuning probes a document holds (what an interrupted tuning kept)."""
+    return sum(len(t.probes) for t in tunings(record_of(document)).values())
 
 
 def tunings(record: Mapping[str, Any]) -> dict[str, Tuning]:
@@ -207,7 +219,12 @@ def _tuning_notes(rows: Sequence[StrategyRow], record: Mapping[str, Any]) -> lis
                 f"({low}–{high}); the best setting may lie beyond it."
             )
         if t.exhausted:
-            said.append(f"{label}: the tuning budget ran out before the search ended; its setting is the best found.")
+            best = "" if t.kept_defaults is not None else "; its setting is the best found"
+            said.append(f"{label}: the tuning budget ran out before the search ended{best}.")
+        if t.kept_defaults is not None:
+            said.append(f"{label}: tuning kept the defaults: {t.kept_defaults}.")
+        if t.interrupted:
+            said.append(f"{label}: tuning was interrupted after {len(t.probes)} probes; nothing was compared.")
     at_defaults = {label: t.default_wall() for label, t in found.items()}
     for row in rows:  # strategies not tuned ran at their defaults anyway
         if row.strategy not in found and row.wall and not row.flagged:
@@ -236,6 +253,9 @@ def tuning_rows(docs: Sequence[Mapping[str, Any]]) -> list[list[str]]:
         for label, t in tunings(record_of(doc)).items():
             best = [p.wall_s for p in t.probes if p.ok and p.options == t.chosen and p.wall_s is not None]
             remarks = [f"{k} at the edge" for k in t.edges] + (["budget ran out"] if t.exhausted else [])
+            remarks += ["stopped: a setting failed entirely"] if t.stopped is not None else []
+            remarks += ["defaults kept"] if t.kept_defaults is not None else []
+            remarks += ["interrupted"] if t.interrupted else []
             for i, knob in enumerate(t.ranges):
                 low, high = t.ranges[knob]
                 rows.append(

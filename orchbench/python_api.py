@@ -407,14 +407,18 @@ def measure(
     from orchbench.interpreters import this_interpreter
     from orchbench.plugins import get_registry, warn_plugin_problems
     from orchbench.results import environment, make_document
-    from orchbench.tune import TuneBudget
+    from orchbench.tune import TuneBudget, TuningInterrupted
 
     warn_plugin_problems()
     specs = common.build_specs(names, opts)
+    order = plan([label for label, _ in specs], iterations, warmup)  # checked before any tuning; the session runs it
+    tuning = TuneBudget.parse(tune) if tune is not None else None
     noisy = noise.reasons() if progress is None else []  # before the runs (and tuning), which load the machine
-    specs, fair = fairness.prepare(
-        specs, budget=budget, tune=TuneBudget.parse(tune) if tune is not None else None, quiet=quiet
-    )
+    try:
+        specs, fair = fairness.prepare(specs, budget=budget, tune=tuning, quiet=quiet)
+        tuning_stopped = False
+    except TuningInterrupted as stop:  # the probes measured are kept: saved like any interrupted comparison
+        fair, tuning_stopped = stop.record, True
     registry = get_registry()
     first = specs[0][1]
     settings = {
@@ -434,7 +438,9 @@ def measure(
         "fairness": fair,
         **(extra_settings or {}),
     }
-    order = plan([label for label, _ in specs], iterations, warmup)  # the session runs this same plan
+    if tuning_stopped:
+        settings["complete"] = False
+        return make_document(settings, order, [], env=environment()), True
     if progress is not None:
         session = run_session(specs, iterations, warmup, progress, with_output="unverified")
     else:

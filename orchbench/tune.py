@@ -70,6 +70,7 @@ class Probe:
     error: str | None = None
     in_flight: int | None = None
     phase: str | None = None  # the knob being searched when it ran; None for the defaults and the confirmations
+    failed_all: bool = False  # the run failed, or every item did (not: stopped at its deadline, only slow)
 
 
 @dataclass
@@ -83,10 +84,15 @@ class Tuning:
     probes: list[Probe] = field(default_factory=list)
     cost_s: float = 0.0
     exhausted: bool = False  # the budget ran out before the search ended
+    kept_defaults: str | None = None  # why the strategy runs at its defaults after all (None: at ``chosen``)
+    stopped: str | None = None  # why the search stopped before its end (a setting that failed entirely)
+    interrupted: bool = False  # Ctrl-C stopped the search; its probes are those measured until then
 
     @property
     def edges(self) -> list[str]:
         """Knobs whose chosen value lies at an end of the range searched (the best may lie beyond it)."""
+        if self.kept_defaults is not None:
+            return []
         return [
             k
             for k, v in self.chosen.items()
@@ -109,6 +115,7 @@ class Tuning:
                 and isinstance(p.ok, bool)
                 and isinstance(p.elapsed_s, (int, float))
                 and (p.wall_s is None or isinstance(p.wall_s, (int, float)))
+                and isinstance(p.failed_all, bool)
             ):
                 raise ValueError("a probe is malformed")
         return cls(
@@ -119,7 +126,16 @@ class Tuning:
             probes=probes,
             cost_s=float(data.get("cost_s", 0.0)),
             exhausted=bool(data.get("exhausted", False)),
+            kept_defaults=_text_or_none(data.get("kept_defaults")),
+            stopped=_text_or_none(data.get("stopped")),
+            interrupted=bool(data.get("interrupted", False)),
         )
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("a remark is not text")
+    return value
 
 
 def tunable_knobs(strategy_cls: type[Strategy], given: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -163,6 +179,8 @@ class Search:
 
     def _left(self) -> bool:
         t = self.tuning
+        if t.stopped is not None:
+            return False
         if self.budget.runs is not None and len(t.probes) >= self.budget.runs:
             t.exhausted = True
         if self.budget.seconds is not None and t.cost_s >= self.budget.seconds:
@@ -185,9 +203,14 @@ class Search:
         self.tuning.probes.append(probe)
         self.tuning.cost_s += probe.elapsed_s
         self.seen.setdefault(_key(probe.options), []).append(probe)
-        shown = ", ".join(f"{k}={v}" for k, v in probe.options.items()) or "defaults"
+        shown = _setting(probe.options)
         outcome = f"{probe.wall_s:.3f} s" if probe.ok else f"worse ({probe.error})"
         self.report(f"tune {self.tuning.strategy}: {shown}: {outcome}")
+        if probe.failed_all and not any(p.ok for p in self.tuning.probes):
+            # Nothing has worked yet: every further setting would be probed in vain (a service that refuses
+            # every request, a broken input), so the search ends here and says why.
+            self.tuning.stopped = f"every item failed at {shown} ({probe.error})"
+            self.report(f"tune {self.tuning.strategy}: stopped: {self.tuning.stopped}")
         return probe, resolved, items
 
     def _score(self, options: dict[str, Any]) -> float:
@@ -209,25 +232,53 @@ class Search:
         first, resolved, items = self._probe({})
         if first is None:
             return t
+        t.default = {k: resolved.get(k) for k in self.knobs}
         current = {}
+        fixed = []
         for knob, (low, high) in self.knobs.items():
             if items:  # no knob is searched past the number of distinct items
                 high = max(low, min(high, items))
                 t.ranges[knob] = [low, high]
+            if low == high:
+                fixed.append(f"{knob} can only be {low}")
+                continue
             value = resolved.get(knob)
             start = int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
             current[knob] = min(high, max(low, start)) if start else _geometric_middle(low, high)
-        t.default = {k: resolved.get(k) for k in self.knobs}
-        if first.ok and current == t.default:  # the defaults probe is the first point of the curve
+        if not current or t.stopped is not None:
+            capped = f" (the input has {items} distinct item{'s' * (items != 1)})" if items else ""
+            t.kept_defaults = t.stopped or f"nothing to explore: {', '.join(fixed)}{capped}"
+            t.chosen = dict(t.default)
+            return t
+        searched = {**t.default, **current}
+        if first.ok and searched == t.default:  # the defaults probe is the first point of the curve
             first.options = dict(current)
             self.seen = {_key(current): [first]}
-        for knob in self.knobs:
+        for knob in current:
             self.phase = knob
             current[knob] = self._search_knob(knob, current)
         self.phase = None
         self._confirm(current)
-        t.chosen = current
+        t.chosen = {**t.default, **current}
+        t.kept_defaults = self._not_better(current)
+        if t.kept_defaults is not None:
+            t.chosen = dict(t.default)
         return t
+
+    def _not_better(self, chosen: dict[str, Any]) -> str | None:
+        """Why the setting found is not worth taking over the defaults, or None when it is faster than them."""
+        if self.tuning.stopped is not None:
+            return self.tuning.stopped
+        found = self._score(chosen)
+        if found == math.inf:
+            return "no setting probed ran every item correctly"
+        at_defaults = self._score(self.tuning.probes[0].options)
+        if at_defaults < math.inf and not found < at_defaults:
+            return (
+                f"no setting was faster than the defaults (best probed {_setting(chosen)}: {found:.3f} s; "
+                f"defaults: {at_defaults:.3f} s)"
+            )
+        return None
 
     def _search_knob(self, knob: str, current: dict[str, Any]) -> int:
         low, high = self.tuning.ranges[knob]
@@ -247,8 +298,8 @@ class Search:
                 wall = at(value)
                 if wall < best_wall:
                     best, best_wall = value, wall
-                elif not wall <= best_wall * (1 + TOLERANCE):
-                    break
+                elif wall == math.inf or not wall <= best_wall * (1 + TOLERANCE):
+                    break  # worse, or not ok: never a step further while nothing improves
         for factor in FINE:
             for value in (_step(best, factor, low, high), _step(best, 1 / factor, low, high)):
                 if value is not None and self._left():
@@ -270,6 +321,10 @@ class Search:
         best = ranked()
         if best:
             current.update(dict(best[0][1]))
+
+
+def _setting(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items()) or "defaults"
 
 
 def _key(options: dict[str, Any]) -> tuple:
@@ -313,9 +368,27 @@ def tune_specs(
             tuned.append((label, spec))
             continue
         search = Search(label, knobs, probe_runner(spec), budget, reporter())
-        tuning = searches[label] = search.run()
-        tuned.append((label, spec.replace(strategy_options={**spec.strategy_options, **tuning.chosen})))
+        try:
+            tuning = searches[label] = search.run()
+        except KeyboardInterrupt:
+            search.tuning.interrupted = True
+            searches[label] = search.tuning
+            raise TuningInterrupted(searches) from None
+        if tuning.kept_defaults is not None:
+            tuned.append((label, spec))
+        else:
+            chosen = {k: v for k, v in tuning.chosen.items() if v is not None}
+            tuned.append((label, spec.replace(strategy_options={**spec.strategy_options, **chosen})))
     return tuned, searches
+
+
+class TuningInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, SIGHUP) stopped the tuning; ``searches`` holds every search so far, with its probes."""
+
+    def __init__(self, searches: dict[str, Tuning]) -> None:
+        super().__init__("the tuning was interrupted")
+        self.searches = searches
+        self.record: dict[str, Any] = {}  # the fairness record, once fairness.prepare has made it
 
 
 def probe_runner(spec: Any, run: Callable[[Any, float | None], Any] | None = None) -> RunProbe:
@@ -333,6 +406,8 @@ def probe_runner(spec: Any, run: Callable[[Any, float | None], Any] | None = Non
         elapsed = time.monotonic() - started
         error = result.error or (None if result.ok else _why_not_ok(result))
         probe = Probe(dict(options), result.wall_s if result.ok else None, elapsed, result.ok, error, result.in_flight)
+        cut_short = deadline_s is not None and elapsed >= deadline_s  # only slower than the best: not a failure
+        probe.failed_all = not cut_short and (result.error is not None or (result.items > 0 and not result.succeeded))
         return probe, result.resolved_options, result.unique_items
 
     return run_probe

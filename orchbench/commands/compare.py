@@ -65,11 +65,28 @@ Tune = Annotated[
     ),
 ]
 TuneBudgetOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--tune-budget", help="With --tune: the most probe runs per strategy (e.g. 24), or seconds (e.g. 300s)."
+        "--tune-budget",
+        help=f"With --tune: the most probe runs per strategy (e.g. 24), or seconds (e.g. 300s); "
+        f"default {DEFAULT_TUNE_BUDGET}.",
+        show_default=False,
     ),
 ]
+
+
+def tune_setting(tune: bool, tune_budget: str | None) -> str | None:
+    """The tuning budget to use (None: no tuning), checked before any work: ``--tune-budget`` alone is refused."""
+    from orchbench.tune import TuneBudget
+
+    if tune_budget is not None and not tune:
+        raise UsageError(f"--tune-budget {tune_budget} works only with --tune (add --tune, or leave it out)")
+    if not tune:
+        return None
+    TuneBudget.parse(tune_budget or DEFAULT_TUNE_BUDGET)
+    return tune_budget or DEFAULT_TUNE_BUDGET
+
+
 Budget = Annotated[
     int | None,
     typer.Option(
@@ -160,19 +177,20 @@ def compare_command(
         ),
     ] = "10%",
     tune: Tune = False,
-    tune_budget: TuneBudgetOpt = DEFAULT_TUNE_BUDGET,
+    tune_budget: TuneBudgetOpt = None,
     budget: Budget = None,
     junit: Junit = None,
     quiet: Quiet = False,
 ) -> int:
     """Compare strategies side by side: isolated, interleaved, repeated runs with statistics you can trust."""
-    from orchbench import python_api, results
+    from orchbench import fairness, python_api, results
     from orchbench.gate import parse_threshold, regressions
     from orchbench.report import build_report
 
     names = common.strategy_names(strategies)
     baseline = python_api.pick_baseline(names, baseline_strategy)
     threshold = parse_threshold(fail_above)
+    tuning = tune_setting(tune, tune_budget)
     target = output or results.default_path(results_dir, opts.workload)
     page = target.with_suffix(".html") if html == Path("") else html  # bare --html: beside the results
     refuse_overwrites(  # before the first run, not after all of them
@@ -189,7 +207,7 @@ def compare_command(
             warmup=warmup,
             baseline=baseline,
             budget=budget,
-            tune=tune_budget if tune else None,
+            tune=tuning,
             progress=not quiet,
             run_options=opts,
         )
@@ -199,7 +217,9 @@ def compare_command(
     document = comparison.to_dict()
     path, not_saved = results.save_or_fallback(target, document, exclusive=output is None)
     if interrupted:
-        if path is not None:
+        if path is not None and not document["runs"] and fairness.probes_kept(document):
+            say(f"orchbench: tuning interrupted: its {fairness.probes_kept(document)} probes are kept in {path}")
+        elif path is not None:
             say(
                 f"orchbench: {len(document['runs'])} of {len(document['order'])} runs kept in {path} "
                 "(marked incomplete)"

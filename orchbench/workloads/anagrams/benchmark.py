@@ -14,7 +14,6 @@ import typer
 
 from orchbench.commands import common
 from orchbench.commands.compare import (
-    DEFAULT_TUNE_BUDGET,
     Baseline,
     Budget,
     Iterations,
@@ -25,6 +24,7 @@ from orchbench.commands.compare import (
     TuneBudgetOpt,
     Warmup,
     Wide,
+    tune_setting,
     without_success,
 )
 from orchbench.console import say
@@ -61,7 +61,7 @@ def benchmark_command(
     results_dir: ResultsDir = Path("results"),
     wide: Wide = False,
     tune: Tune = False,
-    tune_budget: TuneBudgetOpt = DEFAULT_TUNE_BUDGET,
+    tune_budget: TuneBudgetOpt = None,
     budget: Budget = None,
     quiet: Quiet = False,
 ) -> int:
@@ -70,6 +70,7 @@ def benchmark_command(
     from orchbench import results
     from orchbench.report import build_report, render_metrics, render_table
 
+    tuning = tune_setting(tune, tune_budget)
     cases = list(ORIGINAL_CASES) if case == "all" else [case]
     names = common.strategy_names(strategies)
     shown_for_reference = set()
@@ -90,7 +91,7 @@ def benchmark_command(
             quiet,
             {"command": "benchmark"},
             budget=budget,
-            tune=tune_budget if tune else None,
+            tune=tuning,
         )
         path = results.save(results.default_path(results_dir, AnagramWorkload.name), document, exclusive=True)
         if interrupted:
