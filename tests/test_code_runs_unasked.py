@@ -204,3 +204,27 @@ def test_a_plugin_that_exits_while_loading_is_a_plugin_problem(tmp_path, body, s
     compared = orchbench("compare", "-p", "bye.py", "-w", "bye-workload", "-n", "1", cwd=tmp_path)
     assert compared.returncode == 2 and "bye-workload" in compared.stderr, compared.stderr
     assert "Traceback" not in compared.stderr
+
+
+def test_a_child_gets_the_parents_path_never_its_working_directory(tmp_path, monkeypatch):
+    from orchbench.harness import interpreter
+
+    mine, elsewhere = tmp_path / "on-my-path", tmp_path / "cwd"
+    mine.mkdir()
+    elsewhere.mkdir()
+    stdlib = os.path.dirname(os.__file__)
+    monkeypatch.setattr(sys, "path", ["", str(mine), *sys.path])
+    env = interpreter.environment({**os.environ, "PYTHONPATH": "/given/first"})
+    entries = env["PYTHONPATH"].split(os.pathsep)
+    assert entries[0] == "/given/first" and str(mine) in entries
+    assert "" not in entries and stdlib not in entries  # the interpreter's own directories are its own business
+    shown = subprocess.run(
+        interpreter.command("-c", "import json, sys; print(json.dumps(sys.path))"),
+        env=env,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    path = json.loads(shown.stdout)
+    assert str(mine) in path and str(elsewhere) not in path and "" not in path

@@ -2,10 +2,10 @@
 
 ``python -m module`` (and ``-c``) put the current directory first on ``sys.path``: a ``json.py`` or ``tenacity.py``
 lying where the user runs orchbench would be imported instead of the real module — run, or break the run. A child
-gets ``-P`` (``PYTHONSAFEPATH``, Python 3.11+) and this process's own ``sys.path`` through ``PYTHONPATH``: it
-imports exactly what its parent imports, and nothing from a directory only because it is the current one.
-``PYTHONSAFEPATH`` stays in the environment, so that the processes a child starts in turn (a pool's fork server,
-spawned workers, a service) are started the same way.
+gets ``-P`` (Python 3.11+: no such entry), which :mod:`multiprocessing` passes on to a pool's fork server and
+spawned workers, and, through ``PYTHONPATH``, the entries of this process's ``sys.path`` it would not find itself:
+it imports exactly what its parent imports. The interpreter's own directories (standard library, site-packages)
+are left out of ``PYTHONPATH``, so another Python that a workload starts in turn is not handed this one's.
 """
 
 from __future__ import annotations
@@ -20,11 +20,28 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-P", *args]
 
 
+def _own_directories() -> tuple[str, ...]:
+    prefixes = (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
+    return tuple(dict.fromkeys(os.path.join(os.path.realpath(p), "") for p in prefixes))
+
+
+def extra_path() -> list[str]:
+    """The absolute entries of this process's ``sys.path`` outside the interpreter's own directories (a source
+    checkout, an editable install's directory, a ``PYTHONPATH`` entry); never ``''``, the current directory."""
+    own = _own_directories()
+    return [
+        entry
+        for entry in dict.fromkeys(sys.path)
+        if entry and os.path.isabs(entry) and not os.path.join(os.path.realpath(entry), "").startswith(own)
+    ]
+
+
 def environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``base`` (this process's environment by default) with ``PYTHONSAFEPATH=1`` and ``PYTHONPATH`` holding this
-    process's ``sys.path`` (absolute entries only: ``''`` means "the current directory" and is left out)."""
+    """``base`` (this process's environment by default) with :func:`extra_path` on ``PYTHONPATH``, after what
+    ``PYTHONPATH`` already holds."""
     env = dict(os.environ if base is None else base)
-    env["PYTHONSAFEPATH"] = "1"
-    entries = [entry for entry in sys.path if entry and os.path.isabs(entry)]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(entries))
+    given = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    entries = list(dict.fromkeys([*given, *extra_path()]))
+    if entries:
+        env["PYTHONPATH"] = os.pathsep.join(entries)
     return env
