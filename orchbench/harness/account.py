@@ -135,6 +135,11 @@ def build(
     }
     workers = merge(recorded.get("workers", ()))
     seen = sum(w["items"] for w in workers)
+    from orchbench.harness.timeaccount import ENABLED
+
+    if not ENABLED:
+        account["notes"].append("the account was switched off (ORCHBENCH_ACCOUNT=off)")
+        return account
     if not workers or seen < items:
         if items:
             account["notes"].append(

@@ -30,6 +30,8 @@ from typing import Any
 
 from orchbench.harness import threadstates
 
+ENABLED = os.environ.get("ORCHBENCH_ACCOUNT", "").strip().lower() not in ("0", "off", "no")  # off: for measuring
+# the accounting's own cost (benchmarks/account_overhead.py); every part of the account is then unknown
 MAX_SPANS = 5000  # item spans kept per process for the timeline; the sums cover every item
 LOOP_IDLE_S = 0.0005  # a pause of the loop between items' steps longer than this: it was idle (or elsewhere)
 RUNQ_EVERY_S = 0.001  # a worker's run-queue wait is read as an item ends, at most this often (a read costs a syscall)
@@ -163,8 +165,10 @@ def current() -> Worker | None:
     return _current.get()
 
 
-def item_begin(kind: str = "sync") -> tuple[Worker, float]:
+def item_begin(kind: str = "sync") -> tuple[Worker, float] | None:
     """An item starts on this thread (``kind`` "sync"), or in a coroutine of this thread's loop ("async")."""
+    if not ENABLED:
+        return None
     w = RECORDER.worker(kind)
     _current.set(w)
     w.inflight += 1
@@ -176,7 +180,9 @@ def item_begin(kind: str = "sync") -> tuple[Worker, float]:
     return w, start
 
 
-def item_end(token: tuple[Worker, float], attempts: int, ok: bool) -> None:
+def item_end(token: tuple[Worker, float] | None, attempts: int, ok: bool) -> None:
+    if token is None:
+        return
     w, start = token
     end = _monotonic()
     w.inflight -= 1
