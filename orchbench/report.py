@@ -88,6 +88,8 @@ class Report:
     server: str | None = None  # the host of a service given by URL (its scenario is its own, unknown here)
     tuning: list[list[str]] = field(default_factory=list)  # rows of the tuning table (orchbench.fairness)
     accounts: dict[str, Any] = field(default_factory=dict)  # each strategy's typical run's time account
+    why: dict[str, str] = field(default_factory=dict)  # each strategy's verdict (orchbench.verdicts), if any
+    first_errors: dict[str, str] = field(default_factory=dict)  # of strategies with a failed or incomplete run
 
     @property
     def title(self) -> str:
@@ -199,9 +201,12 @@ def build_report(
 
     from orchbench import verdicts
 
-    why, accounts = verdicts.notes(grouped)
+    said = verdicts.notes(grouped)
     notes = (
-        _verification_notes(grouped, docs) + _notes(rows, winner, base, alpha, docs) + fairness.notes(rows, docs) + why
+        _verification_notes(grouped, docs)
+        + _notes(rows, winner, base, alpha, docs)
+        + fairness.notes(rows, docs)
+        + said.lines
     )
     periods = sorted({r.sample_period_s for runs in grouped.values() for r in runs if r.sample_period_s})
     unit = safe_text(docs[0]["settings"].get("unit") or "items")  # a plugin's text: no escape sequence
@@ -220,7 +225,9 @@ def build_report(
         notes,
         docs[0]["settings"].get("server"),
         fairness.tuning_rows(docs),
-        accounts,
+        said.accounts,
+        said.why,
+        said.first_errors,
     )
 
 
@@ -548,6 +555,8 @@ CSV_COLUMNS = (
     "setting",
     "in_flight",
     "partial",
+    "why",
+    "first_error",
 )
 
 
@@ -587,6 +596,8 @@ def _record(report: Report, r: StrategyRow) -> dict[str, Any]:
         "setting": r.setting,
         "in_flight": r.in_flight,
         "partial": r.partial,
+        "why": report.why.get(r.strategy),
+        "first_error": report.first_errors.get(r.strategy),
     }
 
 

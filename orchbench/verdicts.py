@@ -274,22 +274,36 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def notes(grouped: Mapping[str, Sequence[Any]]) -> tuple[list[str], dict[str, Mapping[str, Any]]]:
+@dataclass
+class Said:
+    """What a report says of its strategies' time: lines for its notes, and per strategy its typical run's
+    account, its verdict and its first error."""
+
+    lines: list[str]
+    accounts: dict[str, Any]
+    why: dict[str, str]
+    first_errors: dict[str, str]
+
+
+def notes(grouped: Mapping[str, Sequence[Any]]) -> Said:
     """The lines a report adds per strategy — its verdict, and for one with a failed or incomplete run its first
     error — and the time account of each strategy's typical run."""
-    lines, accounts, loaded = [], {}, {}
+    said = Said([], {}, {}, {})
+    lines, loaded = said.lines, {}
     for name, runs in grouped.items():
         run = typical(runs)
         if run is not None:
-            accounts[name] = run.time_account
+            said.accounts[name] = run.time_account
             found = verdict(run)
             if found is not None:
+                said.why[name] = found.text
                 lines.append(f"Why {name}: {found.text}.")
             load = machine_load(run)
             if load is not None:
                 loaded[name] = load
         error = first_error(runs)
         if error is not None:
+            said.first_errors[name] = error
             lines.append(f"{name}, first error: {error}.")
     if loaded:
         shares = ", ".join(f"{name} {share:.0%}" for name, share in loaded.items())
@@ -297,4 +311,4 @@ def notes(grouped: Mapping[str, Sequence[Any]]) -> tuple[list[str], dict[str, Ma
             f"The machine was busy: the items' time waiting for a CPU other processes held ({shares}); the figures "
             "are slower than on a quiet machine — `orchbench check` measures how noisy it is."
         )
-    return lines, accounts
+    return said
