@@ -159,6 +159,8 @@ class ScoringWorkload(Workload):
         self.protocol()  # every request option checked here, in the parent, before any work (one line)
         self._server: Any = None
         self._final_stats: dict[str, Any] | None = None
+        self._stats_before: dict[str, Any] | None = None
+        self._stats_before_note: str | None = None
         self._connections_per_process: int | None = None
         self._async_client: Any = None
         self._server_cpu_at_start: float | None = (
@@ -216,8 +218,12 @@ class ScoringWorkload(Workload):
         from orchbench.workloads.scoring.process import ServerProcess
 
         if self.external:
+            from orchbench.workloads.scoring import service_stats
+
             self.protocol()  # a bad header spec or a missing variable: one line, before any request
             _check_reachable(self.options["url"])
+            # counters of a service that runs on between runs: this run's are the difference (see stats())
+            self._stats_before, self._stats_before_note = service_stats.read(self.options["url"])
             return {}
         self._server = ServerProcess(self.spec.scenario or self.default_scenario, config=self.server_config())
         url = self._server.start()
@@ -237,25 +243,47 @@ class ScoringWorkload(Workload):
             self._server = None
 
     def stats(self) -> dict[str, Any]:
-        from orchbench.workloads.scoring.process import get_json
+        """What the server counted during the run. The embedded one starts with the run, so all it counted; for a
+        service given by its URL, /stats (optional) read before and after the run, and only the difference (see
+        ``service_stats``), with a ``note`` for what is missing or not this run's. Never fails the run."""
+        from orchbench.workloads.scoring import service_stats
 
         if self._final_stats is not None:
             return self._final_stats
-        try:
-            return self._with_start(_without_config(get_json(self.url, "/stats")))
-        except (OSError, ValueError, RuntimeError) as exc:
-            if self.external:  # /stats is orchbench's own; another service need not have it
-                return {}
-            return {"error": f"no stats from the scoring server ({exc})"}
+        if self.external:
+            return self._service_difference()
+        after, note = service_stats.read(self.url)
+        if after is None:
+            return {"error": f"no stats from the scoring server: {note}"}
+        return self._with_start(after)
+
+    def _service_difference(self) -> dict[str, Any]:
+        from orchbench.workloads.scoring import service_stats
+
+        after, note = service_stats.read(self.url)
+        if after is None:
+            return {"note": note}
+        notes = [n for n in (self._stats_before_note, note) if n]
+        if self._stats_before is None:
+            stats = after
+            notes.append("/stats could not be read before the run: the figures are the service's totals")
+        else:
+            stats, more = service_stats.difference(self._stats_before, after)
+            notes += more
+        if notes:
+            stats["note"] = "; ".join(dict.fromkeys(notes))
+        return stats
 
     TROUBLE = ("refused", "dropped", "malformed", "hung", "slow", "early_retries", "connections_refused")
 
     @classmethod
     def format_stats(cls, stats: dict[str, Any]) -> list[tuple[str, str]]:
-        """The server's counters grouped: requests, answers by status, trouble (only what happened), load, CPU."""
+        """The server's counters grouped: requests, answers by status, trouble (only what happened), load, CPU. A
+        known key holding something else (a saved file may hold anything) is shown as text, never grouped."""
         from orchbench import units
+        from orchbench.workloads.scoring.service_stats import well_typed
 
-        rest = dict(stats)
+        rest, odd = well_typed(stats)
         lines = []
         if "requests" in rest:
             distinct = rest.pop("unique_lines", None)
@@ -294,7 +322,7 @@ class ScoringWorkload(Workload):
                     + (f" ({units.duration(at_start)} of it to start)" if at_start is not None else ""),
                 )
             )
-        return lines + super().format_stats(rest)
+        return lines + super().format_stats({**rest, **odd})
 
     def _with_start(self, stats: dict[str, Any]) -> dict[str, Any]:
         """The server's counters, plus ``cpu_s_at_start``: its CPU seconds once started (``cpu_s`` minus it is

@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import math
 import os
+import re
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -238,15 +241,55 @@ class _Refuse(asyncio.Protocol):
         transport.close()
 
 
-def _raise_fd_limit(wanted: int) -> None:
+FD_RESERVE = 32  # descriptors kept free of connections: the listening socket, the loop's own, logs, imports
+
+
+def _raise_fd_limit(wanted: int) -> int | None:
+    """Raise this process's descriptor limit towards ``wanted`` (within the hard limit); the limit now, or None
+    when it is unlimited or unknown."""
     try:
         import resource
     except ImportError:  # not POSIX
-        return
+        return None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if soft != resource.RLIM_INFINITY and soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+class TroubleLines:
+    """A server's event-loop exception handler: one line per *kind* of trouble the first time it happens, and
+    each kind's count at the end (:meth:`summary`) — never a traceback per occurrence. (Out of descriptors, the
+    loop reports a failed ``accept()`` once for every connection waiting: thousands of tracebacks a second.)"""
+
+    def __init__(self, write: Callable[[str], None] | None = None) -> None:
+        self.write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # a callback's repr holds addresses and arguments, different every time: the kind names the function only
+        kind = _CALLBACK.sub(r"\1", str(context.get("message") or "unexpected error"))
+        exc = context.get("exception")
+        if exc is not None:
+            kind += f" ({_describe(exc)})"
+        self.counts[kind] += 1
+        if self.counts[kind] == 1:
+            self.write(f"scoring server: {kind}; further ones are counted")
+
+    def summary(self) -> list[str]:
+        return [f"scoring server: {kind}: {count:,} times" for kind, count in self.counts.items() if count > 1]
+
+
+_CALLBACK = re.compile(r"(callback [\w.<>]+)\(.*", re.S)
+
+
+def _describe(exc: BaseException) -> str:
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and isinstance(code, int) and code in errno.errorcode:
+        return f"{errno.errorcode[code]}: {exc.strerror}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class ScoringServer:
@@ -260,7 +303,15 @@ class ScoringServer:
 
     async def start(self) -> str:
         config = self.state.config
-        _raise_fd_limit(config.max_connections + 64)
+        fd_limit = _raise_fd_limit(config.max_connections + FD_RESERVE)
+        max_connections, backlog = config.max_connections, 1024
+        if fd_limit is not None and fd_limit < config.max_connections + FD_RESERVE:
+            # Short of descriptors (ulimit -n): the loop accepts up to `backlog` connections at a time before any
+            # is refused, so half the room goes to connections kept and half to those accepted at once; beyond
+            # that they wait in the kernel's queue, and accept() never runs out of descriptors.
+            room = max(2, fd_limit - FD_RESERVE)
+            max_connections = backlog = max(1, room // 2)
+        self.max_connections = max_connections
         self._runner = self.state.web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         web_server = self._runner.server
@@ -270,12 +321,12 @@ class ScoringServer:
         handler_options = getattr(web_server, "_kwargs", {})  # what web_server() would pass its own handlers
 
         def protocol() -> asyncio.Protocol:
-            if len(web_server.connections) >= config.max_connections:
+            if len(web_server.connections) >= max_connections:
                 self.state.stats.connections_refused += 1
                 return _Refuse()
             return handler_class(web_server, loop=loop, **handler_options)
 
-        self._server = await loop.create_server(protocol, self.host, self.port, backlog=1024)
+        self._server = await loop.create_server(protocol, self.host, self.port, backlog=backlog)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.url
 
@@ -301,13 +352,20 @@ async def serve(
     on_ready: Callable[[str], None] | None = None,
     parent_pid: int | None = None,
 ) -> None:
-    """Run until SIGINT or SIGTERM, or until the process ``parent_pid`` is no longer this process's parent."""
+    """Run until SIGINT, SIGTERM or SIGHUP (unless a hang-up was ignored when it started, as under ``nohup``), or
+    until the process ``parent_pid`` is no longer this process's parent. Trouble of the event loop (a failed
+    ``accept()``, …) is one line per kind on stderr, counted (see ``TroubleLines``)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    trouble = TroubleLines()
+    loop.set_exception_handler(trouble)
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signals.append(signal.SIGHUP)
+    for sig in signals:
         try:
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or no signal support
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signal support
             pass
     server = ScoringServer(config, host, port)
     url = await server.start()
@@ -320,6 +378,8 @@ async def serve(
         if watcher is not None:
             watcher.cancel()
         await server.stop()
+        for line in trouble.summary():
+            trouble.write(line)
 
 
 async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:

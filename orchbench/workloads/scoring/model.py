@@ -41,10 +41,22 @@ class ServerConfig:
 
     def validate(self) -> ServerConfig:
         """Return self, or raise ValueError naming the first bad value."""
+        from orchbench.api import MAX_DURATION_S  # the bound every duration option of a run has
+
         for name in ("latency_median", "latency_sigma", "slow_latency", "retry_after"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
+        for name in ("latency_median", "slow_latency", "retry_after"):
+            value = getattr(self, name)
+            if value > MAX_DURATION_S:
+                raise ValueError(f"{name} must be at most a day ({MAX_DURATION_S:g} s), not {value:g}")
+        longest = self.latency_median * math.exp(min(self.latency_sigma * MAX_Z, 700.0))
+        if longest > MAX_DURATION_S:
+            raise ValueError(
+                f"latency_sigma {self.latency_sigma:g} with latency_median {self.latency_median:g} makes latencies "
+                f"of up to {longest:.3g} s, more than a day"
+            )
         for name in ("slow_rate", "rate_503", "rate_500", "drop_rate", "malformed_rate", "hang_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

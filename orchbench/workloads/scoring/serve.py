@@ -17,10 +17,21 @@ import typer
 from orchbench.commands.signatures import keyword_option, with_signature
 from orchbench.errors import UsageError
 
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 # Old scenario names still accepted, given by `register` (the workload's ``renamed``): the scoring workload's
 # package imports this module to add the command, and this one does not import the package back.
 _renamed: dict[str, str] = {}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server on this machine: ``localhost``, 127.0.0.0/8 or ::1."""
+    import ipaddress
+
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def serve_command(
@@ -42,11 +53,15 @@ def serve_command(
     scenario = current_name("--scenario", scenario, _renamed, SCENARIOS)
     if scenario not in SCENARIOS:
         raise UsageError(f"no scoring scenario {scenario!r} (scenarios: {', '.join(SCENARIOS)})")
+    if not host.strip() or any(c.isspace() for c in host):
+        raise UsageError(f"--host {host!r} is not an address or a host name (127.0.0.1: this machine only)")
     try:
         config = SCENARIOS[scenario].with_overrides(**settings).validate()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if host not in _LOOPBACK:
+    except ValueError as exc:  # the same checks as a run's embedded server; the message names the field
+        name = str(exc).split(" ", 1)[0]
+        message = str(exc).replace(name, "--" + name.replace("_", "-"), 1) if name in settings else str(exc)
+        raise UsageError(message) from None
+    if not is_loopback(host):
         typer.echo(
             f"orchbench: warning: binding {host} makes the scoring server reachable from other machines", err=True
         )
