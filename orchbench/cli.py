@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Ctrl-C and SIGTERM take the same clean-up path; the status is 130 after Ctrl-C and 143 after SIGTERM.
     """
-    from orchbench import interrupts
+    from orchbench import interrupts, overwrite, project
 
     restore = interrupts.install()
     try:
@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         return _interrupted()
     finally:
         restore()
+        overwrite.forget()  # what this command read protects nothing after it (the Python API in this process)
+        project.use(None)
 
 
 def _interrupted() -> int:
@@ -301,12 +303,10 @@ def _use_plugins_and_project(args: list[str]) -> tuple[Any, dict[str, Any] | Non
 
 
 def _main(argv: list[str] | None) -> int:
-    from orchbench import overwrite
     from orchbench.console import say
 
     args = root_flags_first(expand_multi_values(list(sys.argv[1:] if argv is None else argv)))
     state.debug = False  # until the root callback sets it: an error before typer parsed the line shows one line
-    overwrite.forget()  # the files a previous command in this process read are not this one's
     try:
         command, default_map = _use_plugins_and_project(args)
         args, _ = extract_plugins(args)
