@@ -206,7 +206,7 @@ class Workload:
     # The most items the service or resource takes at once: every strategy keeps at most this many in flight over
     # the whole run (all its threads, loops and processes), and sizes its defaults from it. None: no bound known.
     capacity: ClassVar[int | None] = None
-    worker_counts: Any = None  # the harness's count of worker resources opened and closed in this process
+    _worker_counts: Any = None  # the harness's count of worker resources opened and closed in this process
 
     def __init__(self, spec: RunSpec, resources: ResourceCache) -> None:
         self.spec = spec

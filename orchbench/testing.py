@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -233,7 +234,9 @@ class WorkloadContract:
 
     Checks: the reference does not call the map function; outputs are the same under every strategy and seed;
     every scenario profiles the same tasks, the map task among them; ``limit_s`` is never above a measured wall;
-    items and values survive pickling (process pools send them); bad inputs raise ``UsageError``.
+    items and values survive pickling (process pools send them); bad inputs raise ``UsageError``; every worker
+    resource opened is closed; a factory that raises fails every item clearly; a teardown that raises is
+    reported; an async factory works in worker processes.
     """
 
     workload: ClassVar[str] = ""
@@ -284,7 +287,7 @@ class WorkloadContract:
                     strategy,
                     seed=seed,
                     scenario=None,
-                    latency_scale=0.01,
+                    **self.shrunk_latency(None),
                     retry="exponential",
                     retry_options={"max_attempts": 30, "cap": 0.05},
                 )
@@ -309,7 +312,7 @@ class WorkloadContract:
     def test_limit_is_never_above_a_measured_wall(self) -> None:
         cls = self.workload_class()
         for scenario in cls.scenarios:
-            result = self.run("asyncio", scenario=scenario, latency_scale=0.01)
+            result = self.run("asyncio", scenario=scenario, **self.shrunk_latency(scenario))
             if result.limit_s is not None and result.complete:
                 assert result.limit_s <= result.wall_s, (scenario, result.limit_s, result.wall_s)
 
@@ -321,6 +324,92 @@ class WorkloadContract:
             assert _through_a_pipe(items) == items
             values = [work.map_item(item) for item in items[:20]]
             assert _through_a_pipe(values) == values
+
+    def shrunk_latency(self, scenario: str | None) -> dict[str, Any]:
+        """``latency_scale=0.01`` when the scenario's tasks have latency to scale (a scale is refused otherwise)."""
+        cls = self.workload_class()
+        profiles = cls(self.spec(), ResourceCache()).task_profiles(scenario or cls.default_scenario)
+        return {"latency_scale": 0.01} if any(p.latency_s for p in profiles.values()) else {}
+
+    def factory_kind(self) -> str | None:
+        """``"sync"`` or ``"async"``: the form of the workload's worker factory; None without one. (Calling a
+        generator function runs none of its body.)"""
+        made = self.workload_class()(self.spec(), ResourceCache()).worker_factory()
+        return None if made is None else "async" if inspect.isasyncgen(made) else "sync"
+
+    def has_worker_factory(self) -> bool:
+        return self.factory_kind() is not None
+
+    def test_every_worker_resource_opened_is_closed(self) -> None:
+        for strategy in dict.fromkeys((*self.strategies, "processes")):
+            result = self.run(strategy)
+            assert result.complete and result.correct is not False, (strategy, result.error, result.failures[:3])
+            resources = result.worker_resources
+            if not self.has_worker_factory():
+                assert resources is None, (strategy, resources)
+                continue
+            assert resources is not None and resources["opened"] >= 1, (strategy, resources)
+            assert resources["closed"] == resources["opened"] and not resources["errors"], (strategy, resources)
+
+    def test_a_worker_factory_that_raises_fails_every_item_clearly(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        def broken(_self: Any) -> Any:
+            raise ConnectionRefusedError("the contract's factory refuses")
+            yield  # a generator: the factory's form
+
+        cls = self.workload_class()
+        if not self.has_worker_factory():
+            pytest.skip("this workload has no worker factory")
+        monkeypatch.setattr(cls, "worker_factory", broken)
+        for strategy in ("sequential", "threads", "asyncio"):  # in this process, where the patch is seen
+            result = self.run(strategy, retry="exponential", retry_options={"max_attempts": 3, "cap": 0.0})
+            assert not result.complete and result.failed == result.items > 0, strategy
+            for failure in result.failures:
+                assert "the worker factory raised ConnectionRefusedError" in failure["error"], (strategy, failure)
+                assert failure["attempts"] == 1, (strategy, failure)  # a broken factory is not retried
+            assert result.worker_resources == {"opened": 0, "closed": 0, "errors": []}, strategy
+
+    def test_a_worker_teardown_that_raises_is_reported(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        cls = self.workload_class()
+        if not self.has_worker_factory():
+            pytest.skip("this workload has no worker factory")
+        original = cls.worker_factory
+
+        def failing_teardown(self: Any) -> Any:
+            gen = original(self)
+            if inspect.isasyncgen(gen):
+
+                async def agen() -> Any:
+                    yield await gen.__anext__()
+                    with contextlib.suppress(StopAsyncIteration):
+                        await gen.__anext__()
+                    raise OSError("the contract's teardown fails")
+
+                return agen()
+
+            def sgen() -> Any:
+                yield next(gen)
+                with contextlib.suppress(StopIteration):
+                    next(gen)
+                raise OSError("the contract's teardown fails")
+
+            return sgen()
+
+        monkeypatch.setattr(cls, "worker_factory", failing_teardown)
+        for strategy in ("sequential", "threads", "asyncio"):
+            result = self.run(strategy)
+            assert result.complete and result.correct is not False, (strategy, result.failures[:3])
+            resources = result.worker_resources
+            assert resources is not None and resources["closed"] == resources["opened"] >= 1, (strategy, resources)
+            assert any("OSError: the contract's teardown fails" in e for e in resources["errors"]), resources
+
+    def test_an_async_worker_factory_works_in_worker_processes(self) -> None:
+        if self.factory_kind() != "async":
+            pytest.skip("this workload has no async worker factory")
+        for strategy in ("processes", "hybrid"):
+            result = self.run(strategy, strategy_options={"workers": 2})
+            assert result.complete and result.correct is not False, (strategy, result.error, result.failures[:3])
+            resources = result.worker_resources
+            assert resources is not None and resources["closed"] == resources["opened"] >= 1, (strategy, resources)
 
     def test_bad_inputs_raise_usage_error(self, tmp_path: Any) -> None:
         cls = self.workload_class()

@@ -46,3 +46,19 @@ class TestThreadsOnScoringWithOptions(StrategyContract):
     workload = "scoring"
     case = "small"
     workload_options = {"send_blank": True, "http_timeout": 30}
+
+
+class TestTheSqliteExample(WorkloadContract):
+    """A sync worker factory (a SQLite connection per worker)."""
+
+    workload = "orders-counted"
+    case = "small"
+    plugins = (str(ROOT / "tests" / "counted_examples.py"),)
+
+
+class TestAnAsyncWorkerFactory(WorkloadContract):
+    """An async worker factory (a resource bound to the loop that opened it), also in worker processes."""
+
+    workload = "per-loop"
+    case = "small"
+    plugins = (str(ROOT / "tests" / "worker_pipelines.py"),)

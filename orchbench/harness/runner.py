@@ -149,7 +149,7 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
 def _worker_resources(task: Task) -> dict[str, Any] | None:
     """The worker resources opened and closed, when the workload has a worker factory."""
     counts = task.workers.to_dict()
-    if type(task.workload).worker_factory is Workload.worker_factory and not counts["opened"]:
+    if not counts["opened"] and task.workload.worker_factory() is None:  # a generator's body does not run
         return None
     return counts
 

@@ -66,7 +66,7 @@ class Task:
         # the capacity's bound around every attempt: a semaphore of this process, which a strategy of several
         # processes replaces with one they share
         self.capacity_gate: Any = threading.BoundedSemaphore(self.capacity) if self.capacity else None
-        self.workers = workload.worker_counts = WorkerCounts()
+        self.workers = workload._worker_counts = WorkerCounts()
         self.prepare_attempts = 0
         self.prepare_calls = 0
         profile = faults.profiles.get(workload.map_task)

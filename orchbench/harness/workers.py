@@ -271,7 +271,7 @@ def current(workload: Workload) -> Worker:
         return worker
     worker = getattr(_fallback, "worker", None)
     if worker is None or worker.workload is not workload:
-        worker = _fallback.worker = Worker(workload, getattr(workload, "worker_counts", None) or WorkerCounts())
+        worker = _fallback.worker = Worker(workload, getattr(workload, "_worker_counts", None) or WorkerCounts())
         with _fallbacks_lock:
             _fallbacks.append(worker)
     return worker
