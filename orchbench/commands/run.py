@@ -135,6 +135,11 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
         shown = " ".join(f"{k}={v}" for k, v in result.resolved_options.items() if v is not None)
         in_flight = f" · at most {result.in_flight} in flight" if result.in_flight is not None else ""
         strategy.append(("settings", escape(shown) + in_flight))
+    if result.worker_resources is not None:  # the workload's worker factory: one resource per worker
+        resources = result.worker_resources
+        text = f"{resources['opened']} opened · {resources['closed']} closed"
+        text += "".join(f" · {error}" for error in resources.get("errors", []))
+        strategy.append(("worker resources", escape(text)))
     for key, value in result.strategy_stats.items():
         if isinstance(value, dict):  # a summary: its scalar figures (trajectories are in --json)
             value = {k: v for k, v in value.items() if not isinstance(v, (list, dict))}
