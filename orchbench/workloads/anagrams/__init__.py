@@ -7,10 +7,7 @@ import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from orchbench.api import TaskProfile, Workload
-from orchbench.errors import UsageError
-from orchbench.hookspecs import hookimpl
-from orchbench.presets import Preset
+from orchbench import Preset, TaskProfile, UsageError, Workload, hookimpl
 from orchbench.workloads.anagrams import tasks, texts
 from orchbench.workloads.anagrams.dictionary import cached_words, load_words, shared_index
 from orchbench.workloads.inputs import read_text
