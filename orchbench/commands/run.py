@@ -136,9 +136,9 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
         in_flight = f" · at most {result.in_flight} in flight" if result.in_flight is not None else ""
         strategy.append(("settings", escape(shown) + in_flight))
     if result.worker_resources is not None:  # the workload's worker factory: one resource per worker
-        resources = result.worker_resources
-        text = f"{resources['opened']} opened · {resources['closed']} closed"
-        text += "".join(f" · {error}" for error in resources.get("errors", []))
+        opened_closed = result.worker_resources
+        text = f"{opened_closed['opened']} opened · {opened_closed['closed']} closed"
+        text += "".join(f" · {error}" for error in opened_closed.get("errors", []))
         strategy.append(("worker resources", escape(text)))
     for key, value in result.strategy_stats.items():
         if isinstance(value, dict):  # a summary: its scalar figures (trajectories are in --json)
