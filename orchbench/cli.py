@@ -288,7 +288,7 @@ def _use_plugins_and_project(args: list[str]) -> tuple[Any, dict[str, Any] | Non
     command = _command()
     if config is None:
         return command, None
-    mapping = project.default_map(command, config, strict=with_plugins) if config.defaults else None
+    mapping = project.default_map(command, config, strict=with_plugins, invoked=word) if config.defaults else None
     skipped = len(config.plugins) - len(loaded) if with_plugins else 0
     parts = [", ".join(os.path.relpath(p, config.path.parent) if plugins.is_path(p) else p for p in loaded)]
     parts += [f"{skipped} left out by {plugins.ENV_VAR}"] if skipped else []

@@ -90,25 +90,30 @@ def load_config(start: Path | None = None) -> ProjectConfig | None:
     return ProjectConfig(path, plugins, table)
 
 
-def default_map(command: Any, config: ProjectConfig, *, strict: bool = True) -> dict[str, Any]:
+def default_map(
+    command: Any, config: ProjectConfig, *, strict: bool = True, invoked: str | None = None
+) -> dict[str, Any]:
     """click's ``default_map`` for ``command`` (a group) and its subcommands from the config's defaults; a key
     that no command takes is an error naming it (unless not ``strict``: when the project's plugins, whose
-    commands and flags may take it, are not loaded)."""
+    commands and flags may take it, are not loaded). The values the ``invoked`` command takes are checked by the
+    option's declared type (see :func:`check_value`)."""
     used: set[str] = set()
 
-    def for_command(cmd: Any) -> dict[str, Any]:
+    def for_command(cmd: Any, name: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if hasattr(cmd, "commands"):  # a group (typer carries its own copy of click: no isinstance)
-            for name, sub in cmd.commands.items():
-                nested = for_command(sub)
+            for sub_name, sub in cmd.commands.items():
+                nested = for_command(sub, sub_name if name is None else name)
                 if nested:
-                    out[name] = nested
+                    out[sub_name] = nested
             return out
         for param in cmd.params:
             names = [o.lstrip("-") for o in param.opts if o.startswith("--")] + [param.name or ""]
             key = next((n for n in names if n in config.defaults), None)
             if key is not None and getattr(param, "param_type_name", "") == "option":
                 value = config.defaults[key]
+                if name is not None and name == invoked:
+                    check_value(config, key, param, value)
                 out[param.name] = value if not param.multiple or isinstance(value, list) else [value]
                 used.add(key)
         return out
@@ -118,3 +123,42 @@ def default_map(command: Any, config: ProjectConfig, *, strict: bool = True) -> 
     if unknown and strict:
         raise UsageError(f"{config.path}: [tool.orchbench] has {unknown[0]!r}, which no orchbench command takes")
     return mapping
+
+
+def check_value(config: ProjectConfig, key: str, param: Any, value: Any) -> None:
+    """A ``[tool.orchbench]`` value parsed by its option's declared type (a run option's declaration, or the
+    command-line option's type): one line naming the file, the key and the accepted values when it does not fit —
+    never silently converted (``seed = 1.5`` is not seed 1)."""
+    import json
+
+    from orchbench.types import RUN_OPTIONS
+
+    declared = next((o for o in RUN_OPTIONS.values() if o.key == key or o.flag.lstrip("-") == key), None)
+    option = declared.value if declared is not None and not declared.many else _declared_by(param)
+    values = value if param.multiple and isinstance(value, list) else [value]
+    for one in values:
+        shown = f"{config.path}: [tool.orchbench] {key} = {json.dumps(one, ensure_ascii=False, default=str)}"
+        option.parse(key, one, shown=shown)
+
+
+def _declared_by(param: Any) -> Any:
+    """An :class:`~orchbench.api.Option` equivalent to a command-line option's declared type (whole number,
+    number, flag, choice of an Enum, text), with its range."""
+    import enum
+    from typing import get_args, get_origin
+
+    from orchbench.api import Option
+
+    described = getattr(param, "type_descriptor", None)
+    annotation = getattr(described, "annotation", str)
+    if get_origin(annotation) is list:
+        annotation = get_args(annotation)[0]
+    info = getattr(described, "parameter_info", None)
+    low, high = getattr(info, "min", None), getattr(info, "max", None)
+    if annotation is bool:
+        return Option(bool)
+    if annotation in (int, float):
+        return Option(annotation, min=low, max=high)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return Option(str, choices=tuple(str(member.value) for member in annotation))
+    return Option(str)

@@ -8,6 +8,7 @@ run would have had. Real sweeps over one option of each type run at the end.
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -303,3 +304,70 @@ def test_a_real_sweep_of_a_bool_a_number_and_a_name(tmp_path, args, columns):
     assert all(column in ran.out for column in columns), ran.out
     assert "✗" not in ran.out and "—" not in ran.out, ran.out  # every point measured and ok
     assert list((tmp_path / "results").glob("sweep-calibrate-*.png"))
+
+
+# --- [tool.orchbench]: every key's value by its option's declared type -------------------------------------------
+
+
+def toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string
+    return repr(value)
+
+
+def with_project(tmp_path, key: str, value: object) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.orchbench]\n{key} = {toml(value)}\n", encoding="utf-8")
+
+
+PROJECT_VALID = {
+    "seed": st.integers(-(2**40), 2**40),
+    "fault-rate": st.floats(0, 1),
+    "latency-scale": st.floats(0, 100),
+    "no-memo": st.booleans(),
+    "retry": st.sampled_from(["none", "fixed", "exponential"]),
+    "iterations": st.integers(1, 3),
+    "format": st.sampled_from(["csv", "json", "markdown"]),
+    "set": st.sampled_from([["retry.max_attempts=3"], ["retry.timeout=2.5"]]),
+}
+PROJECT_INVALID = {
+    "seed": st.sampled_from([1.5, "x", True, [1]]),
+    "fault-rate": st.one_of(st.floats(1.01, 1e6), st.sampled_from([-0.5, "half", False, math.inf, math.nan])),
+    "latency-scale": st.sampled_from([-1, "fast", math.inf]),
+    "no-memo": st.sampled_from(["perhaps", 2, 1.0]),
+    "iterations": st.sampled_from([1.5, "many", False]),
+    "budget": st.sampled_from([0, -3, 2.5]),
+    "format": st.sampled_from(["yaml", "", 3]),
+    "set": st.sampled_from([[3], [True]]),
+}
+
+
+@PROPERTY
+@given(st.sampled_from(sorted(PROJECT_VALID)).flatmap(lambda k: st.tuples(st.just(k), PROJECT_VALID[k])))
+def test_every_valid_project_value_is_taken(tmp_path, no_runs, drawn):
+    key, value = drawn
+    with_project(tmp_path, key, value)
+    spec = would_run("compare", "-s", "sequential", "-t", "small", "--warmup", "0", "-q")
+    field = {"fault-rate": "fault_rate", "latency-scale": "latency_scale", "seed": "seed", "retry": "retry"}
+    if key in field:
+        assert getattr(spec, field[key]) == value
+    if key == "no-memo":
+        assert spec.memo is not value
+
+
+@PROPERTY
+@given(st.sampled_from(sorted(PROJECT_INVALID)).flatmap(lambda k: st.tuples(st.just(k), PROJECT_INVALID[k])))
+def test_every_invalid_project_value_is_refused_with_one_line(tmp_path, no_runs, drawn):
+    key, value = drawn
+    with_project(tmp_path, key, value)
+    line = refused("compare", "-s", "sequential", "-t", "small", "--warmup", "0", "-q")
+    assert f"pyproject.toml: [tool.orchbench] {key} = " in line and "(accepted: " in line, line
+
+
+def test_a_project_value_is_checked_only_for_the_command_that_takes_it(tmp_path, no_runs):
+    """A bad `format` is compare's problem, not that of a run, which takes no --format."""
+    with_project(tmp_path, "format", "yaml")
+    would_run("run", "sequential", "-t", "small")
