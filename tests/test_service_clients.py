@@ -21,7 +21,7 @@ from orchbench.workloads.scoring.client import (
     TransientHTTPError,
 )
 from orchbench.workloads.scoring.server import get_json
-from tests.helpers import score_with_async_client
+from tests.helpers import cli, score_with_async_client
 from tests.hostile import Request, raw_server, reply, trickle
 
 CLIENTS = ["sync", "async", "aiohttp"]
@@ -189,3 +189,27 @@ def test_the_async_clients_timeout_covers_the_wait_for_a_free_connection():
     with raw_server(respond) as url:
         outcomes = asyncio.run(go(url))
     assert all(isinstance(o, RequestTimeout) for o in outcomes), outcomes
+
+
+@pytest.mark.adversarial("waits with no end")
+@pytest.mark.parametrize(
+    ("strategy", "bound"),
+    [
+        ("sequential", "http_timeout=0.5"),
+        ("threads", "http_timeout=0.5"),
+        ("threads", "retry.timeout=0.5"),
+        ("asyncio", "http_timeout=0.5"),
+    ],
+)
+def test_a_run_against_a_service_that_trickles_every_answer_is_cut_at_its_timeouts(tmp_path, strategy, bound):
+    lines = tmp_path / "lines.txt"
+    lines.write_text("one\ntwo\n")
+    with raw_server(lambda conn, request: trickle(conn, OK, 0.1)) as url:
+        proc = cli(
+            "run", strategy, "-w", "scoring", "--url", url, "--input", str(lines), "--json",
+            "--set", bound, "--set", "retry.max_attempts=2", timeout=120,
+        )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["failed"] == 2 and result["attempts"] == 4  # every attempt cut; none ran to the trickle's end
+    assert all("timed out" in f["error"] or "no whole answer" in f["error"] for f in result["failures"])
