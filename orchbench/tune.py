@@ -145,11 +145,31 @@ def tunable_knobs(strategy_cls: type[Strategy], given: dict[str, Any]) -> dict[s
     for name, option in strategy_cls.options.items():
         if option.tune is None or name in given:
             continue
-        low, high = option.tune
-        low = max(low, option.min if option.min is not None else low)
-        high = min(high, option.max if option.max is not None else high)
-        knobs[name] = (int(low), int(high))
+        low, high = _tune_range(strategy_cls.name, name, option)
+        knobs[name] = (low, high)
     return knobs
+
+
+def _tune_range(strategy: str, name: str, option: Any) -> tuple[int, int]:
+    """A knob's ``tune=(low, high)`` within the option's own bounds, checked against its declaration before any
+    probe: the search probes whole numbers from 0 up, so the option must take them and the range must hold one."""
+    import math
+
+    declared = option.tune
+    shown = f"strategy {strategy!r}: option {name} declares tune={declared!r}"
+    if option.type not in (int, float):
+        raise UsageError(f"{shown}, but --tune searches numbers and the option is a {option.type.__name__}")
+    if not (
+        isinstance(declared, tuple)
+        and len(declared) == 2
+        and all(type(v) in (int, float) and math.isfinite(v) for v in declared)
+    ):
+        raise UsageError(f"{shown}: expected (low, high), two finite numbers")
+    low = math.ceil(max(declared[0], option.min if option.min is not None else declared[0]))
+    high = math.floor(min(declared[1], option.max if option.max is not None else declared[1]))
+    if not 0 <= low <= high:
+        raise UsageError(f"{shown}: within its bounds no whole number from 0 up is left to search ({low}–{high})")
+    return low, high
 
 
 RunProbe = Callable[[dict[str, Any], float | None], tuple[Probe, dict[str, Any], int]]

@@ -196,3 +196,54 @@ def test_an_interrupted_tuning_keeps_its_probes_and_says_where(tmp_path: Path) -
     tuning = json.loads(out.read_text())["settings"]["fairness"]["tuning"]["threads"]
     assert tuning["interrupted"] and len(tuning["probes"]) >= 2
     assert json.loads(out.read_text())["settings"]["complete"] is False
+
+
+# --- a knob's declared range, checked against its declaration -------------------------------------------------
+
+PLUGIN = """
+import orchbench
+from orchbench.strategies.sequential import Sequential
+
+
+class Knobbed(Sequential):
+    name = "{name}"
+    description = "sequential, with a knob declared for --tune"
+    options = {{"knob": orchbench.Option({declaration})}}
+
+
+@orchbench.hookimpl
+def orchbench_strategies():
+    return [Knobbed]
+"""
+
+
+@pytest.mark.adversarial("options accepted that cannot work")
+@pytest.mark.parametrize(
+    ("declaration", "fragment"),
+    [
+        ("bool, False, 'a flag', tune=(1, 8)", "the option is a bool"),
+        ("int, None, 'a count', min=1, max=4, tune=(8, 64)", "no whole number from 0 up is left"),
+        ("float, None, 'a share', min=0, max=1, tune=(0.2, 0.8)", "no whole number from 0 up is left"),
+        ("int, None, 'a count', tune=(1, float('inf'))", "two finite numbers"),
+    ],
+)
+def test_a_tune_range_its_option_cannot_take_is_refused_before_any_probe(tmp_path, no_runs, declaration, fragment):
+    name = f"knobbed_{abs(hash(declaration)) % 10**8}"  # plugins stay loaded in this process: one name per case
+    plugin = tmp_path / f"{name}.py"
+    plugin.write_text(PLUGIN.format(declaration=declaration, name=name), encoding="utf-8")
+    ran = cli_here("compare", "-p", str(plugin), "-s", name, "-t", "small", "--tune", "-q")
+    assert ran.code == 2 and "Traceback" not in ran.err, ran.err
+    lines = ran.lines()
+    assert len(lines) == 1 and "option knob declares tune=" in lines[0] and fragment in lines[0], ran.err
+
+
+def test_a_tune_range_is_kept_within_the_options_bounds():
+    from orchbench.api import Option, Strategy
+    from orchbench.tune import tunable_knobs
+
+    class Bounded(Strategy):
+        name = "bounded"
+        options = {"workers": Option(int, None, min=2, max=100, tune=(1, 2048)), "other": Option(int, 3)}
+
+    assert tunable_knobs(Bounded, {}) == {"workers": (2, 100)}
+    assert tunable_knobs(Bounded, {"workers": 5}) == {}  # set by the user: not searched
