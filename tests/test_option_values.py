@@ -371,3 +371,32 @@ def test_a_project_value_is_checked_only_for_the_command_that_takes_it(tmp_path,
     """A bad `format` is compare's problem, not that of a run, which takes no --format."""
     with_project(tmp_path, "format", "yaml")
     would_run("run", "sequential", "-t", "small")
+
+
+# --- the run options: declared once ------------------------------------------------------------------------------
+
+
+def test_the_run_options_are_declared_once():
+    """RUN_OPTIONS is the declaration: the command's flags and help, RunOptions' and RunSpec's defaults and the
+    checks all come from it (a test, so that a field added beside it cannot drift)."""
+    import dataclasses
+
+    import typer
+
+    from orchbench.cli import build_app
+    from orchbench.commands.common import RunOptions
+    from orchbench.types import SPEC_OPTIONS
+
+    fields = {f.name: f for f in dataclasses.fields(RunOptions)}
+    for name, declared in RUN_OPTIONS.items():
+        f = fields[name]
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+        assert default == ([] if declared.many else declared.value.default), name
+    spec_fields = {f.name: f.default for f in dataclasses.fields(RunSpec)}
+    for name in SPEC_OPTIONS:
+        assert spec_fields[name] == RUN_OPTIONS[name].value.default, name
+    compare = typer.main.get_command(build_app(None)).commands["compare"]
+    offered = {opt: p for p in compare.params for opt in p.opts}
+    for declared in RUN_OPTIONS.values():
+        for flag in declared.flags:
+            assert offered[flag].help == declared.value.help, flag
