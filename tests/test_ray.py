@@ -128,6 +128,33 @@ def _workloads() -> list[str]:
 
 
 @pytest.mark.ray
+@pytest.mark.parametrize("mode", ["no token", "a wrong token"])
+def test_a_cluster_that_wants_a_token_gets_one_line_saying_what_to_set(
+    ray_cluster: str, mode: str, tmp_path: Path
+) -> None:
+    """The session's cluster authenticates with a token: a driver without RAY_AUTH_MODE=token (or with another
+    token) is told in one line what to set, instead of Ray's line a second and an error naming another address."""
+    env = {k: v for k, v in _env().items() if not k.startswith("RAY_AUTH")}
+    if mode == "a wrong token":
+        wrong = tmp_path / "token"
+        wrong.write_text("0" * 64)
+        env |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(wrong)}
+    ran = subprocess.run(
+        [str(BIN / "orchbench"), "run", "ray", "-t", "small", "--scenario", "none", "--set", f"address={ray_cluster}"],
+        env={**env, "ORCHBENCH_PLUGINS": "orchbench-ray"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert ran.returncode == 2
+    [line] = ran.stderr.strip().splitlines()
+    assert line.startswith(f"orchbench: error: ray: the Ray cluster at {ray_cluster} ")
+    assert "RAY_AUTH_TOKEN_PATH" in line and "InvalidAuthToken" not in line
+    assert ("requires token authentication: set RAY_AUTH_MODE to token" in line) == (mode == "no token")
+
+
+@pytest.mark.ray
 @pytest.mark.parametrize("workload", _workloads())
 def test_cluster_runs_each_workload_through_the_cli(ray_cluster: str, workload: str) -> None:
     cls = get_registry().workload(workload)

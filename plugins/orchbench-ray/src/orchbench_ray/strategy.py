@@ -7,8 +7,10 @@ import math
 import os
 import socket
 import sys
+import tempfile
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orchbench
@@ -100,14 +102,28 @@ class RayStrategy(Strategy):
         quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
         if address:
             _check_reachable(address)
-        try:
-            if address:
-                ray.init(address=address, **quiet)
-            else:  # "local": a new Ray of our own, even when another one runs on this machine
-                ray.init(address="local", num_cpus=usable_cores(), include_dashboard=self.options["dashboard"], **quiet)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            where = f"the Ray cluster at {address}" if address else "a local Ray"
-            raise UsageError(f"ray: cannot start or join {where}: {_first_line(exc)}") from None
+        failure: Exception | None = None
+        with _stderr_held() as held:  # Ray's C++ core logs a line a second while a cluster refuses its token
+            try:
+                if address:
+                    ray.init(address=address, **quiet)
+                else:  # "local": a new Ray of our own, even when another one runs on this machine
+                    ray.init(
+                        address="local", num_cpus=usable_cores(), include_dashboard=self.options["dashboard"], **quiet
+                    )
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                failure = exc
+        said = "".join(held)
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        if failure is not None and "InvalidAuthToken" in said:
+            if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+                raise UsageError(f"ray: {where} refused this process's token: {TOKEN_HELP}") from None
+            raise UsageError(
+                f"ray: {where} requires token authentication: set RAY_AUTH_MODE to token, and {TOKEN_HELP}"
+            )
+        sys.stderr.write(said)  # anything else Ray said, as it said it
+        if failure is not None:
+            raise UsageError(f"ray: cannot start or join {where}: {_first_line(failure)}") from None
         self._owns_ray = True
 
     def map(self, task: Any, items: Sequence[Any]) -> list[Outcome]:
@@ -296,6 +312,36 @@ def _check_reachable(address: str) -> None:
     if len(answer) < 4 or answer[3] != _H2_SETTINGS:
         got = "closed the connection" if not answer else "answered something else"
         raise UsageError(f"ray: {where} {got}, not like a Ray head's GCS (gRPC); check the address and port")
+
+
+TOKEN_HELP = (
+    "set RAY_AUTH_MODE=token, and the cluster's token in RAY_AUTH_TOKEN or in a file named by RAY_AUTH_TOKEN_PATH "
+    "(default ~/.ray/auth_token)"
+)
+
+
+TOKEN_HELP = (
+    "the cluster's token in RAY_AUTH_TOKEN, or in a file named by RAY_AUTH_TOKEN_PATH (default ~/.ray/auth_token)"
+)
+
+
+@contextmanager
+def _stderr_held() -> Iterator[list[str]]:
+    """Everything written to this process's standard error (its file descriptor: Ray's C++ core too) while the
+    block runs, kept aside instead; the list yielded holds it once the block is over."""
+    said: list[str] = []
+    sys.stderr.flush()
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield said
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            said.append(held.read())
 
 
 def _first_line(exc: BaseException) -> str:
