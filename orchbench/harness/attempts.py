@@ -94,7 +94,6 @@ def call_with_retry(
 
 def _timed(policy: RetryPolicy, attempt: Callable[[int], Any], k: int, log: AttemptLog) -> Any:
     worker = timeaccount.current()
-    cpu = time.thread_time()
     start = time.perf_counter()
     try:
         with deadline.attempt_deadline(policy.timeout_s):
@@ -104,7 +103,6 @@ def _timed(policy: RetryPolicy, attempt: Callable[[int], Any], k: int, log: Atte
         log.latencies.append(elapsed)
         if worker is not None:
             worker.attempt_wall += elapsed
-            worker.cpu += time.thread_time() - cpu
 
 
 async def acall_with_retry(

@@ -115,11 +115,12 @@ def execute(spec: RunSpec, window: dict[str, Any] | None = None) -> RunResult:
             result.complete = True
         result.wall_s = time.perf_counter() - t0
         closed = time.monotonic()
+        recorded = timeaccount.collect()  # its last CPU readings inside the window's CPU edges
         edges.close()
         edges.read_uss()
         account(result, edges.to_dict())
         result.time_account = time_account.build(
-            timeaccount.collect(),
+            recorded,
             start=opened,
             end=closed,
             prepare_s=result.prepare_s,

@@ -6,11 +6,11 @@ worker (:func:`current`), so what is known of an item is known where it runs:
 
 - a *worker* is the thread that runs items (a pool's thread, a process's main thread, an event loop's thread); an
   event loop's worker runs many items at once, each in its own coroutine;
-- per attempt: its wall time and the CPU time of its own thread (``time.thread_time``: for async attempts, summed
-  over the coroutine's own steps, so other coroutines' CPU is never counted), and for async attempts how long it was
-  suspended while the loop ran other items' steps, and how long it waited for an attempt slot;
-- per worker: the kernel's run-queue wait of its thread (``/proc/thread-self/schedstat``: runnable, not running),
-  read as its first item starts and as each item ends;
+- per attempt: its wall time, and for async attempts the wall time of the coroutine's own steps, how long it waited
+  for the loop before each step, and how long it waited for an attempt slot; the waits between attempts;
+- per worker: its thread's CPU time and run-queue wait (runnable, not running), both from the kernel
+  (``/proc/thread-self/schedstat``, one read), as its first item starts and as an item ends (at most once a
+  millisecond: a read is a system call);
 - per item (up to :data:`MAX_SPANS` per process): its span, attempts and success, for the timeline.
 
 Worker processes hand what they recorded back with each chunk's outcomes (:func:`call_chunk`); the run process
@@ -81,7 +81,7 @@ class Worker:
         self.loop_overlap = self.slot_wait = self.retry_after = self.retry_wait = 0.0
         self.inflight = self.max_inflight = 0
         self.runq_fd: int | None = None
-        self.runq_base: float | None = None
+        self.runq_base: tuple[float, float] | None = None  # the thread's CPU and run-queue wait when first read
         self.runq: float | None = None
         self.runq_at = 0.0  # when it was last read
         self.spans: list[tuple[float, float, int, bool]] = []
@@ -90,20 +90,25 @@ class Worker:
         self.gil_samples = self.wait_samples = self.run_samples = 0  # samples of the thread in an item
         self.sampled = False  # whether its process's sampler could tell the GIL's waits from others
 
-    def read_runq(self) -> float | None:
-        """The thread's run-queue wait since it was first read, from the kernel (None where unreadable)."""
+    def read_runq(self) -> None:
+        """Read the thread's CPU time and run-queue wait since they were first read, from the kernel's
+        ``schedstat`` (one read for both; the run queue stays unknown where it is unreadable, and the CPU time then
+        comes from the thread's CPU clock). Call it on the worker's own thread."""
+        ran: float
+        waited: float | None = None
         fd = self.runq_fd
-        if fd is None:
-            return None
         try:
-            waited = int(os.pread(fd, 96, 0).split()[1]) / 1e9
+            if fd is None:
+                raise OSError
+            fields = os.pread(fd, 96, 0).split()
+            ran, waited = int(fields[0]) / 1e9, int(fields[1]) / 1e9
         except (OSError, ValueError, IndexError):
-            return None
+            ran = _thread_time()
         if self.runq_base is None:
-            self.runq_base = waited
-        self.runq = waited - self.runq_base
+            self.runq_base = (ran, waited or 0.0)
+        self.cpu = ran - self.runq_base[0]
+        self.runq = None if waited is None else waited - self.runq_base[1]
         self.runq_at = _monotonic()
-        return self.runq
 
     def to_dict(self) -> dict[str, Any]:
         skip = ("runq_fd", "runq_base", "runq_at", "loop_busy", "stretch")
@@ -247,7 +252,7 @@ class Stepped:
         error: BaseException | None = None
         suspended = 0.0
         while True:
-            w0, c0 = _monotonic(), _thread_time()
+            w0 = _monotonic()
             if w0 - w.loop_busy > LOOP_IDLE_S:
                 w.stretch = w0  # the loop paused before this step: a new busy stretch starts
             if suspended:
@@ -255,12 +260,12 @@ class Stepped:
             try:
                 yielded = coro.send(value) if error is None else coro.throw(error)
             except StopIteration as stop:
-                _step_done(w, w0, c0)
+                _step_done(w, w0)
                 return stop.value
             except BaseException:
-                _step_done(w, w0, c0)
+                _step_done(w, w0)
                 raise
-            _step_done(w, w0, c0)
+            _step_done(w, w0)
             suspended = w.loop_busy
             try:
                 value, error = (yield yielded), None
@@ -271,8 +276,7 @@ class Stepped:
                 value, error = None, exc
 
 
-def _step_done(w: Worker, w0: float, c0: float) -> None:
-    w.cpu += _thread_time() - c0
+def _step_done(w: Worker, w0: float) -> None:
     w.loop_busy = _monotonic()
     w.steps_wall += w.loop_busy - w0
 
