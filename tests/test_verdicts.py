@@ -122,3 +122,41 @@ def test_a_run_that_failed_says_its_own_error_first():
         spec={"strategy": "x"}, error="prepare failed: filter_input: InjectedFault: no (after 2 attempts)"
     )
     assert verdicts.first_error([failed]) == f"the run failed: {failed.error}"
+
+
+def test_every_report_carries_each_strategys_verdict_and_first_error():
+    import csv
+    import io
+
+    from orchbench.harness import account as time_account
+    from orchbench.harness.planner import plan
+    from orchbench.report import build_report, to_csv, to_markdown
+    from orchbench.results import make_document
+
+    def worker(first: float, last: float) -> dict:
+        return {
+            "pid": 1, "tid": 1, "kind": "sync", "items": 2, "attempts": 2, "first": first, "last": last,
+            "busy": last - first, "attempt_wall": last - first, "cpu": 0.01, "steps_wall": 0.0,
+            "loop_overlap": 0.0, "slot_wait": 0.0, "retry_after": 0.0, "retry_wait": 0.0, "gil_samples": 0,
+            "wait_samples": 0, "run_samples": 0, "inflight": 0, "max_inflight": 1, "runq": 0.0, "sampled": False,
+            "spans": [(first, last, 1, True)],
+        }  # fmt: skip
+
+    slow_start = time_account.build(
+        {"workers": [worker(2.0, 2.5)]}, start=0.0, end=2.5, prepare_s=0.0, before_window_s=0.0, items=2
+    )
+    failure = {"item": "'cat'", "positions": 1, "error": "InjectedFault: no (after 3 attempts)", "attempts": 3}
+    order = plan(["sequential", "pool"], iterations=1, warmup=0)
+    pairs = []
+    for slot in order:
+        spec = RunSpec(slot.strategy, workload="anagrams", case="medium", scenario="fast").to_dict()
+        good = {"time_account": slow_start, "succeeded": 2, "complete": True, "correct": True}
+        bad = {"failures": [failure], "succeeded": 1, "failed": 1, "complete": False, "correct": False}
+        pairs.append((slot, RunResult(spec=spec, items=2, wall_s=2.5, **(good if slot.strategy == "pool" else bad))))
+    report = build_report(make_document({"workload": "anagrams", "baseline": "sequential"}, order, pairs))
+    rows = {r["strategy"]: r for r in csv.DictReader(io.StringIO(to_csv(report)))}
+    assert rows["pool"]["why"].startswith("start-up 2.00 s of a 2.50 s run")
+    assert rows["sequential"]["first_error"] == "item 'cat' failed: InjectedFault: no (after 3 attempts)"
+    markdown = to_markdown(report)
+    assert "Why pool: start-up" in markdown and "sequential, first error: item" in markdown
+    assert "Where the time went" in markdown
