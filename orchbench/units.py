@@ -37,6 +37,11 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{count(n)} {word if n == 1 else many or word + 's'}"
 
 
+def counted(n: int, unit: str) -> str:
+    """``1 word``, ``3 words``: a count of a workload's unit (named in the plural, e.g. ``words``)."""
+    return f"{count(n)} {unit[:-1] if n == 1 and unit.endswith('s') and not unit.endswith('ss') else unit}"
+
+
 def count(n: int | float) -> str:
     """An integer with thousands separators: ``20507`` → ``20,507``."""
     return f"{round(n):,}"

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from orchbench import units
 from orchbench.commands import common
 from orchbench.commands.help_format import CommandGroup
 from orchbench.console import say
@@ -59,7 +60,7 @@ def record_command(
     say(f"orchbench: recording the reference with {strategy} ({instance.unit})…")
     result = run_isolated(spec, with_output=True, debug=state.debug)
     if result.error is not None or not result.complete:
-        why = result.error or f"{result.failed:,} of {result.items:,} {instance.unit} failed"
+        why = result.error or f"{result.failed:,} of {units.counted(result.items, instance.unit)} failed"
         first = f"; first: {result.failures[0]['item']}: {result.failures[0]['error']}" if result.failures else ""
         raise UsageError(f"no reference written: the careful run did not complete ({why}{first})")
     if result.correct is False:
@@ -82,7 +83,8 @@ def record_command(
         "output": result.output,
     }
     path = save(output, document)
-    say(f"reference: {path} ({result.items:,} {instance.unit}, {result.retries:,} retries)")
+    retries = units.plural(result.retries, "retry", "retries")
+    say(f"reference: {path} ({units.counted(result.items, instance.unit)}, {retries})")
     return 0
 
 

@@ -37,7 +37,7 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
         ("result", f"{verdict}{checked}"),
         (
             "items",
-            f"{units.count(result.items)} {unit}, {units.count(result.unique_items)} distinct · "
+            f"{units.counted(result.items, unit)}, {units.count(result.unique_items)} distinct · "
             f"{units.count(result.succeeded)} with a value ({100 * result.success_rate:.1f} %)",
         ),
     ]
@@ -133,8 +133,9 @@ def _groups(result: RunResult, unit: str, workload_cls: Any) -> list[tuple[str, 
     strategy = []
     if result.resolved_options or result.in_flight is not None:  # the settings it ran with, defaults filled in
         shown = " ".join(f"{k}={v}" for k, v in result.resolved_options.items() if v is not None)
-        in_flight = f" · at most {result.in_flight} in flight" if result.in_flight is not None else ""
-        strategy.append(("settings", escape(shown) + in_flight))
+        in_flight = f"at most {result.in_flight} in flight" if result.in_flight is not None else ""
+        if shown or in_flight:  # never a "settings" line with nothing after it
+            strategy.append(("settings", " · ".join(part for part in (escape(shown), in_flight) if part)))
     if result.worker_resources is not None:  # the workload's worker factory: one resource per worker
         opened_closed = result.worker_resources
         text = f"{opened_closed['opened']} opened · {opened_closed['closed']} closed"

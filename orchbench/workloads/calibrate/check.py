@@ -34,6 +34,13 @@ class Check:
     measured: float | None
     allowed: float  # the largest error that passes
     ok: bool
+    one_sided: bool = False  # the error must lie between 0 and +allowed, not within ±allowed
+
+    def bound_text(self, fmt: str) -> str:
+        """The error this check allows, as the table shows it."""
+        if self.allowed == float("inf"):
+            return "—"
+        return f"0 to +{fmt.format(self.allowed)}" if self.one_sided else "±" + fmt.format(self.allowed)
 
     @property
     def error(self) -> float | None:
@@ -63,6 +70,7 @@ def judge(sleep: RunResult, burn: RunResult, short: RunResult, long: RunResult, 
             sleep.wall_s,
             wall_room,
             0 <= sleep.wall_s - SLEEP_S <= wall_room,
+            one_sided=True,
         )
     )
     checks.append(
@@ -73,6 +81,7 @@ def judge(sleep: RunResult, burn: RunResult, short: RunResult, long: RunResult, 
             sleep.cpu_s,
             SLEEPING_CPU_S,
             sleep.cpu_s is not None and sleep.cpu_s <= SLEEPING_CPU_S,
+            one_sided=True,
         )
     )
     cpu_room = max(0.05 * BURN_S, 0.020)
@@ -184,7 +193,7 @@ def _render(
         error = (
             "—" if not bounded else "n/a" if c.error is None else ("+" if c.error >= 0 else "") + fmt.format(c.error)
         )
-        allowed = "±" + fmt.format(c.allowed) if bounded else "—"
+        allowed = c.bound_text(fmt)
         truth = f"{fmt.format(c.truth)} {c.unit}" if bounded else f"≥ {fmt.format(c.truth)} {c.unit}"
         table.add_row(c.figure, truth, f"{shown} {c.unit}", error, allowed, "[green]ok[/]" if c.ok else "[red]OFF[/]")
     console = make_console()
