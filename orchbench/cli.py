@@ -212,11 +212,12 @@ def main(argv: list[str] | None = None) -> int:
 
     Ctrl-C and SIGTERM take the same clean-up path; the status is 130 after Ctrl-C and 143 after SIGTERM.
     """
-    from orchbench import interrupts, overwrite, project
+    from orchbench import interrupts, overwrite, plugins, project
 
     restore = interrupts.install()
     try:
-        return _main(argv)
+        with plugins.command_scope():  # its -p and project plugins are this command's
+            return _main(argv)
     except KeyboardInterrupt:  # between the commands' own handlers, e.g. while the CLI starts
         return _interrupted()
     finally:

@@ -24,7 +24,8 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -298,6 +299,17 @@ def use(names: Iterable[str]) -> None:
         resolved = str(Path(name).resolve()) if is_path(name) else name
         if resolved not in _used:
             _used.append(resolved)
+
+
+@contextmanager
+def command_scope() -> Iterator[None]:
+    """The plugins given to :func:`use` inside are this process's only until the block ends (one command of the CLI run
+    in-process, e.g. by a test: the next command starts from what was used before it)."""
+    before = list(_used)
+    try:
+        yield
+    finally:
+        _used[:] = before
 
 
 def used() -> list[str]:

@@ -46,6 +46,8 @@ def test_a_misspelled_hook_is_a_plugin_problem(tmp_path):
     assert "unknown hook 'orchbench_stratgies'" in text and "orchbench_strategies" in text
     ran = cli_here("run", "mine", "-p", "typo.py")  # never registered: one line naming the strategy
     assert ran.code == 2 and "unknown strategy 'mine'" in ran.err
+    after = cli_here("list")  # the next command in this process loads no plugin the last one was given
+    assert after.code == 0 and "typo" not in after.out + after.err
 
 
 def test_a_strategy_name_that_cannot_be_selected_is_refused_and_the_others_kept(tmp_path):
