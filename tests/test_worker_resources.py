@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -144,3 +149,33 @@ def test_ray_refuses_actors_and_concurrency_beyond_the_capacity(account, monkeyp
     monkeypatch.setenv("ORCHBENCH_PLUGINS", "orchbench-ray")
     with pytest.raises(UsageError, match="more than the workload's capacity 4"):
         _run("ray", "per-loop", {"actors": 2, "concurrency": 3})
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "threads", "asyncio", "processes", "hybrid"])
+def test_ctrl_c_closes_every_resource_opened(strategy, account):
+    """Interrupted mid-run, every worker still closes what it opened (a pool's workers unwind on its stop)."""
+    log, _ = account
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchbench", "run", strategy, "-p", PLUGIN, "-w", "slow", "--test-case", "small"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
+    try:
+        limit = time.monotonic() + 60
+        while time.monotonic() < limit and not any(line[0] == "open" for line in _lines(log)):
+            time.sleep(0.05)
+        time.sleep(0.5)  # some items under way
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    lines = _lines(log)
+    opens = Counter((pid, tid) for what, pid, tid in lines if what == "open")
+    closes = Counter((pid, tid) for what, pid, tid in lines if what == "close")
+    assert opens and closes == opens, (opens, closes, err)

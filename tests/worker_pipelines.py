@@ -148,6 +148,22 @@ def plain(i):
         return 2 * i
 
 
+@orchbench.workload("slow", items=numbers, cases={"small": 4000}, reduce=sum, reference=doubled, capacity=4)
+def slow(i, owned):
+    import time
+
+    time.sleep(0.02)  # long enough for a Ctrl-C to land mid-run
+    return owned.double(i)
+
+
+@slow.worker
+def open_slow():
+    owned = Owned()
+    log("open")
+    yield owned
+    log("close")
+
+
 @orchbench.hookimpl
 def orchbench_workloads():
-    return [per_thread, per_loop, factory_raises, teardown_raises, flaky, plain]
+    return [per_thread, per_loop, factory_raises, teardown_raises, flaky, plain, slow]

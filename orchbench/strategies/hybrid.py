@@ -39,6 +39,11 @@ class ChunkOutcomes(list):
 
 
 def run_chunk(pairs: pool.Chunk, generation: int, concurrency: int, adaptive: bool = False) -> list[Outcome]:
+    """Chunk function: :func:`run_chunk_here`, closing the worker's resource if the pool stops it meanwhile."""
+    return pool.in_chunk(run_chunk_here, pairs, generation, concurrency, adaptive)
+
+
+def run_chunk_here(pairs: pool.Chunk, generation: int, concurrency: int, adaptive: bool = False) -> list[Outcome]:
     """Chunk function: the chunk on this worker process's event loop (one for the process's life, so resources
     bound to it last from chunk to chunk), ``concurrency`` attempts in flight (with ``adaptive``, under this
     worker's AIMD limit instead, which persists from chunk to chunk too)."""

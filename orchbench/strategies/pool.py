@@ -129,15 +129,48 @@ class Shared:
             self.counts[2] += errors
 
 
+class PoolStopped(BaseException):
+    """The pool stops this worker (SIGTERM after Ctrl-C or an error) while it runs a chunk."""
+
+
+_in_chunk = False
+_closing: Any = None  # closes this process's worker, once
+
+
 def _stop_on_term(signum: int, frame: Any) -> None:
-    raise SystemExit(0)  # the pool's stop after Ctrl-C or an error: unwind, so the worker's resource is closed
+    if _in_chunk:
+        raise PoolStopped  # unwind the chunk first: its items may be using the resource
+    _close_and_exit()
+
+
+def _close_and_exit() -> None:
+    """Close this worker's resource (its counts reach the parent at once), then end the process."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second stop must not cut the teardown short
+    try:
+        if _closing is not None:
+            _closing()
+    finally:
+        os._exit(0)
+
+
+def in_chunk(fn: Callable[..., list[Outcome]], *args: Any) -> list[Outcome]:
+    """Run a chunk function; if the pool stops this worker meanwhile, close its resource and end."""
+    global _in_chunk
+    _in_chunk = True
+    try:
+        return fn(*args)
+    except PoolStopped:
+        _close_and_exit()
+        raise  # not reached
+    finally:
+        _in_chunk = False
 
 
 def init_worker(spec: dict[str, Any], heartbeats: Heartbeats | None = None, shared: Shared | None = None) -> None:
     """Pool initializer: start the heartbeat, build this worker's Task once and make this process its worker
     (closed when the process exits, also when the pool stops it early); leave Ctrl-C to the parent, which stops
     the pool."""
-    global _task, _setup_error, _worker
+    global _task, _setup_error, _worker, _closing
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     interrupts.release_sigint()  # held since the fork server started (see start_forkserver); ignored from now on
     if heartbeats is not None:
@@ -159,7 +192,15 @@ def init_worker(spec: dict[str, Any], heartbeats: Heartbeats | None = None, shar
     _worker = scope.__enter__()
     from multiprocessing import util
 
-    util.Finalize(None, scope.__exit__, args=(None, None, None), exitpriority=100)
+    closed: list[bool] = []
+
+    def close_once() -> None:
+        if not closed:
+            closed.append(True)
+            scope.__exit__(None, None, None)
+
+    _closing = close_once
+    util.Finalize(None, close_once, exitpriority=100)
     signal.signal(signal.SIGTERM, _stop_on_term)  # from now on a stop has a worker to close
 
 
@@ -178,7 +219,7 @@ def worker_task() -> Task:
 
 def run_batch(pairs: Chunk, generation: int) -> list[Outcome]:
     """Chunk function of the processes strategy: the items one after another."""
-    return worker_task().run_batch(pairs, generation)
+    return in_chunk(worker_task().run_batch, pairs, generation)
 
 
 # --- parent side --------------------------------------------------------------------------------------------
