@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,30 +29,37 @@ def parse_json(source: str | Path, text: str | bytes, what: str) -> Any:
         raise ValueError(f"{name} is not a JSON number")
 
     try:
-        data = json.loads(text, parse_constant=no_constant)
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        if too_deep(text, MAX_DEPTH):  # before parsing: json's own parser recurses per level
+            raise UsageError(f"{source}: JSON nested too deeply (more than {MAX_DEPTH} levels), so not {what}")
+        return json.loads(text, parse_constant=no_constant)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{source}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
         raise UsageError(f"{source}: JSON nested too deeply to be {what}") from None
     except (ValueError, UnicodeError) as exc:  # a NaN, a number of thousands of digits, bytes that are not text
         raise UsageError(f"{source}: not JSON ({exc})") from None
-    if too_deep(data, MAX_DEPTH):
-        raise UsageError(f"{source}: JSON nested more than {MAX_DEPTH} levels deep, so not {what}")
-    return data
 
 
-def too_deep(value: Any, limit: int) -> bool:
-    """Whether lists and objects nest deeper than ``limit`` in ``value`` (walked without recursion)."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is None:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+_ONLY_BRACKETS = {code: None for code in range(128) if chr(code) not in "[]{}"}  # outside strings JSON is ASCII
+_INNERMOST = re.compile(r"\[\]|\{\}")
+
+
+def too_deep(text: str, limit: int) -> bool:
+    """Whether the JSON ``text`` nests lists and objects deeper than ``limit``: its strings removed (escapes
+    first, then every other piece between quotes), only brackets kept, and the innermost pairs removed once per
+    level — each step a pass of a string method or a regular expression, not a Python loop per value."""
+    outside = "".join(text.replace("\\\\", "").replace('\\"', "").split('"')[::2])
+    brackets = outside.translate(_ONLY_BRACKETS)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        fewer = _INNERMOST.sub("", brackets)
+        if len(fewer) == len(brackets):  # brackets that do not pair: the parser will say where
+            return False
+        brackets = fewer
+    return bool(brackets) and _INNERMOST.search(brackets) is not None
 
 
 # --- the kinds of value a field may hold ------------------------------------------------------------------------

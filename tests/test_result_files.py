@@ -100,8 +100,11 @@ def test_non_json_numbers_are_refused(tmp_path, constant):
 def test_a_deeply_nested_results_file_is_one_line(tmp_path):
     deep = document()
     deep["settings"]["agreement"] = json.loads("[" * 500 + "]" * 500)
-    refused(cli_here("report", write(tmp_path, deep)), "nested more than 64 levels")
-    refused(cli_here("report", write(tmp_path, "[" * 100_000 + "]" * 100_000, "deeper.json")), "nested too deeply")
+    refused(cli_here("report", write(tmp_path, deep)), "nested too deeply (more than 64 levels)")
+    refused(
+        cli_here("report", write(tmp_path, "[" * 100_000 + "]" * 100_000, "deeper.json")),
+        "nested too deeply (more than 64 levels)",
+    )
 
 
 # --- baselines and references: refused before any run ------------------------------------------------------------
@@ -241,3 +244,28 @@ def test_every_invalid_results_file_is_refused_with_one_line(tmp_path, no_runs, 
     else:
         ran = cli_here("compare", "-s", "sequential", "-t", "small", "--against", path)
     refused(ran, path, field)
+
+
+def nesting(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(nesting, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(nesting, value), default=0)
+    return 0
+
+
+TRICKY_TEXT = st.text(st.sampled_from('ab"\\[]{}:,\n\u00e9'), max_size=8)
+NESTED = st.recursive(
+    st.none() | st.booleans() | st.integers() | TRICKY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TRICKY_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@PROPERTY
+@given(NESTED, st.integers(0, 6), st.booleans())
+def test_the_depth_bound_counts_levels_as_the_parser_does(value, limit, ascii_only):
+    """Brackets inside strings (escaped quotes too) never count; the bound is exact."""
+    from orchbench.filecheck import too_deep
+
+    assert too_deep(json.dumps(value, ensure_ascii=ascii_only), limit) == (nesting(value) > limit)
