@@ -82,7 +82,7 @@ def _root(
     state.debug = debug
 
 
-COMMAND_MODULES = ("list_cmd", "run", "compare", "sweep", "profile", "reference")
+COMMAND_MODULES = ("list_cmd", "run", "compare", "sweep", "profile", "reference", "history")
 
 
 def build_app(registry: Registry | None = None) -> typer.Typer:

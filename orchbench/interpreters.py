@@ -9,8 +9,11 @@ another interpreter (:func:`interpreter_of`).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from orchbench.errors import UsageError
@@ -107,7 +110,7 @@ def identity(document: Mapping[str, Any], label: str) -> dict[str, Any]:
     return found
 
 
-def differing(identities: list[Mapping[str, Any]], keys: tuple[str, ...] = IDENTITY_KEYS) -> list[str]:
+def differing(identities: Sequence[Mapping[str, Any]], keys: tuple[str, ...] = IDENTITY_KEYS) -> list[str]:
     """The keys whose values differ among ``identities``; a key some of them do not know is not compared."""
     return [k for k in keys if len({json.dumps(i.get(k)) for i in identities if k in i}) > 1]
 
@@ -123,3 +126,96 @@ def describe_identity(found: Mapping[str, Any], keys: list[str]) -> str:
     if "orchbench" in keys:
         parts.append(f"orchbench {found.get('orchbench')}")
     return ", ".join(parts)
+
+
+# --- an environment with orchbench for another interpreter (compare --python) ------------------------------------
+
+MINIMUM = (3, 11)
+INSTALL_TIMEOUT_S = 1800.0  # a first build downloads orchbench's dependencies for that interpreter
+READY = ".orchbench-ready"
+
+
+def cache_root() -> Path:
+    """Where the environments are kept: ``$XDG_CACHE_HOME/orchbench/venvs`` (default ``~/.cache/...``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "orchbench" / "venvs"
+
+
+def requirement_of(distribution: str) -> list[str]:
+    """How pip installs the distribution as it is installed here: the same local source (editable when it is
+    editable here), or the same version from the package index."""
+    from importlib import metadata
+
+    dist = metadata.distribution(distribution)
+    direct = dist.read_text("direct_url.json")
+    if direct:
+        found = json.loads(direct)
+        url = str(found.get("url", ""))
+        if url.startswith("file://") and "dir_info" in found:
+            path = url.removeprefix("file://")
+            return ["-e", path] if found["dir_info"].get("editable") else [path]
+    return [f"{dist.metadata['Name']}=={dist.version}"]
+
+
+def interpreter_for(executable: str, distributions: list[str]) -> tuple[str, dict[str, Any]]:
+    """An interpreter like ``executable`` that can run orchbench (and ``distributions``, the plugin packages the
+    runs use), and its description: this one when it is the running interpreter, else the Python of a virtual
+    environment made for it once and kept in :func:`cache_root`, keyed by interpreter and requirements."""
+    import hashlib
+    import sys
+
+    found = describe(executable)
+    version = tuple(int(p) for p in str(found.get("version", "0")).split(".")[:2] if p.isdigit())
+    if version < MINIMUM:
+        raise UsageError(
+            f"--python {executable}: Python {found.get('version')}; orchbench needs {MINIMUM[0]}.{MINIMUM[1]} or newer"
+        )
+    if os.path.realpath(found["executable"]) == os.path.realpath(sys.executable):
+        return sys.executable, found
+    requirements = [r for name in ["orchbench", *distributions] for r in requirement_of(name)]
+    key = json.dumps([os.path.realpath(found["executable"]), found["version"], found["build"], requirements])
+    name = f"{str(found['implementation']).lower()}-{short_label(found).replace(' ', '')}-"
+    home = cache_root() / (name + hashlib.sha256(key.encode()).hexdigest()[:12])
+    python = home / "bin" / "python"
+    with _locked(home.with_name(home.name + ".lock")):
+        if not (home / READY).exists():
+            _build(executable, home, requirements, found)
+    return str(python), {**found, "executable": str(python)}
+
+
+def _build(executable: str, home: Path, requirements: list[str], found: Mapping[str, Any]) -> None:
+    import shutil
+
+    from orchbench.console import say
+
+    shutil.rmtree(home, ignore_errors=True)  # a build that did not finish
+    say(f"orchbench: making an environment for Python {short_label(found)} in {home} (once; later runs reuse it)")
+    steps = [
+        [executable, "-m", "venv", str(home)],
+        [str(home / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements],
+    ]
+    for step in steps:
+        try:
+            ran = subprocess.run(step, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            shutil.rmtree(home, ignore_errors=True)
+            raise UsageError(f"--python {executable}: {step[2]} took longer than {INSTALL_TIMEOUT_S:g} s") from None
+        if ran.returncode != 0:
+            shutil.rmtree(home, ignore_errors=True)
+            last = (ran.stderr.strip().splitlines() or ["no message"])[-1]
+            raise UsageError(f"--python {executable}: cannot make its environment ({' '.join(step[1:4])}: {last})")
+    (home / READY).write_text(json.dumps(requirements) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One process at a time builds or checks an environment (two comparisons started together share it)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchbench.errors import UsageError
-from orchbench.types import RunResult
+from orchbench.types import RunResult, RunSpec
 
 if TYPE_CHECKING:
     from orchbench.api import Workload
@@ -339,6 +339,7 @@ def compare(
     budget: int | None = None,
     tune: str | int | None = None,
     progress: bool = False,
+    python: Sequence[str] | str = (),
     run_options: RunOptions | None = None,
     **options: Any,
 ) -> Comparison:
@@ -346,8 +347,10 @@ def compare(
     ``warmup`` unmeasured and ``iterations`` measured runs of each, each in a fresh process, interleaved.
 
     ``budget`` runs every strategy with that many items in flight; ``tune`` (a number of probe runs, or seconds
-    as ``"300s"``) first searches each strategy's knobs for its fastest setting. ``progress`` prints a line per
-    run on stderr. Ctrl-C raises :class:`Interrupted`, which carries the runs that finished.
+    as ``"300s"``) first searches each strategy's knobs for its fastest setting. ``python`` (paths of other
+    interpreters) runs every strategy under each of them instead, rows labelled ``NAME pyVERSION`` (orchbench is
+    installed for each in a cached virtual environment, see :mod:`orchbench.interpreters`). ``progress`` prints a
+    line per run on stderr. Ctrl-C raises :class:`Interrupted`, which carries the runs that finished.
     """
     from orchbench.commands import common
 
@@ -365,8 +368,9 @@ def compare(
         not progress,
         budget=budget,
         tune=None if tune is None or tune is False else str(tune),
+        pythons=[python] if isinstance(python, str) else list(python),
     )
-    comparison = Comparison(document, baseline=chosen)
+    comparison = Comparison(document, baseline=document["settings"]["baseline"])
     if interrupted:
         raise Interrupted(comparison)
     return comparison
@@ -395,6 +399,7 @@ def measure(
     budget: int | None = None,
     tune: str | None = None,
     progress: Any = None,
+    pythons: Sequence[str] = (),
 ) -> tuple[dict[str, Any], bool]:
     """Plan and run a comparison (tuned first with ``tune``, a budget of runs or seconds; or every strategy at
     ``budget`` items in flight); return its results document and whether it was interrupted. ``progress``: the
@@ -419,6 +424,9 @@ def measure(
         tuning_stopped = False
     except TuningInterrupted as stop:  # the probes measured are kept: saved like any interrupted comparison
         fair, tuning_stopped = stop.record, True
+    interpreters = {label: this_interpreter() for label, _ in specs}
+    if pythons:
+        specs, interpreters, baseline = on_interpreters(specs, pythons, baseline)
     registry = get_registry()
     first = specs[0][1]
     settings = {
@@ -434,7 +442,7 @@ def measure(
         "specs": {label: spec.to_dict() for label, spec in specs},
         "server": registry.workload(first.workload).service_host(first.workload_options),
         "input_digest": input_digest_of(first),
-        "interpreters": {label: this_interpreter() for label, _ in specs},
+        "interpreters": interpreters,
         "fairness": fair,
         **(extra_settings or {}),
     }
@@ -468,6 +476,45 @@ def input_digest_of(spec: Any) -> str | None:
     except (UsageError, NotImplementedError, OSError):
         return None
     return input_digest(raw)
+
+
+def on_interpreters(
+    specs: list[tuple[str, RunSpec]], pythons: Sequence[str], baseline: str
+) -> tuple[list[tuple[str, RunSpec]], dict[str, dict[str, Any]], str]:
+    """Every spec once per interpreter (``compare --python``), labelled ``NAME pyVERSION``; each label's
+    interpreter; the baseline's label (under the first interpreter)."""
+    from orchbench.interpreters import interpreter_for, short_label
+
+    prepared = [(path, *interpreter_for(path, plugin_distributions(specs))) for path in pythons]
+    seen: dict[str, str] = {}
+    for path, _, found in prepared:
+        tag = short_label(found)
+        if tag in seen:
+            raise UsageError(f"--python {path} and --python {seen[tag]} are both Python {tag}: give each once")
+        seen[tag] = path
+    expanded: list[tuple[str, RunSpec]] = []
+    interpreters: dict[str, dict[str, Any]] = {}
+    for _, executable, found in prepared:
+        for label, spec in specs:
+            named = f"{label} py{short_label(found)}"
+            expanded.append((named, spec.replace(python=executable)))
+            interpreters[named] = found
+    return expanded, interpreters, f"{baseline} py{short_label(prepared[0][2])}"
+
+
+def plugin_distributions(specs: list[tuple[str, RunSpec]]) -> list[str]:
+    """The installed plugin distributions (besides orchbench) whose strategies or workload these runs use."""
+    from orchbench.plugins import BUILTIN_DISTRIBUTION, get_registry
+
+    registry = get_registry()
+    found: list[str] = []
+    for _, spec in specs:
+        for kind, name in (("strategy", spec.strategy), ("workload", spec.workload), ("retry policy", spec.retry)):
+            entry = registry.entries[kind].get(name)
+            dist = entry.source.distribution if entry is not None else None
+            if dist and dist != BUILTIN_DISTRIBUTION and dist not in found:
+                found.append(dist)
+    return found
 
 
 def check_agreement(runs: list[Any]) -> Any:

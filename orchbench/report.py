@@ -168,10 +168,16 @@ def build_report(
     if not docs:
         raise UsageError("no comparison to report")
     workload, case, scenario = (_same(docs, k) for k in ("workload", "case", "scenario"))
+    from orchbench.pooling import separate
+
+    separated, unpooled = separate(docs)  # runs of other interpreters, commits or orchbench versions: rows of their own
+    docs = list(separated)
     grouped = measured_runs(docs)
     if not grouped:
         raise UsageError("the comparison holds no measured runs")
     baseline = baseline or docs[0]["settings"].get("baseline") or next(iter(grouped))
+    if baseline not in grouped:  # split by separate(): the first of its rows
+        baseline = next((name for name in grouped if name.startswith(f"{baseline} (")), baseline)
     if baseline not in grouped:
         raise UsageError(f"baseline strategy {baseline!r} has no measured runs (have: {', '.join(grouped)})")
 
@@ -203,7 +209,8 @@ def build_report(
 
     said = verdicts.notes(grouped)
     notes = (
-        _verification_notes(grouped, docs)
+        unpooled
+        + _verification_notes(grouped, docs)
         + _notes(rows, winner, base, alpha, docs)
         + fairness.notes(rows, docs)
         + said.lines

@@ -239,6 +239,7 @@ class RunSpec:
     workload_options: dict[str, Any] = field(default_factory=dict)
     reference_path: str | None = None  # a recorded reference to check the output against
     plugins: list[str] = field(default_factory=list)  # plugin files or modules to load besides the installed ones
+    python: str | None = None  # the interpreter the run process runs on (compare --python); None: this one
     # Learnt while the run starts, for the copies of its workload and task in other processes (never options):
     started: dict[str, Any] = field(default_factory=dict)  # what Workload.start() returned (e.g. its server's URL)
     in_flight_per_process: int | None = None  # what the strategy declared with Task.declare_in_flight

@@ -180,6 +180,14 @@ def compare_command(
     tune_budget: TuneBudgetOpt = None,
     budget: Budget = None,
     junit: Junit = None,
+    python: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--python",
+            help="Run every strategy under this interpreter (repeatable; rows are labelled by interpreter). "
+            "orchbench is installed for it once, in a cached virtual environment.",
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> int:
     """Compare strategies side by side: isolated, interleaved, repeated runs with statistics you can trust."""
@@ -199,7 +207,7 @@ def compare_command(
     )
     reference_doc = results.load(against) if against is not None else None
     if reference_doc is not None:
-        check_against(reference_doc, str(against), names, opts, iterations)
+        check_against(reference_doc, str(against), names, opts, iterations, python or [], baseline)
     try:
         comparison = python_api.compare(
             strategies=names,
@@ -209,6 +217,7 @@ def compare_command(
             budget=budget,
             tune=tuning,
             progress=not quiet,
+            python=python or [],
             run_options=opts,
         )
         interrupted = False
@@ -227,7 +236,7 @@ def compare_command(
         if not_saved is not None:
             say(f"orchbench: error: {not_saved}")
         return 130
-    report = build_report([document], baseline=baseline)
+    report = build_report([document], baseline=document["settings"]["baseline"])
     render(report, fmt, [document], wide)
     say(f"orchbench: error: {not_saved}" if not_saved is not None else f"results: {path}")
     status = 0 if not_saved is None else 1
@@ -274,11 +283,19 @@ def write_ci_outputs(
     ci_outputs.append_step_summary(summary)
 
 
-def check_against(reference_doc: dict[str, Any], source: str, names: list[str], opts: Any, iterations: int) -> None:
+def check_against(
+    reference_doc: dict[str, Any],
+    source: str,
+    names: list[str],
+    opts: Any,
+    iterations: int,
+    pythons: list[str],
+    baseline: str,
+) -> None:
     """The gate's baseline checked before the first run: same workload, case, scenario, input and interpreter."""
     from orchbench.gate import check_baseline
     from orchbench.interpreters import this_interpreter
-    from orchbench.python_api import input_digest_of
+    from orchbench.python_api import input_digest_of, on_interpreters
 
     specs = common.build_specs(names, opts)
     first = specs[0][1]
@@ -288,14 +305,12 @@ def check_against(reference_doc: dict[str, Any], source: str, names: list[str], 
         "scenario": first.scenario,
         "input_digest": input_digest_of(first),
     }
-    here = this_interpreter()
-    check_baseline(
-        reference_doc,
-        settings=settings,
-        interpreters={label: here for label, _ in specs},
-        iterations=iterations,
-        source=source,
-    )
+    if pythons:
+        _, interpreters, _ = on_interpreters(specs, pythons, baseline)
+    else:
+        here = this_interpreter()
+        interpreters = {label: here for label, _ in specs}
+    check_baseline(reference_doc, settings=settings, interpreters=interpreters, iterations=iterations, source=source)
 
 
 def without_success(document: dict[str, Any]) -> list[str]:

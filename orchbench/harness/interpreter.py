@@ -15,9 +15,10 @@ import sys
 from collections.abc import Mapping
 
 
-def command(*args: str) -> list[str]:
-    """``[python, -P, *args]``: this interpreter, without the current directory on the child's ``sys.path``."""
-    return [sys.executable, "-P", *args]
+def command(*args: str, python: str | None = None) -> list[str]:
+    """``[python, -P, *args]``: this interpreter (or ``python``, another one: ``compare --python``), without the
+    current directory on the child's ``sys.path``."""
+    return [python or sys.executable, "-P", *args]
 
 
 def _own_directories() -> tuple[str, ...]:
@@ -36,10 +37,13 @@ def extra_path() -> list[str]:
     ]
 
 
-def environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+def environment(base: Mapping[str, str] | None = None, *, python: str | None = None) -> dict[str, str]:
     """``base`` (this process's environment by default) with :func:`extra_path` on ``PYTHONPATH``, after what
-    ``PYTHONPATH`` already holds."""
+    ``PYTHONPATH`` already holds. For ``python``, another interpreter (``compare --python``), nothing is added:
+    it imports from its own environment."""
     env = dict(os.environ if base is None else base)
+    if python is not None and python != sys.executable:
+        return env
     given = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     entries = list(dict.fromkeys([*given, *extra_path()]))
     if entries:

@@ -140,10 +140,10 @@ def run_isolated(
         try:
             with interrupts.deferred(), interrupts.sigint_held():  # the child runs only once someone stops it
                 proc = subprocess.Popen(
-                    interpreter.command(*launcher, str(spec_path), str(result_path)),
+                    interpreter.command(*launcher, str(spec_path), str(result_path), python=spec.python),
                     stdin=subprocess.DEVNULL,
                     stdout=2,  # our stdout is for results (--json)
-                    env=interpreter.environment(),  # our sys.path, never the working directory
+                    env=interpreter.environment(python=spec.python),  # never the working directory on sys.path
                 )
                 sampler = TreeSampler(proc.pid, period_s)
             with sampler:
