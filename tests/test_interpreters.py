@@ -14,7 +14,25 @@ from orchbench.interpreters import describe, interpreter_for, short_label, this_
 from tests.helpers import cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "my_pipeline.py"
-OTHER = next((found for name in ("python3.12", "python3.13") if (found := shutil.which(name))), None)
+
+
+def _other_python() -> str | None:
+    """A Python 3.12 or 3.13 besides this one: on PATH, or installed by pyenv."""
+    import os
+
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    candidates = [shutil.which(name) for name in ("python3.12", "python3.13")]
+    candidates += [str(p) for p in sorted(pyenv.glob("3.1[23]*/bin/python"))]
+    for candidate in filter(None, candidates):
+        try:
+            if describe(candidate)["version"].startswith(("3.12", "3.13")):
+                return candidate
+        except UsageError:  # e.g. a pyenv shim of a version not selected here
+            continue
+    return None
+
+
+OTHER = _other_python()
 
 
 def test_this_interpreter_is_described_as_a_probe_describes_it():
