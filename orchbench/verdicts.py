@@ -13,6 +13,7 @@ from typing import Any
 
 MACHINE = "busy-machine"  # not the strategy's doing: said once for the comparison, never a strategy's verdict
 ITEM_PARTS = ("running", "waiting", "waiting_to_run", "retry_wait")
+OVERSUBSCRIBED = 1.25  # runnable workers per core, on average, beyond which the run oversubscribed the cores
 SHARE = 0.2  # the share of its whole (worker time, the wall, a loop's time) from which a part is worth naming
 
 
@@ -195,7 +196,7 @@ def _run_queue(run: Run) -> Finding | None:
     if share is None or share < SHARE or not work or _shares_a_gil(run):
         return None
     demand = ((run.part("running") or 0.0) + (run.detail("run_queue") or 0.0)) / work  # CPUs its items wanted
-    if demand < run.cores:
+    if demand <= OVERSUBSCRIBED * run.cores:
         return Finding(
             MACHINE,
             share,
@@ -209,7 +210,29 @@ def _run_queue(run: Run) -> Finding | None:
     )
 
 
+def _one_core(run: Run) -> Finding | None:
+    """One worker (a thread, an event loop) whose items are mostly CPU work, on a machine with more cores."""
+    acc = run.account
+    if acc.get("workers") != 1 or run.cores < 2:
+        return None
+    running, queued = run.part("running"), run.detail("run_queue") or 0.0
+    items = run.of_items(1.0)
+    if running is None or items is None:
+        return None
+    own = 1.0 / items - queued  # the items' time but what other processes' load added
+    share = running / own if own > 0 else 0.0
+    if share < 0.5:
+        return None
+    return Finding(
+        "one-core",
+        share,
+        f"the items are CPU work ({share:.0%} of their time running, the machine's run queue aside) on one worker: "
+        f"1 of {run.cores} cores — try processes",
+    )
+
+
 RULES: tuple[Rule, ...] = (
+    _one_core,
     _startup,
     _gil,
     _blocked_loop,

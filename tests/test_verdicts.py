@@ -36,6 +36,11 @@ def test_threads_on_cpu_work_wait_for_the_gil():
     assert "the GIL serialises" in found["gil"] and "try processes" in found["gil"]
 
 
+def test_cpu_work_in_one_thread_uses_one_core():
+    found = rules(run("sequential", workload_options={"items": 6, "cpu_s": 0.05}))
+    assert "1 of" in found["one-core"] and "try processes" in found["one-core"]
+
+
 def test_a_sync_sleep_in_async_items_blocks_the_loop():
     found = rules(run("asyncio", workload_options={"items": 6, "sleep_s": 0.05}))
     assert "event loop was blocked" in found["blocked-loop"]
