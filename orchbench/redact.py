@@ -4,7 +4,8 @@
 - ``http://user:sk-SECRET@host/`` → ``http://user:***@host/`` (the password of a URL's user information);
 - ``X-Api-Key=sk-1`` / ``Authorization: Bearer abc`` → ``X-Api-Key=***`` / ``Authorization: ***``, for header names
   that look secret (:func:`is_secret_name`). A value written as an environment variable (``$API_KEY``,
-  ``Bearer ${TOKEN}``) is kept: it names where the secret is, not the secret.
+  ``Bearer ${TOKEN}``) is kept: it names where the secret is, not the secret; so is a placeholder in capitals
+  (``KEY=VALUE``), as messages write them.
 
 Generic on purpose: it knows nothing of any workload, so every command, report and plugin text goes through it.
 """
@@ -30,6 +31,7 @@ _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@?#]*):([^/\s@?#]+
 # space or a quote; a bearer-like scheme word goes with its value
 _NAME = re.compile(r"(?i)(?<![\w-])([a-z][\w-]*)(\s*[=:]\s*)")
 _VALUE = re.compile(r"(?i)(?:(?:bearer|basic|token|digest)\s+)?[^\s;,'\"&=]+")
+_PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]{0,11}$")  # KEY=VALUE, Authorization=TOKEN: how a message says what to write
 _VARIABLE_ONLY = re.compile(r"^(?:(?:bearer|basic|token|digest)\s+)?\$(?:\{\w+\}|\w+)$", re.IGNORECASE)
 
 
@@ -42,7 +44,8 @@ def is_secret_name(name: str) -> bool:
 
 def redact_value(name: str, value: str) -> str:
     """``value`` of the header or option ``name``: ``***`` when the name looks secret and the value is literal."""
-    if not is_secret_name(name) or _VARIABLE_ONLY.match(value.strip()) or value.strip() == MASK:
+    bare = value.strip()
+    if not is_secret_name(name) or _VARIABLE_ONLY.match(bare) or bare == MASK or _PLACEHOLDER.match(bare):
         return value
     return MASK
 

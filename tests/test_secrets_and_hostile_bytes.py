@@ -30,6 +30,7 @@ SECRETS = ("sk-SECRET", "sk-LITERAL", "tok-COOKIE")
         ("Authorization=Bearer $API_TOKEN", "Authorization=Bearer $API_TOKEN"),  # names the variable: kept
         ("X-Private-Token=${TOKEN}", "X-Private-Token=${TOKEN}"),
         ("concurrency=32 workers=2 http://host:80/", "concurrency=32 workers=2 http://host:80/"),
+        ("--set 'x': expected KEY=VALUE", "--set 'x': expected KEY=VALUE"),  # a placeholder, not a secret
     ],
 )
 def test_secrets_in_text_are_masked_and_nothing_else(text, shown):
