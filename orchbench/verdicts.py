@@ -231,8 +231,25 @@ def _one_core(run: Run) -> Finding | None:
     )
 
 
+def _few_in_flight(run: Run) -> Finding | None:
+    """Items that mostly wait (not in sync calls blocking an event loop: that is the blocked loop's), run no more
+    at once than there are cores."""
+    waiting = run.part("waiting")
+    share = run.of_items(None if waiting is None else waiting - (run.detail("loop_blocked") or 0.0))
+    slots = run.account.get("slots") or 0
+    if share is None or share < 0.5 or not slots or slots > run.cores:
+        return None
+    return Finding(
+        "few-in-flight",
+        share,
+        f"the items mostly wait ({share:.0%} of their time) with {slots} at most in flight — run more at once "
+        "(threads, asyncio, or more workers): waits overlap",
+    )
+
+
 RULES: tuple[Rule, ...] = (
     _one_core,
+    _few_in_flight,
     _startup,
     _gil,
     _blocked_loop,
