@@ -215,15 +215,42 @@ def main(argv: list[str] | None = None) -> int:
     from orchbench import interrupts, overwrite, plugins, project
 
     restore = interrupts.install()
+    restore_warnings = _warnings_as_lines()
     try:
         with plugins.command_scope():  # its -p and project plugins are this command's
             return _main(argv)
     except KeyboardInterrupt:  # between the commands' own handlers, e.g. while the CLI starts
         return _interrupted()
     finally:
+        restore_warnings()
         restore()
         overwrite.forget()  # what this command read protects nothing after it (the Python API in this process)
         project.use(None)
+
+
+def _warnings_as_lines() -> Any:
+    """Python warnings (matplotlib's about a name's glyphs, a library's deprecations) shown as one plain line each,
+    once, as text (:func:`orchbench.console.say`), instead of Python's raw two-line form with the source line;
+    returns the function that puts the previous display back."""
+    import warnings
+
+    from orchbench.console import say
+
+    previous = warnings.showwarning
+    shown: set[str] = set()
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        text = f"{category.__name__}: {message}" if category is not UserWarning else str(message)
+        if text not in shown:
+            shown.add(text)
+            say(f"orchbench: warning: {text}")
+
+    warnings.showwarning = show
+
+    def put_back() -> None:
+        warnings.showwarning = previous
+
+    return put_back
 
 
 def _interrupted() -> int:

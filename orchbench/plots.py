@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import textwrap
-import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -17,7 +16,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from orchbench.console import say
 from orchbench.report import MIB, Report, build_report
 from orchbench.results import measured_runs
 
@@ -88,11 +86,7 @@ def _save(fig: Any, path: Path) -> Path:
 
     check_write(path, "the plot")  # never over a file this command reads
     path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(record=True) as caught:  # matplotlib's own warnings would be printed raw
-        warnings.simplefilter("always")
-        fig.savefig(path, format="png")
-    for message in dict.fromkeys(str(w.message) for w in caught):  # each once, shown as text
-        say(f"orchbench: warning: {path.name}: {message}")
+    fig.savefig(path, format="png")
     return path
 
 
