@@ -198,7 +198,7 @@ def render(series: Sequence[Series]) -> None:
         trend = sparkline([p.median for p in line.points])
         table = Table(title=Text(f"{safe_text(line.label)}  {trend}"), title_justify="left")
         for header in ("Commit", "Measured", "Runs", "Median [s]", "Change"):
-            table.add_column(header, justify="right" if header in ("Runs", "Median [s]") else "left")
+            table.add_column(Text(header), justify="right" if header in ("Runs", "Median [s]") else "left")
         for i, point in enumerate(line.points):
             change = starts.get(i)
             mark = ""

@@ -103,3 +103,12 @@ def test_history_names_the_commit_that_made_a_strategy_slower(tmp_path):
     page = (results / "history.html").read_text(encoding="utf-8")
     assert commits[3][:7] in page and "data:image/png;base64," in page
     assert "history: " in shown.stderr
+
+
+def test_history_of_what_is_not_a_directory_of_results_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.json").write_text("{}", encoding="utf-8")
+    for given, fragment in [("file.json", "not a directory"), ("empty", "no results files"), ("nope", "not a dir")]:
+        ran = cli("history", str(tmp_path / given))
+        assert ran.returncode == 2 and fragment in ran.stderr, ran.stderr
+        assert len(ran.stderr.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from orchbench.console import say
+from orchbench.errors import UsageError
 
 
 def history_command(
@@ -23,6 +24,8 @@ def history_command(
     from orchbench.atomic import write_text
     from orchbench.overwrite import refuse_overwrites
 
+    if not directory.is_dir():
+        raise UsageError(f"{directory}: not a directory of results files")
     page = html or directory / "history.html"
     refuse_overwrites({"--html": page}, {"a results file of DIR": sorted(directory.glob("*.json"))})
     series = history.build(history.load_directory(directory))
