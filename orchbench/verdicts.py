@@ -83,7 +83,10 @@ def _gil(run: Run) -> Finding | None:
     and the run-queue waits of its threads (a GIL waiter wakes every switch interval to ask for it) together."""
     if not _shares_a_gil(run):
         return None
-    waiting = (run.detail("gil") or 0.0) + (run.detail("run_queue") or 0.0)
+    gil = run.detail("gil")
+    if gil is None or (run.of_items(gil) or 0.0) < SHARE / 2:  # the GIL's own waits must show, not only the load
+        return None
+    waiting = gil + (run.detail("run_queue") or 0.0)
     share = run.of_items(waiting)
     work = run.account.get("work_s") or 0.0
     if share is None or share < SHARE or not work or run.cores < 2:
