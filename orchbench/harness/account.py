@@ -61,9 +61,9 @@ def _chunk_times(chunks: list[Mapping[str, Any]]) -> dict[int, dict[str, float]]
         t = {"in": 0.0, "out": 0.0, "start": max(0.0, mine[0]["start"] - mine[0]["sent"]), "received": 0.0}
         for before, c in zip(mine, mine[1:], strict=False):
             t["in"] += max(0.0, c["start"] - max(c["sent"], before["end"]))
-        for c in mine:
-            t["out"] += max(0.0, c["received"] - c["end"])
-            t["received"] = max(t["received"], c["received"])
+        # a result on its way back overlaps the worker's next chunk: only the last one's is the worker's time
+        t["out"] = max(0.0, mine[-1]["received"] - mine[-1]["end"])
+        t["received"] = max(c["received"] for c in mine)
         t["chunks"] = [c["items"] for c in mine]
         out[pid] = t
     return out
@@ -175,8 +175,11 @@ def build(
         t = transfers.get(w["pid"])
         # several threads of one process are alike: their samples are pooled
         pooled = w["kind"] == "sync" and threads_per_pid[w["pid"]] > 1
-        runq, gil, blocked = _split(w, samples_per_pid[w["pid"]], pooled)
         inside = max(0.0, w["busy"] - w["slot_wait"] - w["retry_wait"])  # the items' time in their attempts
+        # the thread's CPU is read last when the account is collected: what it ran after its last item (the
+        # reduce, on the run process's thread) is not the items'
+        w["cpu"] = min(w["cpu"], inside if w["kind"] == "sync" else slots * span)
+        runq, gil, blocked = _split(w, samples_per_pid[w["pid"]], pooled)
         off_cpu = max(0.0, inside - w["cpu"])
         waiting_to_run = None if runq is None or gil is None else runq + gil + w["loop_overlap"] + w["slot_wait"]
         waiting = None if runq is None or gil is None else max(0.0, off_cpu - runq - gil - w["loop_overlap"])
