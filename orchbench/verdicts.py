@@ -13,6 +13,7 @@ from typing import Any
 
 MACHINE = "busy-machine"  # not the strategy's doing: said once for the comparison, never a strategy's verdict
 ITEM_PARTS = ("running", "waiting", "waiting_to_run", "retry_wait")
+UNEVEN = 1.2  # workers' item counts this far apart are uneven chunks
 OVERSUBSCRIBED = 1.25  # runnable workers per core, on average, beyond which the run oversubscribed the cores
 SHARE = 0.2  # the share of its whole (worker time, the wall, a loop's time) from which a part is worth naming
 
@@ -157,7 +158,7 @@ def _straggler(run: Run) -> Finding | None:
     if share < SHARE:
         return None
     per_worker = [sum(w["chunks"]) for w in acc.get("per_worker", ()) if w.get("chunks")]
-    if len(per_worker) > 1 and max(per_worker) > min(per_worker):
+    if len(per_worker) > 1 and max(per_worker) >= UNEVEN * min(per_worker):
         return Finding(
             "uneven",
             share,
