@@ -1,5 +1,6 @@
-"""The pytest plugin: the ``orchbench`` fixture in a test session of its own (pytester), installed by the
-``pytest11`` entry point alone."""
+"""The pytest plugin: the ``orchbench`` fixture in a test session of its own (pytester, in a subprocess: numpy,
+which a comparison imports, cannot be imported twice in one process, as an in-process session's clean-up would
+make the next test do), installed by the ``pytest11`` entry point alone."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def test_the_fixture_compares_and_saves_each_comparison(session: pytest.Pytester
         """
     )
     saved = tmp_path / "saved"
-    result = session.runpytest("-p", "no:randomly", "--orchbench-save", str(saved))
+    result = session.runpytest_subprocess("-p", "no:randomly", "--orchbench-save", str(saved))
     result.assert_outcomes(passed=1)
     [file] = saved.iterdir()
     assert file.name == "test_right.py-test_it.json"
@@ -67,7 +68,7 @@ def test_a_wrong_output_fails_the_test_with_the_first_error(session: pytest.Pyte
                               input=Path(__file__).with_name("words.txt"))
         """
     )
-    result = session.runpytest("-p", "no:randomly")
+    result = session.runpytest_subprocess("-p", "no:randomly")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*orchbench: sequential: wrong output against the reference*"])
 
@@ -79,7 +80,7 @@ def test_a_bad_option_fails_with_one_line(session: pytest.Pytester):
             orchbench.run("sequential", "word-lengths", casee="x")
         """
     )
-    result = session.runpytest("-p", "no:randomly")
+    result = session.runpytest_subprocess("-p", "no:randomly")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*orchbench: unknown option 'casee'*"])
     assert "Traceback" not in result.stdout.str()
@@ -105,9 +106,9 @@ def test_strategies_that_need_ray_are_left_out_by_option_or_marker(session: pyte
             orchbench.compare(pipe_right.measure, ["ray"], iterations=1, warmup=0, input=WORDS)
         """
     )
-    result = session.runpytest("-p", "no:randomly", "-k", "marked")
+    result = session.runpytest_subprocess("-p", "no:randomly", "-k", "marked")
     result.assert_outcomes(passed=1, deselected=1)
-    result = session.runpytest("-p", "no:randomly", "--orchbench-skip-ray", "-rs", "-k", "only_ray")
+    result = session.runpytest_subprocess("-p", "no:randomly", "--orchbench-skip-ray", "-rs", "-k", "only_ray")
     result.assert_outcomes(skipped=1, deselected=1)
     result.stdout.fnmatch_lines(["*every strategy named needs Ray (ray)*"])
 
