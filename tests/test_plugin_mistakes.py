@@ -3,6 +3,8 @@ be selected on the command line are reported as plugin problems (`orchbench list
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.cli_here import cli_here
@@ -40,10 +42,10 @@ def orchbench_strategies():
 
 def test_a_misspelled_hook_is_a_plugin_problem(tmp_path):
     (tmp_path / "typo.py").write_text(MISSPELLED, encoding="utf-8")
-    listed = cli_here("list", "-p", "typo.py")
+    listed = cli_here("list", "--json", "-p", "typo.py")
     assert listed.code == 1, listed
-    text = " ".join((listed.out + listed.err).split())
-    assert "unknown hook 'orchbench_stratgies'" in text and "orchbench_strategies" in text
+    [problem] = json.loads(listed.out)["problems"]
+    assert "unknown hook 'orchbench_stratgies'" in problem["error"] and "orchbench_strategies" in problem["error"]
     ran = cli_here("run", "mine", "-p", "typo.py")  # never registered: one line naming the strategy
     assert ran.code == 2 and "unknown strategy 'mine'" in ran.err
     after = cli_here("list")  # the next command in this process loads no plugin the last one was given

@@ -120,7 +120,8 @@ def test_a_workloads_unit_never_reaches_the_terminal_raw(hostile):
 def test_a_strategy_name_with_a_control_character_is_refused(hostile):
     listed = cli_here("list", "-p", hostile)
     assert listed.code == 1 and "\x1b" not in listed.out + listed.err
-    assert "cannot be selected on the command line" in listed.out + listed.err
+    problems = json.loads(cli_here("list", "--json", "-p", hostile).out)["problems"]
+    assert any("'escaped\\x1b[2J' cannot be selected on the command line" in p["error"] for p in problems)
 
 
 def test_markdown_csv_and_plots_escape_names_from_plugins(hostile, tmp_path):
