@@ -56,6 +56,8 @@ def test_what_is_not_an_interpreter_is_one_line(given, message):
         describe(given)
 
 
+# slow: the first run on a checkout builds that interpreter's environment (minutes: every dependency installed)
+@pytest.mark.slow
 @pytest.mark.skipif(OTHER is None, reason="no second Python (3.12 or 3.13) on PATH")
 def test_compare_runs_every_strategy_under_each_interpreter(tmp_path):
     source = tmp_path / "lines.txt"
