@@ -76,7 +76,7 @@ def test_a_sync_function_on_the_event_loop_blocks_it():
 def test_threads_doing_cpu_work_wait_to_run_and_sleeping_threads_wait():
     """Threads burning CPU under one GIL spend their off-CPU time waiting to run (the GIL, the run queue), threads
     sleeping spend it waiting: the sampled split tells the two apart."""
-    burning = calibrate("threads", items=8, cpu_s=0.05, sleep_s=0.0).time_account
+    burning = calibrate("threads", items=24, cpu_s=0.05, sleep_s=0.0).time_account
     assert_adds_up(burning)
     assert burning["detail"]["gil"] > 0
     assert burning["parts"]["waiting_to_run"] > burning["parts"]["waiting"]

@@ -32,7 +32,7 @@ def test_a_pool_on_a_tiny_input_is_mostly_start_up():
 
 
 def test_threads_on_cpu_work_wait_for_the_gil():
-    found = rules(run("threads", workload_options={"items": 8, "cpu_s": 0.05}))
+    found = rules(run("threads", workload_options={"items": 24, "cpu_s": 0.05}))
     assert "the GIL serialises" in found["gil"] and "try processes" in found["gil"]
 
 
