@@ -17,7 +17,11 @@ from orchbench.testing import run_spec
 from tests import peak
 
 PLUGIN = str(Path(__file__).with_name("counted_examples.py"))
-STRATEGIES = ["sequential", "threads", "asyncio", "processes", "hybrid"]
+# Every strategy runs with -m slow; the default suite keeps threads (a resource per thread, the capacity shared).
+STRATEGIES = [
+    pytest.param(name, marks=() if name == "threads" else pytest.mark.slow)
+    for name in ("sequential", "threads", "asyncio", "processes", "hybrid")
+]
 CAPACITY = {"orders": 4, "api": 8, "files": 4, "collatz": 4}
 
 

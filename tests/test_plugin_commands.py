@@ -139,7 +139,7 @@ def test_serve_is_added_by_the_scoring_workload_with_one_option_per_server_setti
 
 def test_a_serve_option_reaches_the_server_config() -> None:
     assert_one_clear_line(cli_here("serve", "--port", "0", "--max-body", "100"), "--max-body must be at least 1024")
-    assert_one_clear_line(cli_here("serve", "--port", "0", "--rate-503", "2"), "rate_503 must be between 0 and 1")
+    assert_one_clear_line(cli_here("serve", "--port", "0", "--rate-503", "2"), "--rate-503 must be between 0 and 1")
     assert_one_clear_line(cli_here("serve", "--port", "0", "--capacity", "1.5"), "--capacity", "valid integer")
 
 

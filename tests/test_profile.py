@@ -81,6 +81,7 @@ def test_profile_of_each_strategy_has_captures_flamegraphs_and_a_correct_run(tmp
     assert sum(e["peak_heap"] for e in entry["processes"]) == entry["peak_heap"]
 
 
+@pytest.mark.slow  # ~1 min: memray traces a dictionary reloaded on every call
 def test_reloading_the_dictionary_per_call_shows_in_what_is_allocated(tmp_path: Path) -> None:
     text = tmp_path / "three.txt"
     text.write_text("stone listen tabs\n")  # three words, three different anagram groups

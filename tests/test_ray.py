@@ -128,6 +128,7 @@ def _workloads() -> list[str]:
 
 
 @pytest.mark.ray
+@pytest.mark.slow  # ~20 s each: Ray retries its connection before it gives up
 @pytest.mark.parametrize("mode", ["no token", "a wrong token"])
 def test_a_cluster_that_wants_a_token_gets_one_line_saying_what_to_set(
     ray_cluster: str, mode: str, tmp_path: Path

@@ -195,10 +195,10 @@ def test_the_async_clients_timeout_covers_the_wait_for_a_free_connection():
 @pytest.mark.parametrize(
     ("strategy", "bound"),
     [
-        ("sequential", "http_timeout=0.5"),
+        pytest.param("sequential", "http_timeout=0.5", marks=pytest.mark.slow),  # ~12 s each: -m slow
         ("threads", "http_timeout=0.5"),
-        ("threads", "retry.timeout=0.5"),
-        ("asyncio", "http_timeout=0.5"),
+        pytest.param("threads", "retry.timeout=0.5", marks=pytest.mark.slow),
+        pytest.param("asyncio", "http_timeout=0.5", marks=pytest.mark.slow),
     ],
 )
 def test_a_run_against_a_service_that_trickles_every_answer_is_cut_at_its_timeouts(tmp_path, strategy, bound):

@@ -91,7 +91,7 @@ def test_a_stats_answer_of_any_kind_never_fails_a_run_whose_lines_scored(lines, 
 
 
 @pytest.mark.adversarial("waits with no end")
-@pytest.mark.parametrize("strategy", ["sequential", "asyncio"])
+@pytest.mark.parametrize("strategy", [pytest.param("sequential", marks=pytest.mark.slow), "asyncio"])
 def test_a_trickled_stats_answer_does_not_hold_the_run(lines, strategy):
     def respond(conn: socket.socket, request: Request) -> None:
         if request.target.endswith("/stats"):

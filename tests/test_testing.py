@@ -23,7 +23,7 @@ def test_assert_matches_reference_names_the_failures() -> None:
     result = run_spec(
         "sequential", case="medium", scenario="none", fault_rate=0.5, retry="none", seed=seed_passing_prepare(spec)
     )
-    with pytest.raises(AssertionError, match=r"items failed, e\.g\.:\n    '\w+': InjectedFault"):
+    with pytest.raises(AssertionError, match=r"items failed, e\.g\.:\n +'\w+': InjectedFault"):
         assert_matches_reference(result)
 
 

@@ -69,7 +69,7 @@ def test_a_sync_function_on_the_event_loop_blocks_it():
     assert_adds_up(acc)
     detail = acc["detail"]
     assert detail["loop_blocked"] <= (1 + TOLERANCE) * ITEMS * SLEEP_S + 0.002 * ITEMS
-    assert detail["loop_blocked"] + detail["run_queue"] >= ITEMS * SLEEP_S
+    assert detail["loop_blocked"] + detail["run_queue"] >= (1 - TOLERANCE) * ITEMS * SLEEP_S
     assert near(acc["parts"]["running"], ITEMS * CPU_S)
 
 
