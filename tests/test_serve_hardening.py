@@ -133,6 +133,7 @@ def test_serve_stops_on_a_hang_up_as_on_sigterm(sig):
 
 
 @pytest.mark.adversarial("floods")
+@pytest.mark.slow  # fills listen queues machine-wide, which parallel measurement tests would note
 def test_connections_beyond_the_descriptor_limit_are_refused_not_a_traceback_flood():
     with serving(fd_limit=64) as (proc, url):
         port = int(url.rsplit(":", 1)[1])

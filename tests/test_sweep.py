@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.helpers import cli
 
 
+@pytest.mark.slow  # a whole sweep (~10 s): -m slow
 def test_a_sweep_counts_its_runs_across_points_and_keeps_its_title_and_plots(tmp_path):
     text = tmp_path / "words.txt"
     text.write_text("stone listen tabs silent notes onset\n")
