@@ -53,24 +53,46 @@ class Run:
         return seconds / total if total else None
 
 
-Rule = Callable[[Run], Finding | None]
+Measured = tuple[str, float | None, dict[str, Any]]  # a finding's rule, its share, the figures its text names
+Measure = Callable[[Run], Measured | None]  # None where the rule does not apply to the run
+
+# What each rule says, over its figures, its share and the run's cores.
+SAYS = {
+    "startup": "start-up {spent:.2f} s of a {whole:.2f} s run (workers, resources) — use a larger input, or a strategy "
+    "that starts less",
+    "gil": "{share:.0%} of the items' time waiting to run with {busy:.1f} of {cores} cores busy — the GIL serialises "
+    "this CPU work; try processes",
+    "blocked-loop": "the event loop was blocked {share:.0%} of the time by sync calls inside async items — make them "
+    "async, or move them off the loop (asyncio.to_thread)",
+    "busy-loop": "{share:.0%} of the items' time waiting for the busy event loop ({busy:.0%} of its time running "
+    "items' code) — one loop runs its items' CPU work in turn; try processes or hybrid",
+    "transfer": "{share:.0%} of worker time moving work between processes (pickling, pipes; {size}) — raise chunk",
+    "uneven": "workers got {most} and {fewest} items; the run waited {tail:.2f} s on one worker — smaller chunks",
+    "straggler": "the run waited {tail:.2f} s ({share:.0%} of its time once items ran) on one worker's last items — "
+    "smaller chunks, or hedged attempts for slow answers",
+    "retry-after": "{share:.0%} of the items' time in waits the service asked for (Retry-After) — its capacity is the "
+    "limit; fewer requests in flight, or --set adaptive=true",
+    "backoff": "{share:.0%} of the items' time in back-off waits between attempts — failed attempts cost this; "
+    "shorter back-off (retry.base, retry.cap) for brief failures",
+    MACHINE: "{share:.0%} of the items' time waiting for a CPU that other processes held — the machine was busy",
+    "oversubscribed": "{share:.0%} of the items' time runnable but waiting for one of {cores} cores — more busy "
+    "workers than cores; fewer workers",
+    "one-core": "the items are CPU work ({share:.0%} of their time running, the machine's run queue aside) on one "
+    "worker: 1 of {cores} cores — try processes",
+    "few-in-flight": "the items mostly wait ({share:.0%} of their time) with {slots} at most in flight — run more at "
+    "once (threads, asyncio, or more workers): waits overlap",
+}
+LEAST = {"one-core": 0.5, "few-in-flight": 0.5}  # the share from which a rule is worth naming, where not SHARE
 
 
-def _startup(run: Run) -> Finding | None:
+def _startup(run: Run) -> Measured | None:
     acc = run.account
     strategy, before = acc["startup"].get("strategy_s"), acc["startup"].get("before_window_s") or 0.0
     if strategy is None:
         return None
     whole = acc["wall_s"] + before
     share = (strategy + before) / whole if whole else 0.0
-    if share < SHARE:
-        return None
-    return Finding(
-        "startup",
-        share,
-        f"start-up {strategy + before:.2f} s of a {whole:.2f} s run (workers, resources) — use a larger input, or a "
-        "strategy that starts less",
-    )
+    return "startup", share, {"spent": strategy + before, "whole": whole}
 
 
 def _shares_a_gil(run: Run) -> bool:
@@ -79,7 +101,7 @@ def _shares_a_gil(run: Run) -> bool:
     return len(pids) > len(set(pids))
 
 
-def _gil(run: Run) -> Finding | None:
+def _gil(run: Run) -> Measured | None:
     """Threads sharing a GIL, waiting to run with about one core's worth of CPU used: the GIL's waits (sampled)
     and the run-queue waits of its threads (a GIL waiter wakes every switch interval to ask for it) together."""
     if not _shares_a_gil(run):
@@ -87,171 +109,95 @@ def _gil(run: Run) -> Finding | None:
     gil = run.detail("gil")
     if gil is None or (run.of_items(gil) or 0.0) < SHARE / 2:  # the GIL's own waits must show, not only the load
         return None
-    waiting = gil + (run.detail("run_queue") or 0.0)
-    share = run.of_items(waiting)
     work = run.account.get("work_s") or 0.0
-    if share is None or share < SHARE or not work or run.cores < 2:
+    if not work or run.cores < 2:
         return None
     busy = (run.part("running") or 0.0) / work
     if busy > 1.2:  # the threads ran on more than one core at once: code that lets the GIL go (C, I/O)
         return None
-    return Finding(
-        "gil",
-        share,
-        f"{share:.0%} of the items' time waiting to run with {busy:.1f} of {run.cores} cores busy — the GIL serialises "
-        "this CPU work; try processes",
-    )
+    return "gil", run.of_items(gil + (run.detail("run_queue") or 0.0)), {"busy": busy}
 
 
 def _loop_time(run: Run) -> float:
     return sum(max(0.0, w["end_s"] - w["first_s"]) for w in run.account.get("per_worker", ()) if w["kind"] == "async")
 
 
-def _blocked_loop(run: Run) -> Finding | None:
+def _blocked_loop(run: Run) -> Measured | None:
     blocked, loop = run.detail("loop_blocked"), _loop_time(run)
     if not blocked or not loop:
         return None
-    share = min(1.0, blocked / loop)
-    if share < SHARE:
-        return None
-    return Finding(
-        "blocked-loop",
-        share,
-        f"the event loop was blocked {share:.0%} of the time by sync calls inside async items — make them async, or "
-        "move them off the loop (asyncio.to_thread)",
-    )
+    return "blocked-loop", min(1.0, blocked / loop), {}
 
 
-def _busy_loop(run: Run) -> Finding | None:
-    share = run.of_items(run.detail("loop"))
+def _busy_loop(run: Run) -> Measured | None:
     loop = _loop_time(run)
-    if share is None or share < SHARE or not loop:
+    if not loop:
         return None
     busy = min(1.0, (run.part("running") or 0.0) / loop)
-    return Finding(
-        "busy-loop",
-        share,
-        f"{share:.0%} of the items' time waiting for the busy event loop ({busy:.0%} of its time running items' "
-        "code) — one loop runs its items' CPU work in turn; try processes or hybrid",
-    )
+    return "busy-loop", run.of_items(run.detail("loop")), {"busy": busy}
 
 
-def _transfer(run: Run) -> Finding | None:
-    share = run.of_workers(run.part("transfer"))
-    if share is None or share < SHARE:
-        return None
+def _transfer(run: Run) -> Measured | None:
     chunks = [n for w in run.account.get("per_worker", ()) for n in (w.get("chunks") or ())]
     size = f"{sum(chunks) / len(chunks):.0f} items per chunk" if chunks else "chunks"
-    return Finding(
-        "transfer",
-        share,
-        f"{share:.0%} of worker time moving work between processes (pickling, pipes; {size}) — raise chunk",
-    )
+    return "transfer", run.of_workers(run.part("transfer")), {"size": size}
 
 
-def _straggler(run: Run) -> Finding | None:
+def _straggler(run: Run) -> Measured | None:
+    """The run waiting on one worker's last items: uneven chunks where one worker got more items than another."""
     acc = run.account
     tail, work = acc.get("tail_s"), acc.get("work_s")
     if tail is None or work is None or acc.get("workers", 0) < 2 or not tail + work:
         return None
     share = tail / (tail + work)  # of the time since the first item started
-    if share < SHARE:
-        return None
     per_worker = [sum(w["chunks"]) for w in acc.get("per_worker", ()) if w.get("chunks")]
     if len(per_worker) > 1 and max(per_worker) >= UNEVEN * min(per_worker):
-        return Finding(
-            "uneven",
-            share,
-            f"workers got {max(per_worker)} and {min(per_worker)} items; the run waited {tail:.2f} s on one worker "
-            "— smaller chunks",
-        )
-    return Finding(
-        "straggler",
-        share,
-        f"the run waited {tail:.2f} s ({share:.0%} of its time once items ran) on one worker's last items — "
-        "smaller chunks, or hedged attempts for slow answers",
-    )
+        return "uneven", share, {"tail": tail, "most": max(per_worker), "fewest": min(per_worker)}
+    return "straggler", share, {"tail": tail}
 
 
-def _retries(run: Run) -> Finding | None:
+def _retries(run: Run) -> Measured | None:
+    """Waits between attempts: those the service asked for (Retry-After), else back-off."""
     waited = run.part("retry_wait")
-    share = run.of_items(waited)
-    if share is None or share < SHARE or not waited:
+    if not waited:
         return None
     asked = run.detail("retry_after") or 0.0
-    if asked >= waited / 2:
-        return Finding(
-            "retry-after",
-            share,
-            f"{share:.0%} of the items' time in waits the service asked for (Retry-After) — its capacity is the limit; "
-            "fewer requests in flight, or --set adaptive=true",
-        )
-    return Finding(
-        "backoff",
-        share,
-        f"{share:.0%} of the items' time in back-off waits between attempts — failed attempts cost this; shorter "
-        "back-off (retry.base, retry.cap) for brief failures",
-    )
+    return "retry-after" if asked >= waited / 2 else "backoff", run.of_items(waited), {}
 
 
-def _run_queue(run: Run) -> Finding | None:
-    share = run.of_items(run.detail("run_queue"))
+def _run_queue(run: Run) -> Measured | None:
+    """Items runnable but waiting for a CPU: the machine's load, or the run's own workers beyond the cores."""
     work = run.account.get("work_s") or 0.0
-    if share is None or share < SHARE or not work or _shares_a_gil(run):
+    if not work or _shares_a_gil(run):
         return None
     demand = ((run.part("running") or 0.0) + (run.detail("run_queue") or 0.0)) / work  # CPUs its items wanted
-    if demand <= OVERSUBSCRIBED * run.cores:
-        return Finding(
-            MACHINE,
-            share,
-            f"{share:.0%} of the items' time waiting for a CPU that other processes held — the machine was busy",
-        )
-    return Finding(
-        "oversubscribed",
-        share,
-        f"{share:.0%} of the items' time runnable but waiting for one of {run.cores} cores — more busy workers than "
-        "cores; fewer workers",
-    )
+    rule = MACHINE if demand <= OVERSUBSCRIBED * run.cores else "oversubscribed"
+    return rule, run.of_items(run.detail("run_queue")), {}
 
 
-def _one_core(run: Run) -> Finding | None:
+def _one_core(run: Run) -> Measured | None:
     """One worker (a thread, an event loop) whose items are mostly CPU work, on a machine with more cores."""
-    acc = run.account
-    if acc.get("workers") != 1 or run.cores < 2:
+    if run.account.get("workers") != 1 or run.cores < 2:
         return None
     running, queued = run.part("running"), run.detail("run_queue") or 0.0
     items = run.of_items(1.0)
     if running is None or items is None:
         return None
     own = 1.0 / items - queued  # the items' time but what other processes' load added
-    share = running / own if own > 0 else 0.0
-    if share < 0.5:
-        return None
-    return Finding(
-        "one-core",
-        share,
-        f"the items are CPU work ({share:.0%} of their time running, the machine's run queue aside) on one worker: "
-        f"1 of {run.cores} cores — try processes",
-    )
+    return "one-core", running / own if own > 0 else 0.0, {}
 
 
-def _few_in_flight(run: Run) -> Finding | None:
+def _few_in_flight(run: Run) -> Measured | None:
     """Items that mostly wait (not in sync calls blocking an event loop: that is the blocked loop's), run no more
     at once than there are cores."""
     waiting = run.part("waiting")
-    share = run.of_items(None if waiting is None else waiting - (run.detail("loop_blocked") or 0.0))
     slots = run.account.get("slots") or 0
-    if share is None or share < 0.5 or not slots or slots > run.cores:
+    if waiting is None or not slots or slots > run.cores:
         return None
-    return Finding(
-        "few-in-flight",
-        share,
-        f"the items mostly wait ({share:.0%} of their time) with {slots} at most in flight — run more at once "
-        "(threads, asyncio, or more workers): waits overlap",
-    )
+    return "few-in-flight", run.of_items(waiting - (run.detail("loop_blocked") or 0.0)), {"slots": slots}
 
 
-RULES: tuple[Rule, ...] = (
+MEASURES: tuple[Measure, ...] = (
     _one_core,
     _few_in_flight,
     _startup,
@@ -267,7 +213,14 @@ RULES: tuple[Rule, ...] = (
 
 def findings(run: Run) -> list[Finding]:
     """Every rule the run's account fits, largest share first."""
-    found = [f for rule in RULES if (f := rule(run)) is not None]
+    found = []
+    for measure in MEASURES:
+        measured = measure(run)
+        if measured is None:
+            continue
+        rule, share, figures = measured
+        if share is not None and share >= LEAST.get(rule, SHARE):
+            found.append(Finding(rule, share, SAYS[rule].format(share=share, cores=run.cores, **figures)))
     return sorted(found, key=lambda f: -f.share)
 
 
