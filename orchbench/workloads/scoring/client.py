@@ -34,7 +34,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -270,6 +271,24 @@ def _attempt_time_left() -> float | None:
     return _deadline.remaining()
 
 
+@contextmanager
+def _transport_errors(timeout: float, cut_by_deadline: bool = False) -> Iterator[None]:
+    """The errors of orchbench's own pools (``blocking``, ``http1``) as the client's: a timeout (the harness's
+    deadline when ``cut_by_deadline``, else the client's ``timeout``), a dropped connection, a malformed answer."""
+    try:
+        yield
+    except TimeoutError:
+        if cut_by_deadline:
+            raise AttemptTimeout("attempt timed out") from None
+        raise RequestTimeout(f"no whole answer from the scoring server within {timeout:g} s") from None
+    except ConnectFailed as exc:
+        raise ConnectionDropped(f"cannot connect to the scoring server ({exc})") from None
+    except OSError as exc:
+        raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
+    except ValueError as exc:
+        raise MalformedResponse(f"the scoring server answered badly: {exc}") from None
+
+
 class SyncClient:
     """A keep-alive connection pool to one server, safe to share between threads.
 
@@ -302,18 +321,8 @@ class SyncClient:
                 raise AttemptTimeout("attempt timed out")
             timeout, cut_by_deadline = left, True
         request = self._head.build(self.protocol.encode(line))
-        try:
+        with _transport_errors(self.timeout, cut_by_deadline):
             response = self._pool.request(request, time.monotonic() + timeout)
-        except TimeoutError:
-            if cut_by_deadline:
-                raise AttemptTimeout("attempt timed out") from None
-            raise RequestTimeout(f"no whole answer from the scoring server within {self.timeout:g} s") from None
-        except ConnectFailed as exc:
-            raise ConnectionDropped(f"cannot connect to the scoring server ({exc})") from None
-        except OSError as exc:
-            raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
-        except ValueError as exc:
-            raise MalformedResponse(f"the scoring server answered badly: {exc}") from None
         return interpret(response.status, response.headers.get("retry-after"), response.body, self.protocol.score_field)
 
     def close(self) -> None:
@@ -383,16 +392,8 @@ class AsyncClient:
     async def score(self, line: str) -> int:
         if self._pool is None:
             return await self._score_aiohttp(line)
-        try:
+        with _transport_errors(self.timeout):  # the harness's cancellation is a CancelledError, not a TimeoutError
             response = await self._pool.request(self._head.build(self.protocol.encode(line)))
-        except TimeoutError:  # the client's own timeout; the harness's cancellation is a CancelledError
-            raise RequestTimeout(f"no whole answer from the scoring server within {self.timeout:g} s") from None
-        except ConnectFailed as exc:
-            raise ConnectionDropped(f"cannot connect to the scoring server ({exc})") from None
-        except OSError as exc:
-            raise ConnectionDropped(f"the connection to the scoring server failed: {exc.__class__.__name__}") from None
-        except ValueError as exc:
-            raise MalformedResponse(f"the scoring server answered badly: {exc}") from None
         return interpret(response.status, response.headers.get("retry-after"), response.body, self.protocol.score_field)
 
     async def _score_aiohttp(self, line: str) -> int:
