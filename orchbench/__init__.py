@@ -1,40 +1,87 @@
 """orchbench: benchmark pipeline orchestration strategies with the same workload, faults and verification.
 
-The public API is what this module exports; nothing else is promised. From Python, :func:`run` and
-:func:`compare` do what ``orchbench run`` and ``orchbench compare`` do (each run a fresh process)::
+The public API is what this module exports (``__all__``, documented in docs/plugins.md); nothing else is
+promised. From Python, :func:`run` and :func:`compare` do what ``orchbench run`` and ``orchbench compare`` do
+(each run a fresh process)::
 
     comparison = orchbench.compare("anagrams", ["sequential", "asyncio"], iterations=5, case="small")
     comparison.winner, comparison.failed, comparison.save("results.json")
 
 Plugin authors subclass :class:`Strategy`, :class:`Workload` and :class:`RetryPolicy`, or decorate a function
-with :func:`workload`, and register them with :data:`hookimpl`.
+with :func:`workload`, and register them with :data:`hookimpl`. The built-in strategies and workloads import
+nothing else of orchbench. Names whose module is heavy to import are loaded on first use (``__getattr__``), so
+``import orchbench`` stays light.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from orchbench.api import Option, RetryPolicy, Strategy, Task, TaskProfile, Workload, split_in_flight
-from orchbench.errors import TransientError, UsageError
+from orchbench.api import MAX_DURATION_S, Option, RetryPolicy, Strategy, Task, TaskProfile, Workload, split_in_flight
+from orchbench.errors import AttemptTimeout, TransientError, UsageError
 from orchbench.hookspecs import HOOK_API_VERSION, hookimpl
 from orchbench.noise import usable_cores
 from orchbench.presets import Preset
 from orchbench.types import Outcome, RunResult, RunSpec
 
 if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checkers as what they are
+    from orchbench import units
+    from orchbench.commands.signatures import keyword_option, with_signature
+    from orchbench.console import make_console, safe_text, say
+    from orchbench.harness.cache import ResourceCache
+    from orchbench.harness.deadline import remaining as attempt_time_left
+    from orchbench.harness.interpreter import command as python_command
+    from orchbench.harness.interpreter import environment as python_environment
+    from orchbench.harness.loop import run_loop
     from orchbench.harness.task import build_task, task_for
+    from orchbench.inputs import read_text as read_input
+    from orchbench.noise import machine_noise
+    from orchbench.overwrite import refuse_overwrites
     from orchbench.python_api import Comparison, Interrupted, compare, run
+    from orchbench.renames import current_name
     from orchbench.simple import workload
+    from orchbench.suggest import did_you_mean
+
+# name -> (module, attribute; None: the module itself), imported on first use: `orchbench list` imports the kit
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "task_for": ("orchbench.harness.task", "task_for"),
+    "build_task": ("orchbench.harness.task", "build_task"),
+    "workload": ("orchbench.simple", "workload"),
+    "run": ("orchbench.python_api", "run"),  # the Python API imports the harness and the commands
+    "compare": ("orchbench.python_api", "compare"),
+    "Comparison": ("orchbench.python_api", "Comparison"),
+    "Interrupted": ("orchbench.python_api", "Interrupted"),
+    "run_loop": ("orchbench.harness.loop", "run_loop"),  # asyncio
+    "make_console": ("orchbench.console", "make_console"),  # rich, on call
+    "refuse_overwrites": ("orchbench.overwrite", "refuse_overwrites"),
+    "keyword_option": ("orchbench.commands.signatures", "keyword_option"),  # typer
+    "with_signature": ("orchbench.commands.signatures", "with_signature"),
+    "say": ("orchbench.console", "say"),
+    "safe_text": ("orchbench.console", "safe_text"),
+    "units": ("orchbench.units", None),
+    "ResourceCache": ("orchbench.harness.cache", "ResourceCache"),
+    "attempt_time_left": ("orchbench.harness.deadline", "remaining"),
+    "python_command": ("orchbench.harness.interpreter", "command"),
+    "python_environment": ("orchbench.harness.interpreter", "environment"),
+    "read_input": ("orchbench.inputs", "read_text"),
+    "machine_noise": ("orchbench.noise", "machine_noise"),
+    "current_name": ("orchbench.renames", "current_name"),
+    "did_you_mean": ("orchbench.suggest", "did_you_mean"),
+}
 
 __all__ = [
     "HOOK_API_VERSION",
+    "MAX_DURATION_S",
+    "AttemptTimeout",
     "Comparison",
     "Interrupted",
     "Option",
     "Outcome",
     "Preset",
+    "ResourceCache",
     "RetryPolicy",
     "RunResult",
     "RunSpec",
@@ -45,28 +92,36 @@ __all__ = [
     "UsageError",
     "Workload",
     "__version__",
+    "attempt_time_left",
     "build_task",
     "compare",
+    "current_name",
+    "did_you_mean",
     "hookimpl",
+    "keyword_option",
+    "machine_noise",
+    "make_console",
+    "python_command",
+    "python_environment",
+    "read_input",
+    "refuse_overwrites",
     "run",
+    "run_loop",
+    "safe_text",
+    "say",
     "split_in_flight",
     "task_for",
+    "units",
     "usable_cores",
+    "with_signature",
     "workload",
 ]
 
 
-def __getattr__(name: str) -> Any:  # the harness is imported on first use, to keep start-up light
-    if name in ("task_for", "build_task"):
-        from orchbench.harness import task
-
-        return getattr(task, name)
-    if name == "workload":
-        from orchbench.simple import workload
-
-        return workload
-    if name in ("run", "compare", "Comparison", "Interrupted"):  # they import the harness and the commands
-        from orchbench import python_api
-
-        return getattr(python_api, name)
-    raise AttributeError(f"module 'orchbench' has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'orchbench' has no attribute {name!r}") from None
+    found = importlib.import_module(module)
+    return found if attribute is None else getattr(found, attribute)

@@ -12,6 +12,7 @@ import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 SPREAD_NOISY = 0.05  # a relative standard deviation of a fixed workload's time above this is noise
 LOAD_NOISY = 0.5  # another process's load per core above this shares the cores with the runs
@@ -102,6 +103,20 @@ def reasons(run_spread: float | None = None) -> list[str]:
             f"the same work's time varies by {100 * run_spread:.1f} % from run to run (over {100 * SPREAD_NOISY:.0f} %)"
         )
     return out
+
+
+def machine_noise(walls: Sequence[float] = ()) -> dict[str, Any]:
+    """How noisy this machine is for timing now: its usable ``cores``, the CPU frequency ``governors``, the
+    ``load_per_core``, the ``spread`` of ``walls`` (times of the same work, repeated; None for fewer than two)
+    and ``noisy``, the reasons timings are noisy (empty when nothing says so)."""
+    run_spread = spread(walls)
+    return {
+        "cores": usable_cores(),
+        "governors": governors(),
+        "load_per_core": load_per_core(),
+        "spread": run_spread,
+        "noisy": reasons(run_spread),
+    }
 
 
 def warn(found: list[str]) -> None:

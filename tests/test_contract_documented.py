@@ -1,5 +1,6 @@
-"""The plugin contract is documented where plugin authors read it: every hook and every public member of the
-base classes appears in docs/plugins.md (a member added to the contract without a word there fails here)."""
+"""The plugin contract is documented where plugin authors read it: every hook, every name the public kit exports
+(``orchbench.__all__``) and every public member of the base classes appears in docs/plugins.md (a name added to
+the contract without a word there fails here)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import orchbench
 from orchbench import hookspecs
 from orchbench.api import RetryPolicy, Strategy, Task, Workload
 
@@ -46,6 +48,23 @@ def test_the_contract_is_found() -> None:
     assert {"map_item", "reference", "resources", "spec"} <= set(_public_members(Workload))
     assert {"stop", "wait", "timeout_s"} <= set(_public_members(RetryPolicy))
     assert {"run", "arun", "run_batch", "spec", "workload", "declare_in_flight"} <= set(_public_members(Task))
+
+
+def test_the_kit_is_what_it_exports() -> None:
+    """Every name in ``__all__`` is there (some load on first use), and the kit holds what plugins are promised."""
+    assert {"Strategy", "Workload", "RetryPolicy", "hookimpl", "say", "read_input", "usable_cores"} <= set(
+        orchbench.__all__
+    )
+    missing = [name for name in orchbench.__all__ if not hasattr(orchbench, name)]
+    assert not missing, f"in orchbench.__all__ but not importable: {missing}"
+    assert len(set(orchbench.__all__)) == len(orchbench.__all__)
+
+
+@pytest.mark.parametrize("name", orchbench.__all__)
+def test_every_public_name_is_documented(name: str) -> None:
+    assert re.search(rf"`(?:orchbench\.)?{re.escape(name)}[`(]", DOCS), (
+        f"orchbench.{name} is in __all__ but not documented in docs/plugins.md"
+    )
 
 
 @pytest.mark.parametrize("hook", _hooks())

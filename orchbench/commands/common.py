@@ -195,7 +195,7 @@ def snapshot_input(path: str) -> str:
     import tempfile
     from pathlib import Path
 
-    from orchbench.workloads.inputs import read_text
+    from orchbench.inputs import read_text
 
     if path in _SNAPSHOTS:
         return path

@@ -2,5 +2,6 @@
 
 Nothing outside this package names one of them: the rest of orchbench knows workloads only through the plugin
 contract, and the one it runs when none is named by its name, :data:`orchbench.types.DEFAULT_WORKLOAD`. The rest
-of orchbench imports nothing from here but :mod:`orchbench.workloads.inputs` (from its commands).
+of orchbench imports nothing from here, and they import nothing of orchbench but its public kit (the façade
+``orchbench``; ``orchbench.testing`` from tests), so any of them could be a distribution of its own.
 """

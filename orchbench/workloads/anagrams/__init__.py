@@ -7,10 +7,9 @@ import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from orchbench import Preset, TaskProfile, UsageError, Workload, hookimpl
+from orchbench import Preset, TaskProfile, UsageError, Workload, did_you_mean, hookimpl, read_input
 from orchbench.workloads.anagrams import tasks, texts
 from orchbench.workloads.anagrams.dictionary import cached_words, load_words, shared_index
-from orchbench.workloads.inputs import read_text
 
 if TYPE_CHECKING:
     import typer
@@ -69,12 +68,10 @@ class AnagramWorkload(Workload):
 
     def load_input(self) -> str:
         if self.spec.input_path is not None:
-            text = read_text(self.spec.input_path)
+            text = read_input(self.spec.input_path)
         else:
             case = self.spec.case or self.default_case
             if case not in self.cases:
-                from orchbench.suggest import did_you_mean
-
                 raise UsageError(
                     f"unknown test case {case!r}{did_you_mean(case, self.cases)} (cases: {', '.join(self.cases)})"
                 )

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orchbench.types import RunResult
+from orchbench import RunResult
 
 MIB = 2**20
 SLEEP_S, BURN_S, HOLD_MIB, SHORT_S, LONG_S = 1.0, 0.5, 64.0, 0.05, 2.0
@@ -48,11 +48,9 @@ class Check:
 
 
 def _calibrate(**options: Any) -> RunResult:
-    from orchbench.harness.isolate import run_isolated
-    from orchbench.types import RunSpec
+    import orchbench
 
-    spec = RunSpec("sequential", workload="calibrate", scenario="none", workload_options=options)
-    result = run_isolated(spec)
+    result = orchbench.run("sequential", "calibrate", scenario="none", set=options)
     if not result.ok:
         raise RuntimeError(f"the calibrate run failed: {result.error or 'wrong output'}")
     return result
@@ -129,7 +127,7 @@ def check_command(
 ) -> int:
     """Check the instrument on this machine: its error on wall, CPU and peak memory against known work, and the
     machine's noise (frequency scaling, load, run-to-run spread), ending in a verdict. Takes 10 to 20 s."""
-    from orchbench import noise, usable_cores
+    from orchbench import machine_noise, usable_cores
 
     steps = [
         ("sleep", {"sleep_s": SLEEP_S}),
@@ -148,14 +146,14 @@ def check_command(
         walls.append(_calibrate(loops=SPREAD_LOOPS).wall_s)
     sleep, burn, short, long = measured
     checks = judge(sleep, burn, short, long, cores=usable_cores())
-    run_spread = noise.spread(walls)
-    reasons = noise.reasons(run_spread)
-    machine = {
-        "cores": usable_cores(),
-        "governors": noise.governors(),
-        "load_per_core": noise.load_per_core(),
+    noise = machine_noise(walls)
+    reasons = noise["noisy"]
+    machine = {  # in the order the JSON has always shown them
+        "cores": noise["cores"],
+        "governors": noise["governors"],
+        "load_per_core": noise["load_per_core"],
         "fixed_workload_walls_s": walls,
-        "spread": run_spread,
+        "spread": noise["spread"],
         "noisy": reasons,
     }
     trusted = all(c.ok for c in checks)
@@ -181,7 +179,7 @@ def _render(
     from rich.markup import escape
     from rich.table import Table
 
-    from orchbench.console import make_console
+    from orchbench import make_console
 
     table = Table(title="The instrument against known work (isolated calibrate runs)", title_justify="left")
     for column in ("figure", "truth", "measured", "error", "allowed", ""):

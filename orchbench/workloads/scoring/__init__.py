@@ -22,18 +22,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from orchbench.api import Option, TaskProfile, Workload
-from orchbench.errors import TransientError, UsageError
-from orchbench.hookspecs import hookimpl
-from orchbench.presets import Preset
+from orchbench import Option, Preset, TaskProfile, TransientError, UsageError, Workload, did_you_mean, hookimpl
 from orchbench.workloads.scoring.corpus import CASE_HELP, case_corpus
 from orchbench.workloads.scoring.scores import is_blank, score_line, split_lines
 
 if TYPE_CHECKING:
     import typer
 
-    from orchbench.harness.cache import ResourceCache
-    from orchbench.types import RunSpec
+    from orchbench import ResourceCache, RunSpec
     from orchbench.workloads.scoring.client import Protocol
     from orchbench.workloads.scoring.model import ServerConfig
 
@@ -345,8 +341,6 @@ class ScoringWorkload(Workload):
             return text
         case = self.spec.case or self.default_case
         if case not in CASE_HELP:
-            from orchbench.suggest import did_you_mean
-
             raise UsageError(
                 f"workload 'scoring' has no test case {case!r}{did_you_mean(case, CASE_HELP)} "
                 f"(cases: {', '.join(CASE_HELP)})"
@@ -511,9 +505,9 @@ def _without_config(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_text(path: str) -> str:
-    from orchbench.workloads.inputs import read_text
+    from orchbench import read_input
 
-    text = read_text(path)
+    text = read_input(path)
     if text.startswith("\ufeff"):
         text = text[1:]
     if all(is_blank(line) for line in split_lines(text)):

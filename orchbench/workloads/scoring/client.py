@@ -41,8 +41,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from orchbench.errors import AttemptTimeout, TransientError
-from orchbench.harness import deadline as _deadline  # cuts sync attempts cooperatively
+from orchbench import AttemptTimeout, TransientError, attempt_time_left  # the harness cuts sync attempts cooperatively
 from orchbench.workloads.scoring.http1 import ConnectFailed
 from orchbench.workloads.scoring.wire import MAX_BODY as MAX_ANSWER_BYTES  # every client reads no more of an answer
 from orchbench.workloads.scoring.wire import RequestHead, Target, check_header, check_url
@@ -266,11 +265,6 @@ def request_body(line: str, protocol: Protocol = DEFAULT_PROTOCOL) -> bytes:
     return protocol.encode(line)
 
 
-def _attempt_time_left() -> float | None:
-    """Seconds left before the harness's per-attempt deadline, when the harness set one."""
-    return _deadline.remaining()
-
-
 @contextmanager
 def _transport_errors(timeout: float, cut_by_deadline: bool = False) -> Iterator[None]:
     """The errors of orchbench's own pools (``blocking``, ``http1``) as the client's: a timeout (the harness's
@@ -315,7 +309,7 @@ class SyncClient:
 
     def score(self, line: str) -> int:
         timeout, cut_by_deadline = self.timeout, False
-        left = _attempt_time_left()
+        left = attempt_time_left()  # seconds left of the harness's per-attempt deadline, if it set one
         if left is not None and left < self.timeout:
             if left <= 0:
                 raise AttemptTimeout("attempt timed out")

@@ -41,7 +41,7 @@ class ServerConfig:
 
     def validate(self) -> ServerConfig:
         """Return self, or raise ValueError naming the first bad value."""
-        from orchbench.api import MAX_DURATION_S  # the bound every duration option of a run has
+        from orchbench import MAX_DURATION_S  # the bound every duration option of a run has
 
         for name in ("latency_median", "latency_sigma", "slow_latency", "retry_after"):
             value = getattr(self, name)

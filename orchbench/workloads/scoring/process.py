@@ -13,7 +13,7 @@ from dataclasses import fields
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from orchbench.harness import interpreter
+from orchbench import python_command, python_environment
 from orchbench.workloads.scoring.model import DEFAULT_HOST, SCENARIOS, ServerConfig
 
 
@@ -56,7 +56,7 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         cmd = [
-            *interpreter.command("-m", "orchbench.workloads.scoring.server"),
+            *python_command("-m", "orchbench.workloads.scoring.server"),
             "--host",
             self.host,
             "--port",
@@ -142,8 +142,8 @@ class ServerProcess:
 
 def _child_env() -> dict[str, str]:
     """This environment, with this process's sys.path and never the working directory (a source checkout run
-    without installing imports the same code in the child; see :mod:`orchbench.harness.interpreter`)."""
-    return interpreter.environment()
+    without installing imports the same code in the child; see :func:`orchbench.python_environment`)."""
+    return python_environment()
 
 
 def _end_process(proc: subprocess.Popen[str], timeout: float) -> None:

@@ -14,8 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orchbench.commands.signatures import keyword_option, with_signature
-from orchbench.errors import UsageError
+from orchbench import UsageError, keyword_option, with_signature
 
 # Old scenario names still accepted, given by `register` (the workload's ``renamed``): the scoring workload's
 # package imports this module to add the command, and this one does not import the package back.
@@ -46,7 +45,7 @@ def serve_command(
     """
     import asyncio
 
-    from orchbench.renames import current_name
+    from orchbench import current_name
     from orchbench.workloads.scoring.app import serve
     from orchbench.workloads.scoring.model import SCENARIOS
 

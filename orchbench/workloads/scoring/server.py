@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from orchbench.harness.loop import run_loop
+    from orchbench import run_loop
 
     args = _parser().parse_args(argv)
     overrides = {f.name: getattr(args, f.name) for f in fields(ServerConfig)}

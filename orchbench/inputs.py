@@ -1,4 +1,5 @@
-"""Reading a user's input file, with one clear error for each way it can be unusable."""
+"""Reading a user's input file, with one clear error for each way it can be unusable (the kit's
+:func:`orchbench.read_input`)."""
 
 from __future__ import annotations
 
