@@ -101,7 +101,7 @@ def default_chunk(n: int, workers: int, concurrency: int, waits: bool = False) -
     return pool.even_chunk(n, max(1, min(MAX_CHUNK, max(balanced, min(concurrency, per_worker)))), workers)
 
 
-class Hybrid(Strategy):
+class Hybrid(pool.PooledStrategy):
     name = "hybrid"
     description = (
         "worker processes, each an event loop with bounded concurrency over its chunk "
@@ -128,18 +128,10 @@ class Hybrid(Strategy):
             min=1,
             max=1_000_000,
         ),
-        "restarts": Option(
-            int,
-            pool.DEFAULT_RESTARTS,
-            "pool rebuilds after worker crashes before the items left fail",
-            min=0,
-            max=100_000,
-        ),
+        "restarts": pool.PooledStrategy.RESTARTS,
         "adaptive": Option(bool, False, ADAPTIVE_HELP.replace("concurrency", "concurrency, per worker")),
     }
 
-    rebuilds = 0  # pool rebuilds after worker crashes in the last map
-    stalls = 0  # of which workers killed for making no progress
     limiters: dict[int, dict[str, Any]] = {}  # per worker pid: the last summary of its adaptive limit
 
     @classmethod
@@ -168,11 +160,7 @@ class Hybrid(Strategy):
             on_chunk=self._note if adaptive else None,
             capacity=task.capacity,
         )
-        try:
-            return supervisor.map(items, chunk)
-        finally:
-            self.rebuilds, self.stalls = supervisor.rebuilds, supervisor.stalls
-            pool.add_worker_counts(task, supervisor)
+        return self.supervise(task, supervisor, items, chunk)
 
     def _note(self, outcomes: list[Outcome]) -> None:
         summary = getattr(outcomes, "limiter", None)
@@ -180,7 +168,7 @@ class Hybrid(Strategy):
             self.limiters[outcomes.pid] = summary  # type: ignore[attr-defined]
 
     def stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = pool.breakdown_stats(self.rebuilds, self.stalls)
+        stats = super().stats()
         if not self.limiters:
             return stats
         workers = list(self.limiters.values())

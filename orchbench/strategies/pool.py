@@ -28,7 +28,7 @@ from contextlib import suppress
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from orchbench import interrupts
+from orchbench import Option, Strategy, interrupts
 from orchbench.harness import timeaccount
 from orchbench.types import Outcome
 
@@ -505,9 +505,27 @@ def add_worker_counts(task: Task, supervisor: Supervisor) -> None:
         task.workers.add(errors=[f"{errors} worker teardown(s) raised in worker processes (see the run's log)"])
 
 
-def breakdown_stats(rebuilds: int, stalls: int) -> dict[str, int]:
-    """What a pooled strategy reports of its pool's breakdowns in the last map: nothing when it never broke."""
-    return {"pool rebuilds": rebuilds, "stalled workers killed": stalls} if rebuilds else {}
+class PooledStrategy(Strategy):
+    """A strategy whose map runs on a :class:`Supervisor`: its ``restarts`` option, what it counts of the pool's
+    breakdowns in the last map, and the stats it reports of them (nothing when the pool never broke)."""
+
+    RESTARTS = Option(
+        int, DEFAULT_RESTARTS, "pool rebuilds after worker crashes before the items left fail", min=0, max=100_000
+    )
+
+    rebuilds = 0  # pool rebuilds after worker crashes in the last map
+    stalls = 0  # of which workers killed for making no progress
+
+    def supervise(self, task: Task, supervisor: Supervisor, items: Sequence[Any], chunk: int) -> list[Outcome]:
+        """The supervisor's map of ``items``; its breakdowns and its workers' resources counted, however it ends."""
+        try:
+            return supervisor.map(items, chunk)
+        finally:
+            self.rebuilds, self.stalls = supervisor.rebuilds, supervisor.stalls
+            add_worker_counts(task, supervisor)
+
+    def stats(self) -> dict[str, Any]:
+        return {"pool rebuilds": self.rebuilds, "stalled workers killed": self.stalls} if self.rebuilds else {}
 
 
 def adaptive_chunk(n: int, workers: int, per_worker: int, low: int, high: int) -> int:

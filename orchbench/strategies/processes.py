@@ -26,7 +26,7 @@ def default_workers(task: Task, n: int) -> int:
     return task.bounded(max(cores, min(WAITING_WORKERS_PER_CPU * cores, task.useful_in_flight(n))))
 
 
-class Processes(Strategy):
+class Processes(pool.PooledStrategy):
     name = "processes"
     description = (
         "a process pool (forkserver): chunks of items, the task built once per worker, "
@@ -49,17 +49,8 @@ class Processes(Strategy):
             min=1,
             max=1_000_000,
         ),
-        "restarts": Option(
-            int,
-            pool.DEFAULT_RESTARTS,
-            "pool rebuilds after worker crashes before the items left fail",
-            min=0,
-            max=100_000,
-        ),
+        "restarts": pool.PooledStrategy.RESTARTS,
     }
-
-    rebuilds = 0  # pool rebuilds after worker crashes in the last map
-    stalls = 0  # of which workers killed for making no progress
 
     @classmethod
     def budget(cls, n: int, cores: int) -> dict[str, Any]:
@@ -79,14 +70,7 @@ class Processes(Strategy):
             preload=task.workload.worker_preload(),
             capacity=task.capacity,
         )
-        try:
-            return supervisor.map(items, chunk)
-        finally:
-            self.rebuilds, self.stalls = supervisor.rebuilds, supervisor.stalls
-            pool.add_worker_counts(task, supervisor)
-
-    def stats(self) -> dict[str, Any]:
-        return pool.breakdown_stats(self.rebuilds, self.stalls)
+        return self.supervise(task, supervisor, items, chunk)
 
 
 @hookimpl
