@@ -31,6 +31,8 @@ WAIT_BUDGET = Option(
     min=0,
     duration=True,
 )
+# The limits every retrying policy takes, after its own options.
+LIMITS = {"timeout": TIMEOUT, "retry_after_cap": RETRY_AFTER_CAP, "wait_budget": WAIT_BUDGET}
 WINDOW = 512  # recent successful latencies the hedge quantile is taken over
 REFRESH_EVERY = 16  # new samples between two recomputations of the quantile
 
@@ -47,25 +49,27 @@ class NoRetry(RetryPolicy):
         return tenacity.wait_none()
 
 
-class FixedRetry(RetryPolicy):
+class UpToMaxAttempts(RetryPolicy):
+    """A policy that retries until its ``max_attempts`` option's attempts have run."""
+
+    def stop(self) -> Any:
+        return tenacity.stop_after_attempt(self.options["max_attempts"])
+
+
+class FixedRetry(UpToMaxAttempts):
     name = "fixed"
     description = "up to max_attempts, a fixed delay between attempts"
     options = {
         "max_attempts": Option(int, 5, "attempts before giving up", min=1),
         "delay": Option(float, 0.05, "seconds between attempts", min=0, duration=True),
-        "timeout": TIMEOUT,
-        "retry_after_cap": RETRY_AFTER_CAP,
-        "wait_budget": WAIT_BUDGET,
+        **LIMITS,
     }
-
-    def stop(self) -> Any:
-        return tenacity.stop_after_attempt(self.options["max_attempts"])
 
     def wait(self) -> Any:
         return tenacity.wait_fixed(self.options["delay"])
 
 
-class ExponentialRetry(RetryPolicy):
+class ExponentialRetry(UpToMaxAttempts):
     name = "exponential"
     description = "exponential backoff with full jitter, capped; up to max_attempts"
     options = {
@@ -73,13 +77,8 @@ class ExponentialRetry(RetryPolicy):
         "base": Option(float, 0.01, "first backoff in seconds (doubles per attempt)", min=0, duration=True),
         "cap": Option(float, 2.0, "longest backoff in seconds", min=0, duration=True),
         "jitter": Option(bool, True, "full jitter: wait a uniform time up to the backoff"),
-        "timeout": TIMEOUT,
-        "retry_after_cap": RETRY_AFTER_CAP,
-        "wait_budget": WAIT_BUDGET,
+        **LIMITS,
     }
-
-    def stop(self) -> Any:
-        return tenacity.stop_after_attempt(self.options["max_attempts"])
 
     def wait(self) -> Any:
         base, cap = self.options["base"], self.options["cap"]
@@ -116,7 +115,7 @@ class LatencyWindow:
             return self._cached[q]
 
 
-class HedgedRetry(RetryPolicy):
+class HedgedRetry(UpToMaxAttempts):
     """Exponential retries, and hedges (see :mod:`orchbench.harness.hedge`) whose delay is a quantile of this
     process's recent successful latencies, or a fixed delay.
 
@@ -168,9 +167,7 @@ class HedgedRetry(RetryPolicy):
             float, 0.01, "first backoff in seconds after a failed race (doubles, full jitter)", min=0, duration=True
         ),
         "cap": Option(float, 2.0, "longest backoff in seconds", min=0, duration=True),
-        "timeout": TIMEOUT,
-        "retry_after_cap": RETRY_AFTER_CAP,
-        "wait_budget": WAIT_BUDGET,
+        **LIMITS,
     }
 
     def __init__(self, **options: Any) -> None:
@@ -179,9 +176,6 @@ class HedgedRetry(RetryPolicy):
         self.started = 0  # attempts started in this process, hedges included
         self.hedged = 0
         self.hedging_now = 0  # hedges in flight
-
-    def stop(self) -> Any:
-        return tenacity.stop_after_attempt(self.options["max_attempts"])
 
     def wait(self) -> Any:
         return tenacity.wait_random_exponential(multiplier=self.options["base"], max=self.options["cap"])
