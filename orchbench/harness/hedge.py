@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import tenacity
@@ -48,7 +49,7 @@ async def acall_hedged(
     first race runs bare, tenacity only after it failed)."""
     most = policy.max_attempts or MAX_ATTEMPTS
     try:
-        return await _race(policy, transient, attempt, log, limiter, most)
+        return await _Race(policy, transient, attempt, log, limiter, most).run()
     except transient as exc:
         failed: BaseException | None = exc
     kwargs = tenacity_kwargs(policy, transient)
@@ -60,44 +61,25 @@ async def acall_hedged(
             if failed is not None:  # tenacity's first try is the race that already failed
                 first, failed = failed, None
                 raise first
-            value = await _race(policy, transient, attempt, log, limiter, most)
+            value = await _Race(policy, transient, attempt, log, limiter, most).run()
     return value
 
 
-async def _race(
-    policy: RetryPolicy,
-    transient: tuple[type[BaseException], ...],
-    attempt: Callable[[int], Awaitable[Any]],
-    log: AttemptLog,
-    limiter: AttemptSlots | None,
-    most: int,
-) -> Any:
-    return await _Race(policy, transient, attempt, log, limiter, most).run()
-
-
+@dataclass(eq=False)
 class _Race:
     """One race. Its first attempt runs in the race's own task, and a timer starts hedges beside it: a race that
     no hedge joins (most of them) costs a timer, not a task per attempt. A hedge that wins interrupts the first
     attempt (a cancellation of that task, taken back once caught). When the first attempt fails while hedges
     still run, the race goes on over them (:meth:`rest`)."""
 
-    def __init__(
-        self,
-        policy: RetryPolicy,
-        transient: tuple[type[BaseException], ...],
-        attempt: Callable[[int], Awaitable[Any]],
-        log: AttemptLog,
-        limiter: AttemptSlots | None,
-        most: int,
-    ) -> None:
-        self.policy, self.transient, self.attempt, self.log, self.limiter, self.most = (
-            policy,
-            transient,
-            attempt,
-            log,
-            limiter,
-            most,
-        )
+    policy: RetryPolicy
+    transient: tuple[type[BaseException], ...]
+    attempt: Callable[[int], Awaitable[Any]]
+    log: AttemptLog
+    limiter: AttemptSlots | None
+    most: int  # attempts of the item, hedges included, at the most
+
+    def __post_init__(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.running: dict[asyncio.Task[Any], bool] = {}  # attempts in their own tasks → started as a hedge
         self.last_launch = self.not_before = self.loop.time()
@@ -105,7 +87,7 @@ class _Race:
         self.decided: asyncio.Task[Any] | None = None  # a hedge that ended the race (its success, or a hard error)
         self.waiting: asyncio.Task[Any] | None = None  # the race's task, while it awaits its first attempt itself
         self.timer: asyncio.Handle | None = None
-        self.for_room = policy.hedge_spare_only and limiter is not None  # hedges only into spare room
+        self.for_room = self.policy.hedge_spare_only and self.limiter is not None  # hedges only into spare room
 
     def count(self, hedge: bool) -> int:
         self.log.attempts += 1
