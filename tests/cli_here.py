@@ -7,7 +7,12 @@ import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 
+import pytest
+from hypothesis import HealthCheck, settings
+
 from orchbench.cli import main
+from orchbench.harness import isolate, session
+from orchbench.types import RunSpec
 
 
 @dataclass
@@ -43,3 +48,31 @@ def assert_one_clear_line(ran: Ran, *fragments: str) -> None:
     assert len(lines) == 1, ran.err
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+class WouldRun(BaseException):
+    """Raised instead of starting a measured run: the options passed every check."""
+
+    def __init__(self, spec: RunSpec) -> None:
+        super().__init__(spec.strategy)
+        self.spec = spec
+
+
+def block_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every measured run a command would start raises :class:`WouldRun` instead (the ``no_runs`` fixture)."""
+
+    def refuse(spec: RunSpec, **_: object) -> None:
+        raise WouldRun(spec)
+
+    monkeypatch.setattr(isolate, "run_isolated", refuse)
+    monkeypatch.setattr(session, "run_isolated", refuse)
+
+
+def examples(count: int) -> settings:
+    """Hypothesis settings for commands run in this process: ``count`` examples, the same ones every run."""
+    return settings(
+        max_examples=count,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )

@@ -18,6 +18,14 @@ def _isolated_results(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture
+def no_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in this process stop where a measured run would start (see ``tests/cli_here.py``)."""
+    from tests.cli_here import block_runs
+
+    block_runs(monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[str]:
     """A Ray head on loopback with 2 CPUs, for the whole session (see ``tests/ray_head.py``)."""

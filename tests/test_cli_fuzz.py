@@ -14,36 +14,13 @@ import math
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from orchbench.harness import isolate, session
 from orchbench.types import RunSpec
-from tests.cli_here import cli_here
+from tests.cli_here import WouldRun, cli_here, examples
 
-FUZZ = settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-
-
-class WouldRun(BaseException):
-    """Raised instead of starting a measured run: the options passed every check."""
-
-    def __init__(self, spec: RunSpec) -> None:
-        super().__init__(spec.strategy)
-        self.spec = spec
-
-
-@pytest.fixture
-def no_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(spec: RunSpec, **_: object) -> None:
-        raise WouldRun(spec)
-
-    monkeypatch.setattr(isolate, "run_isolated", refuse)
-    monkeypatch.setattr(session, "run_isolated", refuse)
+FUZZ = examples(150)
 
 
 # --- values ---------------------------------------------------------------------------------------------------

@@ -12,38 +12,15 @@ import json
 import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from orchbench.api import MAX_DURATION_S, Option
-from orchbench.harness import isolate, session
 from orchbench.plugins import get_registry
 from orchbench.types import RUN_OPTIONS, RunSpec
-from tests.cli_here import cli_here
+from tests.cli_here import WouldRun, cli_here, examples
 
-PROPERTY = settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-
-
-class WouldRun(BaseException):
-    """Raised instead of starting a measured run: the options passed every check."""
-
-    def __init__(self, spec: RunSpec) -> None:
-        super().__init__(spec.strategy)
-        self.spec = spec
-
-
-@pytest.fixture
-def no_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(spec: RunSpec, **_: object) -> None:
-        raise WouldRun(spec)
-
-    monkeypatch.setattr(isolate, "run_isolated", refuse)
-    monkeypatch.setattr(session, "run_isolated", refuse)
+PROPERTY = examples(60)
 
 
 def would_run(*args: str) -> RunSpec:

@@ -8,21 +8,15 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from orchbench.harness import isolate, session
 from orchbench.harness.planner import plan
 from orchbench.results import make_document
 from orchbench.types import RunResult, RunSpec
-from tests.cli_here import cli_here
+from tests.cli_here import block_runs, cli_here, examples
 
-PROPERTY = settings(
-    max_examples=80,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+PROPERTY = examples(80)
 
 
 def document(runs: list[dict] | None = None) -> dict:
@@ -108,23 +102,6 @@ def test_a_deeply_nested_results_file_is_one_line(tmp_path):
 
 
 # --- baselines and references: refused before any run ------------------------------------------------------------
-
-
-class WouldRun(BaseException):
-    pass
-
-
-def block_runs(monkeypatch) -> None:
-    def refuse(spec, **_):
-        raise WouldRun(spec.strategy)
-
-    monkeypatch.setattr(isolate, "run_isolated", refuse)
-    monkeypatch.setattr(session, "run_isolated", refuse)
-
-
-@pytest.fixture
-def no_runs(monkeypatch):
-    block_runs(monkeypatch)
 
 
 def test_a_baseline_out_of_its_schema_is_refused_before_the_comparison(tmp_path, no_runs):

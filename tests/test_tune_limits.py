@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from orchbench.harness import isolate, session
 from orchbench.harness.runner import execute
 from orchbench.tune import Probe, Search, TuneBudget, probe_runner
 from orchbench.types import RunSpec
@@ -121,19 +120,6 @@ def test_a_range_of_one_value_is_not_searched_and_compare_says_so(tmp_path: Path
 
 
 # --- refused before any work ---------------------------------------------------------------------------------
-
-
-class WouldRun(BaseException):
-    pass
-
-
-@pytest.fixture
-def no_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(spec: RunSpec, **_: object) -> None:
-        raise WouldRun(spec.strategy)
-
-    monkeypatch.setattr(isolate, "run_isolated", refuse)
-    monkeypatch.setattr(session, "run_isolated", refuse)
 
 
 @pytest.mark.adversarial("options accepted that cannot work")
