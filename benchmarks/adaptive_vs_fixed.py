@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from _common import verdict
+
 FIXED = (4, 8, 16, 32, 64, 128, 256)
 
 
@@ -134,15 +136,14 @@ def main() -> int:
     default = rows["fixed 256"]
     target = best["wall"] * (1 + args.tolerance)
     passed = auto["ok"] and auto["wall"] <= target and auto["wall"] < default["wall"]
-    print(
-        f"\ntarget: adaptive correct, wall <= {1 + args.tolerance:.2f} x best fixed ({best_name}: "
-        f"{best['wall']:.3f} s) = {target:.3f} s, and faster than fixed 256 ({default['wall']:.3f} s)"
+    print()
+    verdict(
+        f"adaptive correct, wall <= {1 + args.tolerance:.2f} x best fixed ({best_name}: {best['wall']:.3f} s) = "
+        f"{target:.3f} s, and faster than fixed 256 ({default['wall']:.3f} s)",
+        f"adaptive {auto['wall']:.3f} s ({auto['wall'] / best['wall']:.2f} x best fixed, "
+        f"{auto['wall'] / default['wall']:.2f} x fixed 256), correct: {auto['ok']}",
+        passed,
     )
-    print(
-        f"measured: adaptive {auto['wall']:.3f} s ({auto['wall'] / best['wall']:.2f} x best fixed, "
-        f"{auto['wall'] / default['wall']:.2f} x fixed 256), correct: {auto['ok']}"
-    )
-    print("result: " + ("pass" if passed else "short"))
     return 0 if passed else 1
 
 

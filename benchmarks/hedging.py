@@ -23,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from _common import verdict
+
 
 def compare(retry: str, out: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     cmd = [
@@ -117,16 +119,14 @@ def main() -> int:
     speedup = plain["wall"] / hedged["wall"] if hedged["wall"] > 0 else float("inf")
     extra = hedged["requests"] / plain["requests"] - 1 if plain["requests"] else float("inf")
     passed = hedged["ok"] and plain["ok"] and speedup >= args.speedup and extra <= args.extra
-    print(
-        f"\ntarget: both correct; hedged wall at least {args.speedup:g}x shorter, for at most "
-        f"{100 * args.extra:.0f} % more server requests"
+    print()
+    verdict(
+        f"both correct; hedged wall at least {args.speedup:g}x shorter, for at most {100 * args.extra:.0f} % more "
+        "server requests",
+        f"{speedup:.2f}x shorter ({plain['wall']:.3f} s → {hedged['wall']:.3f} s), {100 * extra:+.1f} % server "
+        f"requests, p99 attempt latency {1000 * plain['p99']:.0f} → {1000 * hedged['p99']:.0f} ms",
+        passed,
     )
-    print(
-        f"measured: {speedup:.2f}x shorter ({plain['wall']:.3f} s → {hedged['wall']:.3f} s), "
-        f"{100 * extra:+.1f} % server requests, p99 attempt latency {1000 * plain['p99']:.0f} → "
-        f"{1000 * hedged['p99']:.0f} ms"
-    )
-    print("result: " + ("pass" if passed else "short"))
     return 0 if passed else 1
 
 
