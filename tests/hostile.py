@@ -83,6 +83,18 @@ def http_server(
         server.server_close()
 
 
+def _accepted(listener: socket.socket, stop: threading.Event) -> Iterator[socket.socket]:
+    """The connections a listener (with a timeout) accepts, until ``stop`` is set or the listener is closed."""
+    while not stop.is_set():
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        yield conn
+
+
 @contextmanager
 def tcp_server(on_accept: Callable[[socket.socket], None] = lambda conn: None) -> Iterator[int]:
     """A TCP server that accepts every connection, calls ``on_accept`` and then holds it open without reading
@@ -93,13 +105,7 @@ def tcp_server(on_accept: Callable[[socket.socket], None] = lambda conn: None) -
 
     def serve() -> None:
         listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for conn in _accepted(listener, stop):
             on_accept(conn)
             held.append(conn)
 
@@ -171,13 +177,7 @@ def raw_server(
             conn.close()
 
     def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for conn in _accepted(listener, stop):
             thread = threading.Thread(target=serve, args=(conn,), daemon=True)
             thread.start()
             threads.append(thread)
