@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from orchbench.harness.runner import execute
 from orchbench.types import RunResult, RunSpec
@@ -37,6 +40,25 @@ def cli(
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
+
+
+@contextmanager
+def group_killed_after(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """A command started with ``start_new_session=True``: its whole process group is killed if it still runs
+    when the block ends (a failed assertion, a timeout), so that nothing it started outlives the test."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def ctrl_c(proc: subprocess.Popen) -> str:
+    """What a terminal does on Ctrl-C (SIGINT to the whole foreground group); the command's stderr once it ended
+    (within 60 s)."""
+    os.killpg(proc.pid, signal.SIGINT)
+    return proc.communicate(timeout=60)[1]
 
 
 def score_with_async_client(url: str, line: str, **client_options) -> int:

@@ -23,6 +23,7 @@ from orchbench.plugins import get_registry
 from orchbench.strategies.pool import Supervisor, WorkerSetupError
 from orchbench.types import Outcome, RunSpec
 from orchbench.workloads.anagrams import tasks, texts
+from tests.helpers import ctrl_c, group_killed_after
 
 STRATEGIES = ["sequential", "threads", "asyncio", "processes", "hybrid"]
 POOLED = ["processes", "hybrid"]
@@ -225,7 +226,7 @@ def _interrupt(cmd: list[str], name: str) -> tuple[int, str, list[psutil.Process
     )
     root = psutil.Process(proc.pid)
     seen: dict[int, psutil.Process] = {}
-    try:
+    with group_killed_after(proc):
         limit = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < limit:
             try:
@@ -238,12 +239,7 @@ def _interrupt(cmd: list[str], name: str) -> tuple[int, str, list[psutil.Process
                 break
             time.sleep(0.05)
         assert proc.poll() is None, f"the run ended before it was interrupted: {proc.stderr.read()}"
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        err = ctrl_c(proc)
     _gone, alive = psutil.wait_procs([p for pid, p in seen.items() if pid != proc.pid], timeout=10)
     for p in alive:
         p.kill()

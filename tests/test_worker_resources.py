@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from orchbench.testing import run_spec
 from tests import peak
+from tests.helpers import ctrl_c, group_killed_after
 
 PLUGIN = str(Path(__file__).with_name("worker_pipelines.py"))
 STRATEGIES = ["sequential", "threads", "asyncio", "processes", "hybrid"]
@@ -163,17 +163,12 @@ def test_ctrl_c_closes_every_resource_opened(strategy, account):
         text=True,
         env={**os.environ},
     )
-    try:
+    with group_killed_after(proc):
         limit = time.monotonic() + 60
         while time.monotonic() < limit and not any(line[0] == "open" for line in _lines(log)):
             time.sleep(0.05)
         time.sleep(0.5)  # some items under way
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        err = ctrl_c(proc)
     assert proc.returncode == 130, err
     lines = _lines(log)
     opens = Counter((pid, tid) for what, pid, tid in lines if what == "open")
