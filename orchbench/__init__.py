@@ -35,9 +35,16 @@ if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checke
     from orchbench.harness.deadline import remaining as attempt_time_left
     from orchbench.harness.interpreter import command as python_command
     from orchbench.harness.interpreter import environment as python_environment
+    from orchbench.harness.limiter import AIMDLimiter, AttemptSlots
     from orchbench.harness.loop import run_loop
     from orchbench.harness.task import build_task, task_for
+    from orchbench.harness.timeaccount import call_chunk as timed_chunk
+    from orchbench.harness.timeaccount import received_chunk
+    from orchbench.harness.workers import WorkerThreads
     from orchbench.inputs import read_text as read_input
+    from orchbench.interrupts import deferred as defer_interrupts
+    from orchbench.interrupts import release_sigint
+    from orchbench.interrupts import sigint_held as hold_sigint
     from orchbench.noise import machine_noise
     from orchbench.overwrite import refuse_overwrites
     from orchbench.python_api import Comparison, Interrupted, compare, run
@@ -70,11 +77,21 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "machine_noise": ("orchbench.noise", "machine_noise"),
     "current_name": ("orchbench.renames", "current_name"),
     "did_you_mean": ("orchbench.suggest", "did_you_mean"),
+    "AttemptSlots": ("orchbench.harness.limiter", "AttemptSlots"),
+    "AIMDLimiter": ("orchbench.harness.limiter", "AIMDLimiter"),
+    "WorkerThreads": ("orchbench.harness.workers", "WorkerThreads"),
+    "defer_interrupts": ("orchbench.interrupts", "deferred"),
+    "hold_sigint": ("orchbench.interrupts", "sigint_held"),
+    "release_sigint": ("orchbench.interrupts", "release_sigint"),
+    "timed_chunk": ("orchbench.harness.timeaccount", "call_chunk"),
+    "received_chunk": ("orchbench.harness.timeaccount", "received_chunk"),
 }
 
 __all__ = [
+    "AIMDLimiter",
     "HOOK_API_VERSION",
     "MAX_DURATION_S",
+    "AttemptSlots",
     "AttemptTimeout",
     "Comparison",
     "Interrupted",
@@ -90,13 +107,16 @@ __all__ = [
     "TaskProfile",
     "TransientError",
     "UsageError",
+    "WorkerThreads",
     "Workload",
     "__version__",
     "attempt_time_left",
     "build_task",
     "compare",
     "current_name",
+    "defer_interrupts",
     "did_you_mean",
+    "hold_sigint",
     "hookimpl",
     "keyword_option",
     "machine_noise",
@@ -104,12 +124,15 @@ __all__ = [
     "python_command",
     "python_environment",
     "read_input",
+    "received_chunk",
     "refuse_overwrites",
+    "release_sigint",
     "run",
     "run_loop",
     "safe_text",
     "say",
     "split_in_flight",
+    "timed_chunk",
     "task_for",
     "units",
     "usable_cores",

@@ -114,6 +114,21 @@ class Task(Protocol):
         ...
 
     @property
+    def timeout_s(self) -> float | None:
+        """The run's per-attempt timeout in seconds (its retry policy's), or None: how long one attempt may run,
+        e.g. for a pool deciding that a silent worker is lost."""
+        ...
+
+    def worker_preload(self) -> list[str]:
+        """Modules a process pool's fork server imports before it forks workers: what a worker needs to build the
+        Task and the workload's ``worker_preload()``."""
+        ...
+
+    capacity_gate: Any
+    """The semaphore every attempt in this process takes when the workload has a capacity (None otherwise); a
+    strategy of several processes replaces it in each with one they share."""
+
+    @property
     def workers(self) -> WorkerCounts:
         """The worker resources opened and closed in this process (add those of other processes to it)."""
         ...

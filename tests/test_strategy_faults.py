@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+import orchbench
 from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import Fault, FaultModel, apply_overrides
 from orchbench.harness.isolate import run_isolated
@@ -336,7 +337,8 @@ def test_a_stopped_worker_is_killed_and_its_items_run_again(monkeypatch):
     monkeypatch.setattr(pool, "STALL_MARGIN_S", 0.5)  # silent past 0.5 s (timeout) + 0.5 s: lost
     spec = RunSpec("processes", case="small", scenario="none", retry="fixed", retry_options={"timeout": 0.5})
     items = ["a", "b", "stop", "c", "d", "e"]
-    supervisor = Supervisor(spec.to_dict(), _stop_on_first_submission, workers=2)
+    timeout_s = orchbench.build_task(spec).timeout_s  # the retry policy's, as the strategies pass it
+    supervisor = Supervisor(spec.to_dict(), _stop_on_first_submission, workers=2, timeout_s=timeout_s)
     assert supervisor.stall_s == 1.0
     outcomes = supervisor.map(items, 1)
     assert supervisor.stalls >= 1 and supervisor.rebuilds >= 1

@@ -155,6 +155,18 @@ class Task:
         self.workload.in_flight_per_process = per_process
         return self.spec
 
+    @property
+    def timeout_s(self) -> float | None:
+        return self.policy.timeout_s
+
+    def worker_preload(self) -> list[str]:
+        """What a worker needs to build this Task, and the workload's preload; not the workload's when a memory
+        profile watches the workers (the fork server is not profiled: each worker must build what it uses)."""
+        from orchbench import plugins
+
+        own = [__name__, plugins.__name__]
+        return own if os.environ.get(WORKER_HOOK_ENV) else [*own, *self.workload.worker_preload()]
+
     def run(self, index: int, item: Any, generation: int = 0) -> Outcome:
         """Compute one item's value (sync); ``generation`` counts resubmissions after a worker crash."""
         self._warm_up()

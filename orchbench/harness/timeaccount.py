@@ -319,6 +319,12 @@ class Boundary:
 BOUNDARY = Boundary()
 
 
+def received_chunk(returned: Any, sent_at: float) -> Any:
+    """In the run process: the outcomes of a chunk :func:`call_chunk` ran in a worker process, its record kept for
+    the time account (``sent_at``: when it was handed to the pool, on the monotonic clock)."""
+    return BOUNDARY.received(returned, sent_at)
+
+
 def reset() -> None:
     """Forget what this process recorded (the run process, as its window opens)."""
     RECORDER.drain()

@@ -6,14 +6,10 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from orchbench import Task
-from orchbench.api import Option, Strategy
-from orchbench.harness.loop import run_loop
-from orchbench.hookspecs import hookimpl
-from orchbench.types import Outcome
+from orchbench import Option, Outcome, Strategy, Task, hookimpl
 
 if TYPE_CHECKING:
-    from orchbench.harness.limiter import AIMDLimiter, AttemptSlots
+    from orchbench import AIMDLimiter, AttemptSlots
 
 DEFAULT_CONCURRENCY = 256  # when the workload says nothing of its items (one event loop: CPU work runs in turn)
 ITEMS_PER_SLOT = 2  # items under way per attempt slot: the others wait out a backoff without holding one
@@ -34,7 +30,7 @@ async def run_bounded(
     pulled by as many coroutines from one shared iterator, so live tasks stay bounded however many items
     there are. They run in a TaskGroup: an unexpected error, or cancellation (Ctrl-C), cancels all of them.
     """
-    from orchbench.harness.limiter import AttemptSlots
+    from orchbench import AttemptSlots
 
     slots = limiter if limiter is not None else AttemptSlots(concurrency)
     source = iter(pairs)
@@ -112,11 +108,13 @@ class Asyncio(Strategy):
         self.in_flight = task.bounded(concurrency)  # the true figure: a sync call has a thread of its own
         task.declare_in_flight(max(1, concurrency))
         if self.options["adaptive"]:
-            from orchbench.harness.limiter import AIMDLimiter
+            from orchbench import AIMDLimiter
 
             self.limiter = AIMDLimiter(max(1, concurrency), transient=tuple(task.workload.transient_errors))
         results: list[Outcome | None] = [None] * len(items)
         if items:
+            from orchbench import run_loop
+
             for outcome in run_loop(run_as_worker(task, enumerate(items), 0, concurrency, self.limiter)):
                 results[outcome.index] = outcome
         return results  # type: ignore[return-value]

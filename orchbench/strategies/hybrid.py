@@ -12,15 +12,12 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from orchbench import Task, usable_cores
-from orchbench.api import Option, Strategy, split_in_flight
-from orchbench.hookspecs import hookimpl
+from orchbench import Option, Outcome, Strategy, Task, hookimpl, split_in_flight, usable_cores
 from orchbench.strategies import pool
 from orchbench.strategies.asyncio_strategy import ADAPTIVE_HELP, run_bounded
-from orchbench.types import Outcome
 
 if TYPE_CHECKING:
-    from orchbench.harness.limiter import AIMDLimiter
+    from orchbench import AIMDLimiter
 
 DEFAULT_CONCURRENCY = 64
 CHUNKS_PER_WORKER = 4
@@ -53,7 +50,7 @@ def run_chunk_here(pairs: pool.Chunk, generation: int, concurrency: int, adaptiv
     if not adaptive:
         return worker.run(run_bounded(task, pairs, generation, min(concurrency, len(pairs))), timed=False)
     if _limiter is None:
-        from orchbench.harness.limiter import AIMDLimiter
+        from orchbench import AIMDLimiter
 
         _limiter = AIMDLimiter(concurrency, transient=tuple(task.workload.transient_errors))
     out = ChunkOutcomes(
@@ -156,9 +153,10 @@ class Hybrid(pool.PooledStrategy):
             (concurrency, adaptive),
             workers=workers,
             restarts=self.options["restarts"],
-            preload=task.workload.worker_preload(),
+            preload=task.worker_preload(),
             on_chunk=self._note if adaptive else None,
             capacity=task.capacity,
+            timeout_s=task.timeout_s,
         )
         return self.supervise(task, supervisor, items, chunk)
 

@@ -28,9 +28,8 @@ from contextlib import suppress
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from orchbench import Option, Strategy, interrupts
-from orchbench.harness import timeaccount
-from orchbench.types import Outcome
+import orchbench
+from orchbench import Option, Outcome, Strategy
 
 if TYPE_CHECKING:
     from orchbench import Task
@@ -53,13 +52,11 @@ def start_context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseCo
     forking a threaded process can copy a held lock into the child. The fork server starts single-threaded
     with the harness imported, so every worker (and every replacement after a crash) forks from a clean,
     warm process instead of paying a fresh interpreter's imports as spawn does. ``preload`` names further
-    modules it imports (the workload's :meth:`~orchbench.api.Workload.worker_preload`).
+    modules it imports (the Task's :meth:`~orchbench.Task.worker_preload`: the harness and the workload's).
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(
-            [__name__, "orchbench.harness.task", "orchbench.plugins", "orchbench.strategies.asyncio_strategy", *preload]
-        )
+        ctx.set_forkserver_preload([__name__, "orchbench.strategies.asyncio_strategy", *preload])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -172,15 +169,13 @@ def init_worker(spec: dict[str, Any], heartbeats: Heartbeats | None = None, shar
     the pool."""
     global _task, _setup_error, _worker, _closing
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    interrupts.release_sigint()  # held since the fork server started (see start_forkserver); ignored from now on
+    orchbench.release_sigint()  # held since the fork server started (see start_forkserver); ignored from now on
     if heartbeats is not None:
         threading.Thread(
             target=heartbeats.beat_forever, args=(heartbeats.claim(),), daemon=True, name="orchbench-heartbeat"
         ).start()
     try:
-        from orchbench.harness.task import task_for
-
-        _task = task_for(spec)
+        _task = orchbench.task_for(spec)
     except Exception as exc:  # reported on the first chunk: an initializer that raises would only break the pool
         _setup_error = f"{type(exc).__name__}: {exc}"
         return
@@ -205,7 +200,7 @@ def init_worker(spec: dict[str, Any], heartbeats: Heartbeats | None = None, shar
 
 
 def worker() -> Any:
-    """This worker process's :class:`~orchbench.harness.workers.Worker`."""
+    """This worker process's worker (what :meth:`~orchbench.Task.worker` gave it)."""
     worker_task()
     return _worker
 
@@ -225,15 +220,10 @@ def run_batch(pairs: Chunk, generation: int) -> list[Outcome]:
 # --- parent side --------------------------------------------------------------------------------------------
 
 
-def stall_limit(spec: dict[str, Any]) -> float:
-    """How long a worker may be silent before it counts as lost: the run's per-attempt timeout plus a margin."""
-    from orchbench.plugins import get_registry
-
-    try:
-        timeout = get_registry().retry_policy(spec["retry"])(**spec.get("retry_options", {})).timeout_s
-    except Exception:  # a spec without a usable policy: the task build reports that, in the worker
-        timeout = None
-    return (timeout if timeout is not None else NO_TIMEOUT_STALL_S) + STALL_MARGIN_S
+def stall_limit(timeout_s: float | None) -> float:
+    """How long a worker may be silent before it counts as lost: the run's per-attempt timeout (``task.timeout_s``)
+    plus a margin."""
+    return (timeout_s if timeout_s is not None else NO_TIMEOUT_STALL_S) + STALL_MARGIN_S
 
 
 def chunks(pairs: Iterable[Pair], size: int) -> Iterator[Chunk]:
@@ -260,7 +250,7 @@ def start_forkserver() -> None:
     finally:
         if previous is not None:
             signal.signal(signal.SIGHUP, previous)
-    with interrupts.sigint_held():
+    with orchbench.hold_sigint():
         forkserver.ensure_running()
 
 
@@ -321,6 +311,7 @@ class Supervisor:
         preload: Sequence[str] = (),
         on_chunk: Callable[[list[Outcome]], None] | None = None,
         capacity: int | None = None,
+        timeout_s: float | None = None,
     ) -> None:
         self.spec = spec
         self.on_chunk = on_chunk  # sees each returned chunk's outcomes (and anything the chunk function attached)
@@ -330,16 +321,12 @@ class Supervisor:
         self.restarts = restarts
         self.rebuilds = 0
         self.stalls = 0  # workers killed for making no progress
-        self.stall_s = stall_limit(spec)
+        self.stall_s = stall_limit(timeout_s)  # the run's per-attempt timeout: task.timeout_s
         self._barren = 0  # rebuilds since a chunk last returned
         self._heartbeats: Heartbeats | None = None
         self._unclaimed: dict[int, float] = {}  # workers seen without a heartbeat slot yet, since when
         self._sent: dict[Future, float] = {}  # when each chunk in flight was handed to the pool
-        from orchbench.harness.task import WORKER_HOOK_ENV
-
-        # A memory profile (the worker hook) must see each worker build what it uses; the fork server is not
-        # profiled, so it preloads nothing then.
-        self._ctx = start_context(() if os.environ.get(WORKER_HOOK_ENV) else preload)
+        self._ctx = start_context(preload)
         self.shared = Shared(self._ctx, capacity)
 
     def worker_counts(self) -> tuple[int, int, int]:
@@ -443,8 +430,8 @@ class Supervisor:
             try:
                 # submit may start a worker; a Ctrl-C between its fork and the pool's record of it would leave a
                 # worker no one stops, and the fork server (so this map) waiting for it to end
-                with interrupts.deferred():
-                    future = pool.submit(timeaccount.call_chunk, self.fn, pairs, generation, *self.args)
+                with orchbench.defer_interrupts():
+                    future = pool.submit(orchbench.timed_chunk, self.fn, pairs, generation, *self.args)
                 self._sent[future] = time.monotonic()
             except BrokenProcessPool:
                 again.appendleft((pairs, generation))
@@ -471,7 +458,7 @@ class Supervisor:
                 continue
             if exc is not None:
                 raise exc  # not an item's failure (a Task never raises for those): the strategy's or worker's bug
-            outcomes = timeaccount.BOUNDARY.received(future.result(), sent)
+            outcomes = orchbench.received_chunk(future.result(), sent)
             if len(outcomes) != len(pairs):
                 raise RuntimeError(f"a worker returned {len(outcomes)} outcomes for a chunk of {len(pairs)} items")
             for outcome in outcomes:

@@ -6,11 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from orchbench import Task, usable_cores
-from orchbench.api import Option, Strategy
-from orchbench.hookspecs import hookimpl
+from orchbench import Option, Outcome, Strategy, Task, hookimpl, usable_cores
 from orchbench.strategies import pool
-from orchbench.types import Outcome
 
 CHUNKS_PER_WORKER = 8  # enough for the last chunks to balance across workers, few enough to amortise IPC
 MAX_CHUNK = 512  # bounds one message's size and the work a crash throws away
@@ -67,8 +64,9 @@ class Processes(pool.PooledStrategy):
             pool.run_batch,
             workers=workers,
             restarts=self.options["restarts"],
-            preload=task.workload.worker_preload(),
+            preload=task.worker_preload(),
             capacity=task.capacity,
+            timeout_s=task.timeout_s,
         )
         return self.supervise(task, supervisor, items, chunk)
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orchbench import Task
-from orchbench.api import Strategy
-from orchbench.hookspecs import hookimpl
-from orchbench.types import Outcome
+from orchbench import Outcome, Strategy, Task, hookimpl
 
 
 class Sequential(Strategy):

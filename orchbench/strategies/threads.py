@@ -7,11 +7,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from itertools import islice
 from typing import Any
 
-from orchbench import Task
-from orchbench.api import Option, Strategy
-from orchbench.harness.workers import WorkerThreads
-from orchbench.hookspecs import hookimpl
-from orchbench.types import Outcome
+from orchbench import Option, Outcome, Strategy, Task, WorkerThreads, hookimpl
 
 # Threads help only while items wait (sleep, network): the GIL serialises the Python work itself, so the right
 # number follows the waiting (Little's law: items in flight = rate x latency), not the core count. When the
