@@ -12,6 +12,7 @@ from typer._click.exceptions import NoArgsIsHelpError  # typer carries its own c
 from typer.exceptions import Abort, TyperException
 
 from orchbench import __version__
+from orchbench.commands import lazy_coercion
 from orchbench.commands.help_format import CommandGroup
 from orchbench.errors import UsageError
 
@@ -90,6 +91,7 @@ def build_app(registry: Registry | None = None) -> typer.Typer:
     and the flags its workloads declare on every command that takes ``--workload``."""
     import importlib
 
+    lazy_coercion.defer()  # pydantic only for a command that converts a value given to it
     app = typer.Typer(**APP_SETTINGS)
     app.callback()(_root)
     for name in COMMAND_MODULES:

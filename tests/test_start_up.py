@@ -1,0 +1,72 @@
+"""The cheap commands import only what they need: ``orchbench list`` and every ``--help`` load the plugins and build
+the command line, and nothing that only converting option values, running, measuring or reporting needs (what
+makes them quick to start)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = (
+    "pydantic",  # typer's conversion of an option's value: none is given to these commands
+    "aiohttp",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "memray",
+    "ray",
+)
+CHEAP = [["list"], ["list", "--json"], ["--help"], ["list", "--help"], ["run", "--help"], ["compare", "--help"]]
+
+# Runs each command line in turn in one interpreter; after each, which of the modules named are imported so far.
+PROBE = """
+import contextlib, io, json, sys
+from orchbench.cli import main
+commands, heavy = json.loads(sys.argv[1])
+for args in commands:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(args)
+    seen = [m for m in heavy if m in sys.modules]
+    print(json.dumps({"args": args, "status": status, "out": out.getvalue(), "err": err.getvalue(), "heavy": seen}))
+"""
+
+
+def run_in_one_process(commands: list[list[str]], cwd: Path) -> list[dict]:
+    """Run each ``orchbench ARGS`` of ``commands`` in one fresh interpreter (in ``cwd``, with the installed plugins
+    only): for each, its status, output, and which of HEAVY were imported by then."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ORCHBENCH_PLUGINS", "ORCHBENCH_NO_PROJECT")}
+    ran = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps([commands, list(HEAVY)])],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return [json.loads(line) for line in ran.stdout.splitlines()]
+
+
+def test_list_and_help_import_nothing_heavy(tmp_path):
+    results = run_in_one_process(CHEAP, tmp_path)
+    assert [r["args"] for r in results] == CHEAP
+    for found in results:
+        assert found["status"] == 0, found
+        assert found["out"], found  # the command did its work: a listing or a help text
+        assert found["heavy"] == [], f"orchbench {' '.join(found['args'])} imported {found['heavy']}"
+
+
+def test_a_value_given_is_still_converted_and_checked(tmp_path):
+    """What the cheap commands skip, for options not given, still happens for an option that is: its value is
+    converted, and refused in one line when it does not convert (before anything runs)."""
+    wrong = {
+        "Invalid value for '--format' / '-f'": ["report", "--format", "nonsense", "results.json"],
+        "Invalid value for '--iterations' / '-n'": ["compare", "-s", "nosuch", "--iterations", "many"],
+    }
+    for message, found in zip(wrong, run_in_one_process(list(wrong.values()), tmp_path), strict=True):
+        assert found["status"] == 2, found
+        assert message in found["err"], found
