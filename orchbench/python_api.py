@@ -124,11 +124,29 @@ class Comparison:
         return [r.strategy for r in self.rows if not r.flagged]
 
     @cached_property
-    def failed(self) -> dict[str, str]:
-        """Strategies with a wrong, incomplete or failed run (or none at all), each with its first error."""
+    def runs(self) -> dict[str, list[RunResult]]:
+        """The measured runs (warm-ups left out) of each strategy, by label, strategies in planned order."""
         from orchbench.results import measured_runs
 
-        runs = measured_runs(self.document)
+        return measured_runs(self.document)
+
+    @property
+    def unsuccessful(self) -> list[str]:
+        """Strategies none of whose measured runs was complete and right (a strategy with no run at all too)."""
+        planned = dict.fromkeys(slot["strategy"] for slot in self.document["order"] if not slot.get("warmup"))
+        return [label for label in planned if not any(run.ok for run in self.runs.get(label, []))]
+
+    def render(self, *, wide: bool = False) -> None:
+        """Print the comparison's table on the terminal, as ``orchbench compare`` does (``wide``: every column in
+        one table, however wide)."""
+        from orchbench.report import render_table
+
+        render_table(self.report, wide=wide)
+
+    @cached_property
+    def failed(self) -> dict[str, str]:
+        """Strategies with a wrong, incomplete or failed run (or none at all), each with its first error."""
+        runs = self.runs
         planned = dict.fromkeys(s["strategy"] for s in self.document["order"] if not s.get("warmup"))
         found: dict[str, str] = {}
         for name in planned:
@@ -341,6 +359,7 @@ def compare(
     progress: bool = False,
     python: Sequence[str] | str = (),
     run_options: RunOptions | None = None,
+    settings: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> Comparison:
     """Compare ``strategies`` (names of strategies or presets; default: every installed strategy) on ``workload``:
@@ -350,7 +369,8 @@ def compare(
     as ``"300s"``) first searches each strategy's knobs for its fastest setting. ``python`` (paths of other
     interpreters) runs every strategy under each of them instead, rows labelled ``NAME pyVERSION`` (orchbench is
     installed for each in a cached virtual environment, see :mod:`orchbench.interpreters`). ``progress`` prints a
-    line per run on stderr. Ctrl-C raises :class:`Interrupted`, which carries the runs that finished.
+    line per run on stderr. ``settings`` are recorded with the comparison's own (``{"command": "benchmark"}``).
+    Ctrl-C raises :class:`Interrupted`, which carries the runs that finished.
     """
     from orchbench.commands import common
 
@@ -366,6 +386,7 @@ def compare(
         warmup,
         chosen,
         not progress,
+        dict(settings) if settings is not None else None,
         budget=budget,
         tune=None if tune is None or tune is False else str(tune),
         pythons=[python] if isinstance(python, str) else list(python),

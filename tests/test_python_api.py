@@ -168,6 +168,22 @@ def test_a_fast_wrong_strategy_is_failed_with_its_first_error_and_never_the_winn
     assert comparison.winner == "a" and not comparison.ok
 
 
+def test_a_strategy_is_unsuccessful_only_when_none_of_its_runs_was_right(capsys):
+    wrong = RunResult(spec={}, items=3, succeeded=3, complete=True, correct=False, output_digest="x1")
+    comparison = orchbench.Comparison(_document({"a": [2.0, 2.1, 2.2], "b": [1.0, 1.1, 1.2]}, {"b": wrong}))
+    assert set(comparison.failed) == {"b"} and comparison.unsuccessful == []  # b's rounds 1 and 3 were right
+    assert list(comparison.runs) == ["a", "b"] and [len(runs) for runs in comparison.runs.values()] == [3, 3]
+    comparison.render(wide=True)
+    table = capsys.readouterr().out
+    assert "a" in table and "b" in table and "speed-up" in table.lower()
+
+    document = _document({"a": [2.0, 2.1, 2.2], "b": [1.0, 1.1, 1.2], "c": [0.5] * 3})
+    for record in document["runs"]:
+        record["correct"] = record["correct"] and record["spec"]["strategy"] != "b"  # every run of b wrong
+    document["runs"] = [r for r in document["runs"] if r["spec"]["strategy"] != "c"]  # no run of c finished
+    assert orchbench.Comparison(document).unsuccessful == ["b", "c"]
+
+
 def test_importing_the_api_does_not_import_pytest():
     code = (
         "import sys, orchbench\n"
