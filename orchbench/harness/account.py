@@ -10,23 +10,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from orchbench.harness import timeaccount
+
 PARTS = ("running", "waiting", "waiting_to_run", "retry_wait", "transfer", "idle")
 MAX_ROWS = 64  # workers listed one by one (and drawn in the timeline); the sums cover them all
-_SUMMED = (
-    "items",
-    "attempts",
-    "busy",
-    "attempt_wall",
-    "cpu",
-    "steps_wall",
-    "loop_overlap",
-    "slot_wait",
-    "retry_after",
-    "retry_wait",
-    "gil_samples",
-    "wait_samples",
-    "run_samples",
-)
 MIN_SAMPLES = 8  # fewer catches of a process's threads asleep than this leave their GIL wait unknown
 
 
@@ -39,7 +26,7 @@ def merge(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if m is None:
             merged[key] = {**r, "spans": list(r["spans"])}
             continue
-        for name in _SUMMED:
+        for name in timeaccount.SUMMED:
             m[name] += r[name]
         m["runq"] = None if m["runq"] is None or r["runq"] is None else m["runq"] + r["runq"]
         m["first"], m["last"] = min(m["first"], r["first"]), max(m["last"], r["last"])
@@ -135,9 +122,7 @@ def build(
     }
     workers = merge(recorded.get("workers", ()))
     seen = sum(w["items"] for w in workers)
-    from orchbench.harness.timeaccount import ENABLED
-
-    if not ENABLED:
+    if not timeaccount.ENABLED:
         account["notes"].append("the account was switched off (ORCHBENCH_ACCOUNT=off)")
         return account
     if not workers or seen < items:

@@ -1,42 +1,48 @@
-"""Which of the threads sharing one process's GIL wait for it, sampled from the kernel.
+"""Which of the threads sharing one process's GIL wait for it, sampled from the kernel by a process of its own.
 
 A thread waiting for the GIL sleeps on a futex, as one waiting on a lock does, so its off-CPU time looks like any
-other wait. Where several threads of one process run items, a sampler thread looks every :data:`PERIOD_S` at up to
-:data:`PER_TICK` of them that are inside an item, and reads the state each is in
-(``/proc/self/task/TID/syscall``): running (on a CPU, or runnable), asleep in a ``futex`` wait on the GIL's own
+other wait. Where several threads of one process run items, that process forks a *sampler process*. Every
+:data:`PERIOD_S` it looks at up to :data:`PER_TICK` of the threads that are inside an item and reads the state each
+is in (``/proc/PID/task/TID/syscall``): running (on a CPU, or runnable), asleep in a ``futex`` wait on the GIL's own
 words (they lie at the start of CPython's runtime state, :func:`gil_words`), or asleep in any other call.
 :mod:`orchbench.harness.account` splits the threads' sleeping time between the GIL and other waits in the
-proportion of the samples. The sampler needs the GIL itself between two reads, so it samples a GIL-bound process
-less often, never the reverse: the proportion is of the moments it could look.
+proportion of the samples.
 
-Where any of this is unavailable (not Linux, an unknown architecture, ``/proc`` unreadable, an interpreter without
-the ``_PyRuntime`` symbol), the GIL part stays unknown.
+The sampler is a process, not a thread, because a thread of the sampled process would need the GIL itself to look:
+it could look only at the moments the GIL was handed to it, which are not a fair sample of time (they follow a
+thread's release of the GIL to go to sleep, and its own asking pushes the running thread off the GIL). A process
+looks at moments the sampled threads have no part in. It is forked (ready at once, where a new interpreter takes
+a tenth of a second or more to start), twice, so that it is no child of the run: the run's CPU and memory figures
+cover its tree, and the sampler, like the parent's own sampler, is the instrument, not the pipeline.
+
+The two processes share one small memory map (:class:`Shared`): the sampled process writes which of its threads
+are inside an item, the sampler adds its counts. Where any of this is unavailable (not Linux, an unknown
+architecture, ``/proc`` unreadable or not readable by another process, an interpreter without the ``_PyRuntime``
+symbol), the GIL part stays unknown.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import platform
 import random
+import re
+import select
 import threading
-from collections.abc import Mapping
-from typing import Protocol
+import warnings
 
 PERIOD_S = 0.005
-PER_TICK = 8  # threads looked at per tick, at most: a read costs a system call and the GIL
+PER_TICK = 8  # threads looked at per tick, at most: a read costs the sampler a system call
+SLOTS = 4096  # threads of one process that can be sampled (the threads strategy's largest pool)
 GIL_WINDOW = 4096  # bytes from the start of the runtime state within which its GIL lies
+READY_WAIT_S = 1.0  # how long the sampler waits to be let read the threads before it gives up
 FUTEX = {"x86_64": 202, "aarch64": 98, "arm64": 98, "riscv64": 98, "ppc64le": 221, "s390x": 238}.get(platform.machine())
-
-
-def _syscall(tid: int, fd: int | None = None) -> list[str] | None:
-    """The system call a thread of this process sleeps in (``['running']`` when it runs), or None."""
-    try:
-        if fd is not None:
-            return os.pread(fd, 256, 0).decode().split()
-        with open(f"/proc/self/task/{tid}/syscall", "rb") as f:
-            return f.read().decode().split()
-    except OSError:
-        return None
+RUNNING, GIL, OTHER = range(3)  # the states counted, per thread
+_USED, _STOP, _DENIED, _TICKS, _PID, _READY = range(6)  # the header's words
+_HEADER = 8
+_SIZE = 8 * (_HEADER + SLOTS + 3 * SLOTS) + SLOTS
+_INSIDE = re.compile(b"[^\x00]")
 
 
 def gil_words() -> tuple[int, int] | None:
@@ -52,85 +58,175 @@ def gil_words() -> tuple[int, int] | None:
     return runtime, runtime + GIL_WINDOW
 
 
-class Sampled(Protocol):
-    """What the sampler reads and counts of a worker thread (the time account's ``Worker``)."""
+class Shared:
+    """The memory both processes see: a header, each slot's thread id, its counts, and whether it is in an item."""
 
-    tid: int
-    kind: str
-    inflight: int
-    run_samples: int
-    gil_samples: int
-    wait_samples: int
-
-
-class Recorder(Protocol):
-    """What the sampler reads of the time account's ``Recorder``: its workers, by (thread, kind)."""
-
-    @property
-    def workers(self) -> Mapping[tuple[int, str], Sampled]: ...
+    def __init__(self) -> None:
+        self.map = mmap.mmap(-1, _SIZE, flags=mmap.MAP_SHARED)
+        view = memoryview(self.map)
+        words = view[: 8 * (_HEADER + 4 * SLOTS)].cast("q")
+        self.header = words[:_HEADER]
+        self.tids = words[_HEADER : _HEADER + SLOTS]
+        self.counts = words[_HEADER + SLOTS :]
+        self.inside = view[8 * (_HEADER + 4 * SLOTS) :]
 
 
 class StateSampler:
-    """Samples the sleeping threads of a :class:`Recorder`'s sync workers that are inside an item."""
+    """In the sampled process: its threads' slots, and the sampler process that counts their states."""
 
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder = recorder
-        self.gil = gil_words()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="orchbench-thread-states", daemon=True)
-        self._thread.start()
+    def __init__(self, gil: tuple[int, int]) -> None:
+        self.shared = Shared()
+        self.slots: dict[int, int] = {}
+        self._lock = threading.Lock()
+        watch, self._alive = os.pipe()  # the sampler ends when this end closes: on stop, or if this process dies
+        try:
+            with warnings.catch_warnings():  # 3.12+ warns of forking beside threads; the child only reads /proc
+                warnings.simplefilter("ignore", DeprecationWarning)
+                child = os.fork()
+            if child == 0:
+                _sampler_process(self.shared, os.getppid(), watch, gil)
+            os.waitpid(child, 0)
+        finally:
+            os.close(watch)
+        self.pid = self.shared.header[_PID]
+        _allow_reading(self.pid)
+        self.shared.header[_READY] = 1
 
-    def _run(self) -> None:
-        if self.gil is None:
-            return
-        futex, (low, high) = str(FUTEX), self.gil
-        while not self._stop.wait(PERIOD_S):
-            busy = [w for w in list(self.recorder.workers.values()) if w.kind == "sync" and w.inflight]
-            if len(busy) > PER_TICK:
-                busy = random.sample(busy, PER_TICK)
-            for w in busy:
-                call = _syscall(w.tid)
-                if not call:
-                    continue
-                if call[0] == "running":  # on a CPU, or runnable in the run queue
-                    w.run_samples += 1
-                elif call[0] == futex and len(call) > 1 and low <= int(call[1], 16) <= high:
-                    w.gil_samples += 1
-                else:
-                    w.wait_samples += 1
+    def slot(self, tid: int) -> int | None:
+        """The slot of a thread (the same for its whole life), or None when every slot is taken."""
+        with self._lock:
+            slot = self.slots.get(tid)
+            if slot is None and len(self.slots) < SLOTS:
+                slot = self.slots[tid] = len(self.slots)
+                self.shared.tids[slot] = tid
+                self.shared.header[_USED] = len(self.slots)
+        return slot
+
+    def counts(self, slot: int) -> tuple[int, int, int]:
+        """The states a thread was caught in so far: running, waiting for the GIL, in any other wait."""
+        c = self.shared.counts
+        return c[3 * slot + RUNNING], c[3 * slot + GIL], c[3 * slot + OTHER]
+
+    @property
+    def works(self) -> bool:
+        """Whether the sampler process could read the threads' states (so far)."""
+        return self.pid > 0 and not self.shared.header[_DENIED]
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(1.0)
+        self.shared.header[_STOP] = 1
+        os.close(self._alive)
+
+
+def _allow_reading(pid: int) -> None:
+    """Let the sampler process read this one's threads where Yama's ptrace scope would refuse it (only a process's
+    ancestors may, there): ``prctl(PR_SET_PTRACER, pid)``, for that one process; harmless where Yama is absent."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(0x59616D61, pid, 0, 0, 0)
+    except (AttributeError, OSError):
+        pass
 
 
 _sampler: StateSampler | None = None
 _lock = threading.Lock()
 
 
-def ensure(recorder: Recorder) -> StateSampler | None:
-    """Start this process's sampler (once); None where it cannot work."""
+def ensure() -> StateSampler | None:
+    """This process's sampler (started once); None where it cannot work."""
     global _sampler
-    if FUTEX is None or not os.path.exists("/proc/self/task"):
+    if FUTEX is None or not os.path.exists("/proc/self/task") or not hasattr(os, "fork"):
         return None
     with _lock:
         if _sampler is None:
-            _sampler = StateSampler(recorder)
+            gil = gil_words()
+            if gil is None:
+                return None
+            try:
+                _sampler = StateSampler(gil)
+            except OSError:
+                return None
+        return _sampler
+
+
+def current() -> StateSampler | None:
     return _sampler
 
 
-def sampling() -> bool:
-    """Whether this process's sampler runs and can tell the GIL's waits from others."""
-    sampler = _sampler
-    return sampler is not None and sampler.gil is not None
-
-
-def stop() -> bool | None:
-    """Stop the sampler; whether it could tell the GIL's waits (None when none ran)."""
+def stop() -> None:
+    """Stop this process's sampler, if one runs."""
     global _sampler
     with _lock:
         sampler, _sampler = _sampler, None
-    if sampler is None:
-        return None
-    sampler.stop()
-    return sampler.gil is not None
+    if sampler is not None:
+        sampler.stop()
+
+
+def _forget_in_child() -> None:
+    """A forked child has no sampler of its own (its parent's slots describe the parent's threads)."""
+    global _sampler, _lock
+    _sampler, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
+# --- the sampler process --------------------------------------------------------------------------------------
+
+
+def _sampler_process(shared: Shared, pid: int, watch: int, gil: tuple[int, int]) -> None:
+    """In the first fork: fork the sampler (so that it is no child of ``pid``) and end; in the sampler: sample, then
+    end. Never returns: a forked copy of the run must not go on with the run's code."""
+    code = 0
+    try:
+        sampler = os.fork()
+        if sampler == 0:
+            os.closerange(3, watch)
+            os.closerange(watch + 1, 1 << 16)
+            _sample(shared, pid, watch, gil)
+        else:
+            shared.header[_PID] = sampler
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _sample(shared: Shared, pid: int, watch: int, gil: tuple[int, int]) -> None:
+    """Count, until told to stop or the sampled process ends, the states of its threads that are inside an item."""
+    header, tids, counts = shared.header, shared.tids, shared.counts
+    futex, (low, high) = str(FUTEX).encode(), gil
+    files: dict[int, int] = {}
+    waited = 0.0
+    while not header[_READY]:  # until the sampled process has let this one read its threads
+        if select.select([watch], [], [], PERIOD_S)[0] or waited > READY_WAIT_S:
+            return
+        waited += PERIOD_S
+    while not header[_STOP]:
+        if select.select([watch], [], [], PERIOD_S)[0]:  # the sampled process closed its end, or ended
+            return
+        inside = [m.start() for m in _INSIDE.finditer(shared.inside[: header[_USED]])]
+        if len(inside) > PER_TICK:
+            inside = random.sample(inside, PER_TICK)
+        for slot in inside:
+            tid = tids[slot]
+            try:
+                f = files.get(tid)
+                if f is None:
+                    f = files[tid] = os.open(f"/proc/{pid}/task/{tid}/syscall", os.O_RDONLY)
+                call = os.pread(f, 256, 0).split()
+            except PermissionError:
+                header[_DENIED] = 1
+                return
+            except OSError:  # the thread ended
+                continue
+            if not call:
+                continue
+            if call[0] == b"running":  # on a CPU, or runnable in the run queue
+                state = RUNNING
+            elif call[0] == futex and len(call) > 1 and low <= int(call[1], 16) <= high:
+                state = GIL
+            else:
+                state = OTHER
+            counts[3 * slot + state] += 1
+        header[_TICKS] += 1

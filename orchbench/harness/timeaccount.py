@@ -8,9 +8,9 @@ worker (:func:`current`), so what is known of an item is known where it runs:
   event loop's worker runs many items at once, each in its own coroutine;
 - per attempt: its wall time, and for async attempts the wall time of the coroutine's own steps, how long it waited
   for the loop before each step, and how long it waited for an attempt slot; the waits between attempts;
-- per worker: its thread's CPU time and run-queue wait (runnable, not running), both from the kernel
-  (``/proc/thread-self/schedstat``, one read), as its first item starts and as an item ends (at most once a
-  millisecond: a read is a system call);
+- per worker: its thread's CPU time (its CPU clock) and run-queue wait (runnable, not running: the kernel's
+  ``/proc/thread-self/schedstat``), as its first item starts and as an item ends (at most once a millisecond: a
+  read is a system call);
 - per item (up to :data:`MAX_SPANS` per process): its span, attempts and success, for the timeline.
 
 Worker processes hand what they recorded back with each chunk's outcomes (:func:`call_chunk`); the run process
@@ -39,38 +39,40 @@ _monotonic = time.monotonic
 _thread_time = time.thread_time
 
 
+# What a worker's record holds (:meth:`Worker.to_dict`), handed from where items ran to the account: the figures that
+# add up when one worker's record comes in pieces (a pool's worker process hands one back per chunk), then the rest
+SUMMED = (
+    "items",
+    "attempts",
+    "busy",
+    "attempt_wall",
+    "cpu",
+    "steps_wall",
+    "loop_overlap",
+    "slot_wait",
+    "retry_after",
+    "retry_wait",
+    "gil_samples",
+    "wait_samples",
+    "run_samples",
+)
+RECORDED = ("pid", "tid", "kind", *SUMMED, "first", "last", "inflight", "max_inflight", "runq", "spans", "sampled")
+
+
 class Worker:
     """What one worker (thread) of this process spent its items' time on; seconds."""
 
     __slots__ = (
-        "pid",
-        "tid",
-        "kind",
-        "items",
-        "attempts",
-        "first",
-        "last",
-        "busy",
-        "attempt_wall",
-        "cpu",
-        "steps_wall",
-        "loop_overlap",
-        "slot_wait",
-        "retry_after",
-        "retry_wait",
-        "inflight",
-        "max_inflight",
+        *RECORDED,
+        # kept where the items run only
         "runq_fd",
         "runq_base",
         "runq_at",
-        "runq",
-        "spans",
         "loop_busy",
         "stretch",
-        "gil_samples",
-        "wait_samples",
-        "run_samples",
-        "sampled",
+        "slot",
+        "inside",
+        "base_samples",
     )
 
     def __init__(self, kind: str) -> None:
@@ -88,31 +90,50 @@ class Worker:
         # async: when the last item's step on this thread ended, and when the loop's current busy stretch began
         self.loop_busy = self.stretch = 0.0
         self.gil_samples = self.wait_samples = self.run_samples = 0  # samples of the thread in an item
+        self.slot: int | None = None  # its slot in this process's thread-state sampler, once sampled
+        self.inside: Any = None  # where the sampler reads whether it is inside an item (by slot)
+        self.base_samples = (0, 0, 0)
         self.sampled = False  # whether its process's sampler could tell the GIL's waits from others
 
     def read_runq(self) -> None:
-        """Read the thread's CPU time and run-queue wait since they were first read, from the kernel's
-        ``schedstat`` (one read for both; the run queue stays unknown where it is unreadable, and the CPU time then
-        comes from the thread's CPU clock). Call it on the worker's own thread."""
-        ran: float
+        """Read the thread's CPU time (its CPU clock) and run-queue wait (the kernel's ``schedstat``; unknown where
+        that is unreadable) since they were first read. Call it on the worker's own thread.
+
+        ``schedstat``'s own CPU figure is not used: the kernel brings a running thread's total up to date only at a
+        scheduler event or tick, so read by the thread itself it lags by up to a tick (ms). Its run-queue wait is
+        exact when read by the running thread itself: none accrues while it runs."""
+        ran = _thread_time()
         waited: float | None = None
         fd = self.runq_fd
-        try:
-            if fd is None:
-                raise OSError
-            fields = os.pread(fd, 96, 0).split()
-            ran, waited = int(fields[0]) / 1e9, int(fields[1]) / 1e9
-        except (OSError, ValueError, IndexError):
-            ran = _thread_time()
+        if fd is not None:
+            try:
+                waited = int(os.pread(fd, 96, 0).split()[1]) / 1e9
+            except (OSError, ValueError, IndexError):
+                waited = None
         if self.runq_base is None:
             self.runq_base = (ran, waited or 0.0)
         self.cpu = ran - self.runq_base[0]
         self.runq = None if waited is None else waited - self.runq_base[1]
         self.runq_at = _monotonic()
 
+    def sample(self, sampler: threadstates.StateSampler) -> None:
+        """From now on, let ``sampler`` count the states this worker's thread is caught in during its items."""
+        slot = sampler.slot(self.tid)
+        if slot is None:
+            return
+        self.slot, self.inside, self.base_samples = slot, sampler.shared.inside, sampler.counts(slot)
+        self.inside[slot] = 1 if self.inflight else 0
+
+    def take_samples(self, sampler: threadstates.StateSampler | None) -> None:
+        """The sampler's counts of this worker's thread since it was first sampled."""
+        if sampler is None or self.slot is None:
+            return
+        (run, gil, other), (run0, gil0, other0) = sampler.counts(self.slot), self.base_samples
+        self.run_samples, self.gil_samples, self.wait_samples = run - run0, gil - gil0, other - other0
+        self.sampled = sampler.works
+
     def to_dict(self) -> dict[str, Any]:
-        skip = ("runq_fd", "runq_base", "runq_at", "loop_busy", "stretch")
-        return {name: getattr(self, name) for name in self.__slots__ if name not in skip}
+        return {name: getattr(self, name) for name in RECORDED}
 
 
 def _open_runq() -> int | None:
@@ -139,9 +160,19 @@ class Recorder:
                 threads = sum(1 for other in self.workers.values() if other.kind == "sync")
             w.runq_fd = _open_runq()
             w.read_runq()
-            if kind == "sync" and threads > 1:  # threads of one process share its GIL: sample who waits for it
-                threadstates.ensure(self)
+            if kind == "sync":
+                self._sample(w, threads)
         return w
+
+    def _sample(self, w: Worker, threads: int) -> None:
+        """Threads of one process share its GIL: once two run items, a sampler tells who waits for it."""
+        sampler = threadstates.current()
+        if sampler is not None:
+            w.sample(sampler)
+        elif threads > 1 and (sampler := threadstates.ensure()) is not None:
+            for other in list(self.workers.values()):
+                if other.kind == "sync" and other.slot is None:
+                    other.sample(sampler)
 
     def drain(self) -> list[dict[str, Any]]:
         """Every worker's record since the last drain, and a fresh start (for a worker process, per chunk)."""
@@ -149,9 +180,9 @@ class Recorder:
             workers, self.workers, self.spans = self.workers, {}, 0
         out = []
         me = threading.get_ident()
-        sampled = threadstates.sampling()
+        sampler = threadstates.current()
         for (ident, _), w in workers.items():
-            w.sampled = sampled
+            w.take_samples(sampler)
             if w.runq_fd is not None:
                 if ident == me:
                     w.read_runq()
@@ -177,6 +208,8 @@ def item_begin(kind: str = "sync") -> tuple[Worker, float] | None:
     w = RECORDER.worker(kind)
     _current.set(w)
     w.inflight += 1
+    if w.slot is not None:
+        w.inside[w.slot] = 1
     if w.inflight > w.max_inflight:
         w.max_inflight = w.inflight
     start = _monotonic()
@@ -191,6 +224,8 @@ def item_end(token: tuple[Worker, float] | None, attempts: int, ok: bool) -> Non
     w, start = token
     end = _monotonic()
     w.inflight -= 1
+    if w.slot is not None and not w.inflight:
+        w.inside[w.slot] = 0
     w.items += 1
     w.attempts += attempts
     w.busy += end - start
