@@ -12,6 +12,10 @@ from pathlib import Path
 
 HEAVY = (
     "pydantic",  # typer's conversion of an option's value: none is given to these commands
+    "asyncio",  # the strategies' and workloads' event loops: listing them runs none
+    "multiprocessing",  # the process pools
+    "tenacity",  # the retry policies' waits
+    "orchbench.python_api",  # what runs and measures (sweep, benchmark)
     "aiohttp",
     "numpy",
     "scipy",

@@ -20,7 +20,6 @@ from orchbench.commands.compare import (
 from orchbench.console import say
 from orchbench.errors import UsageError
 from orchbench.overwrite import refuse_overwrites
-from orchbench.python_api import measure, pick_baseline
 
 # Run options `--over` may vary besides any --set key (by their [tool.orchbench] key or field name).
 SWEPT_RUN_OPTIONS = ("seed", "fault_rate", "hang_rate", "crash_rate", "latency_scale", "cpu_ms", "retry", "scenario")
@@ -111,6 +110,7 @@ def sweep_command(
     from orchbench.commands.progress import progress_reporter
     from orchbench.harness.planner import plan
     from orchbench.plots import SweepPoint, plot_sweep
+    from orchbench.python_api import measure, pick_baseline
 
     key, values = _sweep_values(over)
     names = common.strategy_names(strategies)

@@ -1,6 +1,7 @@
 """The built-in retry policies (plugins, registered like third-party ones): none, fixed, exponential, hedged.
 
-The loops that apply a policy are :mod:`orchbench.harness.attempts` and :mod:`orchbench.harness.hedge`.
+The loops that apply a policy are :mod:`orchbench.harness.attempts` and :mod:`orchbench.harness.hedge`. tenacity is
+imported by the methods that build its stop and wait: listing the policies (``orchbench list``) needs none of it.
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 from typing import Any
-
-import tenacity
 
 from orchbench.api import DEFAULT_RETRY_AFTER_CAP_S, DEFAULT_WAIT_BUDGET_S, Option, RetryPolicy
 from orchbench.hookspecs import hookimpl
@@ -43,9 +42,13 @@ class NoRetry(RetryPolicy):
     options = {"timeout": Option(float, None, "per-attempt timeout in seconds", min=0.001, duration=True)}
 
     def stop(self) -> Any:
+        import tenacity
+
         return tenacity.stop_after_attempt(1)
 
     def wait(self) -> Any:
+        import tenacity
+
         return tenacity.wait_none()
 
 
@@ -53,6 +56,8 @@ class UpToMaxAttempts(RetryPolicy):
     """A policy that retries until its ``max_attempts`` option's attempts have run."""
 
     def stop(self) -> Any:
+        import tenacity
+
         return tenacity.stop_after_attempt(self.options["max_attempts"])
 
 
@@ -66,6 +71,8 @@ class FixedRetry(UpToMaxAttempts):
     }
 
     def wait(self) -> Any:
+        import tenacity
+
         return tenacity.wait_fixed(self.options["delay"])
 
 
@@ -81,6 +88,8 @@ class ExponentialRetry(UpToMaxAttempts):
     }
 
     def wait(self) -> Any:
+        import tenacity
+
         base, cap = self.options["base"], self.options["cap"]
         if self.options["jitter"]:
             return tenacity.wait_random_exponential(multiplier=base, max=cap)
@@ -178,6 +187,8 @@ class HedgedRetry(UpToMaxAttempts):
         self.hedging_now = 0  # hedges in flight
 
     def wait(self) -> Any:
+        import tenacity
+
         return tenacity.wait_random_exponential(multiplier=self.options["base"], max=self.options["cap"])
 
     @property

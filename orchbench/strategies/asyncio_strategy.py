@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,8 @@ async def run_bounded(
     pulled by as many coroutines from one shared iterator, so live tasks stay bounded however many items
     there are. They run in a TaskGroup: an unexpected error, or cancellation (Ctrl-C), cancels all of them.
     """
+    import asyncio  # here, not at the top: listing the strategies needs no event loop
+
     from orchbench import AttemptSlots
 
     slots = limiter if limiter is not None else AttemptSlots(concurrency)

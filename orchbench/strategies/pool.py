@@ -15,15 +15,12 @@ breaks the pool and takes the crash path above.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -32,6 +29,9 @@ import orchbench
 from orchbench import Option, Outcome, Strategy
 
 if TYPE_CHECKING:
+    import multiprocessing.context
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from orchbench import Task
 
 Pair = tuple[int, Any]
@@ -54,6 +54,8 @@ def start_context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseCo
     warm process instead of paying a fresh interpreter's imports as spawn does. ``preload`` names further
     modules it imports (the Task's :meth:`~orchbench.Task.worker_preload`: the harness and the workload's).
     """
+    import multiprocessing  # here, as concurrent.futures below: listing the strategies starts no process
+
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([__name__, "orchbench.strategies.asyncio_strategy", *preload])
@@ -336,6 +338,8 @@ class Supervisor:
         return opened, closed, errors
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
+        from concurrent.futures import ProcessPoolExecutor
+
         if self._ctx.get_start_method() == "forkserver":
             start_forkserver()
         self._heartbeats, self._unclaimed = Heartbeats(self._ctx, workers), {}
@@ -361,6 +365,8 @@ class Supervisor:
 
     def map(self, items: Sequence[Any], chunk: int) -> list[Outcome]:
         """One Outcome per item, in input order."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
         n = len(items)
         if n == 0:
             return []
@@ -416,6 +422,8 @@ class Supervisor:
         window: int,
     ) -> bool:
         """Fill the window, resubmitted chunks first; True when the pool turned out to be broken."""
+        from concurrent.futures.process import BrokenProcessPool
+
         while len(inflight) < window:
             if again:
                 pairs, generation = again.popleft()
@@ -447,6 +455,8 @@ class Supervisor:
         results: list[Outcome | None],
     ) -> bool:
         """Store finished chunks' outcomes; queue lost chunks again. True when a chunk was lost to a crash."""
+        from concurrent.futures.process import BrokenProcessPool
+
         lost = False
         for future in done:
             pairs, generation = inflight.pop(future)

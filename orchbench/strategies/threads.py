@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchbench import Option, Outcome, Strategy, Task, WorkerThreads, hookimpl
+from orchbench import Option, Outcome, Strategy, Task, hookimpl
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 # Threads help only while items wait (sleep, network): the GIL serialises the Python work itself, so the right
 # number follows the waiting (Little's law: items in flight = rate x latency), not the core count. When the
@@ -46,6 +48,10 @@ class Threads(Strategy):
         return {"workers": n}
 
     def map(self, task: Task, items: Sequence[Any]) -> list[Outcome]:
+        from concurrent.futures import FIRST_COMPLETED, wait  # here: listing the strategies needs no executor
+
+        from orchbench import WorkerThreads
+
         results: list[Outcome | None] = [None] * len(items)
         if not items:
             return []

@@ -29,7 +29,6 @@ from orchbench.commands.compare import (
 )
 from orchbench.console import say
 from orchbench.overwrite import refuse_overwrites
-from orchbench.python_api import measure, pick_baseline
 from orchbench.types import RunResult
 
 if TYPE_CHECKING:
@@ -68,6 +67,7 @@ def benchmark_command(
     """The original exercise's benchmark: the anagram workload across strategies, with runtime, success rate,
     throughput, peak memory and CPU utilisation — and the statistics of `compare`."""
     from orchbench import results
+    from orchbench.python_api import measure, pick_baseline
     from orchbench.report import build_report, render_metrics, render_table
 
     tuning = tune_setting(tune, tune_budget)

@@ -16,7 +16,6 @@ a run against a URL has no reference of its own (its verdict is *unverified* unl
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -421,6 +420,8 @@ class ScoringWorkload(Workload):
     async def amap_item(self, line: str) -> int:
         if self._skipped(line):
             return 0
+        import asyncio  # here, not at the top: listing the workloads needs no event loop
+
         client = self._async_client
         if client is None or client.loop is not asyncio.get_running_loop() or client.closed:
             from orchbench.workloads.scoring.client import async_client
