@@ -213,6 +213,11 @@ def module_name_for(path: str | os.PathLike[str]) -> str:
     return f"{FILE_MODULE_PREFIX}{stem}_{digest}"
 
 
+def _imported(name: str) -> Any:
+    """The plugin module ``name`` names (a file or a module name), imported."""
+    return _import_module(name)[1]
+
+
 def _import_module(name: str) -> tuple[str, Any]:
     """Import a plugin module from a file (under :func:`module_name_for`) or by its module name."""
     if not is_path(name):
@@ -323,38 +328,27 @@ def load_registry(extra: Iterable[str] = ()) -> Registry:
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     sources: dict[str, Source] = {}
-    for ep in _selected(list(entry_points(group=hookspecs.PROJECT))):
-        source = _source(ep)
-        if ep.name in sources:
-            registry.problems.append(
-                PluginProblem(source, f"plugin name {ep.name!r} is also used by {sources[ep.name]}")
-            )
-            continue
+
+    def register(name: str, source: Source, load: Callable[[], Any]) -> None:
+        """One plugin under its name; a name taken already, or a plugin that fails to load, is a problem of the
+        registry (a broken plugin must not break the others)."""
+        if name in sources:
+            registry.problems.append(PluginProblem(source, f"plugin name {name!r} is also used by {sources[name]}"))
+            return
         try:
-            pm.register(ep.load(), name=ep.name)
-        except BaseException as exc:  # a broken plugin must not break the others
-            error = plugin_error(exc)
-            if error is None:
-                raise
-            registry.problems.append(PluginProblem(source, error))
-            continue
-        sources[ep.name] = source
-    for name, source in _module_plugins([*extra, *used()]):
-        if source.plugin in sources:
-            registry.problems.append(
-                PluginProblem(source, f"plugin name {source.plugin!r} is also used by {sources[source.plugin]}")
-            )
-            continue
-        try:
-            _module_name, module = _import_module(name)
-            pm.register(module, name=source.plugin)
+            pm.register(load(), name=name)
         except BaseException as exc:
             error = plugin_error(exc)
             if error is None:
                 raise
             registry.problems.append(PluginProblem(source, error))
-            continue
-        sources[source.plugin] = source
+            return
+        sources[name] = source
+
+    for ep in _selected(list(entry_points(group=hookspecs.PROJECT))):
+        register(ep.name, _source(ep), ep.load)
+    for name, source in _module_plugins([*extra, *used()]):
+        register(source.plugin, source, functools.partial(_imported, name))
     hook_names = [name for name in vars(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_")]
     for plugin_name, hook in _unknown_hooks(pm):
         registry.problems.append(
