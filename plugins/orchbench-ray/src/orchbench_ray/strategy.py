@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import socket
@@ -98,6 +97,8 @@ class RayStrategy(Strategy):
             ) from None
 
     def _init(self, ray: Any) -> None:
+        import logging  # here, as ray itself: listing the strategies imports none of it
+
         address = self.options["address"] or os.environ.get("RAY_ADDRESS") or None
         quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
         if address:
