@@ -41,7 +41,10 @@ def _honour_retry_after(inner: Any, policy: RetryPolicy) -> Callable[[tenacity.R
         asked = getattr(failure, "retry_after", None)
         own = inner(state)
         left = max(policy.wait_budget_s - state.idle_for, 0.0)
-        if asked is None or asked <= own:
+        if asked is None:
+            return min(own, left)
+        if asked <= own:  # the service asked for a wait (it was refusing work), and the policy's own is longer
+            timeaccount.note_retry_after(min(own, left))
             return min(own, left)
         cap = policy.retry_after_cap_s
         if asked > cap:

@@ -262,7 +262,8 @@ async def aretry_sleep(seconds: float) -> None:
 
 
 def note_retry_after(seconds: float) -> None:
-    """A wait between attempts was stretched to what the failure asked for (``Retry-After``)."""
+    """A wait between attempts followed a failure that asked for one (``Retry-After``: the service refused work):
+    the wait asked for, or the policy's own back-off where that was longer."""
     w = _current.get()
     if w is not None:
         w.retry_after += seconds
