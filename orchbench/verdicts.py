@@ -1,5 +1,6 @@
 """Why a strategy took the time it did: rules over a run's time account, each naming an avoidable part, its figure,
-and what to try. A run's verdict is the finding with the largest share; a run none of them fits has none.
+and what to try. A run's verdict is the finding that is the largest part of the whole run (each rule's share is of its
+own whole: the items' time, worker time, the run); a run none of them fits has none.
 
 Each rule reads only the account (:mod:`orchbench.harness.account`) and the run's own figures, and stays silent where
 a part it needs is unknown.
@@ -211,8 +212,20 @@ MEASURES: tuple[Measure, ...] = (
 )
 
 
+def _of_run(run: Run, finding: Finding) -> float:
+    """A finding's share as a share of the whole run, so that findings measured against different wholes compare:
+    start-up's is already; every other rule's whole (the items' time, worker time, a loop's time, the time since
+    the first item) lies after the start-up."""
+    if finding.rule == "startup":
+        return finding.share
+    acc = run.account
+    whole = acc["wall_s"] + (acc["startup"].get("before_window_s") or 0.0)
+    after = (acc.get("work_s") or 0.0) + (acc.get("tail_s") or 0.0)
+    return finding.share * after / whole if whole else finding.share
+
+
 def findings(run: Run) -> list[Finding]:
-    """Every rule the run's account fits, largest share first."""
+    """Every rule the run's account fits, the largest part of the run first."""
     found = []
     for measure in MEASURES:
         measured = measure(run)
@@ -221,7 +234,7 @@ def findings(run: Run) -> list[Finding]:
         rule, share, figures = measured
         if share is not None and share >= LEAST.get(rule, SHARE):
             found.append(Finding(rule, share, SAYS[rule].format(share=share, cores=run.cores, **figures)))
-    return sorted(found, key=lambda f: -f.share)
+    return sorted(found, key=lambda f: -_of_run(run, f))
 
 
 def of_result(result: Any) -> Run | None:

@@ -174,6 +174,22 @@ def test_every_report_carries_each_strategys_verdict_and_first_error():
     assert "Where the time went" in markdown
 
 
+def test_the_verdict_is_the_largest_part_of_the_run_not_of_its_own_whole():
+    """A run spent almost wholly starting (a resource built before the first item), its few items CPU work on one
+    core: those items are all CPU, but a start-up of 0.9 s of 1 s is what held the run."""
+    from orchbench.harness import account as time_account
+
+    worker = {
+        "pid": 1, "tid": 1, "kind": "sync", "items": 100, "attempts": 100, "first": 0.9, "last": 1.0,
+        "busy": 0.1, "attempt_wall": 0.1, "cpu": 0.1, "steps_wall": 0.0, "loop_overlap": 0.0, "slot_wait": 0.0,
+        "retry_after": 0.0, "retry_wait": 0.0, "gil_samples": 0, "wait_samples": 0, "run_samples": 0,
+        "inflight": 0, "max_inflight": 1, "runq": 0.0, "sampled": False, "spans": [(0.9, 1.0, 1, True)],
+    }  # fmt: skip
+    acc = time_account.build({"workers": [worker]}, start=0.0, end=1.0, prepare_s=0.0, before_window_s=0.0, items=100)
+    found = verdicts.findings(verdicts.Run("sequential", acc, cores=2, options={}))
+    assert [f.rule for f in found] == ["startup", "one-core"]  # one-core's share (all of the items' time) is larger
+
+
 def _top(pairs: list, strategy: str) -> str:
     result = next(r for slot, r in pairs if slot.strategy == strategy)
     return verdicts.findings(verdicts.of_result(result))[0].text
