@@ -13,6 +13,7 @@ from typer.exceptions import Abort, TyperException
 
 from orchbench import __version__
 from orchbench.commands import lazy_coercion
+from orchbench.commands.built_on_use import click_group
 from orchbench.commands.help_format import CommandGroup
 from orchbench.errors import UsageError
 
@@ -148,7 +149,7 @@ def _command() -> Any:
 
     registry = get_registry()
     if id(registry) not in _commands:  # registries are cached for the life of the process: their ids stay unique
-        _commands[id(registry)] = typer.main.get_command(build_app(registry))
+        _commands[id(registry)] = click_group(build_app(registry))
     return _commands[id(registry)]
 
 

@@ -4,6 +4,8 @@ makes them quick to start)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -74,3 +76,24 @@ def test_a_value_given_is_still_converted_and_checked(tmp_path):
     for message, found in zip(wrong, run_in_one_process(list(wrong.values()), tmp_path), strict=True):
         assert found["status"] == 2, found
         assert message in found["err"], found
+
+
+def test_only_the_invoked_command_is_built_and_help_builds_them_all():
+    """typer's building of a command (its options, their types, its help) is put off until the command is looked
+    up: running ``list`` builds ``list`` alone, while every command is registered (a plugin's clashing command or
+    flag is still found); ``--help`` lists, hence builds, every one."""
+    from orchbench.cli import build_app
+    from orchbench.commands.built_on_use import click_group
+    from orchbench.plugins import get_registry
+
+    group = click_group(build_app(get_registry()))
+    names = list(group.commands)
+    assert {"list", "run", "compare", "benchmark", "check", "serve", "reference"} <= set(names)
+    with contextlib.redirect_stdout(io.StringIO()):
+        group.main(["list", "--json"], prog_name="orchbench", standalone_mode=False)
+    assert group.commands.built() == ["list", "reference"]  # command groups are built with the group, as typer does
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        group.main(["--help"], prog_name="orchbench", standalone_mode=False)
+    assert sorted(group.commands.built()) == sorted(names)
+    listed = [line.split()[0] for line in out.getvalue().split("Commands:")[1].splitlines() if line[2:3].strip()]
+    assert listed == names  # in registration order, as typer lists them
