@@ -24,7 +24,7 @@ import sys
 
 from _common import median, parser, progress, request_costs, run, table, verdict
 
-from orchbench.harness.loop import loop_name
+from orchbench.runtime.loop import loop_name
 
 RATIO = 1.25
 SPEEDUP = 1.5

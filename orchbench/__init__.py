@@ -22,35 +22,35 @@ __version__ = "0.1.0"
 
 from orchbench.api import MAX_DURATION_S, Option, RetryPolicy, Strategy, Task, TaskProfile, Workload, split_in_flight
 from orchbench.errors import AttemptTimeout, TransientError, UsageError
+from orchbench.harness.noise import usable_cores
 from orchbench.hookspecs import HOOK_API_VERSION, hookimpl
-from orchbench.noise import usable_cores
 from orchbench.presets import Preset
 from orchbench.types import Outcome, RunResult, RunSpec
 
 if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checkers as what they are
-    from orchbench import units
-    from orchbench.commands.signatures import keyword_option, with_signature
-    from orchbench.console import make_console, safe_text, say
-    from orchbench.harness.cache import ResourceCache
-    from orchbench.harness.deadline import remaining as attempt_time_left
+    from orchbench.cli.signatures import keyword_option, with_signature
     from orchbench.harness.interpreter import command as python_command
     from orchbench.harness.interpreter import environment as python_environment
-    from orchbench.harness.limiter import AIMDLimiter, AttemptSlots
-    from orchbench.harness.loop import run_loop
+    from orchbench.harness.noise import machine_noise
+    from orchbench.harness.overwrite import refuse_overwrites
     from orchbench.harness.task import build_task, task_for
     from orchbench.harness.timeaccount import call_chunk as timed_chunk
     from orchbench.harness.timeaccount import received_chunk
-    from orchbench.harness.workers import WorkerThreads
     from orchbench.inputs import read_text as read_input
-    from orchbench.interrupts import deferred as defer_interrupts
-    from orchbench.interrupts import release_sigint
-    from orchbench.interrupts import sigint_held as hold_sigint
-    from orchbench.noise import machine_noise
-    from orchbench.overwrite import refuse_overwrites
     from orchbench.python_api import Comparison, Interrupted, compare, run
-    from orchbench.renames import current_name
+    from orchbench.runtime.cache import ResourceCache
+    from orchbench.runtime.deadline import remaining as attempt_time_left
+    from orchbench.runtime.limiter import AIMDLimiter, AttemptSlots
+    from orchbench.runtime.loop import run_loop
+    from orchbench.runtime.workers import WorkerThreads
     from orchbench.simple import workload
-    from orchbench.suggest import did_you_mean
+    from orchbench.support import units
+    from orchbench.support.console import make_console, safe_text, say
+    from orchbench.support.interrupts import deferred as defer_interrupts
+    from orchbench.support.interrupts import release_sigint
+    from orchbench.support.interrupts import sigint_held as hold_sigint
+    from orchbench.support.renames import current_name
+    from orchbench.support.suggest import did_you_mean
 
 # name -> (module, attribute; None: the module itself), imported on first use: `orchbench list` imports the kit
 _LAZY: dict[str, tuple[str, str | None]] = {
@@ -61,28 +61,28 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "compare": ("orchbench.python_api", "compare"),
     "Comparison": ("orchbench.python_api", "Comparison"),
     "Interrupted": ("orchbench.python_api", "Interrupted"),
-    "run_loop": ("orchbench.harness.loop", "run_loop"),  # asyncio
-    "make_console": ("orchbench.console", "make_console"),  # rich, on call
-    "refuse_overwrites": ("orchbench.overwrite", "refuse_overwrites"),
-    "keyword_option": ("orchbench.commands.signatures", "keyword_option"),  # typer
-    "with_signature": ("orchbench.commands.signatures", "with_signature"),
-    "say": ("orchbench.console", "say"),
-    "safe_text": ("orchbench.console", "safe_text"),
-    "units": ("orchbench.units", None),
-    "ResourceCache": ("orchbench.harness.cache", "ResourceCache"),
-    "attempt_time_left": ("orchbench.harness.deadline", "remaining"),
+    "run_loop": ("orchbench.runtime.loop", "run_loop"),  # asyncio
+    "make_console": ("orchbench.support.console", "make_console"),  # rich, on call
+    "refuse_overwrites": ("orchbench.harness.overwrite", "refuse_overwrites"),
+    "keyword_option": ("orchbench.cli.signatures", "keyword_option"),  # typer
+    "with_signature": ("orchbench.cli.signatures", "with_signature"),
+    "say": ("orchbench.support.console", "say"),
+    "safe_text": ("orchbench.support.console", "safe_text"),
+    "units": ("orchbench.support.units", None),
+    "ResourceCache": ("orchbench.runtime.cache", "ResourceCache"),
+    "attempt_time_left": ("orchbench.runtime.deadline", "remaining"),
     "python_command": ("orchbench.harness.interpreter", "command"),
     "python_environment": ("orchbench.harness.interpreter", "environment"),
     "read_input": ("orchbench.inputs", "read_text"),
-    "machine_noise": ("orchbench.noise", "machine_noise"),
-    "current_name": ("orchbench.renames", "current_name"),
-    "did_you_mean": ("orchbench.suggest", "did_you_mean"),
-    "AttemptSlots": ("orchbench.harness.limiter", "AttemptSlots"),
-    "AIMDLimiter": ("orchbench.harness.limiter", "AIMDLimiter"),
-    "WorkerThreads": ("orchbench.harness.workers", "WorkerThreads"),
-    "defer_interrupts": ("orchbench.interrupts", "deferred"),
-    "hold_sigint": ("orchbench.interrupts", "sigint_held"),
-    "release_sigint": ("orchbench.interrupts", "release_sigint"),
+    "machine_noise": ("orchbench.harness.noise", "machine_noise"),
+    "current_name": ("orchbench.support.renames", "current_name"),
+    "did_you_mean": ("orchbench.support.suggest", "did_you_mean"),
+    "AttemptSlots": ("orchbench.runtime.limiter", "AttemptSlots"),
+    "AIMDLimiter": ("orchbench.runtime.limiter", "AIMDLimiter"),
+    "WorkerThreads": ("orchbench.runtime.workers", "WorkerThreads"),
+    "defer_interrupts": ("orchbench.support.interrupts", "deferred"),
+    "hold_sigint": ("orchbench.support.interrupts", "sigint_held"),
+    "release_sigint": ("orchbench.support.interrupts", "release_sigint"),
     "timed_chunk": ("orchbench.harness.timeaccount", "call_chunk"),
     "received_chunk": ("orchbench.harness.timeaccount", "received_chunk"),
 }

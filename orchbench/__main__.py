@@ -2,7 +2,7 @@ import os
 import sys
 
 import orchbench
-from orchbench.cli import main
+from orchbench.cli.app import main
 
 # `python -m orchbench` put the current directory first on sys.path; unless orchbench itself comes from there (a
 # source checkout), it goes, so that a json.py or tenacity.py lying there is never imported (pip does the same).

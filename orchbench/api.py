@@ -16,9 +16,9 @@ from orchbench.types import Option as Option
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
-    from orchbench.harness.cache import ResourceCache
-    from orchbench.harness.limiter import AttemptSlots
-    from orchbench.harness.workers import Worker, WorkerCounts
+    from orchbench.runtime.cache import ResourceCache
+    from orchbench.runtime.limiter import AttemptSlots
+    from orchbench.runtime.workers import Worker, WorkerCounts
     from orchbench.types import Outcome, RunSpec
 
 DEFAULT_RETRY_AFTER_CAP_S = 30.0  # the longest Retry-After a retry policy honours unless it says otherwise
@@ -27,7 +27,7 @@ DEFAULT_WAIT_BUDGET_S = 60.0  # the most one item waits between its attempts in 
 
 def resolve_options(declared: dict[str, Option], given: dict[str, Any], owner: str) -> dict[str, Any]:
     """Defaults overlaid with the given values, each parsed; an unknown key is a UsageError."""
-    from orchbench.suggest import did_you_mean
+    from orchbench.support.suggest import did_you_mean
 
     unknown = sorted(set(given) - set(declared))
     if unknown:
@@ -254,9 +254,9 @@ class Workload:
         """The stats of :meth:`stats` (as saved with the run) as (label, text) lines for ``orchbench run``.
 
         By default one line per key: ``*_s`` numbers as durations, integers as counts, ``by_*`` mappings as
-        tallies (``200 × 508 · 503 × 9``); see :func:`orchbench.units.figure`. Override it to group or name them better,
-        and keep a line for every key you do not know, so that nothing is hidden."""
-        from orchbench import units
+        tallies (``200 × 508 · 503 × 9``); see :func:`orchbench.support.units.figure`. Override it to group or name
+        them better, and keep a line for every key you do not know, so that nothing is hidden."""
+        from orchbench.support import units
 
         return [(units.label(key), units.figure(key, value)) for key, value in stats.items()]
 
@@ -322,13 +322,13 @@ class Workload:
 
     def worker_resource(self) -> Any:
         """From :meth:`map_item`: the resource of the worker running it (opened now on first use)."""
-        from orchbench.harness.workers import current
+        from orchbench.runtime.workers import current
 
         return current(self).resource()
 
     async def aworker_resource(self) -> Any:
         """From :meth:`amap_item`: the resource of the event loop running it (opened on that loop on first use)."""
-        from orchbench.harness.workers import current
+        from orchbench.runtime.workers import current
 
         return await current(self).aresource()
 

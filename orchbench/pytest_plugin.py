@@ -61,7 +61,7 @@ def needs_ray(name: str) -> bool:
     """Whether a strategy (or a preset of one) comes from a plugin distribution that depends on Ray."""
     from importlib import metadata
 
-    from orchbench.plugins import get_registry
+    from orchbench.harness.plugins import get_registry
 
     registry = get_registry()
     preset = registry.presets().get(name)
@@ -85,7 +85,7 @@ class OrchbenchFixture:
         self.saved: list[Path] = []
 
     def _strategies(self, strategies: Sequence[str] | str | None) -> list[str] | None:
-        from orchbench.commands.common import strategy_names
+        from orchbench.cli.common import strategy_names
 
         if not self.skip_ray:
             return None if strategies is None else ([strategies] if isinstance(strategies, str) else list(strategies))

@@ -30,8 +30,8 @@ from orchbench.types import RunResult, RunSpec
 
 if TYPE_CHECKING:
     from orchbench.api import Workload
-    from orchbench.commands.common import RunOptions
-    from orchbench.report import Report, StrategyRow
+    from orchbench.cli.common import RunOptions
+    from orchbench.views.report import Report, StrategyRow
 
 OPTION_NAMES = (
     "case",
@@ -77,7 +77,7 @@ class Comparison:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Comparison:
         """A comparison saved by ``orchbench compare`` or :meth:`save` (every format version is read)."""
-        from orchbench import results
+        from orchbench.results import document as results
 
         return cls(results.load(path))
 
@@ -85,7 +85,7 @@ class Comparison:
     def report(self) -> Report:
         """The report the command line renders (rows, notes, environment)."""
         if self._report is None:
-            from orchbench.report import build_report
+            from orchbench.views.report import build_report
 
             self._report = build_report([self.document], baseline=self.baseline, alpha=self.alpha)
         return self._report
@@ -102,7 +102,7 @@ class Comparison:
     @property
     def winner(self) -> str | None:
         """The fastest strategy with every run right, when it is significantly faster than each other such one."""
-        from orchbench.stats import compare_samples
+        from orchbench.results.stats import compare_samples
 
         report = self.report
         if report.winner is None:
@@ -126,7 +126,7 @@ class Comparison:
     @cached_property
     def runs(self) -> dict[str, list[RunResult]]:
         """The measured runs (warm-ups left out) of each strategy, by label, strategies in planned order."""
-        from orchbench.results import measured_runs
+        from orchbench.results.document import measured_runs
 
         return measured_runs(self.document)
 
@@ -139,7 +139,7 @@ class Comparison:
     def render(self, *, wide: bool = False) -> None:
         """Print the comparison's table on the terminal, as ``orchbench compare`` does (``wide``: every column in
         one table, however wide)."""
-        from orchbench.report import render_table
+        from orchbench.views.report import render_table
 
         render_table(self.report, wide=wide)
 
@@ -169,12 +169,12 @@ class Comparison:
     def save(self, path: str | os.PathLike[str], *, exclusive: bool = False) -> Path:
         """Write the results document atomically to ``path`` (``orchbench report`` reads it); the path written.
         ``exclusive``: never over an existing file (a taken name gets -2, -3, ...)."""
-        from orchbench import results
+        from orchbench.results import document as results
 
         return results.save(path, self.document, exclusive=exclusive)
 
     def to_markdown(self) -> str:
-        from orchbench.report import to_markdown
+        from orchbench.views.report import to_markdown
 
         return to_markdown(self.report)
 
@@ -191,7 +191,7 @@ def first_error(run: RunResult) -> str:
         more = f"; first: {shown['item']!r}: {shown['error']}" if shown else ""
         return f"incomplete: {run.failed} of {run.items} items failed{more}"
     if run.mismatch:
-        from orchbench.verify import describe
+        from orchbench.harness.verify import describe
 
         return f"wrong output against the {run.mismatch['against']}: " + describe(
             run.mismatch["count"], run.mismatch["first"]
@@ -204,9 +204,9 @@ def first_error(run: RunResult) -> str:
 
 def options_from(workload: str | type[Workload] | None, options: Mapping[str, Any]) -> RunOptions:
     """The command line's RunOptions for these keyword options; a workload class is registered for the runs."""
-    from orchbench import plugins
-    from orchbench.commands.common import RunOptions, check_value
-    from orchbench.suggest import did_you_mean
+    from orchbench.cli.common import RunOptions, check_value
+    from orchbench.harness import plugins
+    from orchbench.support.suggest import did_you_mean
 
     unknown = [k for k in options if k not in OPTION_NAMES]
     if unknown:
@@ -250,8 +250,8 @@ def workload_plugin(cls: type[Workload]) -> str:
     (``orchbench_workloads``), else a small generated plugin that imports the module and registers it. A class
     defined in a notebook cell or at the interactive prompt has no module a fresh process could import.
     """
-    from orchbench import plugins
     from orchbench.api import Workload
+    from orchbench.harness import plugins
 
     if not (isinstance(cls, type) and issubclass(cls, Workload)) or not cls.name:
         raise UsageError(f"{cls!r} is not a workload: give a name, or a function decorated with @orchbench.workload")
@@ -310,7 +310,7 @@ def _shim(where: str, attribute: str) -> str:
 
 def load_attribute(where: str, attribute: str) -> Any:
     """A top-level name of a module given by name or file (for the plugins :func:`workload_plugin` generates)."""
-    from orchbench.plugins import _import_module
+    from orchbench.harness.plugins import _import_module
 
     _, module = _import_module(where)
     return getattr(module, attribute)
@@ -334,7 +334,7 @@ def run(
     ``options`` as in the module's description. ``with_output`` keeps the run's output in the result.
     ``run_options`` (instead of ``workload`` and ``options``) is how the command line passes what it parsed.
     """
-    from orchbench.commands import common
+    from orchbench.cli import common
     from orchbench.harness.isolate import run_isolated
 
     opts = run_options if run_options is not None else options_from(workload, options)
@@ -368,11 +368,11 @@ def compare(
     ``budget`` runs every strategy with that many items in flight; ``tune`` (a number of probe runs, or seconds
     as ``"300s"``) first searches each strategy's knobs for its fastest setting. ``python`` (paths of other
     interpreters) runs every strategy under each of them instead, rows labelled ``NAME pyVERSION`` (orchbench is
-    installed for each in a cached virtual environment, see :mod:`orchbench.interpreters`). ``progress`` prints a
-    line per run on stderr. ``settings`` are recorded with the comparison's own (``{"command": "benchmark"}``).
+    installed for each in a cached virtual environment, see :mod:`orchbench.harness.interpreters`). ``progress``
+    prints a line per run on stderr. ``settings`` are recorded with the comparison's own (``{"command": "benchmark"}``).
     Ctrl-C raises :class:`Interrupted`, which carries the runs that finished.
     """
-    from orchbench.commands import common
+    from orchbench.cli import common
 
     opts = run_options if run_options is not None else options_from(workload, options)
     if isinstance(strategies, str):
@@ -425,15 +425,15 @@ def measure(
     """Plan and run a comparison (tuned first with ``tune``, a budget of runs or seconds; or every strategy at
     ``budget`` items in flight); return its results document and whether it was interrupted. ``progress``: the
     caller's own progress callback (a sweep's, across its points), which then also warns of a noisy machine."""
-    from orchbench import fairness, noise
-    from orchbench.commands import common
-    from orchbench.commands.progress import progress_reporter
+    from orchbench.cli import common
+    from orchbench.harness import fairness, noise
+    from orchbench.harness.interpreters import this_interpreter
     from orchbench.harness.planner import plan
+    from orchbench.harness.plugins import get_registry, warn_plugin_problems
     from orchbench.harness.session import run_session
-    from orchbench.interpreters import this_interpreter
-    from orchbench.plugins import get_registry, warn_plugin_problems
-    from orchbench.results import environment, make_document
-    from orchbench.tune import TuneBudget, TuningInterrupted
+    from orchbench.harness.tune import TuneBudget, TuningInterrupted
+    from orchbench.results.document import environment, make_document
+    from orchbench.views.progress import progress_reporter
 
     warn_plugin_problems()
     specs = common.build_specs(names, opts)
@@ -488,9 +488,9 @@ def measure(
 
 def input_digest_of(spec: Any) -> str | None:
     """The digest of the run's input (as a recorded reference names it); None when it cannot be read here."""
-    from orchbench.harness.cache import ResourceCache
-    from orchbench.plugins import get_registry
-    from orchbench.verify import input_digest
+    from orchbench.harness.plugins import get_registry
+    from orchbench.harness.verify import input_digest
+    from orchbench.runtime.cache import ResourceCache
 
     try:
         raw = get_registry(spec.plugins).workload(spec.workload)(spec, ResourceCache()).load_input()
@@ -504,7 +504,7 @@ def on_interpreters(
 ) -> tuple[list[tuple[str, RunSpec]], dict[str, dict[str, Any]], str]:
     """Every spec once per interpreter (``compare --python``), labelled ``NAME pyVERSION``; each label's
     interpreter; the baseline's label (under the first interpreter)."""
-    from orchbench.interpreters import interpreter_for, short_label
+    from orchbench.harness.interpreters import interpreter_for, short_label
 
     prepared = [(path, *interpreter_for(path, plugin_distributions(specs))) for path in pythons]
     seen: dict[str, str] = {}
@@ -525,7 +525,7 @@ def on_interpreters(
 
 def plugin_distributions(specs: list[tuple[str, RunSpec]]) -> list[str]:
     """The installed plugin distributions (besides orchbench) whose strategies or workload these runs use."""
-    from orchbench.plugins import BUILTIN_DISTRIBUTION, get_registry
+    from orchbench.harness.plugins import BUILTIN_DISTRIBUTION, get_registry
 
     registry = get_registry()
     found: list[str] = []
@@ -542,7 +542,7 @@ def check_agreement(runs: list[Any]) -> Any:
     """Without a reference, the complete outputs of every strategy are compared: a strategy that disagrees has its
     runs marked wrong (``mismatch`` says with whom, and where), so it is never the winner. None when every run
     was checked against a reference."""
-    from orchbench.verify import agreement
+    from orchbench.harness.verify import agreement
 
     unverified = [r for r in runs if r.error is None and r.complete and r.correct is None]
     if not unverified:

@@ -28,7 +28,7 @@ from typing import Any
 
 from orchbench.api import Workload
 from orchbench.errors import UsageError
-from orchbench.harness.workers import current
+from orchbench.runtime.workers import current
 
 
 def _takes_two(fn: Callable[..., Any]) -> bool:

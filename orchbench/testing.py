@@ -33,13 +33,13 @@ import pytest
 
 from orchbench.api import Workload
 from orchbench.errors import UsageError
-from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import Fault, FaultModel, apply_overrides
+from orchbench.harness.plugins import get_registry
 from orchbench.harness.runner import execute
 from orchbench.harness.task import Task
-from orchbench.plugins import get_registry
+from orchbench.harness.verify import canonical
+from orchbench.runtime.cache import ResourceCache
 from orchbench.types import DEFAULT_WORKLOAD, Outcome, RunResult, RunSpec
-from orchbench.verify import canonical
 
 __all__ = [
     "StrategyContract",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, settings
 
-from orchbench.cli import main
+from orchbench.cli.app import main
 from orchbench.harness import isolate, session
 from orchbench.types import RunSpec
 
@@ -27,7 +27,7 @@ class Ran:
 
 
 def cli_here(*args: str, stdin: bytes | None = None) -> Ran:
-    """``orchbench ARGS`` through :func:`orchbench.cli.main`, as the console script calls it."""
+    """``orchbench ARGS`` through :func:`orchbench.cli.app.main`, as the console script calls it."""
     out, err = io.StringIO(), io.StringIO()
     saved = sys.stdin
     if stdin is not None:

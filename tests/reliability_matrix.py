@@ -381,9 +381,9 @@ class Prediction:
 def predict(spec: Any, every_line_fails: bool = False) -> Prediction:
     """Which items must fail under ``spec``'s deterministic faults and retry budget, computed without running it
     (``every_line_fails``: a server none of whose answers is ever a score)."""
-    from orchbench.harness.cache import ResourceCache
     from orchbench.harness.faults import FaultModel, apply_overrides
-    from orchbench.plugins import get_registry
+    from orchbench.harness.plugins import get_registry
+    from orchbench.runtime.cache import ResourceCache
 
     registry = get_registry()
     workload = registry.workload(spec.workload)(spec, ResourceCache())
@@ -673,9 +673,9 @@ def _local_reference(spec: Any) -> str:
     computed here with orchbench's own score function."""
     import tempfile
 
-    from orchbench.harness.cache import ResourceCache
-    from orchbench.results import save
-    from orchbench.verify import REFERENCE_SCHEMA, answer_options, input_digest
+    from orchbench.harness.verify import REFERENCE_SCHEMA, answer_options, input_digest
+    from orchbench.results.document import save
+    from orchbench.runtime.cache import ResourceCache
     from orchbench.workloads.scoring import ScoringWorkload
     from orchbench.workloads.scoring.scores import score_line, split_lines
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from orchbench import account_view
 from orchbench.harness import account
+from orchbench.views import account as account_view
 
 
 def _account() -> dict:

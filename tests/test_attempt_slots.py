@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from orchbench.harness.limiter import AttemptSlots
+from orchbench.runtime.limiter import AttemptSlots
 from orchbench.workloads.scoring.server import SCENARIOS, Kind, decide
 from tests.helpers import run_here
 

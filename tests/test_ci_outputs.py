@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from orchbench.ci_outputs import benchmark_action, cases_of, junit_xml
 from orchbench.harness.planner import plan
 from orchbench.python_api import Comparison
-from orchbench.results import make_document
+from orchbench.results.document import make_document
 from orchbench.types import RunResult, RunSpec
+from orchbench.views.ci import benchmark_action, cases_of, junit_xml
 from tests.helpers import cli
 
 QUICK = ("-t", "small", "--scenario", "none", "--warmup", "0", "--quiet")

@@ -213,7 +213,7 @@ def test_random_options_end_in_a_result_or_one_clear_line(no_runs, command):
 
 def _document() -> dict:
     from orchbench.harness.planner import plan
-    from orchbench.results import make_document
+    from orchbench.results.document import make_document
     from orchbench.types import RunResult
 
     order = plan(["sequential", "threads"], iterations=2, warmup=0)
@@ -332,7 +332,7 @@ def test_report_of_empty_binary_truncated_or_foreign_files(tmp_path, content, fr
 
 
 def test_a_truncated_real_results_file(tmp_path):
-    from orchbench.results import save
+    from orchbench.results.document import save
 
     whole = save(tmp_path / "whole.json", _document())
     ok = cli_here("report", str(whole), "--format", "csv")
@@ -369,7 +369,7 @@ def test_values_that_would_hang_or_exhaust_memory_are_refused(no_runs, args, fra
 
 
 def test_every_spelling_of_the_strategies_option_takes_several_values():
-    from orchbench.cli import expand_multi_values
+    from orchbench.cli.app import expand_multi_values
 
     for flag in ("--strategies", "--strategy", "-s"):
         assert expand_multi_values(["compare", flag, "asyncio", "processes", "-n", "3"]) == [

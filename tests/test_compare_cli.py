@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchbench.cli import expand_multi_values
+from orchbench.cli.app import expand_multi_values
 from tests.helpers import cli
 
 

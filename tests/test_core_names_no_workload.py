@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from orchbench.plugins import BUILTIN_DISTRIBUTION, get_registry
+from orchbench.harness.plugins import BUILTIN_DISTRIBUTION, get_registry
 
 PACKAGE = Path(__file__).resolve().parent.parent / "orchbench"
 WORKLOADS = PACKAGE / "workloads"

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from orchbench.errors import UsageError
-from orchbench.harness.loop import LOOP_ENV, loop_name, run_loop
-from orchbench.results import environment
+from orchbench.results.document import environment
+from orchbench.runtime.loop import LOOP_ENV, loop_name, run_loop
 
 HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from orchbench.errors import UsageError
-from orchbench.gate import WRONG_REASON, Regression, parse_threshold, regressions
 from orchbench.harness.planner import plan
-from orchbench.results import make_document
+from orchbench.results.document import make_document
+from orchbench.results.gate import WRONG_REASON, Regression, parse_threshold, regressions
 from orchbench.types import RunResult, RunSpec
 
 

@@ -12,9 +12,9 @@ import pytest
 from orchbench.api import TaskProfile
 from orchbench.errors import AttemptTimeout, TransientError, UsageError
 from orchbench.harness.attempts import AttemptLog, acall_with_retry, call_with_retry
-from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import Fault, FaultModel, apply_overrides, unit_draw
 from orchbench.harness.retry import ExponentialRetry, FixedRetry, NoRetry
+from orchbench.runtime.cache import ResourceCache
 from orchbench.types import RunSpec
 
 

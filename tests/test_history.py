@@ -6,7 +6,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-from orchbench.history import Point, change_points
+from orchbench.results.history import Point, change_points
 from tests.helpers import cli
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from orchbench import results
-from orchbench.console import safe_markup, safe_text
 from orchbench.errors import UsageError
+from orchbench.results import document as results
+from orchbench.support.console import safe_markup, safe_text
 from orchbench.workloads.scoring import client
 from orchbench.workloads.scoring.client import MAX_ANSWER_BYTES, MalformedResponse, SyncClient
 from orchbench.workloads.scoring.server import get_json
@@ -235,7 +235,7 @@ def test_run_ray_against_a_silent_address_ends_with_one_line():
 
 
 def test_a_reference_that_is_a_fifo_is_refused_without_waiting(tmp_path):
-    from orchbench.verify import load_reference
+    from orchbench.harness.verify import load_reference
 
     fifo = tmp_path / "ref.json"
     os.mkfifo(fifo)

@@ -6,10 +6,10 @@ import base64
 from html import unescape
 from html.parser import HTMLParser
 
-from orchbench.cli import expand_multi_values
-from orchbench.html_report import to_html
-from orchbench.report import build_report, columns
-from orchbench.results import save
+from orchbench.cli.app import expand_multi_values
+from orchbench.results.document import save
+from orchbench.views.html import to_html
+from orchbench.views.report import build_report, columns
 from tests.cli_here import assert_one_clear_line, cli_here
 from tests.test_report import WALLS, _broken_round_two, _document
 

@@ -2,9 +2,8 @@
 CLI or the built-in strategies and workloads, and the plugin distributions under plugins/ written against the
 public kit only.
 
-Not held yet: no arrow from the core into the commands. The Python API (``orchbench.run``/``compare``,
-orchbench/python_api.py) builds its runs with the command line's ``RunOptions`` (commands/common.py) and shows
-progress with commands/progress.py; it holds once the run options are one typed schema below both.
+Not held yet: no arrow from the core into the command line. The Python API (``orchbench.run``/``compare``,
+orchbench/python_api.py) builds its runs with the command line's ``RunOptions`` (orchbench/cli/common.py).
 
 An arrow is any import of an orchbench module, wherever it stands: at the top, inside a function (a lazy import
 is a dependency all the same) or under ``if TYPE_CHECKING:`` (a type named is a module depended on). Importing a
@@ -25,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "orchbench"
 
 # The layers above the core, built on it (and on the plugin contract); the core is everything else.
-UPPER = ("orchbench.cli", "orchbench.__main__", "orchbench.commands", "orchbench.strategies", "orchbench.workloads")
+UPPER = ("orchbench.cli", "orchbench.__main__", "orchbench.strategies", "orchbench.workloads")
 # What the core may not import today (all of UPPER but the commands: see the module's description).
-HELD = tuple(layer for layer in UPPER if layer != "orchbench.commands")
+HELD = tuple(layer for layer in UPPER if layer != "orchbench.cli")
 # What a plugin distribution may import of orchbench (orchbench.testing only from its tests).
 PUBLIC_KIT = "orchbench"
 TESTING_KIT = "orchbench.testing"
@@ -227,7 +226,7 @@ def figures(by_unit: bool = False) -> Figures:
         modules=len(list(modules)),
         arrows=sum(len(targets) for targets in edges.values()),
         upward=len({(a.source, a.target) for a in upward(arrows)}),
-        upward_into_commands=len({(a.source, a.target) for a in upward(arrows, into=["orchbench.commands"])}),
+        upward_into_commands=len({(a.source, a.target) for a in upward(arrows, into=["orchbench.cli"])}),
         circles=len(found),
         modules_in_circles=sum(len(c) for c in found),
         plugin_arrows_outside_kit=len(outside_the_kit(plugin_arrows())),
@@ -264,13 +263,15 @@ def test_the_walk_sees_every_kind_of_import(tmp_path: Path) -> None:
 def test_the_graph_is_the_real_one() -> None:
     """The walk finds the package's modules and the arrows everyone knows are there (an empty graph would pass)."""
     modules = package_modules()
-    assert {"orchbench", "orchbench.cli", "orchbench.harness.runner", "orchbench.strategies.threads"} <= set(modules)
+    assert {"orchbench", "orchbench.cli.app", "orchbench.harness.runner", "orchbench.strategies.threads"} <= set(
+        modules
+    )
     edges = graph(package_arrows(modules))
     assert "orchbench.api" in edges["orchbench"]
-    assert any(within(target, "orchbench.commands") for target in edges["orchbench.cli"])
-    assert upward([Arrow("orchbench.report", "orchbench.workloads.x", ROOT / "x.py", 1)])
-    assert not upward([Arrow("orchbench.commands.run", "orchbench.report", ROOT / "x.py", 1)])
-    assert not upward([Arrow("orchbench.report", "orchbench.commands.x", ROOT / "x.py", 1)], into=HELD)
+    assert any(within(target, "orchbench.cli") for target in edges["orchbench.cli.app"])
+    assert upward([Arrow("orchbench.views.report", "orchbench.workloads.x", ROOT / "x.py", 1)])
+    assert not upward([Arrow("orchbench.cli.run", "orchbench.views.report", ROOT / "x.py", 1)])
+    assert not upward([Arrow("orchbench.views.report", "orchbench.cli.x", ROOT / "x.py", 1)], into=HELD)
 
 
 def test_no_circles() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchbench.errors import UsageError
-from orchbench.interpreters import describe, interpreter_for, short_label, this_interpreter
+from orchbench.harness.interpreters import describe, interpreter_for, short_label, this_interpreter
 from tests.helpers import cli
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "my_pipeline.py"

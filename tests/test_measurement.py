@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchbench import noise, usable_cores
-from orchbench.harness import window
+from orchbench import usable_cores
+from orchbench.harness import noise, window
 from orchbench.harness.isolate import run_isolated
 from orchbench.harness.latency import LatencySummary
 from orchbench.types import RunResult, RunSpec

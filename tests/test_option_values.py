@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchbench.api import MAX_DURATION_S, Option
-from orchbench.plugins import get_registry
+from orchbench.harness.plugins import get_registry
 from orchbench.types import RUN_OPTIONS, RunSpec
 from tests.cli_here import WouldRun, cli_here, examples
 
@@ -360,8 +360,8 @@ def test_the_run_options_are_declared_once():
 
     import typer
 
-    from orchbench.cli import build_app
-    from orchbench.commands.common import RunOptions
+    from orchbench.cli.app import build_app
+    from orchbench.cli.common import RunOptions
     from orchbench.types import SPEC_OPTIONS
 
     fields = {f.name: f for f in dataclasses.fields(RunOptions)}

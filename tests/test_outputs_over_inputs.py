@@ -92,14 +92,14 @@ def test_sweep_names_its_plot_after_its_own_results_so_never_over_an_input(tmp_p
 
 def test_a_late_write_over_an_input_is_refused_too(tmp_path):
     """The safety net: a file named only once the work is done (here a plot) is checked when it is written."""
-    from orchbench import overwrite
     from orchbench.errors import UsageError
-    from orchbench.plots import plot_comparison
+    from orchbench.harness import overwrite
+    from orchbench.views.plots import plot_comparison
 
     document = tmp_path / "x-wall.png"
     document.write_text("not really a picture", encoding="utf-8")
     overwrite.refuse_overwrites({}, {"the input (--input)": document})
-    from orchbench.results import load
+    from orchbench.results.document import load
 
     with pytest.raises(UsageError, match="that is the input"):
         plot_comparison(load(FIXTURE), tmp_path, stem="x")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from orchbench.harness.planner import plan
-from orchbench.plots import SweepPoint, plot_comparison, plot_sweep, wants_log_axis
-from orchbench.results import make_document
+from orchbench.results.document import make_document
 from orchbench.types import RunResult, RunSpec
+from orchbench.views.plots import SweepPoint, plot_comparison, plot_sweep, wants_log_axis
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -91,7 +91,8 @@ def test_log_axis_only_for_a_wide_span():
 def test_importing_the_modules_loads_no_heavy_dependency():
     code = (
         "import sys\n"
-        "import orchbench.stats, orchbench.results, orchbench.report, orchbench.gate, orchbench.plots\n"
+        "import orchbench.results.stats, orchbench.results.document, orchbench.views.report\n"
+        "import orchbench.results.gate, orchbench.views.plots\n"
         "import orchbench.harness.planner\n"
         "heavy = [m for m in ('numpy', 'scipy', 'matplotlib') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

@@ -124,8 +124,8 @@ def test_a_taken_name_and_a_raising_hook_are_reported_and_the_rest_works(tmp_pat
 def test_serve_is_added_by_the_scoring_workload_with_one_option_per_server_setting() -> None:
     import typer
 
-    from orchbench.cli import build_app
-    from orchbench.plugins import get_registry
+    from orchbench.cli.app import build_app
+    from orchbench.harness.plugins import get_registry
     from orchbench.workloads.scoring.model import ServerConfig
 
     serve = typer.main.get_command(build_app(get_registry())).commands["serve"]

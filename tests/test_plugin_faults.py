@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from orchbench.errors import StrategyError
-from orchbench.plugins import ENV_VAR, _registry_for
+from orchbench.harness.plugins import ENV_VAR, _registry_for
 from tests.helpers import run_here, share_dictionary_index
 from tests.test_plugin_system import BROKEN_IMPORT, DUPLICATE, GOOD, make_dist
 

@@ -17,7 +17,7 @@ import pytest
 
 import orchbench
 from orchbench import hookspecs
-from orchbench.plugins import ENV_VAR, load_registry
+from orchbench.harness.plugins import ENV_VAR, load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,12 +11,12 @@ import tenacity
 
 from orchbench.api import RetryPolicy, TaskProfile
 from orchbench.errors import InjectedFault, TransientError
-from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import FaultModel
-from orchbench.harness.limiter import AIMDLimiter
+from orchbench.harness.plugins import get_registry
 from orchbench.harness.retry import HedgedRetry, LatencyWindow
 from orchbench.harness.task import Task
-from orchbench.plugins import get_registry
+from orchbench.runtime.cache import ResourceCache
+from orchbench.runtime.limiter import AIMDLimiter
 from orchbench.types import RunSpec
 from orchbench.workloads.scoring.scores import is_blank, split_lines
 from orchbench.workloads.scoring.server import Kind, ServerConfig, decide

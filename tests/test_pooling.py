@@ -7,9 +7,9 @@ import copy
 import pytest
 
 from orchbench.harness.planner import plan
-from orchbench.report import build_report
-from orchbench.results import make_document
+from orchbench.results.document import make_document
 from orchbench.types import RunResult, RunSpec
+from orchbench.views.report import build_report
 
 
 def _document(walls: list[float], **env) -> dict:

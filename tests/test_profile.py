@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("memray")
 
-from orchbench import profile  # noqa: E402
-from orchbench.plugins import get_registry  # noqa: E402
-from orchbench.results import environment  # noqa: E402
+from orchbench.harness import profile  # noqa: E402
+from orchbench.harness.plugins import get_registry  # noqa: E402
+from orchbench.results.document import environment  # noqa: E402
 
 ANAGRAM_CODE = ("build_index", "find_anagrams", "signature")
 TASKS_PY = "orchbench/workloads/anagrams/tasks.py"
@@ -106,7 +106,7 @@ def test_reloading_the_dictionary_per_call_shows_in_what_is_allocated(tmp_path: 
 POOL_SCRIPT = textwrap.dedent("""
     import multiprocessing, os, sys
     from concurrent.futures import ProcessPoolExecutor
-    from orchbench import profile
+    from orchbench.harness import profile
     from orchbench.harness.task import task_for
     from orchbench.types import RunSpec
 
@@ -256,7 +256,7 @@ def test_output_directory_with_files_is_refused(tmp_path: Path) -> None:
 
 def test_memray_missing_is_one_line_error(tmp_path: Path) -> None:
     code = (
-        "import sys; sys.modules['memray'] = None; from orchbench.cli import main; "
+        "import sys; sys.modules['memray'] = None; from orchbench.cli.app import main; "
         f"sys.exit(main(['profile', '--memory', '--strategies', 'sequential', '--out', {str(tmp_path / 'p')!r}]))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -266,8 +266,8 @@ def test_memray_missing_is_one_line_error(tmp_path: Path) -> None:
 
 def test_cli_start_does_not_import_memray() -> None:
     code = (
-        "import sys; from orchbench.cli import build_app; from orchbench.plugins import get_registry; "
+        "import sys; from orchbench.cli.app import build_app; from orchbench.harness.plugins import get_registry; "
         "build_app(get_registry()); "
-        "import orchbench.profile; assert 'memray' not in sys.modules, 'memray imported'"
+        "import orchbench.harness.profile; assert 'memray' not in sys.modules, 'memray imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,9 +7,9 @@ import io
 import pytest
 from rich.console import Console
 
-from orchbench.commands.progress import Estimate, clock, probe_reporter, progress_reporter
 from orchbench.harness.planner import plan
 from orchbench.types import RunResult
+from orchbench.views.progress import Estimate, clock, probe_reporter, progress_reporter
 
 ORDER = plan(["sequential", "threads"], iterations=3, warmup=1)
 
@@ -101,7 +101,7 @@ def test_tuning_probes_say_the_most_time_tuning_may_still_take(capsys):
 
 
 def test_the_noisy_machine_warning_wraps_at_whole_words_on_a_terminal(monkeypatch):
-    from orchbench import noise
+    from orchbench.harness import noise
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

@@ -51,7 +51,7 @@ def test_the_fixture_compares_and_saves_each_comparison(session: pytest.Pytester
     result.assert_outcomes(passed=1)
     [file] = saved.iterdir()
     assert file.name == "test_right.py-test_it.json"
-    from orchbench.results import load
+    from orchbench.results.document import load
 
     document = load(file)
     assert {r["label"] for r in document["runs"]} == {"sequential", "threads"}
@@ -127,7 +127,7 @@ def test_a_session_that_uses_no_fixture_imports_nothing_heavy(pytester: pytest.P
 
         def test_it():
             assert "orchbench.pytest_plugin" in sys.modules  # loaded by its entry point
-            heavy = ("orchbench.python_api", "orchbench.harness.isolate", "orchbench.commands.common", "scipy")
+            heavy = ("orchbench.python_api", "orchbench.harness.isolate", "orchbench.cli.common", "scipy")
             assert [m for m in heavy if m in sys.modules] == []
         """
     )

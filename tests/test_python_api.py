@@ -14,7 +14,7 @@ import pytest
 import orchbench
 from orchbench.errors import UsageError
 from orchbench.harness.planner import plan
-from orchbench.results import make_document
+from orchbench.results.document import make_document
 from orchbench.types import RunResult, RunSpec
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -188,7 +188,7 @@ def test_importing_the_api_does_not_import_pytest():
     code = (
         "import sys, orchbench\n"
         "orchbench.compare, orchbench.run, orchbench.Comparison\n"
-        "import orchbench.commands.compare, orchbench.harness.session\n"
+        "import orchbench.cli.compare, orchbench.harness.session\n"
         "assert 'pytest' not in sys.modules, 'pytest imported'\n"
     )
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from orchbench.harness.isolate import kill_tree
-from orchbench.plugins import get_registry
+from orchbench.harness.plugins import get_registry
 from orchbench.testing import StrategyContract, assert_matches_reference, run_spec
 
 pytest.importorskip("orchbench_ray", reason="the orchbench-ray plugin is not installed")
@@ -84,7 +84,7 @@ def orchbench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[s
 
 def test_listed_with_its_distribution_without_importing_ray() -> None:
     code = (
-        "import sys, json; from orchbench.commands.list_cmd import inventory; data = inventory(); "
+        "import sys, json; from orchbench.cli.list_cmd import inventory; data = inventory(); "
         "print(json.dumps([data, 'ray' in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, check=True)

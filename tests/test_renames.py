@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from orchbench import renames
-from orchbench.commands.common import RunOptions, build_specs
+from orchbench.cli.common import RunOptions, build_specs
 from orchbench.errors import UsageError
+from orchbench.support import renames
 from tests.helpers import cli
 
 

@@ -9,7 +9,10 @@ from rich.console import Console
 
 from orchbench.errors import UsageError
 from orchbench.harness.planner import plan
-from orchbench.report import (
+from orchbench.results.document import load, make_document, save
+from orchbench.results.stats import FASTER
+from orchbench.types import RunResult, RunSpec
+from orchbench.views.report import (
     CSV_COLUMNS,
     MIB,
     build_report,
@@ -20,9 +23,6 @@ from orchbench.report import (
     to_json,
     to_markdown,
 )
-from orchbench.results import load, make_document, save
-from orchbench.stats import FASTER
-from orchbench.types import RunResult, RunSpec
 
 
 def _result(strategy: str, wall: float, **fields) -> RunResult:
@@ -309,7 +309,7 @@ def test_figures_of_an_incomplete_run_are_marked_and_never_exceed_the_possible()
     """A run that gave up on an item ends early: its limit (the time for every item) can exceed its wall. Its
     efficiency is an upper bound, at most 100 %, its throughput counts only the items that succeeded, and every
     rendering marks those figures."""
-    from orchbench.html_report import to_html
+    from orchbench.views.html import to_html
 
     def gave_up(strategy: str, _round: int) -> dict | None:
         if strategy == "broken":

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchbench.harness.planner import plan
-from orchbench.results import make_document
+from orchbench.results.document import make_document
 from orchbench.types import RunResult, RunSpec
 from tests.cli_here import block_runs, cli_here, examples
 
@@ -243,6 +243,6 @@ NESTED = st.recursive(
 @given(NESTED, st.integers(0, 6), st.booleans())
 def test_the_depth_bound_counts_levels_as_the_parser_does(value, limit, ascii_only):
     """Brackets inside strings (escaped quotes too) never count; the bound is exact."""
-    from orchbench.filecheck import too_deep
+    from orchbench.harness.filecheck import too_deep
 
     assert too_deep(json.dumps(value, ensure_ascii=ascii_only), limit) == (nesting(value) > limit)

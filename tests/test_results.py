@@ -9,11 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from orchbench import results
-from orchbench.atomic import check_target
 from orchbench.errors import UsageError
 from orchbench.harness.planner import plan
-from orchbench.results import SCHEMA, default_path, environment, load, make_document, measured_runs, save
+from orchbench.results import document as results
+from orchbench.results.document import SCHEMA, default_path, environment, load, make_document, measured_runs, save
+from orchbench.support.atomic import check_target
 from orchbench.types import RunResult, RunSpec
 
 
@@ -218,7 +218,7 @@ def test_default_path_is_timestamped_and_never_reuses_a_name(tmp_path):
 
 
 def _save_from_a_process(directory: str, moment: str) -> str:
-    from orchbench import results as store
+    from orchbench.results import document as store
 
     when = datetime.fromisoformat(moment)
     return str(

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from orchbench import results
-from orchbench.commands.common import RunOptions, build_specs
-from orchbench.gate import regressions
+from orchbench.cli.common import RunOptions, build_specs
+from orchbench.results import document as results
+from orchbench.results.gate import regressions
 from tests.helpers import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -121,7 +121,7 @@ def test_the_plots_of_two_comparisons_of_one_benchmark_do_not_overwrite_each_oth
 
 def test_a_preset_renamed_by_any_plugin_is_migrated_by_the_name_it_declares(tmp_path, monkeypatch):
     """The migration knows no preset by name: a plugin's ``Preset.renamed_from`` is what renames its labels."""
-    from orchbench import plugins
+    from orchbench.harness import plugins
 
     plugin = tmp_path / "renamed_preset.py"
     plugin.write_text(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from typer.testing import CliRunner
 
-from orchbench.commands import common
+from orchbench.cli import common
 
 
 def _probe_app(seen: list) -> typer.Typer:

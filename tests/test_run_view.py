@@ -7,9 +7,9 @@ import re
 
 from rich.console import Console
 
-from orchbench import units
 from orchbench.api import Workload
-from orchbench.commands.run import render_result
+from orchbench.cli.run import render_result
+from orchbench.support import units
 from orchbench.workloads.scoring import ScoringWorkload
 from tests.cli_here import cli_here
 from tests.helpers import run_here
@@ -61,7 +61,7 @@ def test_the_default_formats_every_stat_and_scoring_groups_its_counters():
 def test_run_groups_its_figures_with_units(monkeypatch):
     result = run_here("sequential", workload="anagrams", case="small")
     console = Console(file=io.StringIO(), width=100, record=True)
-    monkeypatch.setattr("orchbench.console.make_console", lambda **_: console)
+    monkeypatch.setattr("orchbench.support.console.make_console", lambda **_: console)
     render_result("sequential", result, "words")
     text = console.export_text()
     groups = [line.split()[0] for line in text.splitlines()[1:] if line[:1].strip()]
@@ -96,7 +96,7 @@ def test_where_a_run_went_is_the_workloads_to_say_not_an_option_name():
     from collections.abc import Mapping
     from typing import Any
 
-    from orchbench.commands.run import where_run
+    from orchbench.cli.run import where_run
 
     class Queue(Workload):
         name = "queue"

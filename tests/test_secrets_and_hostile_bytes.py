@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchbench.redact import is_secret_name, redact_text, scrub
+from orchbench.support.redact import is_secret_name, redact_text, scrub
 from tests.cli_here import cli_here
 from tests.own_service import OwnService
 

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from orchbench.errors import AttemptTimeout
-from orchbench.harness import deadline
+from orchbench.runtime import deadline
 from orchbench.workloads.scoring.client import ConnectionDropped, RequestTimeout, SyncClient
 from orchbench.workloads.scoring.scores import score_line
 from orchbench.workloads.scoring.server import DEFAULT_HOST, ServerConfig, ServerProcess, _parser, get_json
@@ -92,8 +92,8 @@ def test_no_results_file_is_ever_read_with_pickle():
 def test_a_pickled_results_file_is_refused_in_one_line_without_being_unpickled(tmp_path):
     import pickle
 
-    from orchbench import results
     from orchbench.errors import UsageError
+    from orchbench.results import document as results
 
     path = tmp_path / "results.json"
     path.write_bytes(pickle.dumps({"runs": []}))  # what an attacker would plant: never handed to pickle
@@ -143,7 +143,7 @@ def test_server_settings_are_checked():
 
 
 def test_the_workload_passes_the_new_faults_to_its_embedded_server():
-    from orchbench.harness.cache import ResourceCache
+    from orchbench.runtime.cache import ResourceCache
     from orchbench.types import RunSpec
     from orchbench.workloads.scoring import ScoringWorkload
 

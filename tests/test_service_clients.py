@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from orchbench.errors import AttemptTimeout
-from orchbench.harness import deadline
+from orchbench.runtime import deadline
 from orchbench.workloads.scoring.client import (
     AsyncClient,
     MalformedResponse,

@@ -29,7 +29,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from orchbench import results
+from orchbench.results import document as results
 
 SEED = int(os.environ.get("ORCHBENCH_SIGNAL_SEED", "20261123"))
 HANG_GUARD_S = 240  # not a speed threshold: only how long to wait before calling a run hung
@@ -54,7 +54,7 @@ def at_once(tree: list[psutil.Process], err: str) -> bool:
 
 
 def run_process_exists(tree: list[psutil.Process], err: str) -> bool:
-    return any("orchbench.harness.child" in line or "-m orchbench.profile" in line for line in _cmdlines(tree))
+    return any("orchbench.harness.child" in line or "-m orchbench.harness.profile" in line for line in _cmdlines(tree))
 
 
 def fork_server_starts(tree: list[psutil.Process], err: str) -> bool:
@@ -245,7 +245,7 @@ def test_sigterm_landing_in_exec_built_code_still_ends_with_the_conventional_sta
     must still end a `python -m` process with 143, not a death by SIGINT."""
     (tmp_path / "ends_inside_exec.py").write_text(
         "import os, signal, sys\n"
-        "from orchbench import interrupts\n"
+        "from orchbench.support import interrupts\n"
         "interrupts.install()\n"
         "try:\n"
         "    exec('os.kill(os.getpid(), signal.SIGTERM)\\nwhile True: pass')\n"
@@ -262,7 +262,7 @@ def test_an_interrupt_is_held_to_the_end_of_a_deferred_block_in_a_run_process(tm
     result being written, a pool worker being started) still finishes before the interrupt takes effect."""
     (tmp_path / "held.py").write_text(
         "import os, signal, sys\n"
-        "from orchbench import interrupts\n"
+        "from orchbench.support import interrupts\n"
         "interrupts.install(own_sigint=False)\n"
         "try:\n"
         "    with interrupts.deferred():\n"

@@ -144,7 +144,7 @@ def assert_the_declaration_sized_the_pool(result: Any) -> None:
 
 
 def test_a_strategy_that_declares_nothing_gets_the_workloads_default() -> None:
-    from orchbench.harness.cache import ResourceCache
+    from orchbench.runtime.cache import ResourceCache
     from orchbench.types import RunSpec
     from orchbench.workloads.scoring import ScoringWorkload
 

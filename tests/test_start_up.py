@@ -30,7 +30,7 @@ CHEAP = [["list"], ["list", "--json"], ["--help"], ["list", "--help"], ["run", "
 # Runs each command line in turn in one interpreter; after each, which of the modules named are imported so far.
 PROBE = """
 import contextlib, io, json, sys
-from orchbench.cli import main
+from orchbench.cli.app import main
 commands, heavy = json.loads(sys.argv[1])
 for args in commands:
     out, err = io.StringIO(), io.StringIO()
@@ -82,9 +82,9 @@ def test_only_the_invoked_command_is_built_and_help_builds_them_all():
     """typer's building of a command (its options, their types, its help) is put off until the command is looked
     up: running ``list`` builds ``list`` alone, while every command is registered (a plugin's clashing command or
     flag is still found); ``--help`` lists, hence builds, every one."""
-    from orchbench.cli import build_app
-    from orchbench.commands.built_on_use import click_group
-    from orchbench.plugins import get_registry
+    from orchbench.cli.app import build_app
+    from orchbench.cli.built_on_use import click_group
+    from orchbench.harness.plugins import get_registry
 
     group = click_group(build_app(get_registry()))
     names = list(group.commands)

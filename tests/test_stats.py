@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchbench.errors import UsageError
-from orchbench.stats import (
+from orchbench.results.stats import (
     FASTER,
     NO_DIFFERENCE,
     SLOWER,

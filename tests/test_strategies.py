@@ -12,14 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchbench.cli import main
-from orchbench.commands.common import RunOptions, build_specs
-from orchbench.harness.cache import ResourceCache
+from orchbench.cli.app import main
+from orchbench.cli.common import RunOptions, build_specs
 from orchbench.harness.isolate import run_isolated
+from orchbench.harness.plugins import get_registry
 from orchbench.harness.runner import check_outcomes, execute
 from orchbench.harness.task import Task
-from orchbench.harness.workers import WorkerCounts, async_worker_scope, worker_scope
-from orchbench.plugins import get_registry
+from orchbench.runtime.cache import ResourceCache
+from orchbench.runtime.workers import WorkerCounts, async_worker_scope, worker_scope
 from orchbench.strategies import hybrid, pool, processes
 from orchbench.strategies.asyncio_strategy import run_bounded
 from orchbench.types import Outcome, RunResult, RunSpec

@@ -15,12 +15,12 @@ import psutil
 import pytest
 
 import orchbench
-from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import Fault, FaultModel, apply_overrides
 from orchbench.harness.isolate import run_isolated
+from orchbench.harness.plugins import get_registry
 from orchbench.harness.runner import check_outcomes, execute
 from orchbench.harness.task import Task
-from orchbench.plugins import get_registry
+from orchbench.runtime.cache import ResourceCache
 from orchbench.strategies.pool import Supervisor, WorkerSetupError
 from orchbench.types import Outcome, RunSpec
 from orchbench.workloads.anagrams import tasks, texts

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable
 import pytest
 from rich.console import Console
 
-from orchbench.commands.sweep import _print_sweep
-from orchbench.fairness import TUNING_HEADER, render_tuning
-from orchbench.plots import SweepPoint
-from orchbench.report import build_report, columns, render_metrics, render_table
-from orchbench.terminal_table import Column, natural_width, print_table, stack
+from orchbench.cli.sweep import _print_sweep
+from orchbench.harness.fairness import TUNING_HEADER, render_tuning
+from orchbench.views.plots import SweepPoint
+from orchbench.views.report import build_report, columns, render_metrics, render_table
+from orchbench.views.table import Column, natural_width, print_table, stack
 from tests.test_report import MIB, _broken_round_two, _document, _result
 
 WIDTHS = [80, 100, 200]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from orchbench.harness.runner import execute
-from orchbench.tune import Probe, Search, TuneBudget, probe_runner
+from orchbench.harness.tune import Probe, Search, TuneBudget, probe_runner
 from orchbench.types import RunSpec
 from tests.cli_here import cli_here
 from tests.helpers import cli
@@ -225,7 +225,7 @@ def test_a_tune_range_its_option_cannot_take_is_refused_before_any_probe(tmp_pat
 
 def test_a_tune_range_is_kept_within_the_options_bounds():
     from orchbench.api import Option, Strategy
-    from orchbench.tune import tunable_knobs
+    from orchbench.harness.tune import tunable_knobs
 
     class Bounded(Strategy):
         name = "bounded"

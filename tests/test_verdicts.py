@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchbench import verdicts
 from orchbench.harness.isolate import run_isolated
+from orchbench.results import verdicts
 from orchbench.types import RunResult, RunSpec
 
 
@@ -142,8 +142,8 @@ def test_every_report_carries_each_strategys_verdict_and_first_error():
 
     from orchbench.harness import account as time_account
     from orchbench.harness.planner import plan
-    from orchbench.report import build_report, to_csv, to_markdown
-    from orchbench.results import make_document
+    from orchbench.results.document import make_document
+    from orchbench.views.report import build_report, to_csv, to_markdown
 
     def worker(first: float, last: float) -> dict:
         return {

@@ -13,10 +13,11 @@ import tenacity
 
 from orchbench.api import RetryPolicy
 from orchbench.errors import AttemptTimeout, WaitRefused
-from orchbench.harness import deadline, timeaccount
+from orchbench.harness import timeaccount
+from orchbench.runtime import deadline
 
 if TYPE_CHECKING:
-    from orchbench.harness.limiter import AttemptSlots
+    from orchbench.runtime.limiter import AttemptSlots
 
 
 class AttemptLog:

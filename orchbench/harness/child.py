@@ -17,7 +17,7 @@ EXIT_CANNOT_WRITE = 3  # the result could not be written (a full or read-only te
 
 
 def main(spec_path: str, result_path: str) -> int:
-    from orchbench import interrupts
+    from orchbench.support import interrupts
 
     with open(spec_path, encoding="utf-8") as f:
         request = json.load(f)
@@ -46,7 +46,7 @@ def main(spec_path: str, result_path: str) -> int:
 
 def _report(result_path: str, payload: dict, status: int) -> int:
     """Write the payload for the parent; when that fails, the status says so and the parent says it in one line."""
-    from orchbench.atomic import write_text
+    from orchbench.support.atomic import write_text
 
     try:  # read at once by the parent, then deleted: no need to wait for the disk
         write_text(result_path, json.dumps(payload, default=list), "the run's result", durable=False)

@@ -13,7 +13,7 @@ from typing import Any
 
 from orchbench.api import TaskProfile
 from orchbench.errors import InjectedFault, UsageError
-from orchbench.harness import deadline
+from orchbench.runtime import deadline
 from orchbench.types import RunSpec
 
 HANG_S = 3600.0  # a hang lasts until the attempt's timeout cuts it

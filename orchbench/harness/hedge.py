@@ -32,7 +32,7 @@ from orchbench.harness import timeaccount
 from orchbench.harness.attempts import AttemptLog, tenacity_kwargs, timed_attempt
 
 if TYPE_CHECKING:
-    from orchbench.harness.limiter import AttemptSlots
+    from orchbench.runtime.limiter import AttemptSlots
 
 MAX_ATTEMPTS = 100  # per item, for a hedging policy that states no max_attempts
 RECHECK_S = 0.05  # while the quantile is unknown (warm-up), how often a running race asks again

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import psutil
 
-from orchbench import interrupts
 from orchbench.errors import UsageError
 from orchbench.harness import interpreter
 from orchbench.harness.child import EXIT_CANNOT_WRITE
 from orchbench.harness.sampler import DEFAULT_PERIOD_S, TreeSampler
 from orchbench.harness.window import account
+from orchbench.support import interrupts
 from orchbench.types import RunResult, RunSpec
 
 GRACE_S = 5.0  # how long an interrupted child may take to stop its workers before it is killed

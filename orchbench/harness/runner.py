@@ -15,11 +15,11 @@ from orchbench.api import Workload
 from orchbench.errors import StrategyError, UsageError
 from orchbench.harness import account as time_account
 from orchbench.harness import timeaccount
-from orchbench.harness.cache import ResourceCache
 from orchbench.harness.latency import LatencySummary
+from orchbench.harness.plugins import get_registry
 from orchbench.harness.task import StageFailed, Task
 from orchbench.harness.window import Window, account
-from orchbench.plugins import get_registry
+from orchbench.runtime.cache import ResourceCache
 from orchbench.types import Outcome, RunResult, RunSpec
 
 
@@ -158,7 +158,7 @@ def _worker_resources(task: Task) -> dict[str, Any] | None:
 def _verify(result: RunResult, workload: Workload, raw: Any, output: Any, reference_path: str | None) -> None:
     """Check a complete output against the recorded reference, or else the workload's own; with neither, the
     run stays unverified (``correct`` None)."""
-    from orchbench.verify import canonical, differences, load_reference
+    from orchbench.harness.verify import canonical, differences, load_reference
 
     if reference_path is not None:
         reference, against = load_reference(reference_path)["output"], "recorded reference"

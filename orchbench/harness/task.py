@@ -18,22 +18,22 @@ from orchbench.api import RetryPolicy, Workload
 from orchbench.errors import AttemptTimeout, InjectedFault, TransientError, UsageError
 from orchbench.harness import timeaccount
 from orchbench.harness.attempts import AttemptLog, acall_with_retry, call_with_retry
-from orchbench.harness.cache import ResourceCache
 from orchbench.harness.faults import FaultModel, apply_overrides, require_timeout_for_hangs
 from orchbench.harness.hedge import acall_hedged
-from orchbench.harness.workers import (
+from orchbench.harness.noise import usable_cores
+from orchbench.runtime.cache import ResourceCache
+from orchbench.runtime.workers import (
     Worker,
     WorkerCounts,
     async_worker_scope,
     close_fallbacks,
     worker_scope,
 )
-from orchbench.noise import usable_cores
 from orchbench.types import Outcome, RunSpec
 
 if TYPE_CHECKING:
     from orchbench.api import Task as TaskContract
-    from orchbench.harness.limiter import AttemptSlots
+    from orchbench.runtime.limiter import AttemptSlots
 
 HARNESS_TRANSIENT: tuple[type[BaseException], ...] = (InjectedFault, AttemptTimeout, TransientError)
 WORKER_HOOK_ENV = "ORCHBENCH_WORKER_HOOK"
@@ -88,7 +88,7 @@ class Task:
 
     @classmethod
     def build(cls, spec: RunSpec, *, in_worker: bool = False, workload: Workload | None = None) -> Task:
-        from orchbench.plugins import get_registry
+        from orchbench.harness.plugins import get_registry
 
         registry = get_registry(spec.plugins)
         if workload is None:
@@ -162,7 +162,7 @@ class Task:
     def worker_preload(self) -> list[str]:
         """What a worker needs to build this Task, and the workload's preload; not the workload's when a memory
         profile watches the workers (the fork server is not profiled: each worker must build what it uses)."""
-        from orchbench import plugins
+        from orchbench.harness import plugins
 
         own = [__name__, plugins.__name__]
         return own if os.environ.get(WORKER_HOOK_ENV) else [*own, *self.workload.worker_preload()]

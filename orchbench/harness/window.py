@@ -21,8 +21,7 @@ import time
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
-from orchbench import noise
-from orchbench.harness import proctree
+from orchbench.harness import noise, proctree
 
 if TYPE_CHECKING:
     from orchbench.types import RunResult

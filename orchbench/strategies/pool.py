@@ -67,7 +67,7 @@ def start_context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseCo
 
 _task: Task | None = None
 _setup_error: str | None = None
-_worker: Any = None  # this process's worker (harness.workers.Worker): its resource and its event loop
+_worker: Any = None  # this process's worker (runtime.workers.Worker): its resource and its event loop
 
 
 class WorkerSetupError(RuntimeError):

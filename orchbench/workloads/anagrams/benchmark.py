@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchbench.commands import common
-from orchbench.commands.compare import (
+from orchbench.cli import common
+from orchbench.cli.compare import (
     Baseline,
     Budget,
     Iterations,
@@ -27,8 +27,8 @@ from orchbench.commands.compare import (
     tune_setting,
     without_success,
 )
-from orchbench.console import say
-from orchbench.overwrite import refuse_overwrites
+from orchbench.harness.overwrite import refuse_overwrites
+from orchbench.support.console import say
 from orchbench.types import RunResult
 
 if TYPE_CHECKING:
@@ -66,9 +66,9 @@ def benchmark_command(
 ) -> int:
     """The original exercise's benchmark: the anagram workload across strategies, with runtime, success rate,
     throughput, peak memory and CPU utilisation — and the statistics of `compare`."""
-    from orchbench import results
     from orchbench.python_api import measure, pick_baseline
-    from orchbench.report import build_report, render_metrics, render_table
+    from orchbench.results import document as results
+    from orchbench.views.report import build_report, render_metrics, render_table
 
     tuning = tune_setting(tune, tune_budget)
     cases = list(ORIGINAL_CASES) if case == "all" else [case]

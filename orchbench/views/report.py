@@ -1,0 +1,704 @@
+"""Turn comparison documents into per-strategy figures, and render them: terminal table, Markdown, CSV, JSON.
+
+Timing figures use the measured runs that finished without a harness error; every measured run counts towards
+runs, success and correctness. A strategy with any wrong, incomplete or failed run is flagged and never the
+winner: the winner is the fastest (by median wall) of the strategies whose runs are all ok.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from orchbench.errors import UsageError
+from orchbench.results.document import machine_label, measured_runs
+from orchbench.results.stats import Comparison, Speedup, Summary, compare_samples, min_p_value, runs_needed, speedup
+from orchbench.support.console import safe_text
+from orchbench.support.escape import csv_cell, markdown_text
+from orchbench.support.units import MIB
+from orchbench.types import RunResult
+from orchbench.views.table import Column, natural_width, print_table
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+REPORT_SCHEMA = "orchbench.report/1"
+
+
+@dataclass
+class StrategyRow:
+    """The figures of one strategy. Wall times in seconds, memory in bytes, rates as fractions."""
+
+    strategy: str
+    runs: int
+    ok_runs: int
+    correct_runs: int
+    walls: list[float]
+    wall: Summary | None
+    throughput: float | None
+    success_rate: float | None
+    cpu_percent: float | None
+    peak_rss: float | None
+    peak_uss: float | None
+    limit_s: float | None
+    efficiency: float | None
+    problems: dict[str, int] = field(default_factory=dict)
+    speedup: Speedup | None = None
+    comparison: Comparison | None = None
+    relative: float | None = None
+    baseline: bool = False
+    winner: bool = False
+    setting: str | None = None  # the knob values it ran with (see orchbench.harness.fairness)
+    in_flight: int | None = None  # the most items it let be in flight at once
+    cpu_floor_s: float | None = None  # median CPU floor: its runs' and their service's CPU over the cores
+    cpu_efficiency: float | None = None  # cpu_floor_s / median wall
+    partial: bool = False  # its timed runs include incomplete ones: its ratios are marked (PARTIAL)
+
+    @property
+    def flagged(self) -> bool:
+        """True when any run was wrong, incomplete or failed."""
+        return self.ok_runs < self.runs
+
+    def problem_text(self) -> str:
+        return ", ".join(f"{count} {what}" for what, count in self.problems.items())
+
+
+@dataclass
+class Report:
+    """Everything the renderers show; build it with :func:`build_report`."""
+
+    workload: str | None
+    case: str | None
+    scenario: str | None
+    unit: str
+    baseline: str
+    winner: str | None
+    rows: list[StrategyRow]
+    environment: dict[str, Any]
+    sample_periods: list[float]
+    alpha: float
+    confidence: float
+    notes: list[str]
+    server: str | None = None  # the host of a service given by URL (its scenario is its own, unknown here)
+    tuning: list[list[str]] = field(default_factory=list)  # rows of the tuning table (orchbench.harness.fairness)
+    accounts: dict[str, Any] = field(default_factory=dict)  # each strategy's typical run's time account
+    why: dict[str, str] = field(default_factory=dict)  # each strategy's verdict (orchbench.results.verdicts), if any
+    first_errors: dict[str, str] = field(default_factory=dict)  # of strategies with a failed or incomplete run
+
+    @property
+    def title(self) -> str:
+        parts = [self.workload or "workload"]
+        where = ("server", self.server) if self.server else ("scenario", self.scenario)
+        parts += [f"{k} {v}" for k, v in (("case", self.case), where) if v]
+        return " · ".join(parts) + f" — {machine_label(self.environment)}"
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _problem(run: RunResult) -> str:
+    if run.mismatch and run.mismatch.get("against") == "agreement":
+        return "disagreeing"
+    return {"wrong": "wrong output"}.get(run.verdict, run.verdict)
+
+
+def _share(floor: float | None, wall: Summary | None, partial: bool) -> float | None:
+    """A floor ÷ the median wall. A floor is the time for every item, so over runs that gave up on some items the
+    ratio is only an upper bound, and never above 100 %."""
+    if floor is None or wall is None or wall.median <= 0:
+        return None
+    return min(floor / wall.median, 1.0) if partial else floor / wall.median
+
+
+def _row(name: str, runs: list[RunResult]) -> StrategyRow:
+    timed = [r for r in runs if r.timed]
+    walls = [r.wall_s for r in timed]
+    wall = Summary.of(walls) if walls else None
+    items = sum(r.items for r in runs)
+    limit = _median(r.limit_s for r in runs)
+    cpu_floor = _median(r.cpu_floor_s for r in timed)
+    partial = any(not r.complete for r in timed)
+    return StrategyRow(
+        strategy=name,
+        runs=len(runs),
+        ok_runs=sum(r.ok for r in runs),
+        correct_runs=sum(r.correct is True for r in runs),
+        walls=walls,
+        wall=wall,
+        throughput=_median(r.throughput for r in timed),
+        success_rate=sum(r.succeeded for r in runs) / items if items else None,
+        cpu_percent=_median(r.cpu_percent for r in timed),
+        peak_rss=_median(r.peak_rss for r in timed),
+        peak_uss=_median(r.peak_uss for r in timed),
+        limit_s=limit,
+        efficiency=_share(limit, wall, partial),
+        problems=dict(Counter(_problem(r) for r in runs if not r.ok)),
+        cpu_floor_s=cpu_floor,
+        cpu_efficiency=_share(cpu_floor, wall, partial),
+        partial=partial,
+    )
+
+
+def _same(docs: Sequence[Mapping[str, Any]], key: str) -> Any:
+    values = {d["settings"].get(key) for d in docs}
+    if len(values) > 1:
+        shown = ", ".join(sorted(map(str, values)))
+        raise UsageError(f"cannot combine comparisons of different {key}s ({shown})")
+    return values.pop()
+
+
+def build_report(
+    documents: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    baseline: str | None = None,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> Report:
+    """Pool the measured runs of one or more documents (same workload, case, scenario) into a report."""
+    docs = [documents] if isinstance(documents, Mapping) else list(documents)
+    if not docs:
+        raise UsageError("no comparison to report")
+    workload, case, scenario = (_same(docs, k) for k in ("workload", "case", "scenario"))
+    from orchbench.results.pooling import separate
+
+    separated, unpooled = separate(docs)  # runs of other interpreters, commits or orchbench versions: rows of their own
+    docs = list(separated)
+    grouped = measured_runs(docs)
+    if not grouped:
+        raise UsageError("the comparison holds no measured runs")
+    baseline = baseline or docs[0]["settings"].get("baseline") or next(iter(grouped))
+    if baseline not in grouped:  # split by separate(): the first of its rows
+        baseline = next((name for name in grouped if name.startswith(f"{baseline} (")), baseline)
+    if baseline not in grouped:
+        raise UsageError(f"baseline strategy {baseline!r} has no measured runs (have: {', '.join(grouped)})")
+
+    rows = [_row(name, runs) for name, runs in grouped.items()]
+    from orchbench.harness import fairness
+
+    record = fairness.record_of(docs[0])
+    for row in rows:
+        row.setting = fairness.setting_text(row.strategy, grouped[row.strategy], record)
+        row.in_flight = fairness.in_flight_of(grouped[row.strategy])
+    base = next(r for r in rows if r.strategy == baseline)
+    base.baseline = True
+    for row in rows:
+        if row is not base and row.walls and base.walls:
+            row.speedup = speedup(base.walls, row.walls, confidence, resamples, seed)
+            row.comparison = compare_samples(base.walls, row.walls, alpha)
+    rows.sort(key=lambda r: (r.wall is None, r.wall.median if r.wall else 0.0))
+    eligible = [r for r in rows if r.wall and not r.flagged]
+    winner = eligible[0] if eligible else None
+    if winner:
+        winner.winner = True
+    # Relative to the winner, so a fast but wrong strategy does not become everyone's yardstick.
+    reference = winner or (rows[0] if rows[0].wall else None)
+    for row in rows:
+        if row.wall and reference and reference.wall:
+            row.relative = row.wall.median / reference.wall.median
+
+    from orchbench.results import verdicts
+
+    said = verdicts.notes(grouped)
+    notes = (
+        unpooled
+        + _verification_notes(grouped, docs)
+        + _notes(rows, winner, base, alpha, docs)
+        + fairness.notes(rows, docs)
+        + said.lines
+    )
+    periods = sorted({r.sample_period_s for runs in grouped.values() for r in runs if r.sample_period_s})
+    unit = safe_text(docs[0]["settings"].get("unit") or "items")  # a plugin's text: no escape sequence
+    return Report(
+        workload,
+        case,
+        scenario,
+        unit,
+        baseline,
+        winner.strategy if winner else None,
+        rows,
+        dict(docs[0].get("environment", {})),
+        periods,
+        alpha,
+        confidence,
+        notes,
+        docs[0]["settings"].get("server"),
+        fairness.tuning_rows(docs),
+        said.accounts,
+        said.why,
+        said.first_errors,
+    )
+
+
+def _verification_notes(grouped: Mapping[str, list[RunResult]], docs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What the outputs were checked against, and the values that differ (expected and actual)."""
+    from orchbench.harness.verify import describe
+
+    notes = [
+        f"Outputs unverified (no reference), compared across strategies: {a['summary']}."
+        for a in (d["settings"].get("agreement") for d in docs)
+        if a
+    ]
+    for name, runs in grouped.items():
+        wrong = next((r.mismatch for r in runs if r.mismatch and r.mismatch.get("against") != "agreement"), None)
+        if wrong:
+            notes.append(f"{name}: against the {wrong['against']}, {describe(wrong['count'], wrong['first'])}.")
+    return notes
+
+
+def _notes(
+    rows: list[StrategyRow],
+    winner: StrategyRow | None,
+    base: StrategyRow,
+    alpha: float,
+    docs: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    notes: list[str] = []
+    flagged = [r.strategy for r in rows if r.flagged]
+    if flagged:
+        notes.append(f"Not ranked, some runs wrong, incomplete or failed: {', '.join(flagged)}.")
+    if winner is None:
+        notes.append("No winner: no strategy has all its runs correct and complete.")
+    else:
+        others = [r for r in rows if r.wall and not r.flagged and r is not winner]
+        if others:
+            verdict = compare_samples(others[0].walls, winner.walls, alpha)
+            if not verdict.significant:
+                notes.append(
+                    f"{winner.strategy} is fastest, but not significantly faster than "
+                    f"{others[0].strategy} (p={verdict.p_value:.3g})."
+                )
+    sizes = [min_p_value(len(base.walls), len(r.walls)) for r in rows if r is not base and r.walls]
+    if base.walls and sizes and min(sizes) >= alpha:
+        need = runs_needed(alpha)
+        notes.append(
+            f"Too few runs for any difference to be significant at α = {alpha:g}: use at least {need} iterations."
+        )
+    machines = {machine_label(d.get("environment", {})) for d in docs}
+    if len(machines) > 1:
+        notes.append(f"Runs pooled from {len(machines)} different machines: {'; '.join(sorted(machines))}.")
+    return notes + _measuring_notes(docs)
+
+
+def _measuring_notes(docs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What the instrument said about a strategy's measured runs (``RunResult.measure_notes``), once per note."""
+    from orchbench.results.document import measured_runs
+
+    said = []
+    for name, runs in measured_runs(docs).items():
+        for note in dict.fromkeys(note for run in runs for note in run.measure_notes):
+            count = sum(note in run.measure_notes for run in runs)
+            said.append(f"{name}, {count} of {len(runs)} runs: {note}.")
+    return said
+
+
+def footnotes(report: Report) -> list[str]:
+    """The explanations printed under every rendering."""
+    if report.sample_periods:
+        shown = "/".join(f"{p * 1000:g}" for p in report.sample_periods)
+        period = f"every {shown} ms for the sum across processes (each process's own peak is the kernel's)"
+    else:
+        period = "at a period the runs did not record"
+    return [
+        f"Peak RSS of the whole process tree, sampled {period}; RSS double-counts pages shared between "
+        "processes, so it overstates a multi-process strategy's memory.",
+        f"Speed-up = {report.baseline} median / strategy median, with a {report.confidence:.0%} bootstrap CI; "
+        f"verdict from a two-sided Mann-Whitney U test at α = {report.alpha:g}.",
+        "Efficiency = the workload's best possible time (limit) / median wall; 100 % is the physical best"
+        + (
+            "; — where the workload cannot tell its limit (unknown)."
+            if any(r.limit_s is None for r in report.rows)
+            else "."
+        ),
+        *(
+            [
+                "CPU efficiency = the CPU floor (the runs' CPU, and their service's, spread over every core) / median "
+                "wall: the wall cannot go below the CPU floor either; far below 100 %, the cores were not the limit."
+            ]
+            if any(r.cpu_efficiency is not None for r in report.rows)
+            else []
+        ),
+        *(
+            [
+                f"{PARTIAL} From runs that gave up on some items (incomplete): throughput counts only the items that "
+                "succeeded; efficiency and CPU efficiency are upper bounds, at most 100 % (a floor is the time for "
+                "every item); a speed-up or relative figure compares less work."
+            ]
+            if any(r.partial for r in report.rows)
+            else []
+        ),
+        *report.notes,
+    ]
+
+
+# --- formatting ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeFormat:
+    """One unit and precision for every time in a table: ms below a second, about four significant digits."""
+
+    unit: str
+    scale: float
+    decimals: int
+
+    @classmethod
+    def for_rows(cls, rows: Sequence[StrategyRow]) -> TimeFormat:
+        medians = [r.wall.median for r in rows if r.wall]
+        largest = max(medians, default=1.0)
+        unit, scale = ("ms", 1000.0) if largest < 1.0 else ("s", 1.0)
+        digits = len(str(int(largest * scale)))  # before the point
+        return cls(unit, scale, max(0, min(3, 4 - digits)) if largest * scale >= 1 else 3)
+
+    def __call__(self, seconds: float | None) -> str:
+        return "—" if seconds is None else f"{seconds * self.scale:.{self.decimals}f}"
+
+
+def _num(value: float | None, fmt: str = ".3f", scale: float = 1.0) -> str:
+    return "—" if value is None else format(value * scale, fmt)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"
+
+
+PARTIAL = "†"  # after a figure derived from incomplete runs
+
+
+def _partial(row: StrategyRow, text: str) -> str:
+    return text + PARTIAL if row.partial and text != "—" else text
+
+
+def _speedup_text(row: StrategyRow) -> str:
+    if row.baseline:
+        return "baseline"
+    if row.speedup is None:
+        return "—"
+    s = row.speedup
+    return _partial(row, f"{s.ratio:.2f}×") + f" [{s.low:.2f}–{s.high:.2f}]"
+
+
+def _verdict_text(row: StrategyRow) -> str:
+    if row.comparison is None:
+        return "—"
+    return f"{row.comparison.verdict} (p={row.comparison.p_value:.3g})"
+
+
+def _mean_sd(row: StrategyRow, time: TimeFormat) -> str:
+    if row.wall is None:
+        return "—"
+    return f"{time(row.wall.mean)} ± {time(row.wall.stdev)}"
+
+
+def _label(row: StrategyRow) -> str:
+    marks = [m for m, on in (("winner", row.winner), ("baseline", row.baseline)) if on]
+    if row.flagged:
+        marks.append(row.problem_text())
+    return row.strategy + (f" ({'; '.join(marks)})" if marks else "")
+
+
+def columns(report: Report) -> list[Column]:
+    """The columns of the comparison table, in export order, one cell per strategy row."""
+    time = TimeFormat.for_rows(report.rows)
+    t = f" [{time.unit}]"
+    rows = report.rows
+
+    def each(cell: Any) -> list[str]:
+        return [safe_text(cell(r)) for r in rows]  # names and problems come from saved files: shown as text
+
+    return [
+        Column("Strategy", each(_label), numeric=False),
+        *(
+            [Column("Setting", each(lambda r: r.setting or "—"), "detail", numeric=False)]
+            if any(r.setting for r in rows)
+            else []
+        ),
+        *(
+            [Column("In flight", each(lambda r: "—" if r.in_flight is None else str(r.in_flight)), "detail")]
+            if any(r.in_flight for r in rows)
+            else []
+        ),
+        Column("Mean ± σ" + t, each(lambda r: _mean_sd(r, time)), "export"),
+        Column("Median" + t, each(lambda r: time(r.wall and r.wall.median))),
+        Column("IQR" + t, each(lambda r: time(r.wall and r.wall.iqr))),
+        Column("Min" + t, each(lambda r: time(r.wall and r.wall.min)), "detail"),
+        Column("Max" + t, each(lambda r: time(r.wall and r.wall.max)), "detail"),
+        Column("Relative", each(lambda r: _partial(r, _num(r.relative, ".2f"))), "export"),
+        Column("Correct / runs", each(lambda r: f"{r.correct_runs} / {r.runs}")),
+        Column("Success", each(lambda r: _pct(r.success_rate))),
+        Column(f"Throughput [{report.unit}/s]", each(lambda r: _partial(r, _num(r.throughput, ".1f"))), "detail"),
+        Column(
+            "CPU", each(lambda r: _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")), "detail"
+        ),
+        Column("Peak RSS [MiB]", each(lambda r: _num(r.peak_rss, ".1f", 1 / MIB)), "detail"),
+        Column("Efficiency", each(lambda r: _partial(r, _pct(r.efficiency))), "detail"),
+        *(
+            [Column("CPU efficiency", each(lambda r: _partial(r, _pct(r.cpu_efficiency))), "detail")]
+            if any(r.cpu_efficiency is not None for r in rows)
+            else []
+        ),
+        Column(
+            f"Speed-up vs {safe_text(report.baseline)} ({report.confidence:.0%} CI)", each(_speedup_text), numeric=False
+        ),
+        Column("Verdict", each(_verdict_text), numeric=False),
+    ]
+
+
+def _cells(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Every column: a header and one row of cells per strategy."""
+    cols = columns(report)
+    return [c.header for c in cols], [list(cells) for cells in zip(*(c.cells for c in cols), strict=True)]
+
+
+# --- renderers -----------------------------------------------------------------------------------------------
+
+
+def _row_styles(report: Report) -> list[str | None]:
+    return ["red" if row.flagged else ("bold green" if row.winner else None) for row in report.rows]
+
+
+def render_table(report: Report, console: Console | None = None, wide: bool = False) -> None:
+    """Print the comparison on the terminal; flagged strategies in red, the winner in bold green.
+
+    The main table (strategy, median, spread, correctness, success, speed-up, verdict) comes first; the other
+    figures follow in a details table, or, with ``wide`` or on a console wide enough, in the same table. A table
+    too wide for the console is stacked into tables that fit (see :mod:`orchbench.views.table`).
+    """
+    from rich.text import Text
+
+    from orchbench.support.console import make_console
+
+    console = console or make_console()
+    shown = [c for c in columns(report) if c.place != "export"]
+    title = Text(safe_text(report.title))
+    styles = _row_styles(report)
+    if wide or natural_width(shown) <= console.width:  # wide: as wide as it needs; lines longer stay whole
+        print_table(console, shown, title, styles, wide=True)
+    else:
+        strategy, *rest = shown
+        for place, heading in (("main", title), ("detail", Text("Details", style="bold"))):
+            group = [strategy, *(c for c in rest if c.place == place)]
+            print_table(console, group, heading, styles, continued=f"{heading.plain.split(' — ')[0]} (continued)")
+    if report.tuning:
+        from orchbench.harness.fairness import render_tuning
+
+        render_tuning(report.tuning, console)
+    from orchbench.views.account import render_terminal
+
+    render_terminal(report.accounts, console)
+    for note in [*footnotes(report), _left_out(report)]:
+        console.print(Text(f"• {safe_text(note)}", style="dim"))
+
+
+def _left_out(report: Report) -> str:
+    """Which columns the terminal leaves to the other formats, and how to see them."""
+    names = " and ".join(c.header.split(" [")[0] for c in columns(report) if c.place == "export")
+    return (
+        f"{names} are not shown here: `orchbench report RESULTS.json --format markdown` (or csv, json, html) "
+        "shows every column."
+    )
+
+
+def to_markdown(report: Report) -> str:
+    """A Markdown table (one row per strategy) followed by the footnotes."""
+    header, body = _cells(report)
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(markdown_text(c) for c in cells) + " |"
+
+    lines = [f"### {markdown_text(report.title)}", "", line(header), "|:---|" + "---:|" * (len(header) - 1)]
+    lines += [line(cells) for cells in body]
+    if report.tuning:
+        from orchbench.harness.fairness import tuning_markdown
+
+        lines += ["", tuning_markdown(report.tuning)]
+    from orchbench.views.account import markdown
+
+    if report.accounts:
+        lines += ["", markdown(report.accounts).rstrip("\n")]
+    lines += ["", *(f"- {markdown_text(note)}" for note in footnotes(report))]
+    return "\n".join(lines) + "\n"
+
+
+CSV_COLUMNS = (
+    "strategy",
+    "baseline",
+    "winner",
+    "ok",
+    "runs",
+    "ok_runs",
+    "correct_runs",
+    "mean_s",
+    "stddev_s",
+    "median_s",
+    "q1_s",
+    "q3_s",
+    "min_s",
+    "max_s",
+    "relative",
+    "throughput_per_s",
+    "unit",
+    "success_rate",
+    "cpu_percent",
+    "peak_rss_mib",
+    "peak_uss_mib",
+    "efficiency",
+    "cpu_floor_s",
+    "cpu_efficiency",
+    "speedup",
+    "speedup_low",
+    "speedup_high",
+    "verdict",
+    "p_value",
+    "problems",
+    "setting",
+    "in_flight",
+    "partial",
+    "why",
+    "first_error",
+)
+
+
+def _record(report: Report, r: StrategyRow) -> dict[str, Any]:
+    w, s, c = r.wall, r.speedup, r.comparison
+    return {
+        "strategy": r.strategy,
+        "baseline": r.baseline,
+        "winner": r.winner,
+        "ok": not r.flagged,
+        "runs": r.runs,
+        "ok_runs": r.ok_runs,
+        "correct_runs": r.correct_runs,
+        "mean_s": w and w.mean,
+        "stddev_s": w and w.stdev,
+        "median_s": w and w.median,
+        "q1_s": w and w.q1,
+        "q3_s": w and w.q3,
+        "min_s": w and w.min,
+        "max_s": w and w.max,
+        "relative": r.relative,
+        "throughput_per_s": r.throughput,
+        "unit": report.unit,
+        "success_rate": r.success_rate,
+        "cpu_percent": r.cpu_percent,
+        "peak_rss_mib": None if r.peak_rss is None else r.peak_rss / MIB,
+        "peak_uss_mib": None if r.peak_uss is None else r.peak_uss / MIB,
+        "efficiency": r.efficiency,
+        "cpu_floor_s": r.cpu_floor_s,
+        "cpu_efficiency": r.cpu_efficiency,
+        "speedup": s and s.ratio,
+        "speedup_low": s and s.low,
+        "speedup_high": s and s.high,
+        "verdict": c and c.verdict,
+        "p_value": c and c.p_value,
+        "problems": r.problem_text(),
+        "setting": r.setting,
+        "in_flight": r.in_flight,
+        "partial": r.partial,
+        "why": report.why.get(r.strategy),
+        "first_error": report.first_errors.get(r.strategy),
+    }
+
+
+def to_csv(report: Report) -> str:
+    """One header line, then one line per strategy; numbers unformatted, times in seconds, empty when unknown."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in report.rows:
+        writer.writerow(
+            {k: csv_cell(v) for k, v in _record(report, row).items()}  # text from outside: no formula
+        )
+    return out.getvalue()
+
+
+def to_json(report: Report) -> str:
+    """hyperfine-like JSON: ``results`` with mean, stddev, median, min, max, relative and the times."""
+    results = []
+    for row in report.rows:
+        record = _record(report, row)
+        results.append(
+            {
+                "strategy": row.strategy,
+                "mean": record["mean_s"],
+                "stddev": record["stddev_s"],
+                "median": record["median_s"],
+                "min": record["min_s"],
+                "max": record["max_s"],
+                "relative": row.relative,
+                "times": row.walls,
+                **{
+                    k: v
+                    for k, v in record.items()
+                    if k not in {"strategy", "mean_s", "stddev_s", "median_s", "min_s", "max_s", "relative"}
+                },
+            }
+        )
+    document = {
+        "schema": REPORT_SCHEMA,
+        "workload": report.workload,
+        "case": report.case,
+        "scenario": report.scenario,
+        "machine": machine_label(report.environment),
+        "baseline": report.baseline,
+        "winner": report.winner,
+        "alpha": report.alpha,
+        "confidence": report.confidence,
+        "results": results,
+        "notes": footnotes(report),
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+# --- the benchmark command's view ----------------------------------------------------------------------------
+
+
+def render_metrics(
+    results: Sequence[RunResult], console: Console | None = None, unit: str = "items", title: str = "Benchmark"
+) -> None:
+    """The original exercise's metrics, one row per run: runtime, success rate, throughput, peak memory, CPU
+    utilisation."""
+    from rich.text import Text
+
+    from orchbench.support.console import make_console
+
+    console = console or make_console()
+
+    def column(header: str, cell: Any, numeric: bool = True) -> Column:
+        return Column(header, [safe_text(cell(r)) for r in results], numeric=numeric)
+
+    cols = [
+        column("Case", lambda r: str(r.spec.get("case") or "—"), numeric=False),
+        column("Strategy", lambda r: r.name, numeric=False),
+        column("Runtime [s]", lambda r: f"{r.wall_s:.3f}"),
+        column("Success rate", lambda r: _pct(r.success_rate)),
+        column(
+            "Correct",
+            lambda r: (
+                f"failed: {r.error}" if r.error is not None else {True: "yes", False: "NO"}.get(r.correct, "unverified")
+            ),
+            numeric=False,
+        ),
+        column(f"Throughput [{unit}/s]", lambda r: f"{r.throughput:.1f}"),
+        column("Peak memory [MiB]", lambda r: _num(r.peak_rss, ".1f", 1 / MIB)),
+        column("CPU utilisation", lambda r: _num(r.cpu_percent, ".0f") + (" %" if r.cpu_percent is not None else "")),
+    ]
+    styles = [None if r.ok else "red" for r in results]
+    print_table(console, cols, Text(safe_text(title)), styles, key_columns=2, text_columns=2)
+    periods = sorted({r.sample_period_s for r in results if r.sample_period_s})
+    every = f"every {'/'.join(f'{p * 1000:g}' for p in periods)} ms" if periods else "periodically"
+    console.print(
+        Text(
+            f"• Peak memory: RSS of the whole process tree, sampled {every}; RSS double-counts pages "
+            "shared between processes.",
+            style="dim",
+        )
+    )
