@@ -156,6 +156,18 @@ def _split_sets(pairs: list[str], owners: dict[str, list[dict[str, Any]]]) -> di
     return routed
 
 
+def strategies_option(doing: str) -> Any:
+    """The ``--strategies`` option of a command that runs several strategies, ``doing`` what it does with them (read
+    by :func:`strategy_names`)."""
+    return typer.Option(
+        "--strategies",
+        "--strategy",
+        "-s",
+        help=f"Strategies or presets to {doing}: space- or comma-separated after one flag, or the flag repeated "
+        "(default: every installed strategy).",
+    )
+
+
 def strategy_names(given: list[str] | None) -> list[str]:
     """Names from ``--strategies``: any mix of ``a b``, ``a,b`` and a repeated flag, in order; every installed
     strategy when none is given. A name given twice, or the flag with no name, is one clear error."""

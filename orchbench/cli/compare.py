@@ -25,16 +25,7 @@ class Format(str, Enum):
     benchmark_action = "benchmark-action"  # github-action-benchmark's customSmallerIsBetter JSON
 
 
-Strategies = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--strategies",
-        "--strategy",
-        "-s",
-        help="Strategies or presets to compare: space- or comma-separated after one flag, or the flag repeated "
-        "(default: every installed strategy).",
-    ),
-]
+Strategies = Annotated[list[str] | None, common.strategies_option("compare")]
 Iterations = Annotated[int, typer.Option("--iterations", "-n", help="Measured runs per strategy.")]
 Warmup = Annotated[int, typer.Option("--warmup", help="Unmeasured warm-up runs per strategy, before the rounds.")]
 Baseline = Annotated[

@@ -13,16 +13,7 @@ from orchbench.cli import common
 from orchbench.errors import UsageError
 from orchbench.support.units import MIB, mib
 
-Strategies = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--strategies",
-        "--strategy",
-        "-s",
-        help="Strategies or presets to profile: space- or comma-separated after one flag, or a repeated flag "
-        "(default: every installed strategy).",
-    ),
-]
+Strategies = Annotated[list[str] | None, common.strategies_option("profile")]
 
 
 Memory = Annotated[bool, typer.Option("--memory", help="Profile memory with memray (the only mode for now).")]
