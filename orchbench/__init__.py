@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checke
     from orchbench.harness.noise import machine_noise
     from orchbench.harness.overwrite import refuse_overwrites
     from orchbench.harness.task import build_task, task_for
+    from orchbench.harness.timeaccount import acall_chunk as timed_achunk
     from orchbench.harness.timeaccount import call_chunk as timed_chunk
     from orchbench.harness.timeaccount import received_chunk
     from orchbench.inputs import read_text as read_input
@@ -84,6 +85,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "hold_sigint": ("orchbench.support.interrupts", "sigint_held"),
     "release_sigint": ("orchbench.support.interrupts", "release_sigint"),
     "timed_chunk": ("orchbench.harness.timeaccount", "call_chunk"),
+    "timed_achunk": ("orchbench.harness.timeaccount", "acall_chunk"),
     "received_chunk": ("orchbench.harness.timeaccount", "received_chunk"),
 }
 
@@ -132,6 +134,7 @@ __all__ = [
     "safe_text",
     "say",
     "split_in_flight",
+    "timed_achunk",
     "timed_chunk",
     "task_for",
     "units",

@@ -271,6 +271,11 @@ def test_local_ray_by_default_is_correct_and_ends_with_the_run(ray_cluster: str)
     try:
         assert_matches_reference(result)
         assert result.startup_s > 0
+        acc = result.time_account  # Ray and its actors start before the window, apart; the actors' items are seen
+        assert acc["startup"]["before_window_s"] == result.startup_s
+        assert sum(row["items"] for row in acc["per_worker"]) == result.unique_items
+        assert all(acc["parts"][part] is not None for part in ("running", "waiting", "transfer", "idle"))
+        assert all(row["transfer"] > 0 for row in acc["per_worker"])  # every batch crossed the object store
         assert watcher.titled("raylet") and watcher.titled("gcs_server"), "no local Ray was started"
         alive = watcher.survivors(timeout=15)
         assert not alive, f"still running after the run: {[watcher.titles.get(p.pid) for p in alive]}"

@@ -128,8 +128,8 @@ def build(
     if not workers or seen < items:
         if items:
             account["notes"].append(
-                f"{items - seen} of {items} items ran where the account could not follow them "
-                "(a process that returns no record): only the wall time and the start-up before it are known"
+                f"{items - seen} of {items} items ran where the account could not follow them (a process that "
+                "returns no record, or another machine): only the wall time and the start-up before it are known"
             )
         if not items:
             account.update(startup_s=wall, work_s=0.0, tail_s=0.0)

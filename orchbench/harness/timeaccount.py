@@ -327,13 +327,36 @@ def stepped(awaitable: Any, worker: Worker | None) -> Any:
 # --- the process boundary -----------------------------------------------------------------------------------
 
 
+def _boot() -> str:
+    """This machine's boot (the monotonic clock's epoch): records timed on another machine are not comparable."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+BOOT = _boot()
+
+
+def _chunk_record(start: float, items: int) -> dict[str, Any]:
+    end = _monotonic()
+    return {"pid": os.getpid(), "boot": BOOT, "start": start, "end": end, "items": items, "workers": RECORDER.drain()}
+
+
 def call_chunk(fn: Callable[..., Any], pairs: list[Any], *args: Any) -> tuple[Any, dict[str, Any]]:
     """In a worker process: run a pool's chunk function and hand back, with its outcomes, the chunk's span and what
     this process's workers recorded meanwhile."""
     start = _monotonic()
     outcomes = fn(pairs, *args)
-    end = _monotonic()
-    return outcomes, {"pid": os.getpid(), "start": start, "end": end, "items": len(pairs), "workers": RECORDER.drain()}
+    return outcomes, _chunk_record(start, len(pairs))
+
+
+async def acall_chunk(fn: Callable[..., Any], pairs: list[Any], *args: Any) -> tuple[Any, dict[str, Any]]:
+    """:func:`call_chunk` for a chunk function that is a coroutine function (e.g. a Ray actor's on its loop)."""
+    start = _monotonic()
+    outcomes = await fn(pairs, *args)
+    return outcomes, _chunk_record(start, len(pairs))
 
 
 class Boundary:
@@ -346,8 +369,11 @@ class Boundary:
     def received(self, returned: Any, sent_at: float) -> Any:
         """The chunk's outcomes, its record kept with the times it was sent and received."""
         outcomes, record = returned
+        workers = record.pop("workers")
+        if not BOOT or record.get("boot") != BOOT:  # another machine's clock: its items stay out of sight
+            return outcomes
         record["sent"], record["received"] = sent_at, _monotonic()
-        self.workers.extend(record.pop("workers"))
+        self.workers.extend(workers)
         self.chunks.append(record)
         return outcomes
 

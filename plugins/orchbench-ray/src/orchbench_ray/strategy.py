@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -198,14 +199,15 @@ class _Feeder:
         losses = [0] * len(batches)
         load = [0] * len(actors)
         live = set(range(len(actors)))
-        pending: dict[Any, tuple[int, int, int]] = {}  # call → (batch, generation, actor)
+        pending: dict[Any, tuple[int, int, int, float]] = {}  # call → (batch, generation, actor, when sent)
         probes: dict[Any, int] = {}  # readiness probe → actor
         outcomes: list[Outcome | None] = [None] * len(pairs)
         while todo or pending:
             while todo and live and len(pending) < limit:
                 b, generation = todo.popleft()
                 a = min(live, key=load.__getitem__)
-                pending[actors[a].run_batch.remote(batches[b], generation)] = (b, generation, a)
+                sent = time.monotonic()
+                pending[actors[a].run_batch.remote(batches[b], generation)] = (b, generation, a, sent)
                 load[a] += 1
             if not pending and not probes:  # every actor is gone for good
                 for b, _ in todo:
@@ -222,10 +224,10 @@ class _Feeder:
                 except self.lost:
                     pass  # the actor cannot come back (e.g. its node is gone): it leaves the pool
                 continue
-            b, generation, a = pending.pop(done)
+            b, generation, a, sent = pending.pop(done)
             load[a] -= 1
             try:
-                returned = ray.get(done)
+                returned = orchbench.received_chunk(ray.get(done), sent)  # its record goes to the time account
             except self.lost as exc:
                 if a in live:
                     live.discard(a)

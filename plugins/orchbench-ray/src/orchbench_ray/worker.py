@@ -26,9 +26,10 @@ class BatchWorker:
         """This actor's process id, once its Task is built."""
         return os.getpid()
 
-    def run_batch(self, batch: list[tuple[int, Any]], generation: int) -> list[orchbench.Outcome]:
+    def run_batch(self, batch: list[tuple[int, Any]], generation: int) -> tuple[list[orchbench.Outcome], Any]:
+        """The batch's outcomes, and what the time account recorded of it (``orchbench.timed_chunk``)."""
         with self.worker.as_current():  # a call may run in a context of its own
-            return self.task.run_batch(batch, generation)
+            return orchbench.timed_chunk(self.task.run_batch, batch, generation)
 
     def close(self) -> dict[str, Any]:
         """Close this actor's worker; what it opened and closed (``WorkerCounts.to_dict``)."""
@@ -51,12 +52,16 @@ class AsyncBatchWorker:
         await self.worker.aclose()
         return self.task.workers.to_dict()
 
-    async def run_batch(self, batch: list[tuple[int, Any]], generation: int) -> list[orchbench.Outcome]:
+    async def run_batch(self, batch: list[tuple[int, Any]], generation: int) -> tuple[list[orchbench.Outcome], Any]:
+        """The batch's outcomes, and what the time account recorded of it (``orchbench.timed_achunk``)."""
+        with self.worker.as_current():  # each call runs in a context of its own; its tasks inherit this one
+            return await orchbench.timed_achunk(self._run, batch, generation)
+
+    async def _run(self, batch: list[tuple[int, Any]], generation: int) -> list[orchbench.Outcome]:
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(index: int, item: Any) -> orchbench.Outcome:
             async with gate:
                 return await self.task.arun(index, item, generation)
 
-        with self.worker.as_current():  # each call runs in a context of its own; its tasks inherit this one
-            return list(await asyncio.gather(*(one(index, item) for index, item in batch)))
+        return list(await asyncio.gather(*(one(index, item) for index, item in batch)))
