@@ -28,6 +28,8 @@ from orchbench.presets import Preset
 from orchbench.types import Outcome, RunResult, RunSpec
 
 if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checkers as what they are
+    from orchbench.cli import compare_options
+    from orchbench.cli.common import RunOptions, strategy_names, with_run_options
     from orchbench.cli.signatures import keyword_option, with_signature
     from orchbench.harness.interpreter import command as python_command
     from orchbench.harness.interpreter import environment as python_environment
@@ -39,6 +41,7 @@ if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checke
     from orchbench.harness.timeaccount import received_chunk
     from orchbench.inputs import read_text as read_input
     from orchbench.python_api import Comparison, Interrupted, compare, run
+    from orchbench.results.document import default_path as default_results_path
     from orchbench.runtime.cache import ResourceCache
     from orchbench.runtime.deadline import remaining as attempt_time_left
     from orchbench.runtime.limiter import AIMDLimiter, AttemptSlots
@@ -52,6 +55,7 @@ if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checke
     from orchbench.support.interrupts import sigint_held as hold_sigint
     from orchbench.support.renames import current_name
     from orchbench.support.suggest import did_you_mean
+    from orchbench.views.table import Column, print_table
 
 # name -> (module, attribute; None: the module itself), imported on first use: `orchbench list` imports the kit
 _LAZY: dict[str, tuple[str, str | None]] = {
@@ -84,17 +88,25 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "defer_interrupts": ("orchbench.support.interrupts", "deferred"),
     "hold_sigint": ("orchbench.support.interrupts", "sigint_held"),
     "release_sigint": ("orchbench.support.interrupts", "release_sigint"),
+    "RunOptions": ("orchbench.cli.common", "RunOptions"),
+    "with_run_options": ("orchbench.cli.common", "with_run_options"),
+    "strategy_names": ("orchbench.cli.common", "strategy_names"),
+    "compare_options": ("orchbench.cli.compare_options", None),
+    "default_results_path": ("orchbench.results.document", "default_path"),
+    "Column": ("orchbench.views.table", "Column"),
+    "print_table": ("orchbench.views.table", "print_table"),
     "timed_chunk": ("orchbench.harness.timeaccount", "call_chunk"),
     "timed_achunk": ("orchbench.harness.timeaccount", "acall_chunk"),
     "received_chunk": ("orchbench.harness.timeaccount", "received_chunk"),
 }
 
 __all__ = [
-    "AIMDLimiter",
     "HOOK_API_VERSION",
     "MAX_DURATION_S",
+    "AIMDLimiter",
     "AttemptSlots",
     "AttemptTimeout",
+    "Column",
     "Comparison",
     "Interrupted",
     "Option",
@@ -102,6 +114,7 @@ __all__ = [
     "Preset",
     "ResourceCache",
     "RetryPolicy",
+    "RunOptions",
     "RunResult",
     "RunSpec",
     "Strategy",
@@ -115,7 +128,9 @@ __all__ = [
     "attempt_time_left",
     "build_task",
     "compare",
+    "compare_options",
     "current_name",
+    "default_results_path",
     "defer_interrupts",
     "did_you_mean",
     "hold_sigint",
@@ -123,6 +138,7 @@ __all__ = [
     "keyword_option",
     "machine_noise",
     "make_console",
+    "print_table",
     "python_command",
     "python_environment",
     "read_input",
@@ -134,11 +150,13 @@ __all__ = [
     "safe_text",
     "say",
     "split_in_flight",
+    "strategy_names",
     "timed_achunk",
-    "timed_chunk",
     "task_for",
+    "timed_chunk",
     "units",
     "usable_cores",
+    "with_run_options",
     "with_signature",
     "workload",
 ]

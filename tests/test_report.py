@@ -17,12 +17,12 @@ from orchbench.views.report import (
     MIB,
     build_report,
     columns,
-    render_metrics,
     render_table,
     to_csv,
     to_json,
     to_markdown,
 )
+from orchbench.workloads.anagrams.metrics import render_metrics
 
 
 def _result(strategy: str, wall: float, **fields) -> RunResult:

@@ -11,8 +11,9 @@ from rich.console import Console
 from orchbench.cli.sweep import _print_sweep
 from orchbench.harness.fairness import TUNING_HEADER, render_tuning
 from orchbench.views.plots import SweepPoint
-from orchbench.views.report import build_report, columns, render_metrics, render_table
+from orchbench.views.report import build_report, columns, render_table
 from orchbench.views.table import Column, natural_width, print_table, stack
+from orchbench.workloads.anagrams.metrics import render_metrics
 from tests.test_report import MIB, _broken_round_two, _document, _result
 
 WIDTHS = [80, 100, 200]

@@ -1,7 +1,8 @@
 """``orchbench benchmark``: the original exercise's command and metrics, on the anagram workload.
 
 The anagram workload adds it to the command line (its ``orchbench_commands`` hook): it is ``compare`` over the
-original exercise's cases, with its orchestrator (the ``naive`` preset) added for reference.
+original exercise's cases, with its orchestrator (the ``naive`` preset) added for reference. Like any plugin's
+command, it is written against orchbench's public kit: the run and compare options, ``orchbench.compare``.
 """
 
 from __future__ import annotations
@@ -12,24 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchbench.cli import common
-from orchbench.cli.compare import (
-    Baseline,
-    Budget,
-    Iterations,
-    Quiet,
-    ResultsDir,
-    Strategies,
-    Tune,
-    TuneBudgetOpt,
-    Warmup,
-    Wide,
-    tune_setting,
-    without_success,
-)
-from orchbench.harness.overwrite import refuse_overwrites
-from orchbench.support.console import say
-from orchbench.types import RunResult
+import orchbench
+from orchbench import RunOptions, RunResult, compare_options, refuse_overwrites, say, with_run_options
 
 if TYPE_CHECKING:
     from orchbench import Preset, Workload
@@ -48,60 +33,62 @@ def _median_run(runs: list[RunResult]) -> RunResult:
     return ordered[(len(ordered) - 1) // 2]
 
 
-@common.with_run_options(only=("scenario", "seed", "reference"), scenario="original")
+@with_run_options(only=("scenario", "seed", "reference"), scenario="original")
 def benchmark_command(
     case: Annotated[str, typer.Option("--test-case", "-t", help="small, medium, large, or all of them.")] = "all",
-    strategies: Strategies = None,
+    strategies: compare_options.Strategies = None,
     *,
-    opts: common.RunOptions,
-    iterations: Iterations = 3,
-    warmup: Warmup = 0,
-    baseline_strategy: Baseline = None,
-    results_dir: ResultsDir = Path("results"),
-    wide: Wide = False,
-    tune: Tune = False,
-    tune_budget: TuneBudgetOpt = None,
-    budget: Budget = None,
-    quiet: Quiet = False,
+    opts: RunOptions,
+    iterations: compare_options.Iterations = 3,
+    warmup: compare_options.Warmup = 0,
+    baseline_strategy: compare_options.Baseline = None,
+    results_dir: compare_options.ResultsDir = Path("results"),
+    wide: compare_options.Wide = False,
+    tune: compare_options.Tune = False,
+    tune_budget: compare_options.TuneBudgetOpt = None,
+    budget: compare_options.Budget = None,
+    quiet: compare_options.Quiet = False,
 ) -> int:
     """The original exercise's benchmark: the anagram workload across strategies, with runtime, success rate,
     throughput, peak memory and CPU utilisation — and the statistics of `compare`."""
-    from orchbench.python_api import measure, pick_baseline
-    from orchbench.results import document as results
-    from orchbench.views.report import build_report, render_metrics, render_table
+    from orchbench.workloads.anagrams.metrics import render_metrics
 
-    tuning = tune_setting(tune, tune_budget)
+    tuning = compare_options.tune_setting(tune, tune_budget)
     cases = list(ORIGINAL_CASES) if case == "all" else [case]
-    names = common.strategy_names(strategies)
+    names = orchbench.strategy_names(strategies)
     shown_for_reference = set()
     if strategies is None:
         names.append(NAIVE.name)  # the original exercise's orchestrator, for reference
         shown_for_reference.add(NAIVE.name)  # it is expected to fail (no retries): shown, never the command's verdict
-    baseline = pick_baseline(names, baseline_strategy)
-    refuse_overwrites({"--results-dir": results.default_path(results_dir, AnagramWorkload.name)}, opts.inputs())
+
+    def results_file() -> Path:  # where compare would save this workload's comparison now
+        return orchbench.default_results_path(results_dir, AnagramWorkload.name)
+
+    refuse_overwrites({"--results-dir": results_file()}, opts.inputs())
     medians: list[RunResult] = []
     failed: list[str] = []
     for one_case in cases:
-        document, interrupted = measure(
-            names,
-            dataclasses.replace(opts, workload=AnagramWorkload.name, case=one_case),
-            iterations,
-            warmup,
-            baseline,
-            quiet,
-            {"command": "benchmark"},
-            budget=budget,
-            tune=tuning,
-        )
-        path = results.save(results.default_path(results_dir, AnagramWorkload.name), document, exclusive=True)
-        if interrupted:
+        try:
+            comparison = orchbench.compare(
+                strategies=names,
+                iterations=iterations,
+                warmup=warmup,
+                baseline=baseline_strategy,
+                budget=budget,
+                tune=tuning,
+                progress=not quiet,
+                run_options=dataclasses.replace(opts, workload=AnagramWorkload.name, case=one_case),
+                settings={"command": "benchmark"},
+            )
+        except orchbench.Interrupted as stop:
+            path = stop.comparison.save(results_file(), exclusive=True)
             say(f"orchbench: partial results kept in {path} (marked incomplete)")
             return 130
-        render_table(build_report([document], baseline=baseline), wide=wide)
+        path = comparison.save(results_file(), exclusive=True)
+        comparison.render(wide=wide)
         say(f"results: {path}")
-        measured = results.measured_runs(document)
-        medians += [_median_run(runs) for runs in measured.values()]
-        failed += [f"{label} ({one_case})" for label in without_success(document) if label not in shown_for_reference]
+        medians += [_median_run(runs) for runs in comparison.runs.values()]
+        failed += [f"{label} ({one_case})" for label in comparison.unsuccessful if label not in shown_for_reference]
     render_metrics(
         medians, unit=AnagramWorkload.unit, title=f"Benchmark (median of {iterations} runs per strategy and case)"
     )
