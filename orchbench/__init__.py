@@ -25,11 +25,11 @@ from orchbench.errors import AttemptTimeout, TransientError, UsageError
 from orchbench.harness.noise import usable_cores
 from orchbench.hookspecs import HOOK_API_VERSION, hookimpl
 from orchbench.presets import Preset
-from orchbench.types import Outcome, RunResult, RunSpec
+from orchbench.types import Outcome, RunOptions, RunResult, RunSpec
 
 if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checkers as what they are
     from orchbench.cli import compare_options
-    from orchbench.cli.common import RunOptions, strategy_names, with_run_options
+    from orchbench.cli.common import strategy_names, with_run_options
     from orchbench.cli.signatures import keyword_option, with_signature
     from orchbench.harness.interpreter import command as python_command
     from orchbench.harness.interpreter import environment as python_environment
@@ -88,7 +88,6 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "defer_interrupts": ("orchbench.support.interrupts", "deferred"),
     "hold_sigint": ("orchbench.support.interrupts", "sigint_held"),
     "release_sigint": ("orchbench.support.interrupts", "release_sigint"),
-    "RunOptions": ("orchbench.cli.common", "RunOptions"),
     "with_run_options": ("orchbench.cli.common", "with_run_options"),
     "strategy_names": ("orchbench.cli.common", "strategy_names"),
     "compare_options": ("orchbench.cli.compare_options", None),

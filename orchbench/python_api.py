@@ -26,30 +26,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchbench.errors import UsageError
-from orchbench.types import RunResult, RunSpec
+from orchbench.types import RUN_OPTIONS, RunOptions, RunResult, RunSpec
 
 if TYPE_CHECKING:
     from orchbench.api import Workload
-    from orchbench.cli.common import RunOptions
     from orchbench.views.report import Report, StrategyRow
 
-OPTION_NAMES = (
-    "case",
-    "input",
-    "scenario",
-    "seed",
-    "fault_rate",
-    "hang_rate",
-    "crash_rate",
-    "latency_scale",
-    "cpu_ms",
-    "retry",
-    "set",
-    "cache",
-    "memo",
-    "reference",
-    "plugins",
-)
+# The keyword options: the run options (the workload is an argument of its own), by the name of their long flag
+# where their field's differs, the two negative flags said positively; and the plugins to load.
+KEYWORDS = {"input_path": "input", "sets": "set", "no_cache": "cache", "no_memo": "memo"}
+OPTION_NAMES = (*(KEYWORDS.get(name, name) for name in RUN_OPTIONS if name != "workload"), "plugins")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -204,7 +190,7 @@ def first_error(run: RunResult) -> str:
 
 def options_from(workload: str | type[Workload] | None, options: Mapping[str, Any]) -> RunOptions:
     """The command line's RunOptions for these keyword options; a workload class is registered for the runs."""
-    from orchbench.cli.common import RunOptions, check_value
+    from orchbench.cli.common import check_value
     from orchbench.harness import plugins
     from orchbench.support.suggest import did_you_mean
 
@@ -232,7 +218,7 @@ def options_from(workload: str | type[Workload] | None, options: Mapping[str, An
     opts.no_cache = not given.pop("cache", True)
     opts.no_memo = not given.pop("memo", True)
     for key, value in given.items():  # checked as the command line checks its flags' values
-        field = "input_path" if key == "input" else key
+        field = "input_path" if key == KEYWORDS["input_path"] else key
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
         setattr(opts, field, check_value(field, value))

@@ -2,14 +2,16 @@
 
 Everything here is JSON-able (``to_dict``/``from_dict``) and picklable, so a run can be described once in the
 parent and rebuilt in any worker process, and its result stored and re-read without pickle. The run options are
-declared here too, each an :class:`Option` (the typed setting plugins declare theirs with), so that RunSpec's
-defaults derive from them without importing the plugin contract, which imports these records.
+declared here too, once, as the typed fields of :class:`RunOptions` (each read as an :class:`Option`, the typed
+setting plugins declare theirs with), so that RunSpec's fields derive from them without importing the plugin
+contract, which imports these records.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,12 +134,16 @@ DEFAULT_WORKLOAD = "anagrams"
 RESULT_SCHEMA = "orchbench.run/1"
 
 
+RUN_OPTION = "orchbench.run_option"  # the key of a run option's declaration in its field's metadata
+
+
 @dataclass(frozen=True)
 class RunOption:
-    """One option of the commands that run strategies, declared once: its value (type, default, bounds and help,
-    as an :class:`Option`) and its command-line flags. The commands' flags, the keys of
-    ``[tool.orchbench]`` (the long flag without dashes), the defaults of :class:`RunSpec` and the checks of every
-    value given derive from it."""
+    """One option of the commands that run strategies: its value (type, default, bounds and help, as an
+    :class:`Option`) and its command-line flags, as a field of :class:`RunOptions` declares it
+    (:func:`run_option`). The commands' flags, the keys of ``[tool.orchbench]`` (the long flag without dashes),
+    the Python API's keywords, the fields and defaults of :class:`RunSpec` and the checks of every value given
+    derive from those fields."""
 
     value: Option
     flags: tuple[str, ...]
@@ -153,85 +159,93 @@ class RunOption:
         return self.flag.removeprefix("--")
 
 
-RUN_OPTIONS: dict[str, RunOption] = {
-    "workload": RunOption(
-        Option(str, DEFAULT_WORKLOAD, "Workload to run (see `orchbench list`)."), ("--workload", "-w")
-    ),
-    "case": RunOption(Option(str, None, "Test case of the workload."), ("--test-case", "-t")),
-    "input_path": RunOption(Option(str, None, "Read the input from this UTF-8 file ('-': stdin)."), ("--input", "-i")),
-    "scenario": RunOption(Option(str, None, "Latency and fault scenario (workload's default)."), ("--scenario",)),
-    "seed": RunOption(Option(int, 0, "Seed of the deterministic faults."), ("--seed",)),
-    "fault_rate": RunOption(
-        Option(float, None, "Override: chance an attempt raises (0-1).", min=0.0, max=1.0), ("--fault-rate",)
-    ),
-    "hang_rate": RunOption(
-        Option(float, None, "Override: chance an attempt hangs (0-1).", min=0.0, max=1.0), ("--hang-rate",)
-    ),
-    "crash_rate": RunOption(
-        Option(float, None, "Override: chance an attempt kills its worker process (0-1).", min=0.0, max=1.0),
-        ("--crash-rate",),
-    ),
-    "latency_scale": RunOption(
-        Option(float, None, "Override: multiply every task latency.", min=0.0), ("--latency-scale",)
-    ),
-    "cpu_ms": RunOption(Option(float, None, "Override: CPU work per task attempt, in ms.", min=0.0), ("--cpu-ms",)),
-    "retry": RunOption(Option(str, "exponential", "Retry policy (see `orchbench list`)."), ("--retry", "-r")),
-    "sets": RunOption(
-        Option(
-            str,
-            None,
-            "An option KEY=VALUE of the strategy, workload or retry policy; prefix "
-            "strategy./workload./retry. when a key is ambiguous. Repeatable.",
-        ),
-        ("--set",),
-        many=True,
-    ),
-    "no_cache": RunOption(
-        Option(bool, False, "Reload resources on every call and recompute duplicates."), ("--no-cache",)
-    ),
-    "no_memo": RunOption(Option(bool, False, "Recompute duplicate items (resources stay cached)."), ("--no-memo",)),
-    "reference": RunOption(
-        Option(str, None, "Check every output against this reference (written by `orchbench reference record`)."),
-        ("--reference",),
-    ),
-}
-# The run options a RunSpec holds as they are given (the others are routed: --set, --no-cache, --reference).
-SPEC_OPTIONS = (
-    "workload",
-    "case",
-    "input_path",
-    "scenario",
-    "seed",
-    "fault_rate",
-    "hang_rate",
-    "crash_rate",
-    "latency_scale",
-    "cpu_ms",
-    "retry",
-)
+def run_option(default: Any, help: str, *flags: str, **checks: Any) -> Any:
+    """Declare a field of :class:`RunOptions` a run option: its default (``[]``: repeatable), its help, its
+    command-line flags and its checks (``min``, ``max``: see :class:`Option`); its type is the field's."""
+    declared = {RUN_OPTION: (help, flags, checks)}
+    if default == []:
+        return field(default_factory=list, metadata=declared)
+    return field(default=default, metadata=declared)
 
 
-def _default(name: str) -> Any:
-    return RUN_OPTIONS[name].value.default
+@dataclass(kw_only=True)
+class SpecOptions:
+    """The run options a :class:`RunSpec` holds as they are given (the others are routed: ``--set`` to the
+    strategy, workload and retry policy; ``--no-cache``, ``--no-memo``, ``--reference`` to fields of their own)."""
+
+    workload: str = run_option(DEFAULT_WORKLOAD, "Workload to run (see `orchbench list`).", "--workload", "-w")
+    case: str | None = run_option(None, "Test case of the workload.", "--test-case", "-t")
+    input_path: str | None = run_option(None, "Read the input from this UTF-8 file ('-': stdin).", "--input", "-i")
+    scenario: str | None = run_option(None, "Latency and fault scenario (workload's default).", "--scenario")
+    seed: int = run_option(0, "Seed of the deterministic faults.", "--seed")
+    fault_rate: float | None = run_option(
+        None, "Override: chance an attempt raises (0-1).", "--fault-rate", min=0.0, max=1.0
+    )
+    hang_rate: float | None = run_option(
+        None, "Override: chance an attempt hangs (0-1).", "--hang-rate", min=0.0, max=1.0
+    )
+    crash_rate: float | None = run_option(
+        None, "Override: chance an attempt kills its worker process (0-1).", "--crash-rate", min=0.0, max=1.0
+    )
+    latency_scale: float | None = run_option(None, "Override: multiply every task latency.", "--latency-scale", min=0.0)
+    cpu_ms: float | None = run_option(None, "Override: CPU work per task attempt, in ms.", "--cpu-ms", min=0.0)
+    retry: str = run_option("exponential", "Retry policy (see `orchbench list`).", "--retry", "-r")
+
+
+@dataclass(kw_only=True)
+class RunOptions(SpecOptions):
+    """The run options, declared once, as one command received them (or the Python API was given them):
+    :data:`RUN_OPTIONS` reads their declarations; ``with_run_options`` (orchbench.cli.common) gives a
+    command the ones it takes."""
+
+    sets: list[str] = run_option(
+        [],
+        "An option KEY=VALUE of the strategy, workload or retry policy; prefix strategy./workload./retry. when a "
+        "key is ambiguous. Repeatable.",
+        "--set",
+    )
+    no_cache: bool = run_option(False, "Reload resources on every call and recompute duplicates.", "--no-cache")
+    no_memo: bool = run_option(False, "Recompute duplicate items (resources stay cached).", "--no-memo")
+    reference: str | None = run_option(
+        None, "Check every output against this reference (written by `orchbench reference record`).", "--reference"
+    )
+    input_given: str | None = None  # not an option: the input as the user named it, once input_path is a copy
+    flags: dict[str, Any] = field(default_factory=dict)  # not an option: workload flags given, {"--url": ...}
+
+    def inputs(self) -> dict[str, str | None]:
+        """The files these options read, by what they are (see
+        :func:`orchbench.harness.overwrite.refuse_overwrites`)."""
+        return {
+            "the input (--input)": self.input_given or self.input_path,
+            "the reference (--reference)": self.reference,
+        }
+
+
+def _declared(options: type) -> dict[str, RunOption]:
+    """The run options declared by the fields of ``options`` (see :func:`run_option`), in their order."""
+    hints = typing.get_type_hints(options)
+    declared = {}
+    for f in dataclasses.fields(options):
+        if RUN_OPTION not in f.metadata:
+            continue
+        help, flags, checks = f.metadata[RUN_OPTION]
+        many = typing.get_origin(hints[f.name]) is list
+        value_type = next((t for t in typing.get_args(hints[f.name]) if t is not type(None)), hints[f.name])
+        value = Option(value_type, None if many else f.default, help, **checks)
+        declared[f.name] = RunOption(value, flags, many=many)
+    return declared
+
+
+RUN_OPTIONS: dict[str, RunOption] = _declared(RunOptions)
+SPEC_OPTIONS = tuple(f.name for f in dataclasses.fields(SpecOptions))  # the run options a RunSpec holds as given
 
 
 @dataclass
-class RunSpec:
-    """Everything needed to rebuild one run in a fresh process: what to run, on what, under which faults."""
+class RunSpec(SpecOptions):
+    """Everything needed to rebuild one run in a fresh process: what to run, on what, under which faults. Its
+    run options are those of :class:`SpecOptions`, as given."""
 
     strategy: str
-    # The run options (see RUN_OPTIONS, where they are declared), as given:
-    workload: str = _default("workload")
-    case: str | None = None
-    input_path: str | None = None
-    scenario: str | None = None
-    seed: int = _default("seed")
-    fault_rate: float | None = None
-    hang_rate: float | None = None
-    crash_rate: float | None = None
-    latency_scale: float | None = None
-    cpu_ms: float | None = None
-    retry: str = _default("retry")
     retry_options: dict[str, Any] = field(default_factory=dict)
     cache: bool = True
     memo: bool = True
@@ -245,7 +259,8 @@ class RunSpec:
     in_flight_per_process: int | None = None  # what the strategy declared with Task.declare_in_flight
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        return {"strategy": data.pop("strategy"), **data}  # its strategy first, then its run options
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:

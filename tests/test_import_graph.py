@@ -3,7 +3,8 @@ CLI or the built-in strategies and workloads, and the plugin distributions under
 public kit only.
 
 Not held yet: no arrow from the core into the command line. The Python API (``orchbench.run``/``compare``,
-orchbench/python_api.py) builds its runs with the command line's ``RunOptions`` (orchbench/cli/common.py).
+orchbench/python_api.py) checks its options and builds its runs with the command line's functions
+(orchbench/cli/common.py); the options themselves, ``RunOptions``, are declared below both (orchbench/types.py).
 
 An arrow is any import of an orchbench module, wherever it stands: at the top, inside a function (a lazy import
 is a dependency all the same) or under ``if TYPE_CHECKING:`` (a type named is a module depended on). Importing a

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from orchbench.api import MAX_DURATION_S, Option
 from orchbench.harness.plugins import get_registry
-from orchbench.types import RUN_OPTIONS, RunSpec
+from orchbench.types import RUN_OPTIONS, RunOptions, RunSpec
 from tests.cli_here import WouldRun, cli_here, examples
 
 PROPERTY = examples(60)
@@ -354,14 +354,13 @@ def test_a_project_value_is_checked_only_for_the_command_that_takes_it(tmp_path,
 
 
 def test_the_run_options_are_declared_once():
-    """RUN_OPTIONS is the declaration: the command's flags and help, RunOptions' and RunSpec's defaults and the
-    checks all come from it (a test, so that a field added beside it cannot drift)."""
+    """RunOptions' fields are the declaration: RUN_OPTIONS reads them, and the command's flags and help, RunSpec's
+    fields and defaults and the checks all come from it (a test, so that nothing declared beside it can drift)."""
     import dataclasses
 
     import typer
 
     from orchbench.cli.app import build_app
-    from orchbench.cli.common import RunOptions
     from orchbench.types import SPEC_OPTIONS
 
     fields = {f.name: f for f in dataclasses.fields(RunOptions)}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import typer
@@ -16,52 +15,9 @@ from orchbench.errors import UsageError
 from orchbench.harness.plugins import Registry, get_registry, used
 from orchbench.support.renames import current_name
 from orchbench.support.suggest import did_you_mean
-from orchbench.types import RUN_OPTIONS, SPEC_OPTIONS, RunOption, RunSpec
+from orchbench.types import RUN_OPTIONS, SPEC_OPTIONS, RunOption, RunOptions, RunSpec
 
 SCOPES = ("strategy", "workload", "retry")
-
-
-def _default(name: str) -> Any:
-    return RUN_OPTIONS[name].value.default
-
-
-@dataclass
-class RunOptions:
-    """The run options as one command received them: each declared in :data:`orchbench.types.RUN_OPTIONS`
-    (flags, help, type, default, checks); :func:`with_run_options` gives a command the ones it takes."""
-
-    workload: str = _default("workload")
-    case: str | None = None
-    input_path: str | None = None
-    scenario: str | None = None
-    seed: int = _default("seed")
-    fault_rate: float | None = None
-    hang_rate: float | None = None
-    crash_rate: float | None = None
-    latency_scale: float | None = None
-    cpu_ms: float | None = None
-    retry: str = _default("retry")
-    sets: list[str] = field(default_factory=list)
-    no_cache: bool = _default("no_cache")
-    no_memo: bool = _default("no_memo")
-    reference: str | None = None
-    input_given: str | None = None  # not an option: the input as the user named it, once input_path is a copy
-    flags: dict[str, Any] = field(default_factory=dict)  # not an option: workload flags given, {"--url": ...}
-
-    def inputs(self) -> dict[str, str | None]:
-        """The files these options read, by what they are (see
-        :func:`orchbench.harness.overwrite.refuse_overwrites`)."""
-        return {
-            "the input (--input)": self.input_given or self.input_path,
-            "the reference (--reference)": self.reference,
-        }
-
-    def read_input_once(self) -> None:
-        """Replace the input by a private copy read now (see :func:`snapshot_input`), remembering its name."""
-        if self.input_path is not None:
-            if self.input_given is None:
-                self.input_given = self.input_path
-            self.input_path = snapshot_input(self.input_path)
 
 
 def cli_annotation(option: RunOption) -> Any:
@@ -193,6 +149,14 @@ def resolve_strategy(name: str, registry: Registry) -> tuple[str, dict[str, Any]
     return name, {}, {}
 
 
+def read_input_once(opts: RunOptions) -> None:
+    """Replace the options' input by a private copy read now (see :func:`snapshot_input`), remembering its name."""
+    if opts.input_path is not None:
+        if opts.input_given is None:
+            opts.input_given = opts.input_path
+        opts.input_path = snapshot_input(opts.input_path)
+
+
 _SNAPSHOTS: set[str] = set()
 
 
@@ -269,7 +233,7 @@ def build_specs(names: list[str], opts: RunOptions) -> list[tuple[str, RunSpec]]
     workload_options = dict(routed["workload"])
     workload_flags.apply_flags(opts.flags, workload_cls, workload_options)
     workload_options = given_values(workload_cls.options, workload_options, f"workload {workload_cls.name!r}")
-    opts.read_input_once()
+    read_input_once(opts)
     specs = []
     for label, strategy, changes, strategy_options in resolved:
         cls = strategy_classes[strategy]

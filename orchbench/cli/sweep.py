@@ -118,7 +118,7 @@ def sweep_command(
     first_results = results.default_path(results_dir, opts.workload)
     plot = _plot_path(results_dir, first_results, key)
     refuse_overwrites({"the sweep's plot": plot, "--results-dir": first_results}, opts.inputs())
-    opts.read_input_once()  # once for every point of the sweep (standard input can be read only once)
+    common.read_input_once(opts)  # once for every point of the sweep (standard input can be read only once)
     planned = sweep_points(names, opts, key, values)
     one_point = plan(names, iterations, warmup)  # the plan every point runs (measure plans it the same way)
     order = one_point * len(planned)
