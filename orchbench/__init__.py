@@ -30,7 +30,6 @@ from orchbench.types import Outcome, RunOptions, RunResult, RunSpec
 if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checkers as what they are
     from orchbench.cli import compare_options
     from orchbench.cli.common import strategy_names, with_run_options
-    from orchbench.cli.signatures import keyword_option, with_signature
     from orchbench.harness.interpreter import command as python_command
     from orchbench.harness.interpreter import environment as python_environment
     from orchbench.harness.noise import machine_noise
@@ -39,7 +38,6 @@ if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checke
     from orchbench.harness.timeaccount import acall_chunk as timed_achunk
     from orchbench.harness.timeaccount import call_chunk as timed_chunk
     from orchbench.harness.timeaccount import received_chunk
-    from orchbench.inputs import read_text as read_input
     from orchbench.python_api import Comparison, Interrupted, compare, run
     from orchbench.results.document import default_path as default_results_path
     from orchbench.runtime.cache import ResourceCache
@@ -50,10 +48,12 @@ if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checke
     from orchbench.simple import workload
     from orchbench.support import units
     from orchbench.support.console import make_console, safe_text, say
+    from orchbench.support.inputs import read_text as read_input
     from orchbench.support.interrupts import deferred as defer_interrupts
     from orchbench.support.interrupts import release_sigint
     from orchbench.support.interrupts import sigint_held as hold_sigint
     from orchbench.support.renames import current_name
+    from orchbench.support.signatures import keyword_option, with_signature
     from orchbench.support.suggest import did_you_mean
     from orchbench.views.table import Column, print_table
 
@@ -69,8 +69,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "run_loop": ("orchbench.runtime.loop", "run_loop"),  # asyncio
     "make_console": ("orchbench.support.console", "make_console"),  # rich, on call
     "refuse_overwrites": ("orchbench.harness.overwrite", "refuse_overwrites"),
-    "keyword_option": ("orchbench.cli.signatures", "keyword_option"),  # typer
-    "with_signature": ("orchbench.cli.signatures", "with_signature"),
+    "keyword_option": ("orchbench.support.signatures", "keyword_option"),  # typer
+    "with_signature": ("orchbench.support.signatures", "with_signature"),
     "say": ("orchbench.support.console", "say"),
     "safe_text": ("orchbench.support.console", "safe_text"),
     "units": ("orchbench.support.units", None),
@@ -78,7 +78,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "attempt_time_left": ("orchbench.runtime.deadline", "remaining"),
     "python_command": ("orchbench.harness.interpreter", "command"),
     "python_environment": ("orchbench.harness.interpreter", "environment"),
-    "read_input": ("orchbench.inputs", "read_text"),
+    "read_input": ("orchbench.support.inputs", "read_text"),
     "machine_noise": ("orchbench.harness.noise", "machine_noise"),
     "current_name": ("orchbench.support.renames", "current_name"),
     "did_you_mean": ("orchbench.support.suggest", "did_you_mean"),

@@ -1,6 +1,7 @@
 """The import graph keeps its layers: no circles among orchbench's modules, no arrow from the core up into the
-CLI or the built-in strategies and workloads, and the plugin distributions under plugins/ written against the
-public kit only.
+CLI or the built-in strategies and workloads, and the built-in strategies and workloads, like the plugin
+distributions under plugins/, written against the public kit only (the façade ``orchbench``; ``orchbench.testing``
+from tests): any of them could be a distribution of its own.
 
 Not held yet: no arrow from the core into the command line. The Python API (``orchbench.run``/``compare``,
 orchbench/python_api.py) checks its options and builds its runs with the command line's functions
@@ -28,7 +29,7 @@ PACKAGE = "orchbench"
 UPPER = ("orchbench.cli", "orchbench.__main__", "orchbench.strategies", "orchbench.workloads")
 # What the core may not import today (all of UPPER but the commands: see the module's description).
 HELD = tuple(layer for layer in UPPER if layer != "orchbench.cli")
-# What a plugin distribution may import of orchbench (orchbench.testing only from its tests).
+# What a plugin distribution, and a built-in plugin, may import of orchbench (orchbench.testing only from tests).
 PUBLIC_KIT = "orchbench"
 TESTING_KIT = "orchbench.testing"
 
@@ -192,6 +193,22 @@ def outside_the_kit(arrows: Iterable[Arrow]) -> list[Arrow]:
     ]
 
 
+def builtin_plugin(module: str) -> str | None:
+    """The built-in plugin ``module`` belongs to: ``orchbench.strategies`` or one workload's package (None: not a
+    built-in's module)."""
+    parts = module.split(".")
+    if within(module, "orchbench.strategies"):
+        return "orchbench.strategies"
+    if within(module, "orchbench.workloads"):
+        return ".".join(parts[:3])
+    return None
+
+
+def builtin_arrows(arrows: Iterable[Arrow]) -> list[Arrow]:
+    """The arrows from a built-in plugin's modules to orchbench outside that plugin."""
+    return [a for a in arrows if (own := builtin_plugin(a.source)) is not None and not within(a.target, own)]
+
+
 def unit(module: str) -> str:
     """The part of the package ``module`` belongs to, for a coarser view: a top-level module or subpackage of
     orchbench, or one built-in workload's package."""
@@ -213,6 +230,7 @@ class Figures:
     circles: int
     modules_in_circles: int
     plugin_arrows_outside_kit: int
+    builtin_arrows_outside_kit: int
 
 
 def figures(by_unit: bool = False) -> Figures:
@@ -231,6 +249,7 @@ def figures(by_unit: bool = False) -> Figures:
         circles=len(found),
         modules_in_circles=sum(len(c) for c in found),
         plugin_arrows_outside_kit=len(outside_the_kit(plugin_arrows())),
+        builtin_arrows_outside_kit=len(outside_the_kit(builtin_arrows(package_arrows(package_modules())))),
     )
 
 
@@ -286,6 +305,35 @@ def test_the_core_imports_nothing_above_it() -> None:
     assert not offences, "the core imports from a layer above it:\n" + "\n".join(map(str, offences))
 
 
+def test_the_builtin_plugins_import_only_the_public_kit() -> None:
+    """orchbench/strategies/** and orchbench/workloads/** (their commands included) import of orchbench only the
+    façade, besides their own modules; no exception is listed."""
+    arrows = builtin_arrows(package_arrows(package_modules()))
+    assert {a.source for a in arrows} >= {"orchbench.strategies.threads", "orchbench.workloads.scoring"}, (
+        "the built-ins' imports of orchbench are not seen: the check would pass on nothing"
+    )
+    offences = outside_the_kit(arrows)
+    assert not offences, "a built-in plugin imports beyond the public kit:\n" + "\n".join(map(str, offences))
+
+
+def test_the_builtin_check_sees_a_forbidden_import() -> None:
+    """A built-in's import of a core module, or of another built-in, is an offence; its own modules and the
+    façade are not."""
+    here = ROOT / "x.py"
+    found = builtin_arrows(
+        [
+            Arrow("orchbench.workloads.scoring.serve", "orchbench.support.signatures", here, 1),
+            Arrow("orchbench.workloads.scoring.serve", "orchbench.workloads.anagrams", here, 2),
+            Arrow("orchbench.strategies.hybrid", "orchbench.runtime.limiter", here, 3),
+            Arrow("orchbench.strategies.hybrid", "orchbench.strategies.pool", here, 4),
+            Arrow("orchbench.workloads.scoring.serve", "orchbench.workloads.scoring.model", here, 5),
+            Arrow("orchbench.workloads.scoring", "orchbench", here, 6),
+            Arrow("orchbench.views.report", "orchbench.support.console", here, 7),
+        ]
+    )
+    assert [a.line for a in outside_the_kit(found)] == [1, 2, 3]
+
+
 def test_plugin_distributions_import_only_the_public_kit() -> None:
     arrows = plugin_arrows()
     assert arrows, "no plugin imports orchbench: the check would pass on nothing"
@@ -305,3 +353,5 @@ if __name__ == "__main__":  # python tests/test_import_graph.py [-v]: the figure
             print(f"circle  {' <-> '.join(circle)}")
         for arrow in outside_the_kit(plugin_arrows()):
             print(f"plugin  {arrow}")
+        for arrow in outside_the_kit(builtin_arrows(arrows)):
+            print(f"builtin {arrow}")

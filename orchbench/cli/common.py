@@ -172,7 +172,7 @@ def snapshot_input(path: str) -> str:
     import tempfile
     from pathlib import Path
 
-    from orchbench.inputs import read_text
+    from orchbench.support.inputs import read_text
 
     if path in _SNAPSHOTS:
         return path

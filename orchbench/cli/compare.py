@@ -239,7 +239,7 @@ def compare_command(
         write_html(report, [document], html)
     elif html is not None and path is not None:
         write_html(report, [document], path.with_suffix(".html"))
-    failed = without_success(document)
+    failed = comparison.unsuccessful
     for label in failed:
         say(f"orchbench: {label}: no successful run (each one failed, ended incomplete or was wrong)")
     if failed:
@@ -304,15 +304,6 @@ def check_against(
         here = this_interpreter()
         interpreters = {label: here for label, _ in specs}
     check_baseline(reference_doc, settings=settings, interpreters=interpreters, iterations=iterations, source=source)
-
-
-def without_success(document: dict[str, Any]) -> list[str]:
-    """The strategies of a comparison none of whose measured runs was correct and complete."""
-    from orchbench.results.document import measured_runs
-
-    runs = measured_runs(document)
-    labels = dict.fromkeys(slot["strategy"] for slot in document["order"] if not slot.get("warmup"))
-    return [label for label in labels if not any(run.ok for run in runs.get(label, []))]
 
 
 def report_command(

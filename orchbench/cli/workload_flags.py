@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from orchbench.cli.signatures import keyword_option, with_signature
+from orchbench.support.signatures import keyword_option, with_signature
 
 if TYPE_CHECKING:
     from orchbench.api import Workload

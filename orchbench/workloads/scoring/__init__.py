@@ -275,7 +275,7 @@ class ScoringWorkload(Workload):
     def format_stats(cls, stats: dict[str, Any]) -> list[tuple[str, str]]:
         """The server's counters grouped: requests, answers by status, trouble (only what happened), load, CPU. A
         known key holding something else (a saved file may hold anything) is shown as text, never grouped."""
-        from orchbench.support import units
+        from orchbench import units
         from orchbench.workloads.scoring.service_stats import well_typed
 
         rest, odd = well_typed(stats)
