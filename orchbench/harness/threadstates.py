@@ -32,7 +32,7 @@ import select
 import threading
 import warnings
 
-PERIOD_S = 0.005
+PERIOD_S = 0.01
 PER_TICK = 8  # threads looked at per tick, at most: a read costs the sampler a system call
 SLOTS = 4096  # threads of one process that can be sampled (the threads strategy's largest pool)
 GIL_WINDOW = 4096  # bytes from the start of the runtime state within which its GIL lies
