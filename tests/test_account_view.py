@@ -48,6 +48,16 @@ def test_table_and_lines_give_each_part_and_mark_unknowns():
     assert lines["why"] == "the loop was blocked" and "1 worker, 2 slots" in lines["workers"]
 
 
+def test_a_start_before_the_window_is_start_up_too():
+    """Ray starts itself and its actors before the window: the table's start-up and the run's lines show it."""
+    acc = _account()
+    ray = {**acc, "startup": {**acc["startup"], "before_window_s": 5.0}}
+    unseen = {**ray, "startup_s": None}
+    cells = {c.header: c.cells for c in account_view.columns({"asyncio": acc, "ray": ray, "cluster": unseen})}
+    assert cells["Start-up [s]"] == [f"{acc['startup_s']:.3f}", f"{acc['startup_s'] + 5:.3f}", "5.000 + ?"]
+    assert "before the window, the strategy's start 5" in dict(account_view.run_lines(ray, None))["wall"]
+
+
 def test_overlapping_items_of_one_worker_get_lanes_and_retries_are_marked():
     acc = _account()
     rows, placed = account_view.lanes(acc)

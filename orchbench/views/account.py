@@ -84,16 +84,32 @@ def _seconds(value: Any) -> str:
     return "?" if value is None else f"{value:.3f}"
 
 
+def _before_window(account: Mapping[str, Any]) -> float:
+    """``Strategy.start`` before the window (e.g. starting Ray and its actors), when worth showing; else 0."""
+    before = _num(_mapping(account.get("startup")).get("before_window_s")) or 0.0
+    return before if before >= 0.0005 else 0.0
+
+
+def _startup_cell(account: Mapping[str, Any]) -> str:
+    """The whole start-up: before the window and in it (a strategy may start in either), as the verdict counts it."""
+    before, inside = _before_window(account), _num(account.get("startup_s"))
+    if inside is None:
+        return f"{before:.3f} + ?" if before else "?"
+    return f"{before + inside:.3f}"
+
+
 def run_lines(account: Mapping[str, Any] | None, verdict: str | None) -> list[tuple[str, str]]:
     """The account of one run as (figure, value) lines."""
     if not isinstance(account, Mapping):
         return []
     startup = _mapping(account.get("startup"))
+    before = _before_window(account)
     lines = [
         (
             "wall",
             f"start-up {_s(account.get('startup_s'))} (prepare {_s(startup.get('prepare_s'))}, strategy "
-            f"{_s(startup.get('strategy_s'))}) · work {_s(account.get('work_s'))} · tail {_s(account.get('tail_s'))}",
+            f"{_s(startup.get('strategy_s'))}) · work {_s(account.get('work_s'))} · tail {_s(account.get('tail_s'))}"
+            + (f"; and before the window, the strategy's start {_s(before)}" if before else ""),
         )
     ]
     share = shares(account)
@@ -130,7 +146,7 @@ def columns(accounts: Mapping[str, Mapping[str, Any]]) -> list[Column]:
 
     cols = [
         Column("Strategy", [safe_text(n) for n in names], numeric=False),
-        Column("Start-up [s]", [_seconds(accounts[n].get("startup_s")) for n in names]),
+        Column("Start-up [s]", [_startup_cell(accounts[n]) for n in names]),
         Column("Tail [s]", [_seconds(accounts[n].get("tail_s")) for n in names]),
     ]
     for part in PARTS:
