@@ -213,6 +213,9 @@ class Workload:
     # takes them as back-pressure
     transient_errors: ClassVar[tuple[type[BaseException], ...]] = ()
     items_wait: ClassVar[bool] = False  # an item's time is mostly waiting on something outside (a service)
+    # an item is a sync call that an event loop runs in a thread of its own (an @orchbench.workload on a sync
+    # function): an async strategy sizes its concurrency as the threads strategy sizes its threads
+    sync_calls: ClassVar[bool] = False
     answer_options: ClassVar[tuple[str, ...]] = ()  # options that change the output (saved with a reference)
     renamed: ClassVar[dict[str, str]] = {}  # old case or scenario name -> its new name (still accepted, deprecated)
     # The most items the strategy runs at once in this process, as it declared (Task.declare_in_flight), set by

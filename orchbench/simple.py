@@ -131,7 +131,7 @@ def workload(
         FunctionWorkload.map_task = getattr(fn, "__name__", "map")
         FunctionWorkload.items_wait = is_async if waits is None else waits
         FunctionWorkload.capacity = capacity
-        FunctionWorkload.sync_calls = not is_async  # type: ignore[attr-defined]  # under a loop: a thread per call
+        FunctionWorkload.sync_calls = not is_async  # under a loop: a thread per call
         FunctionWorkload.transient_errors = retry_types
 
         def register(opener: Callable[[], Any]) -> Callable[[], Any]:

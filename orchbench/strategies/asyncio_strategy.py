@@ -73,7 +73,7 @@ def default_concurrency(task: Task, n: int) -> int:
     (never above the workload's capacity)."""
     if task.mostly_waits:
         return task.useful_in_flight(n)
-    if getattr(task.workload, "sync_calls", False):
+    if task.workload.sync_calls:
         from orchbench.strategies.threads import default_workers
 
         return default_workers(task, n)

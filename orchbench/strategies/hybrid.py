@@ -66,7 +66,7 @@ def default_concurrency(task: Task, n: int, workers: int) -> int:
     for the GIL); for other CPU work, ``DEFAULT_CONCURRENCY``. Never above the worker's share of the capacity."""
     if task.mostly_waits:
         share = math.ceil(task.useful_in_flight(n) / workers)
-    elif getattr(task.workload, "sync_calls", False):
+    elif task.workload.sync_calls:
         share = 1
     else:
         share = DEFAULT_CONCURRENCY
