@@ -119,7 +119,8 @@ class OrchbenchFixture:
     def run(self, strategy: str, workload: Any = None, **options: Any) -> RunResult:
         """:func:`orchbench.run`; the test fails with the run's error when its output is not right."""
         from orchbench.errors import UsageError
-        from orchbench.python_api import first_error, run
+        from orchbench.python_api import run
+        from orchbench.results.verdicts import run_problem
 
         if self.skip_ray and needs_ray(strategy):
             pytest.skip(f"{strategy} needs Ray, and Ray strategies are left out")
@@ -128,7 +129,7 @@ class OrchbenchFixture:
         except UsageError as exc:
             pytest.fail(f"orchbench: {exc}", pytrace=False)
         if not result.ok:
-            pytest.fail(f"orchbench: {result.name}: {first_error(result)}", pytrace=False)
+            pytest.fail(f"orchbench: {result.name}: {run_problem(result)}", pytrace=False)
         return result
 
 

@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,11 +134,13 @@ class Comparison:
         """Strategies with a wrong, incomplete or failed run (or none at all), each with its first error."""
         runs = self.runs
         planned = dict.fromkeys(s["strategy"] for s in self.document["order"] if not s.get("warmup"))
+        from orchbench.results.verdicts import run_problem
+
         found: dict[str, str] = {}
         for name in planned:
             bad = next((r for r in runs.get(name, []) if not r.ok), None)
             if bad is not None:
-                found[name] = first_error(bad)
+                found[name] = run_problem(bad)
             elif not runs.get(name):
                 found[name] = "no measured run finished"
         return found
@@ -166,23 +168,6 @@ class Comparison:
 
     def __str__(self) -> str:
         return self.to_markdown()
-
-
-def first_error(run: RunResult) -> str:
-    """One line saying what was wrong with a run: its error, its first failed item, or its first difference."""
-    if run.error is not None:
-        return f"failed: {run.error}"
-    if not run.complete:
-        shown = run.failures[0] if run.failures else None
-        more = f"; first: {shown['item']!r}: {shown['error']}" if shown else ""
-        return f"incomplete: {run.failed} of {run.items} items failed{more}"
-    if run.mismatch:
-        from orchbench.harness.verify import describe
-
-        return f"wrong output against the {run.mismatch['against']}: " + describe(
-            run.mismatch["count"], run.mismatch["first"]
-        )
-    return f"wrong output (digest {run.output_digest}, reference {run.reference_digest})"
 
 
 # --- options ---------------------------------------------------------------------------------------------------
@@ -412,14 +397,16 @@ def measure(
     ``budget`` items in flight); return its results document and whether it was interrupted. ``progress``: the
     caller's own progress callback (a sweep's, across its points), which then also warns of a noisy machine."""
     from orchbench.cli import common
-    from orchbench.harness import fairness, noise
+    from orchbench.harness import noise
+    from orchbench.harness.environment import environment
     from orchbench.harness.interpreters import this_interpreter
     from orchbench.harness.planner import plan
     from orchbench.harness.plugins import get_registry, warn_plugin_problems
     from orchbench.harness.session import run_session
     from orchbench.harness.tune import TuneBudget, TuningInterrupted
-    from orchbench.results.document import environment, make_document
-    from orchbench.views.progress import progress_reporter
+    from orchbench.results import fairness
+    from orchbench.results.document import make_document
+    from orchbench.views.progress import probe_reporter, progress_reporter
 
     warn_plugin_problems()
     specs = common.build_specs(names, opts)
@@ -427,7 +414,7 @@ def measure(
     tuning = TuneBudget.parse(tune) if tune is not None else None
     noisy = noise.reasons() if progress is None else []  # before the runs (and tuning), which load the machine
     try:
-        specs, fair = fairness.prepare(specs, budget=budget, tune=tuning, quiet=quiet)
+        specs, fair = fairness.prepare(specs, budget=budget, tune=tuning, progress=partial(probe_reporter, quiet))
         tuning_stopped = False
     except TuningInterrupted as stop:  # the probes measured are kept: saved like any interrupted comparison
         fair, tuning_stopped = stop.record, True

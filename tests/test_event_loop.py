@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from orchbench.errors import UsageError
-from orchbench.results.document import environment
+from orchbench.harness.environment import environment
 from orchbench.runtime.loop import LOOP_ENV, loop_name, run_loop
 
 HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None

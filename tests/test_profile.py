@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("memray")
 
 from orchbench.harness import profile  # noqa: E402
+from orchbench.harness.environment import environment  # noqa: E402
 from orchbench.harness.plugins import get_registry  # noqa: E402
-from orchbench.results.document import environment  # noqa: E402
 
 ANAGRAM_CODE = ("build_index", "find_anagrams", "signature")
 TASKS_PY = "orchbench/workloads/anagrams/tasks.py"

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 from orchbench.errors import UsageError
+from orchbench.harness.environment import PACKAGES, environment
 from orchbench.harness.planner import plan
 from orchbench.results import document as results
-from orchbench.results.document import SCHEMA, default_path, environment, load, make_document, measured_runs, save
+from orchbench.results.document import SCHEMA, default_path, load, make_document, measured_runs, save
 from orchbench.support.atomic import check_target
 from orchbench.types import RunResult, RunSpec
 
@@ -55,7 +56,7 @@ def test_environment_describes_machine_software_and_plugins(tmp_path, monkeypatc
     for key in ("python", "implementation", "os", "platform", "cpu_model", "cpu_count", "memory_total"):
         assert key in env
     assert env["cpu_count"] == os.cpu_count()
-    assert set(results.PACKAGES) <= set(env["packages"])
+    assert set(PACKAGES) <= set(env["packages"])
     assert env["packages"]["numpy"]  # installed here
     assert env["plugins"] == [
         {"name": "ray", "distribution": "orchbench-ray", "version": "0.1"},

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from orchbench.errors import UsageError
-from orchbench.harness.fairness import apply_budget, record_of
 from orchbench.harness.runner import execute
 from orchbench.harness.tune import Search, TuneBudget, probe_runner
+from orchbench.results.fairness import apply_budget, record_of
 from orchbench.types import RunResult, RunSpec
 from orchbench.workloads.scoring.server import ServerConfig, ServerProcess
 from tests.helpers import cli

@@ -183,8 +183,8 @@ def compare_command(
 ) -> int:
     """Compare strategies side by side: isolated, interleaved, repeated runs with statistics you can trust."""
     from orchbench import python_api
-    from orchbench.harness import fairness
     from orchbench.results import document as results
+    from orchbench.results import fairness
     from orchbench.results.gate import parse_threshold, regressions
     from orchbench.views.report import build_report
 

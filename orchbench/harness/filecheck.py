@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -304,3 +306,29 @@ def check_comparison(source: str | Path, data: Mapping[str, Any]) -> None:
         check.fields(where, found, {"cost_s": (AMOUNT, False), "probes": (MAPPINGS, False), "ranges": (MAPPING, False)})
         for j, probe in enumerate(found.get("probes", [])):
             check.fields(f"{where}.probes[{j}]", probe, PROBE_FIELDS)
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int, what: str) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; anything else is refused with one UsageError line,
+    without reading it whole (``/dev/zero``, a FIFO, a huge or growing file). ``what``: "a comparison file"."""
+    source = Path(path)
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)  # O_NONBLOCK: opening a FIFO must not wait for a writer
+    except FileNotFoundError:
+        raise UsageError(f"{source}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{source}: cannot read it ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{source}: is a directory, not {what}")
+        raise UsageError(f"{source}: is a device, pipe or other special file, not {what}")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise UsageError(f"{source}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise UsageError(f"{source}: larger than {limit // 2**20} MiB, so not {what}")
+    return data

@@ -29,6 +29,8 @@ from orchbench.harness import interpreter
 from orchbench.harness.noise import usable_cores
 from orchbench.types import RunSpec
 
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # orchbench/
+
 SCHEMA = "orchbench.profile/1"
 SETTINGS_ENV = "ORCHBENCH_MEMRAY"  # JSON: the capture prefix and tracking settings, for workers
 HOOK = "orchbench.harness.profile:track_worker"
@@ -150,9 +152,7 @@ def track_worker() -> None:
 
 
 def _roots() -> list[Path]:
-    import orchbench
-
-    own = Path(orchbench.__file__).resolve().parent.parent
+    own = PACKAGE_DIR.parent
     paths = {own, *(Path(p).resolve() for p in sys.path if p)}
     return sorted(paths, key=lambda p: len(p.parts), reverse=True)
 
@@ -171,9 +171,7 @@ class SiteTable:
     own code that led to it (``via``: the next ``VIA_DEPTH`` frames of orchbench, innermost first)."""
 
     def __init__(self) -> None:
-        import orchbench
-
-        self.own = str(Path(orchbench.__file__).resolve().parent)
+        self.own = str(PACKAGE_DIR)
         self.runner = str(Path(self.own) / "harness" / "runner.py")
         self.child = str(Path(self.own) / "harness" / "child.py")
         self.roots = _roots()
@@ -415,7 +413,7 @@ def write_summary(out: Path, summary: dict[str, Any]) -> Path:
 
 
 def new_summary(options: ProfileOptions) -> dict[str, Any]:
-    from orchbench.results.document import environment
+    from orchbench.harness.environment import environment
 
     return {
         "schema": SCHEMA,

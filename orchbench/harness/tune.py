@@ -366,13 +366,22 @@ def _step(value: int, factor: float, low: int, high: int) -> int | None:
 # --- the driver: real runs ----------------------------------------------------------------------------------
 
 
+# For the probe lines: called with (strategies to tune, runs, seconds) of the budget, it gives a factory called once
+# per tuned strategy, which gives the callback each probe's line is passed to.
+ProbeProgress = Callable[[int, "int | None", "float | None"], Callable[[], Callable[[str], None]]]
+
+
+def silent(strategies: int, runs: int | None, seconds: float | None) -> Callable[[], Callable[[str], None]]:
+    """The :data:`ProbeProgress` that shows nothing."""
+    return lambda: lambda line: None
+
+
 def tune_specs(
-    specs: list[tuple[str, Any]], budget: TuneBudget, quiet: bool = False
+    specs: list[tuple[str, Any]], budget: TuneBudget, progress: ProbeProgress = silent
 ) -> tuple[list[tuple[str, Any]], dict[str, Tuning]]:
     """Tune every spec whose strategy has tunable knobs (presets are not tuned); return the specs set to their
-    chosen settings and each strategy's search."""
+    chosen settings and each strategy's search. ``progress`` shows the probes (the command line's progress lines)."""
     from orchbench.harness.plugins import get_registry
-    from orchbench.views.progress import probe_reporter
 
     registry = get_registry()
     presets = registry.presets()
@@ -381,7 +390,7 @@ def tune_specs(
         label: {} if label in presets else tunable_knobs(registry.strategy(spec.strategy), spec.strategy_options)
         for label, spec in specs
     }
-    reporter = probe_reporter(quiet, sum(map(bool, knobs_of.values())), budget.runs, budget.seconds)
+    reporter = progress(sum(map(bool, knobs_of.values())), budget.runs, budget.seconds)
     for label, spec in specs:
         knobs = knobs_of[label]
         if not knobs:

@@ -86,8 +86,7 @@ def answer_options(workload: Any) -> dict[str, Any]:
 
 def load_reference(path: str | Path) -> dict[str, Any]:
     """A reference file, read bounded and checked; one UsageError line when unusable."""
-    from orchbench.harness.filecheck import parse_json
-    from orchbench.results.document import read_bounded
+    from orchbench.harness.filecheck import parse_json, read_bounded
 
     data = read_bounded(path, MAX_REFERENCE_BYTES, "a reference file")  # a regular file, never read whole
     try:

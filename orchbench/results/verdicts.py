@@ -279,6 +279,23 @@ def first_error(runs: Sequence[Any]) -> str | None:
     return None
 
 
+def run_problem(run: Any) -> str:
+    """One line saying what was wrong with a run: its error, its first failed item, or its first difference."""
+    if run.error is not None:
+        return f"failed: {run.error}"
+    if not run.complete:
+        shown = run.failures[0] if run.failures else None
+        more = f"; first: {shown['item']!r}: {shown['error']}" if shown else ""
+        return f"incomplete: {run.failed} of {run.items} items failed{more}"
+    if run.mismatch:
+        from orchbench.harness.verify import describe
+
+        return f"wrong output against the {run.mismatch['against']}: " + describe(
+            run.mismatch["count"], run.mismatch["first"]
+        )
+    return f"wrong output (digest {run.output_digest}, reference {run.reference_digest})"
+
+
 def _short(text: str, limit: int = 200) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

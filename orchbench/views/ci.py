@@ -51,9 +51,9 @@ def cases_of(report: Report, failed: Mapping[str, str], regressed: Mapping[str, 
 
 def run_cases(label: str, result: RunResult) -> list[Case]:
     """The one case of ``orchbench run``."""
-    from orchbench.python_api import first_error
+    from orchbench.results.verdicts import run_problem
 
-    return [Case(label, result.wall_s, None if result.ok else first_error(result), f"verdict {result.verdict}")]
+    return [Case(label, result.wall_s, None if result.ok else run_problem(result), f"verdict {result.verdict}")]
 
 
 def junit_xml(suite: str, cases: Sequence[Case], classname: str) -> str:
@@ -137,11 +137,11 @@ def summary_markdown(
 
 
 def run_summary_markdown(label: str, result: RunResult) -> str:
-    from orchbench.python_api import first_error
+    from orchbench.results.verdicts import run_problem
 
     spec = result.spec
     where = spec.get("case") or spec.get("input_path")
-    verdict = result.verdict if result.ok else f"{result.verdict}: {first_error(result)}"
+    verdict = result.verdict if result.ok else f"{result.verdict}: {run_problem(result)}"
     return (
         f"### orchbench run {_md(label)} · {_md(spec.get('workload'))} · {_md(where)}\n\n"
         f"| wall [s] | throughput | success | verdict |\n|---:|---:|---:|:---|\n"

@@ -188,7 +188,7 @@ def plot_comparison(doc: Mapping[str, Any], out_dir: str | os.PathLike[str], ste
                 note,
             )
         )
-    from orchbench.harness.fairness import record_of, tunings
+    from orchbench.results.fairness import record_of, tunings
 
     first = doc if isinstance(doc, Mapping) else next(iter(doc))  # the HTML report passes several documents
     found = tunings(record_of(first))

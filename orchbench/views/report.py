@@ -54,7 +54,7 @@ class StrategyRow:
     relative: float | None = None
     baseline: bool = False
     winner: bool = False
-    setting: str | None = None  # the knob values it ran with (see orchbench.harness.fairness)
+    setting: str | None = None  # the knob values it ran with (see orchbench.results.fairness)
     in_flight: int | None = None  # the most items it let be in flight at once
     cpu_floor_s: float | None = None  # median CPU floor: its runs' and their service's CPU over the cores
     cpu_efficiency: float | None = None  # cpu_floor_s / median wall
@@ -86,7 +86,7 @@ class Report:
     confidence: float
     notes: list[str]
     server: str | None = None  # the host of a service given by URL (its scenario is its own, unknown here)
-    tuning: list[list[str]] = field(default_factory=list)  # rows of the tuning table (orchbench.harness.fairness)
+    tuning: list[list[str]] = field(default_factory=list)  # rows of the tuning table (orchbench.results.fairness)
     accounts: dict[str, Any] = field(default_factory=dict)  # each strategy's typical run's time account
     why: dict[str, str] = field(default_factory=dict)  # each strategy's verdict (orchbench.results.verdicts), if any
     first_errors: dict[str, str] = field(default_factory=dict)  # of strategies with a failed or incomplete run
@@ -182,7 +182,7 @@ def build_report(
         raise UsageError(f"baseline strategy {baseline!r} has no measured runs (have: {', '.join(grouped)})")
 
     rows = [_row(name, runs) for name, runs in grouped.items()]
-    from orchbench.harness import fairness
+    from orchbench.results import fairness
 
     record = fairness.record_of(docs[0])
     for row in rows:
@@ -488,7 +488,7 @@ def render_table(report: Report, console: Console | None = None, wide: bool = Fa
             group = [strategy, *(c for c in rest if c.place == place)]
             print_table(console, group, heading, styles, continued=f"{heading.plain.split(' — ')[0]} (continued)")
     if report.tuning:
-        from orchbench.harness.fairness import render_tuning
+        from orchbench.views.tuning import render_tuning
 
         render_tuning(report.tuning, console)
     from orchbench.views.account import render_terminal
@@ -517,7 +517,7 @@ def to_markdown(report: Report) -> str:
     lines = [f"### {markdown_text(report.title)}", "", line(header), "|:---|" + "---:|" * (len(header) - 1)]
     lines += [line(cells) for cells in body]
     if report.tuning:
-        from orchbench.harness.fairness import tuning_markdown
+        from orchbench.views.tuning import tuning_markdown
 
         lines += ["", tuning_markdown(report.tuning)]
     from orchbench.views.account import markdown

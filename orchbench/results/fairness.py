@@ -16,7 +16,7 @@ from orchbench.api import resolve_options
 from orchbench.errors import UsageError
 
 if TYPE_CHECKING:
-    from orchbench.harness.tune import TuneBudget, Tuning
+    from orchbench.harness.tune import ProbeProgress, TuneBudget, Tuning
     from orchbench.results.stats import Summary
     from orchbench.types import RunResult, RunSpec
 
@@ -37,9 +37,14 @@ class StrategyRow(Protocol):
 
 
 def prepare(
-    specs: list[tuple[str, RunSpec]], *, budget: int | None = None, tune: TuneBudget | None = None, quiet: bool = False
+    specs: list[tuple[str, RunSpec]],
+    *,
+    budget: int | None = None,
+    tune: TuneBudget | None = None,
+    progress: ProbeProgress | None = None,
 ) -> tuple[list[tuple[str, RunSpec]], dict[str, Any]]:
-    """The specs as they will be compared (tuned, or given the budget) and the record that says how."""
+    """The specs as they will be compared (tuned, or given the budget) and the record that says how; ``progress``
+    shows tuning's probes (by default nothing)."""
     from orchbench.harness.plugins import get_registry
 
     if budget is not None and tune is not None:
@@ -55,10 +60,10 @@ def prepare(
         specs = apply_budget(specs, budget, record["skipped"])
         record.update(mode="budget", budget=budget)
     elif tune is not None:
-        from orchbench.harness.tune import TuningInterrupted, tune_specs
+        from orchbench.harness.tune import TuningInterrupted, silent, tune_specs
 
         try:
-            specs, tunings = tune_specs(specs, tune, quiet)
+            specs, tunings = tune_specs(specs, tune, progress or silent)
         except TuningInterrupted as stop:  # the probes measured so far are kept, in the record it carries
             record.update(
                 mode="tune", tune_budget=tune.describe(), tuning={k: t.to_dict() for k, t in stop.searches.items()}
@@ -291,27 +296,3 @@ TUNING_HEADER = [
 
 def _secs(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
-
-
-def render_tuning(rows: Sequence[Sequence[str]], console: Any = None) -> None:
-    """Print the tuning table of :func:`tuning_rows`, fitted to the console (see orchbench.views.table)."""
-    from rich.text import Text
-
-    from orchbench.support.console import make_console, safe_text
-    from orchbench.views.table import Column, print_table
-
-    console = console or make_console()
-    text = {0, 1, len(TUNING_HEADER) - 1}  # strategy, knob, remarks
-    cols = [
-        Column(name, [safe_text(row[i]) for row in rows], numeric=i not in text) for i, name in enumerate(TUNING_HEADER)
-    ]
-    title = Text("Tuning: each strategy's knobs searched before the comparison")
-    print_table(console, cols, title, key_columns=2, text_columns=2, continued="Tuning (continued)")
-
-
-def tuning_markdown(rows: Sequence[Sequence[str]]) -> str:
-    lines = ["#### Tuning", "", "| " + " | ".join(TUNING_HEADER) + " |", "|" + "---|" * len(TUNING_HEADER)]
-    from orchbench.support.escape import markdown_text  # names and settings come from plugins and saved files
-
-    lines += ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
