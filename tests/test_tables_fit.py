@@ -13,8 +13,8 @@ from orchbench.results.fairness import TUNING_HEADER
 from orchbench.views.plots import SweepPoint
 from orchbench.views.report import build_report, columns, render_table
 from orchbench.views.table import Column, natural_width, print_table, stack
-from orchbench.workloads.anagrams.metrics import render_metrics
 from orchbench.views.tuning import render_tuning
+from orchbench.workloads.anagrams.metrics import render_metrics
 from tests.test_report import MIB, _broken_round_two, _document, _result
 
 WIDTHS = [80, 100, 200]
