@@ -29,11 +29,12 @@ from orchbench.types import Outcome, RunOptions, RunResult, RunSpec
 
 if TYPE_CHECKING:  # imported lazily at run time (below), visible to type checkers as what they are
     from orchbench.cli import compare_options
-    from orchbench.cli.common import strategy_names, with_run_options
+    from orchbench.cli.common import with_run_options
     from orchbench.harness.interpreter import command as python_command
     from orchbench.harness.interpreter import environment as python_environment
     from orchbench.harness.noise import machine_noise
     from orchbench.harness.overwrite import refuse_overwrites
+    from orchbench.harness.specs import strategy_names
     from orchbench.harness.task import build_task, task_for
     from orchbench.harness.timeaccount import acall_chunk as timed_achunk
     from orchbench.harness.timeaccount import call_chunk as timed_chunk

@@ -85,7 +85,7 @@ class OrchbenchFixture:
         self.saved: list[Path] = []
 
     def _strategies(self, strategies: Sequence[str] | str | None) -> list[str] | None:
-        from orchbench.cli.common import strategy_names
+        from orchbench.harness.specs import strategy_names
 
         if not self.skip_ray:
             return None if strategies is None else ([strategies] if isinstance(strategies, str) else list(strategies))

@@ -175,8 +175,8 @@ class Comparison:
 
 def options_from(workload: str | type[Workload] | None, options: Mapping[str, Any]) -> RunOptions:
     """The command line's RunOptions for these keyword options; a workload class is registered for the runs."""
-    from orchbench.cli.common import check_value
     from orchbench.harness import plugins
+    from orchbench.harness.specs import check_value
     from orchbench.support.suggest import did_you_mean
 
     unknown = [k for k in options if k not in OPTION_NAMES]
@@ -305,11 +305,11 @@ def run(
     ``options`` as in the module's description. ``with_output`` keeps the run's output in the result.
     ``run_options`` (instead of ``workload`` and ``options``) is how the command line passes what it parsed.
     """
-    from orchbench.cli import common
+    from orchbench.harness import specs as run_specs
     from orchbench.harness.isolate import run_isolated
 
     opts = run_options if run_options is not None else options_from(workload, options)
-    [(label, spec)] = common.build_specs([strategy], opts)
+    [(label, spec)] = run_specs.build_specs([strategy], opts)
     result = run_isolated(spec, with_output=with_output, debug=debug)
     if opts.input_given is not None:  # the user's name for the input, not that of the private copy that was run
         result.spec["input_path"] = opts.input_given
@@ -343,12 +343,12 @@ def compare(
     prints a line per run on stderr. ``settings`` are recorded with the comparison's own (``{"command": "benchmark"}``).
     Ctrl-C raises :class:`Interrupted`, which carries the runs that finished.
     """
-    from orchbench.cli import common
+    from orchbench.harness import specs as run_specs
 
     opts = run_options if run_options is not None else options_from(workload, options)
     if isinstance(strategies, str):
         strategies = [strategies]
-    names = common.strategy_names(list(strategies) if strategies is not None else None)
+    names = run_specs.strategy_names(list(strategies) if strategies is not None else None)
     chosen = pick_baseline(names, baseline)
     document, interrupted = measure(
         names,
@@ -396,8 +396,8 @@ def measure(
     """Plan and run a comparison (tuned first with ``tune``, a budget of runs or seconds; or every strategy at
     ``budget`` items in flight); return its results document and whether it was interrupted. ``progress``: the
     caller's own progress callback (a sweep's, across its points), which then also warns of a noisy machine."""
-    from orchbench.cli import common
     from orchbench.harness import noise
+    from orchbench.harness import specs as run_specs
     from orchbench.harness.environment import environment
     from orchbench.harness.interpreters import this_interpreter
     from orchbench.harness.planner import plan
@@ -409,7 +409,7 @@ def measure(
     from orchbench.views.progress import probe_reporter, progress_reporter
 
     warn_plugin_problems()
-    specs = common.build_specs(names, opts)
+    specs = run_specs.build_specs(names, opts)
     order = plan([label for label, _ in specs], iterations, warmup)  # checked before any tuning; the session runs it
     tuning = TuneBudget.parse(tune) if tune is not None else None
     noisy = noise.reasons() if progress is None else []  # before the runs (and tuning), which load the machine

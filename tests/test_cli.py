@@ -156,8 +156,8 @@ def test_debug_after_the_command_reaches_the_runs_child_process(tmp_path, debug)
 
 
 def test_strategy_names_read_every_spelling_in_order():
-    from orchbench.cli.common import strategy_names
     from orchbench.harness.plugins import get_registry
+    from orchbench.harness.specs import strategy_names
 
     assert strategy_names(["sequential,naive", " threads "]) == ["sequential", "naive", "threads"]
     assert strategy_names(None) == strategy_names([]) == get_registry().names("strategy")

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from orchbench.cli.common import RunOptions, build_specs
 from orchbench.errors import UsageError
+from orchbench.harness.specs import build_specs
 from orchbench.support import renames
+from orchbench.types import RunOptions
 from tests.helpers import cli
 
 

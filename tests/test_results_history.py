@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from orchbench.cli.common import RunOptions, build_specs
+from orchbench.harness.specs import build_specs
 from orchbench.results import document as results
 from orchbench.results.gate import regressions
+from orchbench.types import RunOptions
 from tests.helpers import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"

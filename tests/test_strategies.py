@@ -13,16 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchbench.cli.app import main
-from orchbench.cli.common import RunOptions, build_specs
 from orchbench.harness.isolate import run_isolated
 from orchbench.harness.plugins import get_registry
 from orchbench.harness.runner import check_outcomes, execute
+from orchbench.harness.specs import build_specs
 from orchbench.harness.task import Task
 from orchbench.runtime.cache import ResourceCache
 from orchbench.runtime.workers import WorkerCounts, async_worker_scope, worker_scope
 from orchbench.strategies import hybrid, pool, processes
 from orchbench.strategies.asyncio_strategy import run_bounded
-from orchbench.types import Outcome, RunResult, RunSpec
+from orchbench.types import Outcome, RunOptions, RunResult, RunSpec
 from orchbench.workloads.anagrams import tasks
 
 STRATEGIES = ["sequential", "threads", "asyncio", "processes", "hybrid"]

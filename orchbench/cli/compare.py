@@ -10,6 +10,7 @@ import typer
 
 from orchbench.cli import common
 from orchbench.errors import UsageError
+from orchbench.harness import specs as run_specs
 from orchbench.harness.overwrite import refuse_overwrites
 from orchbench.harness.tune import DEFAULT_BUDGET as DEFAULT_TUNE_BUDGET
 from orchbench.support.atomic import write_text
@@ -188,7 +189,7 @@ def compare_command(
     from orchbench.results.gate import parse_threshold, regressions
     from orchbench.views.report import build_report
 
-    names = common.strategy_names(strategies)
+    names = run_specs.strategy_names(strategies)
     baseline = python_api.pick_baseline(names, baseline_strategy)
     threshold = parse_threshold(fail_above)
     tuning = tune_setting(tune, tune_budget)
@@ -290,7 +291,7 @@ def check_against(
     from orchbench.python_api import input_digest_of, on_interpreters
     from orchbench.results.gate import check_baseline
 
-    specs = common.build_specs(names, opts)
+    specs = run_specs.build_specs(names, opts)
     first = specs[0][1]
     settings = {
         "workload": first.workload,

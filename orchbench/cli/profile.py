@@ -11,6 +11,7 @@ import typer
 
 from orchbench.cli import common
 from orchbench.errors import UsageError
+from orchbench.harness import specs as run_specs
 from orchbench.support.units import MIB, mib
 
 Strategies = Annotated[list[str] | None, common.strategies_option("profile")]
@@ -145,7 +146,7 @@ def profile_command(
     if not memory:
         raise UsageError("choose what to profile: --memory (memray) is the only mode for now")
     warn_plugin_problems()
-    specs = common.build_specs(common.strategy_names(strategies), opts)
+    specs = run_specs.build_specs(run_specs.strategy_names(strategies), opts)
     profile.require_memray()
     options = profile.ProfileOptions(native=native, leaks=leaks, temporary=temporary, top=top)
     out = profile.prepare_out_dir(Path(out_dir) if out_dir else profile.default_out_dir())

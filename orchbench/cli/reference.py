@@ -11,6 +11,7 @@ import typer
 from orchbench.cli import common
 from orchbench.cli.help_format import CommandGroup
 from orchbench.errors import UsageError
+from orchbench.harness import specs as run_specs
 from orchbench.harness.overwrite import refuse_overwrites
 from orchbench.support import units
 from orchbench.support.console import say
@@ -54,7 +55,7 @@ def record_command(
         if key in policy.options and not any(s.startswith((f"{key}=", f"retry.{key}=")) for s in opts.sets)
     ]
     opts.sets += careful
-    [(_label, spec)] = common.build_specs([strategy], opts)
+    [(_label, spec)] = run_specs.build_specs([strategy], opts)
     instance = get_registry().workload(spec.workload)(spec, ResourceCache())
     raw = instance.load_input()
     say(f"orchbench: recording the reference with {strategy} ({instance.unit})…")

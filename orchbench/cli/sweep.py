@@ -18,6 +18,7 @@ from orchbench.cli.compare import (
     Warmup,
 )
 from orchbench.errors import UsageError
+from orchbench.harness import specs as run_specs
 from orchbench.harness.overwrite import refuse_overwrites
 from orchbench.support.console import say
 
@@ -57,7 +58,7 @@ def sweep_points(names: list[str], opts: common.RunOptions, key: str, values: li
                 setattr(point, field, option.value.parse(field, raw, shown=f"{option.flag} {raw!r}"))
             else:
                 point.sets.append(f"{key}={raw}")
-            specs = common.build_specs(names, point)
+            specs = run_specs.build_specs(names, point)
         except UsageError as exc:
             raise UsageError(f"--over {key}={raw}: {exc}") from None
         points.append(Point(raw, _value_in(specs, field, key), point))
@@ -114,11 +115,11 @@ def sweep_command(
     from orchbench.views.progress import progress_reporter
 
     key, values = _sweep_values(over)
-    names = common.strategy_names(strategies)
+    names = run_specs.strategy_names(strategies)
     first_results = results.default_path(results_dir, opts.workload)
     plot = _plot_path(results_dir, first_results, key)
     refuse_overwrites({"the sweep's plot": plot, "--results-dir": first_results}, opts.inputs())
-    common.read_input_once(opts)  # once for every point of the sweep (standard input can be read only once)
+    run_specs.read_input_once(opts)  # once for every point of the sweep (standard input can be read only once)
     planned = sweep_points(names, opts, key, values)
     one_point = plan(names, iterations, warmup)  # the plan every point runs (measure plans it the same way)
     order = one_point * len(planned)

@@ -18,7 +18,6 @@ import typer
 from orchbench.support.signatures import keyword_option, with_signature
 
 if TYPE_CHECKING:
-    from orchbench.api import Workload
     from orchbench.harness.plugins import Registry
 
 GIVEN = "workload_flags"  # the keyword that carries the flags' values to with_run_options's wrapper
@@ -129,15 +128,3 @@ def add_workload_flags(app: typer.Typer, registry: Registry) -> None:
     for info in infos:
         if flags:
             info.callback = _with_flags(info.callback, flags)
-
-
-def apply_flags(given: dict[str, Any], workload_cls: type[Workload], workload_options: dict[str, Any]) -> None:
-    """Put the values of workload flags into ``workload_options``; a flag this workload does not declare is one
-    clear error."""
-    from orchbench.errors import UsageError
-
-    for flag, value in given.items():
-        name = next((n for n, o in workload_cls.options.items() if o.flag == flag), None)
-        if name is None:
-            raise UsageError(f"workload {workload_cls.name!r} takes no {flag}")
-        workload_options[name] = value
