@@ -27,11 +27,46 @@ PACKAGE = "orchbench"
 
 # The layers above the core, built on it (and on the plugin contract); the core is everything else.
 UPPER = ("orchbench.cli", "orchbench.__main__", "orchbench.strategies", "orchbench.workloads")
+BUILT_INS = ("orchbench.strategies", "orchbench.workloads")
 # What the core may not import today (all of UPPER but the commands: see the module's description).
 HELD = tuple(layer for layer in UPPER if layer != "orchbench.cli")
 # What a plugin distribution, and a built-in plugin, may import of orchbench (orchbench.testing only from tests).
 PUBLIC_KIT = "orchbench"
 TESTING_KIT = "orchbench.testing"
+
+
+# The layers of the package, bottom to top: a module imports from its own layer and those below it, never above.
+# The façade (``orchbench/__init__``, the public kit) may re-export from any of them; the built-in strategies and
+# workloads stand outside the layers and import the façade only.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("orchbench.errors",),
+    ("orchbench.support",),
+    ("orchbench.runtime",),
+    ("orchbench.api", "orchbench.types", "orchbench.hookspecs", "orchbench.presets", "orchbench.simple"),
+    ("orchbench.harness",),
+    ("orchbench.results",),
+    ("orchbench.views",),
+    ("orchbench.python_api", "orchbench.pytest_plugin", "orchbench.testing"),
+    ("orchbench.cli", "orchbench.__main__"),
+)
+
+
+def layer_of(module: str) -> int | None:
+    """The index of ``module``'s layer in :data:`LAYERS`; None for the façade and the built-ins."""
+    for index, members in enumerate(LAYERS):
+        if any(within(module, member) for member in members):
+            return index
+    return None
+
+
+def reaching_up(arrows: Iterable[Arrow]) -> list[Arrow]:
+    """Arrows from a layer to one above it."""
+    found = []
+    for a in arrows:
+        source, target = layer_of(a.source), layer_of(a.target)
+        if source is not None and target is not None and target > source:
+            found.append(a)
+    return found
 
 
 @dataclass(frozen=True)
@@ -164,9 +199,16 @@ def is_core(module: str) -> bool:
 
 
 def upward(arrows: Iterable[Arrow], into: Iterable[str] = UPPER) -> list[Arrow]:
-    """Arrows from the core into a layer above it (one of ``into``)."""
+    """Arrows from the core into a layer above it (one of ``into``); the façade re-exports the command line's
+    helpers for plugins' own commands (see the module's description)."""
     layers = tuple(into)
-    return [a for a in arrows if is_core(a.source) and any(within(a.target, layer) for layer in layers)]
+    return [
+        a
+        for a in arrows
+        if is_core(a.source)
+        and any(within(a.target, layer) for layer in layers)
+        and not (a.source == PACKAGE and within(a.target, "orchbench.cli"))
+    ]
 
 
 def plugin_arrows() -> list[Arrow]:
@@ -339,6 +381,21 @@ def test_plugin_distributions_import_only_the_public_kit() -> None:
     assert arrows, "no plugin imports orchbench: the check would pass on nothing"
     offences = outside_the_kit(arrows)
     assert not offences, "a plugin imports beyond the public kit:\n" + "\n".join(map(str, offences))
+
+
+def test_each_layer_imports_only_its_own_and_those_below() -> None:
+    modules = package_modules()
+    unplaced = [m for m in modules if layer_of(m) is None and m != PACKAGE and not any(within(m, b) for b in BUILT_INS)]
+    assert not unplaced, f"modules in no layer (add them to LAYERS or move them into one): {unplaced}"
+    offences = reaching_up(package_arrows(modules))
+    assert not offences, "a layer imports from one above it:\n" + "\n".join(map(str, offences))
+
+
+def test_the_layer_check_sees_an_arrow_up() -> None:
+    assert reaching_up([Arrow("orchbench.harness.runner", "orchbench.views.report", ROOT / "x.py", 1)])
+    assert reaching_up([Arrow("orchbench.support.console", "orchbench.api", ROOT / "x.py", 1)])
+    assert not reaching_up([Arrow("orchbench.views.report", "orchbench.results.stats", ROOT / "x.py", 1)])
+    assert not reaching_up([Arrow("orchbench", "orchbench.cli.common", ROOT / "x.py", 1)])  # the façade
 
 
 if __name__ == "__main__":  # python tests/test_import_graph.py [-v]: the figures, by module and by unit

@@ -11,7 +11,6 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError  # typer carries its own click and does not re-export it
 from typer.exceptions import Abort, TyperException
 
-from orchbench import __version__
 from orchbench.cli import lazy_coercion
 from orchbench.cli.built_on_use import click_group
 from orchbench.cli.help_format import CommandGroup
@@ -53,7 +52,9 @@ state = CliState()
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"orchbench {__version__}")
+        from importlib.metadata import version  # the installed distribution's (the façade sits above this layer)
+
+        typer.echo(f"orchbench {version('orchbench')}")
         raise typer.Exit()
 
 
