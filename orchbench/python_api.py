@@ -30,7 +30,7 @@ from orchbench.types import RUN_OPTIONS, RunOptions, RunResult, RunSpec
 
 if TYPE_CHECKING:
     from orchbench.api import Workload
-    from orchbench.views.report import Report, StrategyRow
+    from orchbench.results.figures import Report, StrategyRow
 
 # The keyword options: the run options (the workload is an argument of its own), by the name of their long flag
 # where their field's differs, the two negative flags said positively; and the plugins to load.
@@ -71,7 +71,7 @@ class Comparison:
     def report(self) -> Report:
         """The report the command line renders (rows, notes, environment)."""
         if self._report is None:
-            from orchbench.views.report import build_report
+            from orchbench.results.figures import build_report
 
             self._report = build_report([self.document], baseline=self.baseline, alpha=self.alpha)
         return self._report
@@ -125,7 +125,7 @@ class Comparison:
     def render(self, *, wide: bool = False) -> None:
         """Print the comparison's table on the terminal, as ``orchbench compare`` does (``wide``: every column in
         one table, however wide)."""
-        from orchbench.views.report import render_table
+        from orchbench.views.terminal import render_table
 
         render_table(self.report, wide=wide)
 
@@ -162,7 +162,7 @@ class Comparison:
         return results.save(path, self.document, exclusive=exclusive)
 
     def to_markdown(self) -> str:
-        from orchbench.views.report import to_markdown
+        from orchbench.views.markdown import to_markdown
 
         return to_markdown(self.report)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from orchbench.results.figures import build_report
 from orchbench.views.html import to_html
-from orchbench.views.report import build_report
 from tests.browser import browser, layout
 from tests.test_report import _broken_round_two, _document
 

@@ -8,8 +8,9 @@ from html.parser import HTMLParser
 
 from orchbench.cli.app import expand_multi_values
 from orchbench.results.document import save
+from orchbench.results.figures import build_report
+from orchbench.views.columns import columns
 from orchbench.views.html import to_html
-from orchbench.views.report import build_report, columns
 from tests.cli_here import assert_one_clear_line, cli_here
 from tests.test_report import WALLS, _broken_round_two, _document
 

@@ -331,9 +331,9 @@ def test_the_graph_is_the_real_one() -> None:
     edges = graph(package_arrows(modules))
     assert "orchbench.api" in edges["orchbench"]
     assert any(within(target, "orchbench.cli") for target in edges["orchbench.cli.app"])
-    assert upward([Arrow("orchbench.views.report", "orchbench.workloads.x", ROOT / "x.py", 1)])
-    assert not upward([Arrow("orchbench.cli.run", "orchbench.views.report", ROOT / "x.py", 1)])
-    assert not upward([Arrow("orchbench.views.report", "orchbench.cli.x", ROOT / "x.py", 1)], into=HELD)
+    assert upward([Arrow("orchbench.views.terminal", "orchbench.workloads.x", ROOT / "x.py", 1)])
+    assert not upward([Arrow("orchbench.cli.run", "orchbench.views.terminal", ROOT / "x.py", 1)])
+    assert not upward([Arrow("orchbench.views.terminal", "orchbench.cli.x", ROOT / "x.py", 1)], into=HELD)
 
 
 def test_no_circles() -> None:
@@ -392,9 +392,9 @@ def test_each_layer_imports_only_its_own_and_those_below() -> None:
 
 
 def test_the_layer_check_sees_an_arrow_up() -> None:
-    assert reaching_up([Arrow("orchbench.harness.runner", "orchbench.views.report", ROOT / "x.py", 1)])
+    assert reaching_up([Arrow("orchbench.harness.runner", "orchbench.views.terminal", ROOT / "x.py", 1)])
     assert reaching_up([Arrow("orchbench.support.console", "orchbench.api", ROOT / "x.py", 1)])
-    assert not reaching_up([Arrow("orchbench.views.report", "orchbench.results.stats", ROOT / "x.py", 1)])
+    assert not reaching_up([Arrow("orchbench.views.terminal", "orchbench.results.stats", ROOT / "x.py", 1)])
     assert not reaching_up([Arrow("orchbench", "orchbench.cli.common", ROOT / "x.py", 1)])  # the façade
 
 

@@ -91,7 +91,8 @@ def test_log_axis_only_for_a_wide_span():
 def test_importing_the_modules_loads_no_heavy_dependency():
     code = (
         "import sys\n"
-        "import orchbench.results.stats, orchbench.results.document, orchbench.views.report\n"
+        "import orchbench.results.stats, orchbench.results.document, orchbench.results.figures\n"
+        "import orchbench.views.terminal, orchbench.views.markdown, orchbench.views.export\n"
         "import orchbench.results.gate, orchbench.views.plots\n"
         "import orchbench.harness.planner\n"
         "heavy = [m for m in ('numpy', 'scipy', 'matplotlib') if m in sys.modules]\n"

@@ -8,8 +8,8 @@ import pytest
 
 from orchbench.harness.planner import plan
 from orchbench.results.document import make_document
+from orchbench.results.figures import build_report
 from orchbench.types import RunResult, RunSpec
-from orchbench.views.report import build_report
 
 
 def _document(walls: list[float], **env) -> dict:

@@ -10,18 +10,14 @@ from rich.console import Console
 from orchbench.errors import UsageError
 from orchbench.harness.planner import plan
 from orchbench.results.document import load, make_document, save
+from orchbench.results.figures import build_report
 from orchbench.results.stats import FASTER
+from orchbench.support.units import MIB
 from orchbench.types import RunResult, RunSpec
-from orchbench.views.report import (
-    CSV_COLUMNS,
-    MIB,
-    build_report,
-    columns,
-    render_table,
-    to_csv,
-    to_json,
-    to_markdown,
-)
+from orchbench.views.columns import columns
+from orchbench.views.export import CSV_COLUMNS, to_csv, to_json
+from orchbench.views.markdown import to_markdown
+from orchbench.views.terminal import render_table
 from orchbench.workloads.anagrams.metrics import render_metrics
 
 

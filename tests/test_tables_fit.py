@@ -10,9 +10,11 @@ from rich.console import Console
 
 from orchbench.cli.sweep import _print_sweep
 from orchbench.results.fairness import TUNING_HEADER
+from orchbench.results.figures import build_report
+from orchbench.views.columns import columns
 from orchbench.views.plots import SweepPoint
-from orchbench.views.report import build_report, columns, render_table
 from orchbench.views.table import Column, natural_width, print_table, stack
+from orchbench.views.terminal import render_table
 from orchbench.views.tuning import render_tuning
 from orchbench.workloads.anagrams.metrics import render_metrics
 from tests.test_report import MIB, _broken_round_two, _document, _result

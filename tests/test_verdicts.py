@@ -143,7 +143,9 @@ def test_every_report_carries_each_strategys_verdict_and_first_error():
     from orchbench.harness import account as time_account
     from orchbench.harness.planner import plan
     from orchbench.results.document import make_document
-    from orchbench.views.report import build_report, to_csv, to_markdown
+    from orchbench.results.figures import build_report
+    from orchbench.views.export import to_csv
+    from orchbench.views.markdown import to_markdown
 
     def worker(first: float, last: float) -> dict:
         return {

@@ -101,7 +101,7 @@ Junit = Annotated[
 
 def rendered(report: Any, fmt: Format, documents: list[dict[str, Any]]) -> str:
     """The report as Markdown, CSV, JSON or a self-contained HTML page."""
-    from orchbench.views import report as reports
+    from orchbench.views import export, markdown
 
     if fmt is Format.html:
         from orchbench.views.html import to_html
@@ -111,14 +111,14 @@ def rendered(report: Any, fmt: Format, documents: list[dict[str, Any]]) -> str:
         from orchbench.views.ci import benchmark_action
 
         return benchmark_action(report)
-    return {"markdown": reports.to_markdown, "csv": reports.to_csv, "json": reports.to_json}[fmt.value](report)
+    return {"markdown": markdown.to_markdown, "csv": export.to_csv, "json": export.to_json}[fmt.value](report)
 
 
 def render(report: Any, fmt: Format, documents: list[dict[str, Any]], wide: bool = False) -> None:
-    from orchbench.views import report as reports
+    from orchbench.views import terminal
 
     if fmt is Format.table:
-        reports.render_table(report, wide=wide)
+        terminal.render_table(report, wide=wide)
     else:
         typer.echo(rendered(report, fmt, documents), nl=False)
 
@@ -186,8 +186,8 @@ def compare_command(
     from orchbench import python_api
     from orchbench.results import document as results
     from orchbench.results import fairness
+    from orchbench.results.figures import build_report
     from orchbench.results.gate import parse_threshold, regressions
-    from orchbench.views.report import build_report
 
     names = run_specs.strategy_names(strategies)
     baseline = python_api.pick_baseline(names, baseline_strategy)
@@ -324,7 +324,7 @@ def report_command(
 ) -> int:
     """Re-render saved comparison results (a table, Markdown, CSV, JSON or an HTML page), optionally with plots."""
     from orchbench.results import document as results
-    from orchbench.views.report import build_report
+    from orchbench.results.figures import build_report
 
     if output is not None and fmt is Format.table:
         raise UsageError(

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from orchbench.support.console import safe_text
 
 if TYPE_CHECKING:
+    from orchbench.results.figures import Report
     from orchbench.types import RunResult
-    from orchbench.views.report import Report
 
 STEP_SUMMARY_VAR = "GITHUB_STEP_SUMMARY"
 
@@ -125,7 +125,7 @@ def summary_markdown(
 ) -> str:
     """The comparison's Markdown table, then what decided the exit status: failed strategies and the gate, and
     the winner (the fastest with every run right, when significantly the fastest)."""
-    from orchbench.views.report import to_markdown
+    from orchbench.views.markdown import to_markdown
 
     lines = [to_markdown(report).rstrip("\n"), ""]
     for name, error in failed.items():

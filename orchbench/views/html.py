@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.results.document import machine_label
-from orchbench.views.report import Column, Report, columns, footnotes
+from orchbench.results.figures import Report, footnotes
+from orchbench.views.columns import columns
+from orchbench.views.table import Column
 
 STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 78em;

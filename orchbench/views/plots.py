@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from orchbench.results.document import measured_runs
-from orchbench.views.report import MIB, Report, build_report
+from orchbench.results.figures import Report, build_report
+from orchbench.support.units import MIB
 
 OK_COLOUR = "#3b75af"
 BAD_COLOUR = "#c0392b"
