@@ -90,7 +90,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "hold_sigint": ("orchbench.support.interrupts", "sigint_held"),
     "release_sigint": ("orchbench.support.interrupts", "release_sigint"),
     "with_run_options": ("orchbench.cli.common", "with_run_options"),
-    "strategy_names": ("orchbench.cli.common", "strategy_names"),
+    "strategy_names": ("orchbench.harness.specs", "strategy_names"),
     "compare_options": ("orchbench.cli.compare_options", None),
     "default_results_path": ("orchbench.results.document", "default_path"),
     "Column": ("orchbench.views.table", "Column"),
