@@ -84,7 +84,7 @@ def test_threads_doing_cpu_work_wait_to_run_and_sleeping_threads_wait():
     assert_adds_up(burning)
     assert burning["detail"]["gil"] > 0
     assert burning["parts"]["waiting_to_run"] > burning["parts"]["waiting"]
-    sleeping = calibrate("threads", items=8, cpu_s=0.0, sleep_s=0.2).time_account
+    sleeping = calibrate("threads", items=8, cpu_s=0.0, sleep_s=0.5).time_account
     assert_adds_up(sleeping)
     assert sleeping["parts"]["waiting"] > sleeping["parts"]["waiting_to_run"]
 

@@ -1,24 +1,26 @@
 """Which of the threads sharing one process's GIL wait for it, sampled from the kernel by a process of its own.
 
 A thread waiting for the GIL sleeps on a futex, as one waiting on a lock does, so its off-CPU time looks like any
-other wait. Where several threads of one process run items, that process forks a *sampler process*. Every
-:data:`PERIOD_S` it looks at up to :data:`PER_TICK` of the threads that are inside an item and reads the state each
-is in (``/proc/PID/task/TID/syscall``): running (on a CPU, or runnable), asleep in a ``futex`` wait on the GIL's own
-words (they lie at the start of CPython's runtime state, :func:`gil_words`), or asleep in any other call.
-:mod:`orchbench.harness.account` splits the threads' sleeping time between the GIL and other waits in the
-proportion of the samples.
+other wait. Where several threads of one process run items, that process starts a *sampler process* (this file, run
+as a script by a fresh interpreter). Every :data:`PERIOD_S` it looks at up to :data:`PER_TICK` of the threads that
+are inside an item and reads the state each is in (``/proc/PID/task/TID/syscall``): running (on a CPU, or
+runnable), asleep in a ``futex`` wait on the GIL's own words (they lie at the start of CPython's runtime state,
+:func:`gil_words`), or asleep in any other call. :mod:`orchbench.harness.account` splits the threads' sleeping time
+between the GIL and other waits in the proportion of the samples.
 
 The sampler is a process, not a thread, because a thread of the sampled process would need the GIL itself to look:
 it could look only at the moments the GIL was handed to it, which are not a fair sample of time (they follow a
 thread's release of the GIL to go to sleep, and its own asking pushes the running thread off the GIL). A process
-looks at moments the sampled threads have no part in. It is forked (ready at once, where a new interpreter takes
-a tenth of a second or more to start), twice, so that it is no child of the run: the run's CPU and memory figures
-cover its tree, and the sampler, like the parent's own sampler, is the instrument, not the pipeline.
+looks at moments the sampled threads have no part in. It is not forked: a fork write-protects every page of the
+sampled process, which then pays a fault for each page it writes (about 60 ms for 80 MB here); a shell started
+without copying anything leaves it behind, so it is no child of the run either (the run's CPU and memory figures
+cover its tree: the sampler, like the parent's own sampler, is the instrument, not the pipeline). It starts in
+about 0.1 s; a run shorter than that, or a busy machine, leaves the GIL unknown for lack of samples.
 
-The two processes share one small memory map (:class:`Shared`): the sampled process writes which of its threads
-are inside an item, the sampler adds its counts. Where any of this is unavailable (not Linux, an unknown
-architecture, ``/proc`` unreadable or not readable by another process, an interpreter without the ``_PyRuntime``
-symbol), the GIL part stays unknown.
+The two processes share one small memory map (:class:`Shared`, on a memory file): the sampled process writes which
+of its threads are inside an item, the sampler adds its counts. Where any of this is unavailable (not Linux, an
+unknown architecture, ``/proc`` unreadable or not readable by another process, an interpreter without the
+``_PyRuntime`` symbol), the GIL part stays unknown.
 """
 
 from __future__ import annotations
@@ -29,14 +31,16 @@ import platform
 import random
 import re
 import select
+import subprocess
+import sys
 import threading
-import warnings
 
 PERIOD_S = 0.01
 PER_TICK = 8  # threads looked at per tick, at most: a read costs the sampler a system call
 SLOTS = 4096  # threads of one process that can be sampled (the threads strategy's largest pool)
 GIL_WINDOW = 4096  # bytes from the start of the runtime state within which its GIL lies
 READY_WAIT_S = 1.0  # how long the sampler waits to be let read the threads before it gives up
+STARTING_WAIT_S = 5.0  # how long starting the sampler may take (the shell that starts it returns at once)
 FUTEX = {"x86_64": 202, "aarch64": 98, "arm64": 98, "riscv64": 98, "ppc64le": 221, "s390x": 238}.get(platform.machine())
 RUNNING, GIL, OTHER = range(3)  # the states counted, per thread
 _USED, _STOP, _DENIED, _TICKS, _PID, _READY = range(6)  # the header's words
@@ -61,8 +65,8 @@ def gil_words() -> tuple[int, int] | None:
 class Shared:
     """The memory both processes see: a header, each slot's thread id, its counts, and whether it is in an item."""
 
-    def __init__(self) -> None:
-        self.map = mmap.mmap(-1, _SIZE, flags=mmap.MAP_SHARED)
+    def __init__(self, fd: int) -> None:
+        self.map = mmap.mmap(fd, _SIZE, flags=mmap.MAP_SHARED)
         view = memoryview(self.map)
         words = view[: 8 * (_HEADER + 4 * SLOTS)].cast("q")
         self.header = words[:_HEADER]
@@ -75,20 +79,29 @@ class StateSampler:
     """In the sampled process: its threads' slots, and the sampler process that counts their states."""
 
     def __init__(self, gil: tuple[int, int]) -> None:
-        self.shared = Shared()
-        self.slots: dict[int, int] = {}
-        self._lock = threading.Lock()
+        memory = os.memfd_create("orchbench-thread-states")
         watch, self._alive = os.pipe()  # the sampler ends when this end closes: on stop, or if this process dies
         try:
-            with warnings.catch_warnings():  # 3.12+ warns of forking beside threads; the child only reads /proc
-                warnings.simplefilter("ignore", DeprecationWarning)
-                child = os.fork()
-            if child == 0:
-                _sampler_process(self.shared, os.getppid(), watch, gil)
-            os.waitpid(child, 0)
+            os.ftruncate(memory, _SIZE)
+            self.shared = Shared(memory)
+            args = [str(a) for a in (os.getpid(), memory, watch, *gil)]
+            # started by a shell that leaves it behind (so it is no child of this process), from a spawn that copies
+            # nothing of this process's memory (a fork would make this process pay for every page it then writes)
+            shell = subprocess.run(
+                ["/bin/sh", "-c", '"$@" </dev/null >/dev/null 2>&1 & echo $!', "sh", sys.executable, "-I", "-S",
+                 __file__, *args],
+                pass_fds=(memory, watch),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=STARTING_WAIT_S,
+                check=True,
+            )  # fmt: skip
+            self.pid = int(shell.stdout)
         finally:
             os.close(watch)
-        self.pid = self.shared.header[_PID]
+            os.close(memory)
+        self.slots: dict[int, int] = {}
+        self._lock = threading.Lock()
         _allow_reading(self.pid)
         self.shared.header[_READY] = 1
 
@@ -135,7 +148,7 @@ _lock = threading.Lock()
 def ensure() -> StateSampler | None:
     """This process's sampler (started once); None where it cannot work."""
     global _sampler
-    if FUTEX is None or not os.path.exists("/proc/self/task") or not hasattr(os, "fork"):
+    if FUTEX is None or not os.path.exists("/proc/self/task") or not hasattr(os, "memfd_create"):
         return None
     with _lock:
         if _sampler is None:
@@ -144,7 +157,7 @@ def ensure() -> StateSampler | None:
                 return None
             try:
                 _sampler = StateSampler(gil)
-            except OSError:
+            except (OSError, ValueError, subprocess.SubprocessError):
                 return None
         return _sampler
 
@@ -172,24 +185,6 @@ os.register_at_fork(after_in_child=_forget_in_child)
 
 
 # --- the sampler process --------------------------------------------------------------------------------------
-
-
-def _sampler_process(shared: Shared, pid: int, watch: int, gil: tuple[int, int]) -> None:
-    """In the first fork: fork the sampler (so that it is no child of ``pid``) and end; in the sampler: sample, then
-    end. Never returns: a forked copy of the run must not go on with the run's code."""
-    code = 0
-    try:
-        sampler = os.fork()
-        if sampler == 0:
-            os.closerange(3, watch)
-            os.closerange(watch + 1, 1 << 16)
-            _sample(shared, pid, watch, gil)
-        else:
-            shared.header[_PID] = sampler
-    except BaseException:
-        code = 1
-    finally:
-        os._exit(code)
 
 
 def _sample(shared: Shared, pid: int, watch: int, gil: tuple[int, int]) -> None:
@@ -230,3 +225,8 @@ def _sample(shared: Shared, pid: int, watch: int, gil: tuple[int, int]) -> None:
                 state = OTHER
             counts[3 * slot + state] += 1
         header[_TICKS] += 1
+
+
+if __name__ == "__main__":
+    _pid, _memory, _watch, _low, _high = (int(a) for a in sys.argv[1:6])
+    _sample(Shared(_memory), _pid, _watch, (_low, _high))
