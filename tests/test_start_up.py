@@ -82,10 +82,10 @@ def test_a_value_given_is_still_converted_and_checked(tmp_path):
         assert message in found["err"], found
 
 
-def test_only_the_invoked_command_is_built_and_help_builds_them_all():
+def test_only_the_invoked_command_is_built_and_help_lists_without_building():
     """typer's building of a command (its options, their types, its help) is put off until the command is looked
     up: running ``list`` builds ``list`` alone, while every command is registered (a plugin's clashing command or
-    flag is still found); ``--help`` lists, hence builds, every one."""
+    flag is still found); ``--help`` lists every command from its name and help text, building none."""
     from orchbench.cli.app import build_app
     from orchbench.cli.built_on_use import click_group
     from orchbench.harness.plugins import get_registry
@@ -93,11 +93,26 @@ def test_only_the_invoked_command_is_built_and_help_builds_them_all():
     group = click_group(build_app(get_registry()))
     names = list(group.commands)
     assert {"list", "run", "compare", "benchmark", "check", "serve", "reference"} <= set(names)
-    with contextlib.redirect_stdout(io.StringIO()):
-        group.main(["list", "--json"], prog_name="orchbench", standalone_mode=False)
-    assert group.commands.built() == ["list", "reference"]  # command groups are built with the group, as typer does
     with contextlib.redirect_stdout(io.StringIO()) as out:
         group.main(["--help"], prog_name="orchbench", standalone_mode=False)
-    assert sorted(group.commands.built()) == sorted(names)
+    assert group.commands.built() == ["reference"]  # command groups are built with the group, as typer does
     listed = [line.split()[0] for line in out.getvalue().split("Commands:")[1].splitlines() if line[2:3].strip()]
     assert listed == names  # in registration order, as typer lists them
+    with contextlib.redirect_stdout(io.StringIO()):
+        group.main(["list", "--json"], prog_name="orchbench", standalone_mode=False)
+    assert group.commands.built() == ["list", "reference"]
+
+
+def test_help_lists_each_command_as_its_own_help_shows_it():
+    """The stand-in --help lists a command by (its name and help text, as typer derives them) says what the built
+    command would: the same summary, the same hidden or not."""
+    from orchbench.cli.app import build_app
+    from orchbench.cli.built_on_use import click_group
+    from orchbench.harness.plugins import get_registry
+
+    commands = click_group(build_app(get_registry())).commands
+    for name in list(commands):
+        listed = commands.for_listing(name)
+        built = commands[name]
+        assert listed.get_short_help_str(limit=10_000) == built.get_short_help_str(limit=10_000), name
+        assert (listed.hidden, listed.deprecated) == (built.hidden, built.deprecated), name
