@@ -80,13 +80,23 @@ class StateSampler:
 
     def __init__(self, gil: tuple[int, int]) -> None:
         memory = os.memfd_create("orchbench-thread-states")
+        os.ftruncate(memory, _SIZE)
+        self.shared = Shared(memory)
+        self.pid = 0
+        self.slots: dict[int, int] = {}
+        self._lock = threading.Lock()
         watch, self._alive = os.pipe()  # the sampler ends when this end closes: on stop, or if this process dies
+        # started on a thread of its own: the item that needed it does not wait for it
+        self._starting = threading.Thread(
+            target=self._start, args=(memory, watch, gil), name="orchbench-thread-states", daemon=True
+        )
+        self._starting.start()
+
+    def _start(self, memory: int, watch: int, gil: tuple[int, int]) -> None:
+        """Start the sampler process: by a shell that leaves it behind (so it is no child of this process), from a
+        spawn that copies nothing of this process's memory."""
         try:
-            os.ftruncate(memory, _SIZE)
-            self.shared = Shared(memory)
             args = [str(a) for a in (os.getpid(), memory, watch, *gil)]
-            # started by a shell that leaves it behind (so it is no child of this process), from a spawn that copies
-            # nothing of this process's memory (a fork would make this process pay for every page it then writes)
             shell = subprocess.run(
                 ["/bin/sh", "-c", '"$@" </dev/null >/dev/null 2>&1 & echo $!', "sh", sys.executable, "-I", "-S",
                  __file__, *args],
@@ -96,13 +106,14 @@ class StateSampler:
                 timeout=STARTING_WAIT_S,
                 check=True,
             )  # fmt: skip
-            self.pid = int(shell.stdout)
+            pid = int(shell.stdout)
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return  # no sampler: no samples, the GIL's part stays unknown
         finally:
             os.close(watch)
             os.close(memory)
-        self.slots: dict[int, int] = {}
-        self._lock = threading.Lock()
-        _allow_reading(self.pid)
+        _allow_reading(pid)
+        self.pid = pid
         self.shared.header[_READY] = 1
 
     def slot(self, tid: int) -> int | None:
@@ -128,6 +139,7 @@ class StateSampler:
     def stop(self) -> None:
         self.shared.header[_STOP] = 1
         os.close(self._alive)
+        self._starting.join(STARTING_WAIT_S)
 
 
 def _allow_reading(pid: int) -> None:
@@ -157,7 +169,7 @@ def ensure() -> StateSampler | None:
                 return None
             try:
                 _sampler = StateSampler(gil)
-            except (OSError, ValueError, subprocess.SubprocessError):
+            except OSError:
                 return None
         return _sampler
 
