@@ -141,3 +141,19 @@ def test_markdown_csv_and_plots_escape_names_from_plugins(hostile, tmp_path):
         s.startswith(("=", "+", "-", "@")) for s in strategies_column
     )
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["settings"]["workload"] == "hostile"
+
+
+def test_list_shows_a_plugins_text_as_text(tmp_path):
+    """Neither rich markup nor an emoji code in a plugin's description becomes something else in ``list``."""
+    plugin = tmp_path / "wordy_plugin.py"
+    plugin.write_text(
+        "import orchbench\n\n"
+        "@orchbench.workload('wordy', items=lambda source: [1], reduce=sum, reference=lambda items: 1,\n"
+        "                    cases={'small': '-'}, description='fast :thumbs_up: and [bold]bold[/bold]')\n"
+        "def wordy(item):\n    return item\n\n"
+        "@orchbench.hookimpl\ndef orchbench_workloads():\n    return [wordy]\n",
+        encoding="utf-8",
+    )
+    listed = cli_here("list", "-p", str(plugin))
+    assert listed.code == 0, listed
+    assert "fast :thumbs_up: and [bold]bold[/bold]" in listed.out, listed.out
