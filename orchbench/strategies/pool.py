@@ -235,23 +235,29 @@ def chunks(pairs: Iterable[Pair], size: int) -> Iterator[Chunk]:
         yield chunk
 
 
-def start_forkserver() -> None:
-    """Start this process's fork server, if none runs, with Ctrl-C held: the server inherits the hold, so a Ctrl-C
-    cannot interrupt its imports (a traceback) before it starts to ignore Ctrl-C; the run stops the pool itself."""
-    from multiprocessing import forkserver, resource_tracker
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker, if none runs, with SIGHUP blocked.
 
-    # The fork server's start starts the resource tracker too, unblocking SIGINT whatever was held. The tracker
-    # ignores SIGINT and SIGTERM but not SIGHUP: one killed by a hang-up is relaunched by the run's clean-up,
-    # and the new one prints a traceback for every semaphore it never knew. It inherits an ignored SIGHUP.
-    try:
-        previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    except ValueError:  # not the main thread (a run inside a test): handlers cannot change here
-        previous = None
+    The tracker ignores SIGINT and SIGTERM but not SIGHUP: one killed by a hang-up (the whole group's) is relaunched
+    by the run's clean-up, and the new one prints a traceback for every semaphore it never knew. It inherits the
+    blocked SIGHUP and keeps it (a mask works from any thread; a handler could be set from the main thread only).
+    The first semaphore or shared array starts it, so this comes before any.
+    """
+    from multiprocessing import resource_tracker
+
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     try:
         resource_tracker.ensure_running()
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGHUP, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def start_forkserver() -> None:
+    """Start this process's fork server, if none runs, with Ctrl-C held: the server inherits the hold, so a Ctrl-C
+    cannot interrupt its imports (a traceback) before it starts to ignore Ctrl-C; the run stops the pool itself."""
+    from multiprocessing import forkserver
+
+    start_resource_tracker()  # the fork server's start would start it, with SIGHUP as it is
     with orchbench.hold_sigint():
         forkserver.ensure_running()
 
@@ -329,6 +335,7 @@ class Supervisor:
         self._unclaimed: dict[int, float] = {}  # workers seen without a heartbeat slot yet, since when
         self._sent: dict[Future, float] = {}  # when each chunk in flight was handed to the pool
         self._ctx = start_context(preload)
+        start_resource_tracker()  # before the shared array's lock starts it
         self.shared = Shared(self._ctx, capacity)
 
     def worker_counts(self) -> tuple[int, int, int]:
