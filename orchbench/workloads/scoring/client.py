@@ -43,12 +43,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from orchbench import AttemptTimeout, TransientError, attempt_time_left  # the harness cuts sync attempts cooperatively
 from orchbench.workloads.scoring.http1 import ConnectFailed
+from orchbench.workloads.scoring.wire import DEFAULT_CONNECTIONS, RequestHead, Target, check_header, check_url
 from orchbench.workloads.scoring.wire import MAX_BODY as MAX_ANSWER_BYTES  # every client reads no more of an answer
-from orchbench.workloads.scoring.wire import RequestHead, Target, check_header, check_url
 
 MAX_JSON_DEPTH = 32  # a score answer is one object deep; deeper answers are refused before parsing
 DEFAULT_TIMEOUT = 60.0
-DEFAULT_CONNECTIONS = 256
 CONNECT_TIMEOUT = 10.0
 SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie")
 

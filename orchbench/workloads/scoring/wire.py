@@ -19,6 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+# Connections a client keeps open to the service unless told otherwise (the pool of every strategy's client).
+DEFAULT_CONNECTIONS = 256
+
 MAX_HEAD = 64 * 1024  # status line and headers of an answer
 MAX_BODY = 1024 * 1024  # body of an answer
 MAX_INTERIM = 16  # interim (1xx) answers before the real one; a service sending more is out of step

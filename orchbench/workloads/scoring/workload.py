@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from orchbench import Option, TaskProfile, TransientError, UsageError, Workload, did_you_mean
 from orchbench.workloads.scoring.corpus import CASE_HELP, case_corpus
 from orchbench.workloads.scoring.scores import is_blank, score_line, split_lines
+from orchbench.workloads.scoring.wire import DEFAULT_CONNECTIONS
 
 if TYPE_CHECKING:
     from orchbench import ResourceCache, RunSpec
@@ -38,7 +39,6 @@ SCENARIO_HELP: dict[str, str] = {
     "none": "no latency, no faults, unlimited capacity",
 }
 
-DEFAULT_CONNECTIONS = 256
 _MAX_ATTEMPTS_FOR_LIMIT = 1000
 
 _SERVER_OPTIONS: dict[str, Option] = {
