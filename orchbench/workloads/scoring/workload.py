@@ -280,13 +280,8 @@ class ScoringWorkload(Workload):
         lines = []
         if "requests" in rest:
             distinct = rest.pop("unique_lines", None)
-            lines.append(
-                (
-                    "requests",
-                    units.count(rest.pop("requests"))
-                    + (f" for {units.count(distinct)} distinct lines" if distinct is not None else ""),
-                )
-            )
+            aside = "" if distinct is None else f" for {units.count(distinct)} distinct lines"
+            lines.append(("requests", units.count(rest.pop("requests")) + aside))
         if "by_status" in rest:
             lines.append(("answers", units.tally(rest.pop("by_status"))))
         if "served" in rest:
@@ -297,24 +292,14 @@ class ScoringWorkload(Workload):
             lines.append(("trouble", " · ".join(happened) or "none"))
         if "max_in_flight" in rest:
             now = rest.pop("in_flight", None)
-            lines.append(
-                (
-                    "in flight",
-                    f"at most {units.count(rest.pop('max_in_flight'))}"
-                    + (f" ({units.count(now)} at the end)" if now else ""),
-                )
-            )
+            aside = f" ({units.count(now)} at the end)" if now else ""
+            lines.append(("in flight", f"at most {units.count(rest.pop('max_in_flight'))}" + aside))
         if "max_connections_open" in rest:
             lines.append(("connections", f"at most {units.count(rest.pop('max_connections_open'))} open at once"))
         if "cpu_s" in rest:
             at_start = rest.pop("cpu_s_at_start", None)
-            lines.append(
-                (
-                    "server CPU",
-                    units.duration(rest.pop("cpu_s"))
-                    + (f" ({units.duration(at_start)} of it to start)" if at_start is not None else ""),
-                )
-            )
+            aside = "" if at_start is None else f" ({units.duration(at_start)} of it to start)"
+            lines.append(("server CPU", units.duration(rest.pop("cpu_s")) + aside))
         return lines + super().format_stats({**rest, **odd})
 
     def _with_start(self, stats: dict[str, Any]) -> dict[str, Any]:
