@@ -35,6 +35,13 @@ def run(strategy: str, *args: str, timeout: float = 3600, extra_env: dict[str, s
     return json.loads(done.stdout)
 
 
+def orchbench(*args: str) -> None:
+    """Run ``orchbench ARGS`` for the files it writes, its output discarded; a failure exits with its error output."""
+    done = subprocess.run([*orchbench_cmd(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        sys.exit(f"orchbench {' '.join(args)} failed:\n{done.stderr}")
+
+
 def env() -> dict[str, str]:
     """The environment of the runs: built-in plugins plus the Ray plugin when installed, no colour."""
     out = dict(os.environ)

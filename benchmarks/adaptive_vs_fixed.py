@@ -16,23 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import verdict
+from _common import orchbench, verdict
 
 FIXED = (4, 8, 16, 32, 64, 128, 256)
-
-
-def orchbench(*args: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchbench", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    if proc.returncode != 0:
-        sys.exit(f"orchbench {' '.join(args)} failed:\n{proc.stderr}")
 
 
 def runs_in(directory: Path) -> list[dict[str, Any]]:

@@ -17,20 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import verdict
+from _common import orchbench, verdict
 
 
 def compare(retry: str, out: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "orchbench",
+    orchbench(
         "compare",
         "--strategies",
         "asyncio",
@@ -61,10 +57,7 @@ def compare(retry: str, out: Path, args: argparse.Namespace) -> list[dict[str, A
         str(out),
         "--results-dir",
         str(out.parent),
-    ]
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd[2:])} failed:\n{proc.stderr}")
+    )
     document = json.loads(out.read_text(encoding="utf-8"))
     return [run for run in document["runs"] if not run.get("warmup")]
 
