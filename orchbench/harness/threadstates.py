@@ -31,7 +31,6 @@ import platform
 import random
 import re
 import select
-import subprocess
 import sys
 import threading
 
@@ -40,7 +39,7 @@ PER_TICK = 8  # threads looked at per tick, at most: a read costs the sampler a 
 SLOTS = 4096  # threads of one process that can be sampled (the threads strategy's largest pool)
 GIL_WINDOW = 4096  # bytes from the start of the runtime state within which its GIL lies
 READY_WAIT_S = 1.0  # how long the sampler waits to be let read the threads before it gives up
-STARTING_WAIT_S = 5.0  # how long starting the sampler may take (the shell that starts it returns at once)
+STARTING_WAIT_S = 5.0  # how long stopping waits for the sampler to have started (its shell returns at once)
 FUTEX = {"x86_64": 202, "aarch64": 98, "arm64": 98, "riscv64": 98, "ppc64le": 221, "s390x": 238}.get(platform.machine())
 RUNNING, GIL, OTHER = range(3)  # the states counted, per thread
 _USED, _STOP, _DENIED, _TICKS, _PID, _READY = range(6)  # the header's words
@@ -94,24 +93,30 @@ class StateSampler:
 
     def _start(self, memory: int, watch: int, gil: tuple[int, int]) -> None:
         """Start the sampler process: by a shell that leaves it behind (so it is no child of this process), from a
-        spawn that copies nothing of this process's memory."""
+        spawn that copies nothing of this process's memory. A few calls that each let the GIL go: threads busy with
+        it (the very ones to sample) make every return to Python code wait."""
+        answer, told = os.pipe()
         try:
+            for fd in (memory, watch):
+                os.set_inheritable(fd, True)
             args = [str(a) for a in (os.getpid(), memory, watch, *gil)]
-            shell = subprocess.run(
-                ["/bin/sh", "-c", '"$@" </dev/null >/dev/null 2>&1 & echo $!', "sh", sys.executable, "-I", "-S",
-                 __file__, *args],
-                pass_fds=(memory, watch),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=STARTING_WAIT_S,
-                check=True,
-            )  # fmt: skip
-            pid = int(shell.stdout)
-        except (OSError, ValueError, subprocess.SubprocessError):
+            shell = os.posix_spawn(
+                "/bin/sh",
+                ["sh", "-c", '"$@" </dev/null >/dev/null 2>&1 & echo $!', "sh", sys.executable, "-I", "-S", __file__]
+                + args,
+                os.environ,
+                file_actions=[(os.POSIX_SPAWN_DUP2, told, 1), (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)],
+            )
+            os.close(told)
+            told = -1
+            pid = int(os.read(answer, 64))  # the shell's answer, then its end
+            os.waitpid(shell, 0)
+        except (OSError, ValueError):
             return  # no sampler: no samples, the GIL's part stays unknown
         finally:
-            os.close(watch)
-            os.close(memory)
+            for fd in (answer, told, watch, memory):
+                if fd >= 0:
+                    os.close(fd)
         _allow_reading(pid)
         self.pid = pid
         self.shared.header[_READY] = 1
