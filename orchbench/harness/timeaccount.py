@@ -68,6 +68,9 @@ class Worker:
         "runq_fd",
         "runq_base",
         "runq_at",
+        "read_raw",
+        "gap_cpu",
+        "ended_read",
         "loop_busy",
         "stretch",
         "slot",
@@ -86,6 +89,9 @@ class Worker:
         self.runq_base: tuple[float, float] | None = None  # the thread's CPU and run-queue wait when first read
         self.runq: float | None = None
         self.runq_at = 0.0  # when it was last read
+        self.read_raw = 0.0  # the thread's CPU clock then
+        self.gap_cpu = 0.0  # CPU between a sync item's end and the next one's start, read at both ends: not items'
+        self.ended_read = False  # whether the last read was at the end of a sync item, with none in flight
         self.spans: list[tuple[float, float, int, bool]] = []
         # async: when the last item's step on this thread ended, and when the loop's current busy stretch began
         self.loop_busy = self.stretch = 0.0
@@ -112,7 +118,8 @@ class Worker:
                 waited = None
         if self.runq_base is None:
             self.runq_base = (ran, waited or 0.0)
-        self.cpu = ran - self.runq_base[0]
+        self.cpu = ran - self.runq_base[0] - self.gap_cpu
+        self.read_raw = ran
         self.runq = None if waited is None else waited - self.runq_base[1]
         self.runq_at = _monotonic()
 
@@ -184,7 +191,7 @@ class Recorder:
         for (ident, _), w in workers.items():
             w.take_samples(sampler)
             if w.runq_fd is not None:
-                if ident == me:
+                if ident == me and not w.ended_read:  # read at its last item's end: what came after is not its
                     w.read_runq()
                 os.close(w.runq_fd)
             if w.items:
@@ -207,6 +214,9 @@ def item_begin(kind: str = "sync") -> tuple[Worker, float] | None:
         return None
     w = RECORDER.worker(kind)
     _current.set(w)
+    if w.ended_read:  # the CPU since the last item's end (the strategy's own work) is not the items'
+        w.gap_cpu += _thread_time() - w.read_raw
+        w.ended_read = False
     w.inflight += 1
     if w.slot is not None:
         w.inside[w.slot] = 1
@@ -236,6 +246,7 @@ def item_end(token: tuple[Worker, float] | None, attempts: int, ok: bool) -> Non
         w.spans.append((start, end, attempts, ok))
     if end - w.runq_at >= RUNQ_EVERY_S:
         w.read_runq()
+        w.ended_read = w.kind == "sync" and not w.inflight
     _current.set(None)
 
 
