@@ -75,7 +75,7 @@ SAYS = {
     "limit; fewer requests in flight, or --set adaptive=true",
     "backoff": "{share:.0%} of the items' time in back-off waits between attempts — failed attempts cost this; "
     "shorter back-off (retry.base, retry.cap) for brief failures",
-    MACHINE: "{share:.0%} of the items' time waiting for a CPU that other processes held — the machine was busy",
+    MACHINE: "{share:.0%} of the items' time waiting for a CPU — other work on the machine, or bursts of its own",
     "oversubscribed": "{share:.0%} of the items' time runnable but waiting for one of {cores} cores — more busy "
     "workers than cores; fewer workers",
     "one-core": "the items are CPU work ({share:.0%} of their time running, the machine's run queue aside) on one "
@@ -335,7 +335,8 @@ def notes(grouped: Mapping[str, Sequence[Any]]) -> Said:
     if loaded:
         shares = ", ".join(f"{name} {share:.0%}" for name, share in loaded.items())
         lines.append(
-            f"The machine was busy: the items' time waiting for a CPU other processes held ({shares}); the figures "
-            "are slower than on a quiet machine — `orchbench check` measures how noisy it is."
+            f"Items waited for a CPU ({shares}) while their run wanted no more CPUs than the machine has on average: "
+            "other work on the machine, or the run's own processes outnumbering the cores in bursts; the figures are "
+            "slower than on a quiet machine — `orchbench check` measures how noisy it is."
         )
     return said
