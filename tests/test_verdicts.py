@@ -52,7 +52,7 @@ def test_a_sync_sleep_in_async_items_blocks_the_loop():
 
 
 def test_cpu_work_between_awaits_waits_for_the_busy_loop():
-    result = run("asyncio", workload="anagrams", case="medium", scenario="fast", cpu_ms=5.0)
+    result = run("asyncio", workload="anagrams", case="medium", scenario="fast", cpu_ms=20.0)
     assert "busy event loop" in rules(result)["busy-loop"]
 
 
