@@ -143,7 +143,7 @@ def test_markdown_csv_and_plots_escape_names_from_plugins(hostile, tmp_path):
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["settings"]["workload"] == "hostile"
 
 
-def test_list_shows_a_plugins_text_as_text(tmp_path):
+def test_list_shows_a_plugins_text_as_text(tmp_path, monkeypatch):
     """Neither rich markup nor an emoji code in a plugin's description becomes something else in ``list``."""
     plugin = tmp_path / "wordy_plugin.py"
     plugin.write_text(
@@ -154,6 +154,7 @@ def test_list_shows_a_plugins_text_as_text(tmp_path):
         "@orchbench.hookimpl\ndef orchbench_workloads():\n    return [wordy]\n",
         encoding="utf-8",
     )
+    monkeypatch.setenv("COLUMNS", "300")  # the description on one line of the table
     listed = cli_here("list", "-p", str(plugin))
     assert listed.code == 0, listed
     assert "fast :thumbs_up: and [bold]bold[/bold]" in listed.out, listed.out

@@ -32,20 +32,21 @@ CHEAP = [*HELP, ["list"], ["list", "--json"]]
 # Runs each command line in turn in one interpreter; after each, which of the modules named are imported so far.
 PROBE = """
 import contextlib, io, json, sys
+before = set(sys.modules)  # what the interpreter loaded on its own (a coverage hook imports multiprocessing)
 from orchbench.cli.app import main
 commands, heavy = json.loads(sys.argv[1])
 for args in commands:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = main(args)
-    seen = [m for m in heavy if m in sys.modules]
+    seen = [m for m in heavy if m in sys.modules and m not in before]
     print(json.dumps({"args": args, "status": status, "out": out.getvalue(), "err": err.getvalue(), "heavy": seen}))
 """
 
 
 def run_in_one_process(commands: list[list[str]], cwd: Path) -> list[dict]:
     """Run each ``orchbench ARGS`` of ``commands`` in one fresh interpreter (in ``cwd``, with the installed plugins
-    only): for each, its status, output, and which of HEAVY (and rich) were imported by then."""
+    only): for each, its status, output, and which of HEAVY (and rich) orchbench had imported by then."""
     env = {k: v for k, v in os.environ.items() if k not in ("ORCHBENCH_PLUGINS", "ORCHBENCH_NO_PROJECT")}
     ran = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps([commands, [*HEAVY, "rich"]])],
