@@ -39,6 +39,9 @@ def ray_cluster() -> Iterator[str]:
 # serves them all and two never compete for the 2 cores. xdist's own `xdist_group` cannot do it under pytest 9
 # (it renames node ids, which pytest no longer reads), so the scheduler groups by a name every Ray test carries.
 RAY_IN_NODE_ID = re.compile(r"(?<![a-z])ray(?![a-z])", re.IGNORECASE)
+# Modules whose module-scoped fixture is costly (a venv with packages installed): their tests go to one worker,
+# so the fixture is built once, not once per worker.
+ONE_WORKER_MODULES = ("tests/test_example_plugin.py",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -57,6 +60,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
     class RayTestsTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "ray" if RAY_IN_NODE_ID.search(nodeid) else nodeid
+            if RAY_IN_NODE_ID.search(nodeid):
+                return "ray"
+            module = nodeid.split("::")[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
 
     return RayTestsTogether(config, log)
