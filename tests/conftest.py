@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
+TOKEN_DIR = pytest.StashKey[str]()
+
 os.environ.setdefault("ORCHBENCH_PLUGINS", "")  # no stray third-party entry points in the suite
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One Ray token for the session, set before any test uses Ray: Ray reads RAY_AUTH_MODE once per process, so
+    a test that ran a local Ray before the session's cluster started would otherwise be refused by the cluster."""
+    token_dir = tempfile.mkdtemp(prefix="obtoken-")
+    token = os.path.join(token_dir, "auth_token")
+    with open(token, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(32))
+    config.stash[TOKEN_DIR] = token_dir
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=token)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(config.stash.get(TOKEN_DIR, ""), ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

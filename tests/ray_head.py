@@ -32,21 +32,29 @@ def _tree(proc: psutil.Process) -> list[psutil.Process]:
         return []
 
 
+def _token_set() -> bool:
+    """A token this process's Ray reads already (see ``tests/conftest.py``): the head takes it too."""
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH", "")
+    return os.environ.get("RAY_AUTH_MODE", "").lower() == "token" and bool(path) and Path(path).is_file()
+
+
 @contextlib.contextmanager
 def ray_head() -> Iterator[str]:
     """Yield the address of a fresh Ray head; stop it by killing its own processes (``ray stop`` would stop
     every Ray of the machine).
 
-    It gets an authentication token of its own, set in this process's environment while it runs, so the
-    drivers started from here (in this process and in the CLI's) present it, whatever token the user may have.
+    It takes the token this process's environment names (the test session's), or gets one of its own, set in
+    this process's environment while it runs, so the drivers started from here (in this process and in the
+    CLI's) present it, whatever token the user may have.
     """
     port = _free_port()
     temp = tempfile.mkdtemp(prefix="obray-")  # short: Ray's socket paths live under it
     log = Path(temp, "ray-start.log")
-    token = Path(temp, "auth_token")
-    token.write_text(secrets.token_hex(32))
     saved = {key: os.environ.get(key) for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH")}
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
+    if not _token_set():
+        token = Path(temp, "auth_token")
+        token.write_text(secrets.token_hex(32))
+        os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
     cmd = [
         str(Path(sys.executable).parent / "ray"),
         "start",

@@ -273,7 +273,8 @@ def test_local_ray_by_default_is_correct_and_ends_with_the_run(ray_cluster: str)
         assert result.startup_s > 0
         acc = result.time_account  # Ray and its actors start before the window, apart; the actors' items are seen
         assert acc["startup"]["before_window_s"] == result.startup_s
-        assert sum(row["items"] for row in acc["per_worker"]) == result.unique_items
+        seen = sum(row["items"] for row in acc["per_worker"])
+        assert seen == result.unique_items, (acc["notes"], result.strategy_stats, result.resolved_options)
         assert all(acc["parts"][part] is not None for part in ("running", "waiting", "transfer", "idle"))
         assert all(row["transfer"] > 0 for row in acc["per_worker"])  # every batch crossed the object store
         assert watcher.titled("raylet") and watcher.titled("gcs_server"), "no local Ray was started"
