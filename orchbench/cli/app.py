@@ -76,6 +76,7 @@ def _root(
         typer.Option(
             "--plugin",
             "-p",
+            metavar="<file|module>",
             help="Load a plugin from a Python file or an importable module, without installing it "
             "(repeatable; allowed before or after any command).",
         ),

@@ -13,13 +13,18 @@ from orchbench.cli import workload_flags
 from orchbench.harness.specs import check_value
 from orchbench.types import RUN_OPTIONS, RunOption, RunOptions
 
+# What a value looks like, where the type's name would not say it (typer shows a list as <list[str]>)
+METAVARS = {"--set": "<key=value>"}
+
 
 def cli_annotation(option: RunOption) -> Any:
     """The type typer reads for a run option: its Python type and its flags and help."""
     python_type: Any = list[str] if option.many else option.value.type
     if option.value.default is None and not option.many:
         python_type = python_type | None
-    return Annotated[python_type, typer.Option(*option.flags, help=option.value.help)]
+    return Annotated[
+        python_type, typer.Option(*option.flags, help=option.value.help, metavar=METAVARS.get(option.flag))
+    ]
 
 
 def with_run_options(*, only: Iterable[str] | None = None, **defaults: Any) -> Callable[..., Any]:
@@ -70,6 +75,7 @@ def strategies_option(doing: str) -> Any:
         "--strategies",
         "--strategy",
         "-s",
+        metavar="<names>",
         help=f"Strategies or presets to {doing}: space- or comma-separated after one flag, or the flag repeated "
         "(default: every installed strategy).",
     )

@@ -176,6 +176,7 @@ def compare_command(
         list[str] | None,
         typer.Option(
             "--python",
+            metavar="<version|path>",
             help="Run every strategy under this interpreter (repeatable; rows are labelled by interpreter). "
             "orchbench is installed for it once, in a cached virtual environment.",
         ),
