@@ -186,3 +186,20 @@ def test_a_recorded_reference_checks_a_pipeline_of_ones_own(plugin: Path, tmp_pa
     result = json.loads(broken.stdout)
     assert broken.returncode == 1 and result["correct"] is False
     assert result["mismatch"]["against"] == "recorded reference" and result["mismatch"]["count"] == 1
+
+
+def test_a_file_that_implements_no_hook_is_a_problem_naming_what_it_left_unreturned(tmp_path: Path):
+    forgot = tmp_path / "forgot_the_hook.py"
+    forgot.write_text(
+        "import orchbench\n\n"
+        "@orchbench.workload('lengths', items=str.split, cases={'one': 'a bb'})\n"
+        "def length(word):\n"
+        "    return len(word)\n",
+        encoding="utf-8",
+    )
+    listed = cli("list", "--json", "-p", str(forgot))
+    problems = json.loads(listed.stdout)["problems"]
+    assert [p["plugin"] for p in problems] == ["forgot_the_hook"] and listed.returncode == 1
+    assert "no orchbench hook" in problems[0]["error"] and "workload 'lengths'" in problems[0]["error"]
+    ran = cli("run", "sequential", "-p", str(forgot), "-w", "lengths")
+    assert ran.returncode == 2 and "workload 'lengths' must be returned from a hook" in ran.stderr

@@ -268,6 +268,24 @@ def plugin_error(exc: BaseException) -> str | None:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _no_hooks(module: Any) -> str:
+    """What to say of a plugin file or module that implements no hook: nothing of it can be used."""
+    defined = [
+        f"{kind} {name!r}"
+        for value in vars(module).values()
+        for kind, (_hook, base) in KINDS.items()
+        if isinstance(value, type)
+        and issubclass(value, base)
+        and value.__module__ == module.__name__
+        and isinstance(name := getattr(value, "name", None), str)
+    ]
+    found = f"its {', '.join(defined)} must be returned" if defined else "what it supplies must be returned"
+    return (
+        f"implements no orchbench hook, so nothing of it is used: {found} from a hook, e.g. "
+        "@orchbench.hookimpl def orchbench_workloads(): return [...]"
+    )
+
+
 def _unknown_hooks(pm: pluggy.PluginManager) -> list[tuple[str, str]]:
     """(plugin name, hook name) of every implementation of a hook orchbench does not declare — what pluggy's
     ``check_pending`` raises for, found all at once so that each plugin's is reported."""
@@ -349,6 +367,9 @@ def load_registry(extra: Iterable[str] = ()) -> Registry:
         register(ep.name, _source(ep), ep.load)
     for name, source in _module_plugins([*extra, *used()]):
         register(source.plugin, source, functools.partial(_imported, name))
+        plugin = pm.get_plugin(source.plugin)
+        if plugin is not None and sources.get(source.plugin) is source and not pm.get_hookcallers(plugin):
+            registry.problems.append(PluginProblem(source, _no_hooks(plugin)))
     hook_names = [name for name in vars(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_")]
     for plugin_name, hook in _unknown_hooks(pm):
         registry.problems.append(
