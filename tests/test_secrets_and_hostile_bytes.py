@@ -12,6 +12,7 @@ import pytest
 
 from orchbench.support.redact import is_secret_name, redact_text, scrub
 from tests.cli_here import cli_here
+from tests.helpers import cli
 from tests.own_service import OwnService
 
 pytestmark = pytest.mark.adversarial("secrets and hostile bytes")
@@ -143,18 +144,49 @@ def test_markdown_csv_and_plots_escape_names_from_plugins(hostile, tmp_path):
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["settings"]["workload"] == "hostile"
 
 
-def test_list_shows_a_plugins_text_as_text(tmp_path, monkeypatch):
-    """Neither rich markup nor an emoji code in a plugin's description becomes something else in ``list``."""
+def test_a_plugins_text_is_shown_as_text_in_list_run_and_compare(tmp_path, monkeypatch):
+    """Neither rich markup nor an emoji code in a plugin's description, or in its item's error, becomes something
+    else on the terminal."""
     plugin = tmp_path / "wordy_plugin.py"
     plugin.write_text(
         "import orchbench\n\n"
-        "@orchbench.workload('wordy', items=lambda source: [1], reduce=sum, reference=lambda items: 1,\n"
+        "@orchbench.workload('wordy', items=lambda source: [1, 2], reduce=sum,\n"
         "                    cases={'small': '-'}, description='fast :thumbs_up: and [bold]bold[/bold]')\n"
-        "def wordy(item):\n    return item\n\n"
+        "def wordy(item):\n"
+        "    if item == 2:\n"
+        "        raise ValueError('bad :fire: [red]two[/red]')\n"
+        "    return item\n\n"
         "@orchbench.hookimpl\ndef orchbench_workloads():\n    return [wordy]\n",
         encoding="utf-8",
     )
-    monkeypatch.setenv("COLUMNS", "300")  # the description on one line of the table
+    monkeypatch.setenv("COLUMNS", "300")  # each text on one line of its table
     listed = cli_here("list", "-p", str(plugin))
     assert listed.code == 0, listed
     assert "fast :thumbs_up: and [bold]bold[/bold]" in listed.out, listed.out
+    ran = cli_here("run", "sequential", "-p", str(plugin), "-w", "wordy", "-r", "none")
+    compared = cli_here("compare", "-s", "sequential", "-p", str(plugin), "-w", "wordy", "-r", "none", "-n", "1",
+                        "--warmup", "0")  # fmt: skip
+    for shown in (ran, compared):
+        assert "ValueError: bad :fire: [red]two[/red]" in shown.out, shown
+        assert "\N{FIRE}" not in shown.out
+
+
+def test_debug_tracebacks_mask_secrets_too(tmp_path):
+    """--debug shows the traceback, but a secret quoted in an error is masked there as in every other line."""
+    plugin = tmp_path / "leaky_plugin.py"
+    plugin.write_text(
+        "import orchbench\n\n"
+        "class Leaky(orchbench.Strategy):\n"
+        "    name = 'leaky'\n\n"
+        "    def map(self, task, items):\n"
+        "        raise RuntimeError('refused: Authorization: Bearer sk-live-123 at http://u:pw-456@host/')\n\n"
+        "@orchbench.hookimpl\ndef orchbench_strategies():\n    return [Leaky]\n",
+        encoding="utf-8",
+    )
+    ran = cli("--debug", "run", "leaky", "-p", str(plugin), "-t", "small")  # the run's own process raises
+    url = cli("--debug", "run", "sequential", "-w", "scoring", "--url", "http://u:pw-456@127.0.0.1:1/")  # this one
+    for shown in (ran, url):
+        assert "Traceback (most recent call last)" in shown.stderr, shown.stderr
+        assert "sk-live-123" not in shown.stderr and "pw-456" not in shown.stderr, shown.stderr
+    assert "Bearer ***" in ran.stderr or "Authorization: ***" in ran.stderr
+    assert ran.returncode == 1 and url.returncode == 2

@@ -337,7 +337,7 @@ def _use_plugins_and_project(args: list[str]) -> tuple[Any, dict[str, Any] | Non
 
 
 def _main(argv: list[str] | None) -> int:
-    from orchbench.support.console import say
+    from orchbench.support.console import say, say_traceback
 
     args = root_flags_first(expand_multi_values(list(sys.argv[1:] if argv is None else argv)))
     state.debug = False  # until the root callback sets it: an error before typer parsed the line shows one line
@@ -358,12 +358,13 @@ def _main(argv: list[str] | None) -> int:
         return _interrupted()
     except UsageError as exc:
         if state.debug:
-            raise
+            say_traceback(exc)
         say(f"orchbench: error: {exc}")
         return 2
     except Exception as exc:
         if state.debug:
-            raise
+            say_traceback(exc)
+            return 1
         say(f"orchbench: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         return 1
     if status == 130:  # typer's status after Ctrl-C, or a command's that kept partial results (and said where)

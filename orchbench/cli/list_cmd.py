@@ -61,7 +61,7 @@ def list_command(
 
     from orchbench.support.console import make_console, safe_markup
 
-    console = make_console(emoji=False)  # a plugin's text is shown as text: ":smile:" stays ":smile:"
+    console = make_console()
     table = Table(title="orchbench plugins", title_justify="left")
     for column in ("kind", "name", "description", "source"):
         table.add_column(column, overflow="fold")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
-import traceback
 
 from orchbench.errors import StrategyError, UsageError
+from orchbench.support.console import say_traceback
 from orchbench.types import RunResult, RunSpec
 
 EXIT_CANNOT_WRITE = 3  # the result could not be written (a full or read-only temporary directory)
@@ -37,7 +37,7 @@ def main(spec_path: str, result_path: str) -> int:
         message = str(exc) if isinstance(exc, StrategyError) else f"{type(exc).__name__}: {exc}"
         result = RunResult(spec=spec.to_dict(), error=message)
         if request.get("debug"):
-            traceback.print_exc()
+            say_traceback(exc)
     wanted = request.get("with_output", False)  # True, False, or "unverified": only when nothing checked it
     with_output = wanted is True or (wanted == "unverified" and result.correct is None)
     payload = {"result": result.to_dict(with_output=with_output), "window": window}

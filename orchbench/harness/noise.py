@@ -132,6 +132,6 @@ def warn(found: list[str]) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, emoji=False)
     for line in lines:
         console.print(Text(line))

@@ -57,9 +57,25 @@ def say(message: str) -> None:
         pass
 
 
+def say_traceback(exc: BaseException) -> None:
+    """``exc``'s traceback on stderr (``--debug``), each line shown as text and with secrets masked, like every
+    other line orchbench prints: a message that quotes a URL with its password shows ``***``."""
+    import traceback
+
+    try:
+        for line in "".join(traceback.format_exception(exc)).splitlines():
+            print(safe_text(line), file=sys.stderr)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def make_console(**kwargs: Any) -> Any:
+    """A rich console at the terminal's width (a pipe's: :data:`PIPE_WIDTH`) that shows ":smile:" in a plugin's
+    or a service's text as it is, not as an emoji."""
     from rich.console import Console
 
+    kwargs.setdefault("emoji", False)
     stream = sys.stderr if kwargs.get("stderr") else sys.stdout
     if not stream.isatty() and not os.environ.get("COLUMNS", "").isdigit():  # COLUMNS=100 sets a pipe's width
         kwargs.setdefault("width", PIPE_WIDTH)

@@ -175,7 +175,7 @@ def _live(
         TextColumn(what),
         Elapsed(),
         Left(),
-        console=console or Console(stderr=True),
+        console=console or Console(stderr=True, emoji=False),
         transient=True,
     )
     with display:
