@@ -208,6 +208,48 @@ def test_actor_killed_mid_run_is_survived(ray_cluster: str, capfd: pytest.Captur
     assert "sending it again as generation 1" in capfd.readouterr().err
 
 
+WHERE_PLUGIN = """
+import os
+import sys
+
+import orchbench
+
+
+@orchbench.workload("where", items=lambda source: [1, 2, 3], cases={"three": "-"})
+def where(item):
+    return [os.getcwd(), any(p in ("", os.getcwd()) for p in sys.path)]
+
+
+@orchbench.hookimpl
+def orchbench_workloads():
+    return [where]
+"""
+
+
+@pytest.mark.ray
+def test_actors_work_in_the_drivers_directory_without_importing_from_it(ray_cluster: str, tmp_path: Path) -> None:
+    """Ray puts the driver's directory first on its workers' path: a module there named like one the actors import
+    would run in them (a process pool's workers never import from it). The actors still work in that directory."""
+    (tmp_path / "tenacity.py").write_text(
+        "open(__file__ + '.ran', 'w').close()\nraise ImportError('the directory shadowed tenacity')\n"
+    )
+    plugin = tmp_path / "where_plugin.py"
+    plugin.write_text(WHERE_PLUGIN, encoding="utf-8")
+    command = ["run", "ray", "-p", str(plugin), "-w", "where", "--set", f"address={ray_cluster}", "--json"]
+    proc = subprocess.run(
+        [str(BIN / "orchbench"), *command],
+        cwd=tmp_path,
+        env=_env(ORCHBENCH_PLUGINS="orchbench-ray"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["output"] == [[str(tmp_path), False]] * 3
+    assert not (tmp_path / "tenacity.py.ran").exists()
+
+
 # -- a Ray of their own ---------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -64,6 +65,7 @@ class RayStrategy(Strategy):
         self._owns_ray = False
         self._actors: list[Any] = []
         self._task: Any = None  # the task of the last map: the actors' worker resources are counted into it
+        self._empty_dir: str | None = None  # the Ray workers' directory on their sys.path (see _init)
 
     def start(self, spec: RunSpec) -> None:
         """Start (or join) Ray and build the actor pool; every actor has built its Task when this returns."""
@@ -88,7 +90,7 @@ class RayStrategy(Strategy):
         handle = actor_class.options(
             num_cpus=min(1.0, cluster_cpus / n), max_restarts=-1, max_task_retries=0, max_concurrency=1
         )
-        self._actors = [handle.remote(spec.to_dict(), concurrency) for _ in range(n)]
+        self._actors = [handle.remote(spec.to_dict(), concurrency, os.getcwd()) for _ in range(n)]
         try:
             ray.get([actor.ready.remote() for actor in self._actors])
         except ray.exceptions.RayError as exc:
@@ -105,7 +107,11 @@ class RayStrategy(Strategy):
         if address:
             _check_reachable(address)
         failure: Exception | None = None
-        with _stderr_held() as held:  # Ray's C++ core logs a line a second while a cluster refuses its token
+        # Ray puts the driver's working directory first on its workers' sys.path: a file there named like a module
+        # the actors import (tenacity.py) would run in them. They get an empty directory of this run instead, and
+        # the actors go back to the working directory (see worker.py) without it on their path.
+        self._empty_dir = tempfile.mkdtemp(prefix="orchbench-ray-")
+        with _stderr_held() as held, _working_dir(self._empty_dir):
             try:
                 if address:
                     ray.init(address=address, **quiet)
@@ -155,6 +161,9 @@ class RayStrategy(Strategy):
         if self._owns_ray:
             self._owns_ray = False
             ray.shutdown()
+        if self._empty_dir is not None:
+            shutil.rmtree(self._empty_dir, ignore_errors=True)
+            self._empty_dir = None
 
     def _close_workers(self, ray: Any, actors: list[Any]) -> None:
         """Have every actor close its worker resource, and count what they opened and closed into the run's."""
@@ -326,6 +335,17 @@ TOKEN_HELP = (
 TOKEN_HELP = (
     "the cluster's token in RAY_AUTH_TOKEN, or in a file named by RAY_AUTH_TOKEN_PATH (default ~/.ray/auth_token)"
 )
+
+
+@contextmanager
+def _working_dir(path: str) -> Iterator[None]:
+    """This process works in ``path`` while the block runs."""
+    saved = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(saved)
 
 
 @contextmanager

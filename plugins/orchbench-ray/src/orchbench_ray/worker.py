@@ -15,10 +15,21 @@ from typing import Any
 import orchbench
 
 
+def _work_in(cwd: str | None) -> None:
+    """Work in the driver's working directory, as a process pool's workers do (relative paths mean the same); it is
+    not on the actor's sys.path (see the strategy's ``_init``). Another machine may not have it: the actor stays."""
+    if cwd:
+        try:
+            os.chdir(cwd)
+        except OSError:
+            pass
+
+
 class BatchWorker:
     """Runs a batch's items one after another (``Task.run_batch``)."""
 
-    def __init__(self, spec: dict[str, Any], concurrency: int = 1) -> None:
+    def __init__(self, spec: dict[str, Any], concurrency: int = 1, cwd: str | None = None) -> None:
+        _work_in(cwd)
         self.task = orchbench.task_for(spec)
         self.worker = self.task.make_worker()
 
@@ -40,7 +51,8 @@ class BatchWorker:
 class AsyncBatchWorker:
     """Runs up to ``concurrency`` items of a batch at once on the actor's event loop (``Task.arun``)."""
 
-    def __init__(self, spec: dict[str, Any], concurrency: int = 1) -> None:
+    def __init__(self, spec: dict[str, Any], concurrency: int = 1, cwd: str | None = None) -> None:
+        _work_in(cwd)
         self.task = orchbench.task_for(spec)
         self.concurrency = concurrency
         self.worker = self.task.make_worker(threads=concurrency)  # the actor's loop is the worker
