@@ -220,16 +220,20 @@ def main(argv: list[str] | None = None) -> int:
     from orchbench.harness import overwrite, plugins, project
     from orchbench.support import interrupts
 
-    restore = interrupts.install()
-    restore_warnings = _warnings_as_lines()
-    try:
+    restore: Any = None
+    restore_warnings: Any = None
+    try:  # from the moment the handlers are in: a signal right after is a KeyboardInterrupt caught below
+        restore = interrupts.install()
+        restore_warnings = _warnings_as_lines()
         with plugins.command_scope():  # its -p and project plugins are this command's
             return _main(argv)
     except KeyboardInterrupt:  # between the commands' own handlers, e.g. while the CLI starts
         return _interrupted()
     finally:
-        restore_warnings()
-        restore()
+        if restore_warnings is not None:
+            restore_warnings()
+        if restore is not None:
+            restore()
         overwrite.forget()  # what this command read protects nothing after it (the Python API in this process)
         project.use(None)
 
