@@ -33,7 +33,15 @@ def orchbench(*args: str, cwd: Path, env: dict[str, str | None] | None = None) -
 
 MARKING_PLUGIN = """
 import pathlib
+
+import orchbench
+
 pathlib.Path({marker!r}).write_text("ran")
+
+
+@orchbench.hookimpl
+def orchbench_workloads():  # a plugin implements a hook: one that implements none is a problem of list
+    return []
 """
 
 TINY_WORKLOAD = """
