@@ -51,9 +51,17 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+# In the default run: one strategy whose items run in the process memray starts with, one whose items run in
+# worker processes (captured through their own memray); the others alike are left to -m slow.
+DEFAULT_RUN = ("sequential", "processes")
+
+
 def _strategy_params() -> list:
     return [
-        pytest.param(name, marks=[pytest.mark.ray] if "ray" in name else [])
+        pytest.param(
+            name,
+            marks=[pytest.mark.ray] if "ray" in name else [] if name in DEFAULT_RUN else [pytest.mark.slow],
+        )
         for name in get_registry().names("strategy")
     ]
 
@@ -184,6 +192,7 @@ def test_reading_a_capture_finds_peak_leaked_and_temporary_sites(tmp_path: Path)
     assert temporary["site"].endswith("alloc.py:10")
 
 
+@pytest.mark.slow  # 30 s: memray without pymalloc; the views themselves are checked on a small script above
 def test_leaks_and_temporary_add_views_and_flamegraphs(tmp_path: Path) -> None:
     summary = profile_json(tmp_path, "--strategies", "sequential", "--test-case", "small", "--leaks", "--temporary")
     [entry] = summary["strategies"]
