@@ -67,8 +67,8 @@ def test_a_slow_first_load_is_not_taken_for_a_hung_attempt(monkeypatch, name) ->
 
     fast_loader = anagrams._index_loader
 
-    def slow_loader():
-        time.sleep(0.5)
+    def slow_loader():  # far longer than the attempt timeout below, which leaves a loaded loop's items room
+        time.sleep(3.0)
         return fast_loader()
 
     monkeypatch.setattr(anagrams, "_index_loader", slow_loader)
@@ -78,7 +78,7 @@ def test_a_slow_first_load_is_not_taken_for_a_hung_attempt(monkeypatch, name) ->
             case="medium",
             scenario="fast",
             fault_rate=0.0,  # latency: attempts interleave
-            retry_options={"max_attempts": 1, "timeout": 0.2},
+            retry_options={"max_attempts": 1, "timeout": 1.5},
         )
     )
     assert result.ok, result.failures
